@@ -1,0 +1,62 @@
+// Logging sink and level (see log.hpp).
+#include "log/log.hpp"
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+namespace anytls::log {
+
+std::atomic<int> g_level{static_cast<int>(Level::info)};
+
+namespace {
+std::mutex g_sink_mutex;
+Sink g_sink;  // empty: stderr
+
+void default_sink(Level level, std::string_view message) {
+    std::string line = fmt::format("[{}] {}\n", level_name(level), message);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+}
+}  // namespace
+
+std::string_view level_name(Level level) {
+    switch (level) {
+        case Level::error: return "ERROR";
+        case Level::warn: return "WARN";
+        case Level::info: return "INFO";
+        case Level::debug: return "DEBUG";
+        case Level::trace: return "TRACE";
+    }
+    return "?";
+}
+
+bool parse_level(std::string_view name, Level* out) {
+    if (name == "error") *out = Level::error;
+    else if (name == "warning" || name == "warn") *out = Level::warn;
+    else if (name == "info") *out = Level::info;
+    else if (name == "debug") *out = Level::debug;
+    else if (name == "trace") *out = Level::trace;
+    else return false;
+    return true;
+}
+
+void set_sink(Sink sink) {
+    std::lock_guard lock(g_sink_mutex);
+    g_sink = std::move(sink);
+}
+
+void set_level(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+
+Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+
+void write(Level level, std::string_view message) {
+    Sink sink;
+    {
+        std::lock_guard lock(g_sink_mutex);
+        sink = g_sink;
+    }
+    if (sink) sink(level, message);
+    else default_sink(level, message);
+}
+
+}  // namespace anytls::log
