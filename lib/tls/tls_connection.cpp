@@ -1,0 +1,321 @@
+// TlsConnection: the wolfSSL <-> reactor bridge (see tls_connection.hpp).
+#include "tls/tls_connection.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/errors.hpp"
+#include "io/timer.hpp"
+#include "log/log.hpp"
+#include "tls/wolfssl.hpp"
+
+namespace anytls::tls {
+
+namespace {
+
+// Room for several full TLS records (16 KiB + overhead each) per socket receive.
+constexpr std::size_t kInputBufferSize = 64 * 1024;
+// Plaintext handed to wolfSSL_write at once: about 16 records, then flushed to the socket.
+constexpr std::size_t kWriteChunk = 256 * 1024;
+
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[16];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+std::string wolfssl_reason(int code) {
+    char buf[WOLFSSL_MAX_ERROR_SZ] = {};
+    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buf, sizeof(buf));
+    return buf;
+}
+
+// RFC 8446 section 6 alert names (wolfSSL has its own table only with OPENSSL_EXTRA).
+const char* alert_name(int code) {
+    switch (code) {
+        case 0: return "close_notify";
+        case 10: return "unexpected_message";
+        case 20: return "bad_record_mac";
+        case 22: return "record_overflow";
+        case 40: return "handshake_failure";
+        case 42: return "bad_certificate";
+        case 43: return "unsupported_certificate";
+        case 44: return "certificate_revoked";
+        case 45: return "certificate_expired";
+        case 46: return "certificate_unknown";
+        case 47: return "illegal_parameter";
+        case 48: return "unknown_ca";
+        case 50: return "decode_error";
+        case 51: return "decrypt_error";
+        case 70: return "protocol_version";
+        case 71: return "insufficient_security";
+        case 80: return "internal_error";
+        case 90: return "user_canceled";
+        case 109: return "missing_extension";
+        case 110: return "unsupported_extension";
+        case 112: return "unrecognized_name";
+        case 116: return "certificate_required";
+        case 120: return "no_application_protocol";
+        default: return "unknown alert";
+    }
+}
+
+std::string seconds_text(io::Duration d) {
+    double s = std::chrono::duration<double>(d).count();
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", s);
+    return buf;
+}
+
+}  // namespace
+
+TlsConnection::TlsConnection(io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
+                             WOLFSSL* ssl)
+    : reactor_(&reactor),
+      socket_(std::move(socket)),
+      context_(std::move(context)),
+      ssl_(ssl),
+      input_(kInputBufferSize),
+      write_mutex_(reactor) {
+    wolfSSL_SSLSetIORecv(ssl_, &TlsConnection::receive_callback);
+    wolfSSL_SSLSetIOSend(ssl_, &TlsConnection::send_callback);
+    wolfSSL_SetIOReadCtx(ssl_, this);
+    wolfSSL_SetIOWriteCtx(ssl_, this);
+}
+
+TlsConnection::~TlsConnection() { wolfSSL_free(ssl_); }
+
+int TlsConnection::receive_callback(WOLFSSL*, char* buffer, int size, void* ctx) {
+    auto* self = static_cast<TlsConnection*>(ctx);
+    std::size_t available = self->input_end_ - self->input_begin_;
+    if (available > 0) {
+        std::size_t n = std::min<std::size_t>(available, static_cast<std::size_t>(size));
+        std::memcpy(buffer, self->input_.data() + self->input_begin_, n);
+        self->input_begin_ += n;
+        return static_cast<int>(n);
+    }
+    if (self->aborted_ || self->socket_error_ != 0) return WOLFSSL_CBIO_ERR_CONN_RST;
+    if (self->peer_eof_) return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+    return WOLFSSL_CBIO_ERR_WANT_READ;
+}
+
+int TlsConnection::send_callback(WOLFSSL*, char* buffer, int size, void* ctx) {
+    auto* self = static_cast<TlsConnection*>(ctx);
+    if (self->aborted_) return WOLFSSL_CBIO_ERR_CONN_RST;
+    auto* p = reinterpret_cast<const std::byte*>(buffer);
+    self->output_pending_.insert(self->output_pending_.end(), p, p + size);
+    return size;
+}
+
+Error TlsConnection::error_from_wolfssl(int code, bool in_handshake) const {
+    if (socket_error_ != 0) {
+        return make_error(socket_error_, std::string(in_handshake ? "TLS handshake: " : "TLS: ") +
+                                             std::strerror(-socket_error_));
+    }
+    if (peer_eof_) {
+        return make_error(errc::closed, in_handshake ? "TLS handshake: the peer closed the connection"
+                                                     : "TLS: the peer closed the connection without close_notify");
+    }
+    std::string reason = wolfssl_reason(code);
+    switch (code) {
+        case DOMAIN_NAME_MISMATCH:
+            return make_error(errc::tls_hostname_mismatch, "TLS: certificate hostname mismatch (" + reason + ")");
+        case ASN_NO_SIGNER_E:
+            return make_error(errc::tls_unknown_ca, "TLS: certificate signed by an unknown CA (" + reason + ")");
+        case ASN_AFTER_DATE_E:
+            return make_error(errc::tls_cert_expired, "TLS: certificate expired (" + reason + ")");
+        case ASN_BEFORE_DATE_E:
+            return make_error(errc::tls_cert_not_yet_valid, "TLS: certificate not yet valid (" + reason + ")");
+        default:
+            break;
+    }
+    if (code == FATAL_ERROR) {
+        WOLFSSL_ALERT_HISTORY history{};
+        if (wolfSSL_get_alert_history(ssl_, &history) == WOLFSSL_SUCCESS && history.last_rx.code > 0) {
+            return make_error(in_handshake ? errc::tls_handshake_failed : errc::tls_protocol,
+                              std::string("TLS: the peer sent alert '") + alert_name(history.last_rx.code) + "'");
+        }
+    }
+    return make_error(in_handshake ? errc::tls_handshake_failed : errc::tls_protocol,
+                      std::string(in_handshake ? "TLS handshake failed: " : "TLS error: ") + reason);
+}
+
+io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
+    if (input_begin_ == input_end_) {
+        input_begin_ = input_end_ = 0;
+    } else if (input_end_ == input_.size()) {
+        std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+        input_end_ -= input_begin_;
+        input_begin_ = 0;
+    }
+    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_, input_.size() - input_end_,
+                                 timeout);
+    if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
+    if (!got) {
+        if (got.error().code != -ETIMEDOUT) socket_error_ = got.error().code;
+        co_return std::move(got).error();
+    }
+    if (*got == 0) peer_eof_ = true;
+    input_end_ += *got;
+    co_return Result<void>{};
+}
+
+io::Task<Result<void>> TlsConnection::flush(io::Duration timeout) {
+    while (!output_pending_.empty()) {
+        output_sending_.swap(output_pending_);
+        auto sent = co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout);
+        output_sending_.clear();
+        if (!sent) {
+            if (sent.error().code != -ETIMEDOUT) socket_error_ = sent.error().code;
+            co_return std::move(sent).error();
+        }
+    }
+    co_return Result<void>{};
+}
+
+io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeout) {
+    io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
+    for (;;) {
+        int rc = client ? wolfSSL_connect(ssl_) : wolfSSL_accept(ssl_);
+        int err = rc == WOLFSSL_SUCCESS ? 0 : wolfSSL_get_error(ssl_, rc);
+        // Whatever wolfSSL produced goes out before we wait for the peer.
+        if (auto sent = co_await flush(deadline.remaining()); !sent) {
+            if (sent.error().code == -ETIMEDOUT) {
+                co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
+            }
+            co_return std::move(sent).error();
+        }
+        if (rc == WOLFSSL_SUCCESS) co_return Result<void>{};
+        if (err == WOLFSSL_ERROR_WANT_WRITE) continue;
+        if (err != WOLFSSL_ERROR_WANT_READ) co_return error_from_wolfssl(err, true);
+        if (peer_eof_) co_return error_from_wolfssl(err, true);
+        if (deadline.expired()) {
+            co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
+        }
+        auto filled = co_await fill_input(deadline.remaining());
+        if (!filled) {
+            if (filled.error().code == -ETIMEDOUT) {
+                co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
+            }
+            if (filled.error().code == -ECONNRESET) {
+                co_return make_error(-ECONNRESET, "TLS handshake: connection reset by peer");
+            }
+            co_return std::move(filled).error();
+        }
+    }
+}
+
+io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(io::Reactor& reactor, io::Socket socket,
+                                                                        std::shared_ptr<TlsContext> context,
+                                                                        ClientHandshakeOptions options) {
+    WOLFSSL* ssl = wolfSSL_new(context->native());
+    if (!ssl) co_return make_error(-ENOMEM, "wolfSSL_new failed");
+    std::unique_ptr<TlsConnection> conn(new TlsConnection(reactor, std::move(socket), context, ssl));
+    const std::string& name = options.server_name;
+    if (!name.empty() && !is_ip_literal(name)) {
+        // No SNI for IP literals (RFC 6066 section 3), as the references do.
+        wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, name.data(), static_cast<unsigned short>(name.size()));
+    }
+    if (context->verifies_peer()) {
+        if (name.empty()) co_return make_error(errc::invalid_argument, "TLS: certificate verification needs a server name");
+        wolfSSL_check_domain_name(ssl, name.c_str());
+    }
+    if (!options.alpn.empty()) {
+        std::string list;
+        for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
+        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+    }
+    auto done = co_await conn->handshake(true, options.timeout);
+    if (!done) co_return std::move(done).error();
+    co_return std::move(conn);
+}
+
+io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(io::Reactor& reactor, io::Socket socket,
+                                                                       std::shared_ptr<TlsContext> context,
+                                                                       ServerHandshakeOptions options) {
+    WOLFSSL* ssl = wolfSSL_new(context->native());
+    if (!ssl) co_return make_error(-ENOMEM, "wolfSSL_new failed");
+    std::unique_ptr<TlsConnection> conn(new TlsConnection(reactor, std::move(socket), context, ssl));
+    if (!options.alpn.empty()) {
+        std::string list;
+        for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
+        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+    }
+    auto done = co_await conn->handshake(false, options.timeout);
+    if (!done) co_return std::move(done).error();
+    co_return std::move(conn);
+}
+
+io::Task<Result<std::size_t>> TlsConnection::read(std::span<std::byte> buffer, io::Duration timeout) {
+    for (;;) {
+        if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
+        int n = wolfSSL_read(ssl_, buffer.data(), static_cast<int>(std::min<std::size_t>(buffer.size(), 1 << 30)));
+        int err = n > 0 ? 0 : wolfSSL_get_error(ssl_, n);
+        // Reading can make wolfSSL answer (a key update, an alert): send it unless a writer
+        // is already flushing, in which case its flush loop carries it.
+        if (!output_pending_.empty() && write_mutex_.try_lock()) {
+            auto sent = co_await flush(timeout);
+            write_mutex_.unlock();
+            if (!sent && n <= 0) co_return std::move(sent).error();
+        }
+        if (n > 0) co_return static_cast<std::size_t>(n);
+        if (err == WOLFSSL_ERROR_ZERO_RETURN) co_return std::size_t{0};  // close_notify
+        if (err == WOLFSSL_ERROR_WANT_WRITE) continue;
+        if (err != WOLFSSL_ERROR_WANT_READ) co_return error_from_wolfssl(err, false);
+        if (peer_eof_ || socket_error_ != 0) co_return error_from_wolfssl(err, false);
+        auto filled = co_await fill_input(timeout);
+        if (!filled) co_return std::move(filled).error();
+    }
+}
+
+io::Task<Result<void>> TlsConnection::write(std::span<const std::byte> data, io::Duration timeout) {
+    auto guard = co_await write_mutex_.scoped();
+    while (!data.empty()) {
+        if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
+        if (socket_error_ != 0) co_return error_from_wolfssl(0, false);
+        std::size_t chunk = std::min(data.size(), kWriteChunk);
+        int n = wolfSSL_write(ssl_, data.data(), static_cast<int>(chunk));
+        if (n <= 0) {
+            int err = wolfSSL_get_error(ssl_, n);
+            if (err != WOLFSSL_ERROR_WANT_WRITE) co_return error_from_wolfssl(err, false);
+            // WANT_WRITE: flush, then retry with the same buffer and length (wolfSSL's rule).
+        } else {
+            data = data.subspan(static_cast<std::size_t>(n));
+        }
+        auto sent = co_await flush(timeout);
+        if (!sent) co_return std::move(sent).error();
+    }
+    co_return Result<void>{};
+}
+
+io::Task<Result<void>> TlsConnection::close(io::Duration timeout) {
+    if (aborted_) co_return Result<void>{};
+    auto guard = co_await write_mutex_.scoped();
+    wolfSSL_shutdown(ssl_);  // queues close_notify; we do not wait for the peer's
+    auto sent = co_await flush(timeout);
+    socket_.shutdown(SHUT_WR);
+    co_return sent;
+}
+
+void TlsConnection::abort() {
+    aborted_ = true;
+    socket_.shutdown(SHUT_RDWR);
+}
+
+std::string TlsConnection::protocol_version() const { return wolfSSL_get_version(ssl_); }
+
+std::string TlsConnection::cipher_suite() const {
+    const char* name = wolfSSL_get_cipher_name(ssl_);
+    return name ? name : "";
+}
+
+std::string TlsConnection::alpn() const {
+    char* name = nullptr;
+    unsigned short size = 0;
+    if (wolfSSL_ALPN_GetProtocol(ssl_, &name, &size) != WOLFSSL_SUCCESS || !name) return {};
+    return std::string(name, size);
+}
+
+}  // namespace anytls::tls
