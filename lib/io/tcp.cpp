@@ -290,7 +290,10 @@ Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, s
     state->reactor = &r;
     state->host = std::move(host);
     state->port = port;
-    co_return co_await ResolveAwaiter{state};
+    // A named awaiter: g++ 12 destroys a braced temporary inside `co_return co_await` twice.
+    ResolveAwaiter awaiter{std::move(state)};
+    auto addresses = co_await awaiter;
+    co_return addresses;
 }
 
 Task<Result<Socket>> tcp_connect(Reactor& r, SocketAddress address, Duration timeout,

@@ -91,8 +91,15 @@ TEST_SUITE("io") {
 TEST_CASE("Task returns values and chains deeply without growing the stack") {
     Reactor r;
     CHECK(sync_wait(r, add_one(41)) == 42);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's instrumentation stops g++ from turning symmetric transfer into a tail call,
+    // so the stack does grow there; the depth claim is checked by the plain build.
+    constexpr int kDepth = 2000;
+#else
     // 200,000 nested awaits would overflow an 8 MiB stack without symmetric transfer.
-    CHECK(sync_wait(r, chain(200000)) == 200000);
+    constexpr int kDepth = 200000;
+#endif
+    CHECK(sync_wait(r, chain(kDepth)) == kDepth);
 }
 
 TEST_CASE("Task propagates exceptions to its awaiter") {
@@ -125,6 +132,7 @@ TEST_CASE("TCP echo over 127.0.0.1") {
     auto back = sync_wait(r, echo_client(r, listener->address(), payload));
     REQUIRE(back);
     CHECK(*back == payload);
+    while (r.live_tasks() > 0) r.run_once(true);  // the echo side sees the close and ends
 }
 
 TEST_CASE("1,000 concurrent connections on one reactor") {
@@ -150,6 +158,8 @@ TEST_CASE("1,000 concurrent connections on one reactor") {
     CHECK(ok == kClients);
     CHECK(peak_in_flight > 1000);  // they really were concurrent
     CHECK(peak_in_flight <= r.completion_capacity());
+    while (r.live_tasks() > 0 && std::chrono::steady_clock::now() < deadline) r.run_once(true);
+    CHECK(r.live_tasks() == 0);
 }
 
 TEST_CASE("connect to a closed port reports ECONNREFUSED") {
