@@ -1,0 +1,62 @@
+// Settings bodies (see settings.hpp).
+#include "proto/settings.hpp"
+
+#include <array>
+
+#include "anytls_build_config.h"
+#include "base/errors.hpp"
+#include "proto/go_int.hpp"
+
+namespace anytls::proto {
+
+Settings parse_settings(std::string_view text) {
+    Settings settings;
+    // strings.Split yields one line more than there are separators, so an empty text is one
+    // empty line (which has no '=' and is skipped).
+    while (true) {
+        const std::size_t end = text.find('\n');
+        const std::string_view line = text.substr(0, end);
+        if (const std::size_t eq = line.find('='); eq != std::string_view::npos) {
+            settings.insert_or_assign(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+        }
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    return settings;
+}
+
+Result<std::string> format_settings(std::span<const SettingsEntry> entries) {
+    std::string out;
+    for (const auto& [key, value] : entries) {
+        if (key.find_first_of("=\n") != std::string_view::npos || value.find('\n') != std::string_view::npos) {
+            return make_error(errc::invalid_argument,
+                              "settings entry '" + std::string(key) + "' contains '=' or a newline");
+        }
+        if (!out.empty()) out.push_back('\n');
+        out.append(key).push_back('=');
+        out.append(value);
+    }
+    return out;
+}
+
+std::string default_client_name() { return std::string("anytls-cpp/") + ANYTLS_VERSION_STRING; }
+
+Result<std::string> client_settings(std::string_view client_name, std::string_view padding_md5_hex) {
+    const std::string version = std::to_string(protocol_version);
+    const std::array<SettingsEntry, 3> entries{{
+        {"v", version},
+        {"client", client_name},
+        {"padding-md5", padding_md5_hex},
+    }};
+    return format_settings(entries);
+}
+
+std::string server_settings() { return "v=" + std::to_string(protocol_version); }
+
+std::optional<std::int64_t> settings_version(const Settings& settings) {
+    const auto it = settings.find(std::string_view("v"));
+    if (it == settings.end()) return std::nullopt;
+    return parse_go_int(it->second);
+}
+
+}  // namespace anytls::proto
