@@ -1,0 +1,65 @@
+// The configuration file: TOML text in, a complete resolved configuration (or one error) out.
+//
+// The TOML mirrors mihomo's YAML one to one (DESIGN.md section 6):
+//   log-level = "debug"
+//   [experimental.anytls-session-management]   global pool keys (pool_keys.hpp)
+//   [[proxies]]                                 one outbound: name, type = "anytls", server, ...
+//   [proxies.session-override]                  the same pool keys, for this proxy only
+// The loader is pure: it does not log. Things worth telling the user that are not errors
+// (an ignored key) come back in ResolvedConfig::warnings, for the caller to log.
+// Nothing is half-applied: the result is either an error or a configuration in which every
+// proxy resolved and validated.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/log_level.hpp"
+#include "config/pool_keys.hpp"
+#include "config/pool_settings.hpp"
+
+namespace anytls::config {
+
+// One outbound AnyTLS proxy.
+struct ProxyConfig {
+    std::string name;
+    std::string server;
+    std::uint16_t port = 0;
+    std::string password;             // secret: never put it in a log line or message
+    std::string sni;                  // empty: the TLS layer uses the server name (none for an IP literal)
+    bool skip_cert_verify = false;
+    std::vector<std::string> alpn;    // empty: no ALPN extension
+    std::string ca_file;              // empty: the system trust store
+    PoolSettings pool;                // after the priority merge
+    PoolSources pool_sources;         // where each pool value came from (for `anytls plan`)
+};
+
+struct ResolvedConfig {
+    LogLevel log_level = LogLevel::info;
+    PoolSettings global_pool;         // the global section over the defaults: what a proxy with no
+                                      // per-proxy keys gets, and the base for proxies added later
+    std::vector<ProxyConfig> proxies;
+    std::vector<std::string> warnings;
+};
+
+struct LoadOptions {
+    // Fills the default client-name as "anytls-cpp/<client_version>"; left empty, the default
+    // client_name stays empty, which the session layer reads as its own default.
+    std::string client_version;
+    // Shown in TOML syntax errors ("config.toml:3:7: ..."); "config" when empty.
+    std::string source_name;
+};
+
+// Parses and resolves a configuration. Errors carry errc::config and a message that names the
+// section or proxy, the key, what was expected and the line, for example
+//   proxy "ha-service": key "session-override.ensure-idle-session" (line 12): expected a count >= 0, got -3
+Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options = {});
+
+// Reads the file, then load_config() with the path as source name. A read failure is a
+// -errno error naming the path.
+Result<ResolvedConfig> load_config_file(const std::string& path, LoadOptions options = {});
+
+}  // namespace anytls::config

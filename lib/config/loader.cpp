@@ -1,0 +1,317 @@
+// The TOML loader: walks the document section by section, reads every key (refusing unknown
+// ones with a suggestion), then resolves each proxy's pool settings with the priority merge
+// (merge.hpp). See config.hpp for the shape of the file and of the result.
+#include <toml++/toml.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/errors.hpp"
+#include "config/config.hpp"
+#include "config/merge.hpp"
+#include "config/toml_values.hpp"
+
+namespace anytls::config {
+
+namespace {
+
+using detail::KeyPlace;
+
+constexpr std::string_view kGlobalSection = "[experimental.anytls-session-management]";
+
+constexpr std::array<std::string_view, 3> kTopLevelKeys{"log-level", "experimental", "proxies"};
+constexpr std::array<std::string_view, 1> kExperimentalKeys{"anytls-session-management"};
+// The proxy keys of mihomo's AnyTLS outbound that this library understands, legacy pool keys
+// apart (they come from the pool key table).
+constexpr std::array<std::string_view, 11> kProxyKeys{
+    "name",     "type",     "server", "port",    "password",           "sni",
+    "skip-cert-verify", "alpn", "ca-file", "client-fingerprint", "session-override",
+};
+
+std::vector<std::string_view> pool_key_names() {
+    std::vector<std::string_view> names;
+    for (const PoolKey& key : pool_keys()) names.push_back(key.name);
+    return names;
+}
+
+std::vector<std::string_view> proxy_key_names() {
+    std::vector<std::string_view> names(kProxyKeys.begin(), kProxyKeys.end());
+    for (const PoolKey& key : pool_keys())
+        if (key.legacy_per_proxy) names.push_back(key.name);
+    return names;
+}
+
+std::string line_suffix(const toml::node& node) {
+    const auto line = detail::line_of(node);
+    return line == 0 ? std::string{} : fmt::format(" (line {})", line);
+}
+
+// The global section or a session-override: pool keys only.
+Result<PoolLayer> read_pool_section(const toml::table& table, std::string_view context, std::string_view prefix) {
+    PoolLayer layer;
+    const auto names = pool_key_names();
+    for (const auto& [key, node] : table) {
+        const std::string name(key.str());
+        const auto id = find_pool_key(name);
+        if (!id) return detail::unknown_key_error(context, name, node, names, {}, prefix);
+        auto value = detail::read_pool_value(KeyPlace{std::string(context), fmt::format("{}{}", prefix, name)},
+                                             node, *id);
+        if (!value) return std::move(value).error();
+        layer[*id] = std::move(*value);
+    }
+    return layer;
+}
+
+Result<LogLevel> read_log_level(const toml::node& node) {
+    const KeyPlace place{"top level", "log-level"};
+    auto text = detail::read_string(place, node);
+    if (!text) return std::move(text).error();
+    if (auto level = parse_log_level(*text)) return *level;
+    return detail::key_error(place, node,
+                             fmt::format("expected one of silent, error, warning, info, debug, trace, got \"{}\"",
+                                         *text));
+}
+
+Result<PoolLayer> read_experimental(const toml::node& node) {
+    const auto* table = node.as_table();
+    if (table == nullptr)
+        return detail::key_error(KeyPlace{"top level", "experimental"}, node,
+                                 fmt::format("expected a table, got {}", detail::toml_type_name(node)));
+    PoolLayer global;
+    for (const auto& [key, child] : *table) {
+        if (key.str() != kExperimentalKeys[0])
+            return detail::unknown_key_error("[experimental]", key.str(), child, kExperimentalKeys);
+        const auto* section = child.as_table();
+        if (section == nullptr)
+            return detail::key_error(KeyPlace{"[experimental]", std::string(kExperimentalKeys[0])}, child,
+                                     fmt::format("expected a table, got {}", detail::toml_type_name(child)));
+        auto layer = read_pool_section(*section, kGlobalSection, "");
+        if (!layer) return std::move(layer).error();
+        global = std::move(*layer);
+    }
+    return global;
+}
+
+// One [[proxies]] entry. `number` is its 1-based position, used until the name is known.
+Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, const PoolLayer& global,
+                               const PoolSettings& defaults, std::vector<std::string>& warnings) {
+    ProxyConfig proxy;
+    std::string context = fmt::format("proxy #{}", number);
+
+    // The name first, so every later message can say which proxy it is about.
+    if (const toml::node* name_node = table.get("name")) {
+        auto name = detail::read_string(KeyPlace{context, "name"}, *name_node);
+        if (!name) return std::move(name).error();
+        if (name->empty()) return detail::key_error(KeyPlace{context, "name"}, *name_node, "must not be empty");
+        proxy.name = std::move(*name);
+        context = fmt::format("proxy \"{}\"", proxy.name);
+    }
+
+    PoolLayer session_override;
+    PoolLayer legacy;
+    const auto known = proxy_key_names();
+    bool has_type = false;
+    bool has_port = false;
+
+    for (const auto& [key, node] : table) {
+        const std::string name(key.str());
+        const KeyPlace place{context, name};
+        auto string_field = [&](std::string& out, bool required) -> Result<void> {
+            auto text = detail::read_string(place, node);
+            if (!text) return std::move(text).error();
+            if (required && text->empty()) return detail::key_error(place, node, "must not be empty");
+            out = std::move(*text);
+            return {};
+        };
+
+        Result<void> done;
+        if (name == "name") {
+            continue;  // read above
+        } else if (name == "type") {
+            std::string type;
+            done = string_field(type, false);
+            if (done && type != "anytls")
+                return detail::key_error(place, node,
+                                         fmt::format("expected \"anytls\", got \"{}\" (this library only speaks AnyTLS)",
+                                                     type));
+            has_type = true;
+        } else if (name == "server") {
+            done = string_field(proxy.server, true);
+        } else if (name == "port") {
+            auto port = detail::read_integer(place, node);
+            if (!port) return std::move(port).error();
+            if (*port < 1 || *port > 65535)
+                return detail::key_error(place, node,
+                                         fmt::format("expected a port number from 1 to 65535, got {}", *port));
+            proxy.port = static_cast<std::uint16_t>(*port);
+            has_port = true;
+        } else if (name == "password") {
+            // The password never appears in a message, not even when it is the wrong type.
+            done = string_field(proxy.password, true);
+        } else if (name == "sni") {
+            done = string_field(proxy.sni, false);
+        } else if (name == "skip-cert-verify") {
+            auto flag = detail::read_bool(place, node);
+            if (!flag) return std::move(flag).error();
+            proxy.skip_cert_verify = *flag;
+        } else if (name == "alpn") {
+            auto list = detail::read_string_array(place, node);
+            if (!list) return std::move(list).error();
+            proxy.alpn = std::move(*list);
+        } else if (name == "ca-file") {
+            done = string_field(proxy.ca_file, false);
+        } else if (name == "client-fingerprint") {
+            // Accepted so mihomo configurations load unchanged; the TLS client hello is
+            // wolfSSL's own (no uTLS), so the value cannot be honoured. The loader does not
+            // log (config.hpp): the caller logs the warning.
+            std::string fingerprint;
+            done = string_field(fingerprint, false);
+            if (done)
+                warnings.push_back(fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
+                                               "not supported",
+                                               context, fingerprint, line_suffix(node)));
+        } else if (name == "session-override") {
+            const auto* section = node.as_table();
+            if (section == nullptr)
+                return detail::key_error(place, node,
+                                         fmt::format("expected a table, got {}", detail::toml_type_name(node)));
+            auto layer = read_pool_section(*section, context, "session-override.");
+            if (!layer) return std::move(layer).error();
+            session_override = std::move(*layer);
+        } else if (auto id = find_pool_key(name)) {
+            if (!pool_key(*id).legacy_per_proxy)
+                return detail::unknown_key_error(
+                    context, name, node, known,
+                    fmt::format("\"{}\" is a pool key: set it in [proxies.session-override] for this proxy "
+                                "or in {} for all",
+                                name, kGlobalSection));
+            auto value = detail::read_pool_value(place, node, *id);
+            if (!value) return std::move(value).error();
+            legacy[*id] = std::move(*value);
+        } else {
+            return detail::unknown_key_error(context, name, node, known);
+        }
+        if (!done) return std::move(done).error();
+    }
+
+    auto missing = [&](std::string_view key) {
+        return make_error(errc::config,
+                          fmt::format("{}{}: missing required key \"{}\"", context, line_suffix(table), key));
+    };
+    if (proxy.name.empty()) return missing("name");
+    if (!has_type) return missing("type");
+    if (proxy.server.empty()) return missing("server");
+    if (!has_port) return missing("port");
+    if (proxy.password.empty()) return missing("password");
+
+    auto pool = resolve_pool(session_override, legacy, global, defaults);
+    if (!pool) return make_error(errc::config, fmt::format("{}: {}", context, pool.error().message));
+    proxy.pool = std::move(pool->settings);
+    proxy.pool_sources = pool->sources;
+    return proxy;
+}
+
+Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const PoolLayer& global,
+                                              const PoolSettings& defaults, std::vector<std::string>& warnings) {
+    const KeyPlace place{"top level", "proxies"};
+    const auto* array = node.as_array();
+    if (array == nullptr)
+        return detail::key_error(place, node,
+                                 fmt::format("expected an array of tables ([[proxies]]), got {}",
+                                             detail::toml_type_name(node)));
+    std::vector<ProxyConfig> proxies;
+    std::map<std::string, std::uint32_t> lines_by_name;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const auto* table = element.as_table();
+        if (table == nullptr)
+            return detail::key_error(place, element,
+                                     fmt::format("expected an array of tables ([[proxies]]), element {} is {}", i + 1,
+                                                 detail::toml_type_name(element)));
+        auto proxy = read_proxy(*table, i + 1, global, defaults, warnings);
+        if (!proxy) return std::move(proxy).error();
+        // Outbounds are addressed by name (C API, rules), so names must be unique.
+        const auto line = detail::line_of(*table);
+        if (auto [it, inserted] = lines_by_name.emplace(proxy->name, line); !inserted)
+            return make_error(errc::config,
+                              fmt::format("proxy \"{}\"{}: duplicate name; the proxy at line {} has the same name",
+                                          proxy->name, line_suffix(*table), it->second));
+        proxies.push_back(std::move(*proxy));
+    }
+    return proxies;
+}
+
+}  // namespace
+
+Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options) {
+    const std::string source = options.source_name.empty() ? std::string("config") : options.source_name;
+    toml::table document;
+    try {
+        document = toml::parse(toml_text, source);
+    } catch (const toml::parse_error& error) {
+        return make_error(errc::config, fmt::format("{}:{}:{}: TOML syntax error: {}", source,
+                                                    error.source().begin.line, error.source().begin.column,
+                                                    error.description()));
+    }
+
+    PoolSettings defaults;
+    if (!options.client_version.empty()) defaults.client_name = fmt::format("anytls-cpp/{}", options.client_version);
+
+    ResolvedConfig config;
+    PoolLayer global;
+    // Sections are read in a fixed order (not the document's) so the global layer exists
+    // before any proxy is resolved against it.
+    for (const auto& [key, node] : document) {
+        if (std::find(kTopLevelKeys.begin(), kTopLevelKeys.end(), key.str()) == kTopLevelKeys.end())
+            return detail::unknown_key_error("top level", key.str(), node, kTopLevelKeys);
+    }
+    if (const toml::node* node = document.get("log-level")) {
+        auto level = read_log_level(*node);
+        if (!level) return std::move(level).error();
+        config.log_level = *level;
+    }
+    if (const toml::node* node = document.get("experimental")) {
+        auto layer = read_experimental(*node);
+        if (!layer) return std::move(layer).error();
+        global = std::move(*layer);
+    }
+    // The global section must be valid on its own (it is the base for every proxy, including
+    // ones added later through the C API), even if every proxy overrides the offending key.
+    auto global_pool = resolve_pool({}, {}, global, defaults);
+    if (!global_pool) return make_error(errc::config, fmt::format("{}: {}", kGlobalSection, global_pool.error().message));
+    config.global_pool = std::move(global_pool->settings);
+
+    if (const toml::node* node = document.get("proxies")) {
+        auto proxies = read_proxies(*node, global, defaults, config.warnings);
+        if (!proxies) return std::move(proxies).error();
+        config.proxies = std::move(*proxies);
+    }
+    return config;
+}
+
+Result<ResolvedConfig> load_config_file(const std::string& path, LoadOptions options) {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+        const int error = errno;
+        return make_error(-error, fmt::format("cannot open configuration file \"{}\": {}", path,
+                                              describe_error(-error)));
+    }
+    std::string text;
+    char buffer[8192];
+    std::size_t got = 0;
+    while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
+    const bool failed = std::ferror(file) != 0;
+    std::fclose(file);
+    if (failed) return make_error(-EIO, fmt::format("cannot read configuration file \"{}\"", path));
+    if (options.source_name.empty()) options.source_name = path;
+    return load_config(text, options);
+}
+
+}  // namespace anytls::config

@@ -1,0 +1,50 @@
+// Reading typed values out of toml++ nodes, with errors that say where and what was expected.
+// Private to lib/config: the loader (loader.cpp) is the only user.
+//
+// Every message has the shape
+//   <context>: key "<key>" (line N): <problem>
+// where the context is "top level", "[experimental.anytls-session-management]" or
+// `proxy "name"`, and the key is dotted below the context ("session-override.min-idle-session").
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "config/pool_keys.hpp"
+
+namespace anytls::config::detail {
+
+struct KeyPlace {
+    std::string context;  // "top level", "[experimental.anytls-session-management]", "proxy \"x\""
+    std::string key;      // dotted path below the context
+};
+
+std::string_view toml_type_name(const toml::node& node);  // "a string", "an integer", ...
+std::uint32_t line_of(const toml::node& node);              // 0 when unknown
+
+// "<context>: key "<key>" (line N): <problem>"
+Error key_error(const KeyPlace& place, const toml::node& node, std::string_view problem);
+
+// "<context>: unknown key "<prefix><key>" (line N); did you mean "<closest>"?" — or, with no
+// close candidate, the list of accepted keys. `hint` replaces both when not empty. The
+// prefix ("session-override.") is shown but not compared against the known names.
+Error unknown_key_error(std::string_view context, std::string_view key, const toml::node& node,
+                        std::span<const std::string_view> known, std::string_view hint = {},
+                        std::string_view prefix = {});
+
+Result<std::string> read_string(const KeyPlace& place, const toml::node& node);
+Result<bool> read_bool(const KeyPlace& place, const toml::node& node);
+Result<std::int64_t> read_integer(const KeyPlace& place, const toml::node& node);
+Result<std::vector<std::string>> read_string_array(const KeyPlace& place, const toml::node& node);
+
+// A pool key's value: a count (integer), a duration ("30s" or integer seconds), a boolean or a
+// string according to the key, checked against the key's rule (check_pool_value()).
+Result<PoolValue> read_pool_value(const KeyPlace& place, const toml::node& node, PoolKeyId id);
+
+}  // namespace anytls::config::detail

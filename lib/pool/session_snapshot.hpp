@@ -1,0 +1,30 @@
+// What the pool policy sees of a pool: a snapshot of its sessions at one instant.
+//
+// The policy (policy.hpp) never touches a live session and never reads a clock (STYLE.md
+// point 1): SessionPool copies these few fields out of its sessions, passes `now` from its
+// Clock, and carries out the returned plan. Tests and the simulator build snapshots directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace anytls::pool {
+
+// steady_clock's time point: the real pool passes its clock's now(); tests and the simulator
+// use TimePoint{} + offset as a virtual clock.
+using TimePoint = std::chrono::steady_clock::time_point;
+using Duration = std::chrono::nanoseconds;
+
+// DESIGN.md section 6: a session is creating, idle (no stream), busy (one stream) or closed;
+// closed sessions are gone from the pool and never appear in a snapshot.
+enum class SessionState { creating, idle, busy };
+
+struct SessionInfo {
+    std::uint64_t seq = 0;       // per-client sequence number, from 1; higher = newer (DESIGN.md section 5)
+    SessionState state = SessionState::idle;
+    TimePoint created_at{};      // when the session became usable (handshake done)
+    TimePoint idle_since{};      // when it last became idle; meaningful for idle sessions only
+    Duration lifetime{0};        // drawn once at creation by draw_lifetime(); 0 = no age limit
+};
+
+}  // namespace anytls::pool

@@ -1,0 +1,134 @@
+// PoolSimulator: the pool policy run against a virtual clock and a traffic model, so hours of
+// pool behaviour take milliseconds (DESIGN.md section 2). `anytls plan` prints its records for
+// a configuration; the pool tests use it to check the feature description's promises.
+//
+// It models exactly what SessionPool does with the policy's decisions, and nothing of the
+// network: a creation takes `handshake_delay` and always succeeds; a stream takes the newest
+// idle session or, if there is none, creates one on demand and waits for it; when a stream
+// ends, on_stream_end() decides whether its session returns to the pool; every check interval
+// plan_cleanup() runs and its plan is applied at once. Random draws (lifetimes, arrivals,
+// stream durations) come from one engine seeded by the options, so a run is repeatable.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <queue>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/pool_settings.hpp"
+#include "pool/session_snapshot.hpp"
+
+namespace anytls::pool {
+
+enum class TrafficModel {
+    idle,    // no streams: the pool only rotates and refills itself
+    steady,  // Poisson arrivals at streams_per_second
+    bursty,  // burst_size streams opened together every burst_period
+};
+
+struct TrafficOptions {
+    TrafficModel model = TrafficModel::idle;
+    double streams_per_second = 0.2;                            // steady
+    Duration mean_stream_duration = std::chrono::seconds(10);   // steady and bursty; exponential
+    int burst_size = 20;                                        // bursty
+    Duration burst_period = std::chrono::minutes(5);            // bursty; first burst one period in
+};
+
+struct SimulatorOptions {
+    config::PoolSettings settings;
+    TrafficOptions traffic;
+    Duration handshake_delay = std::chrono::milliseconds(200);  // creation start -> session usable
+    std::uint64_t seed = 1;
+};
+
+// The state right after one cleanup cycle, and what happened since the previous one.
+struct CycleRecord {
+    double t_s = 0;                 // virtual time of the cycle, seconds since the start
+    int idle = 0;                   // sessions after the plan was applied
+    int busy = 0;
+    int creating = 0;               // in flight, including the ones this cycle started
+    int created = 0;                // creations started since the previous record, this cycle's included
+    int created_on_demand = 0;      // of those, started because a stream found no idle session
+    int closed_idle = 0;            // this cycle, step 1
+    int closed_age = 0;             // this cycle, step 2
+    int closed_at_stream_end = 0;   // since the previous record: aged or session-reuse = false
+    int protected_idle = 0;         // this cycle, step 1
+    int protected_age = 0;          // this cycle, step 2
+    int streams = 0;                // streams opened since the previous record
+    std::vector<std::string> log_lines;  // the cycle's debug lines (plan.hpp)
+};
+
+// Every session that left the pool, for lifetime and rotation checks.
+struct ClosedSessionRecord {
+    enum class Why { idle, age, age_at_stream_end, no_reuse, killed };
+    std::uint64_t seq = 0;
+    TimePoint created_at{};
+    TimePoint closed_at{};
+    Duration lifetime{0};
+    Why why = Why::idle;
+};
+
+class PoolSimulator {
+public:
+    explicit PoolSimulator(SimulatorOptions options);
+
+    // Runs the traffic up to the next cycle (one check interval later), then the cleanup.
+    CycleRecord step();
+    std::vector<CycleRecord> run(int cycles);
+
+    // Every session dies now, as after a network change; pending creations are lost too.
+    void kill_all();
+
+    TimePoint start() const { return start_; }
+    TimePoint now() const { return now_; }
+    const config::PoolSettings& settings() const { return options_.settings; }
+    std::vector<SessionInfo> snapshot() const;  // by seq
+    const std::vector<ClosedSessionRecord>& closed() const { return closed_; }
+    std::uint64_t sessions_started() const { return next_seq_ - 1; }
+
+private:
+    struct SimSession {
+        SessionInfo info;
+        bool waiting_stream = false;   // created on demand: busy as soon as it is ready
+        Duration waiting_stream_duration{0};
+    };
+    struct Event {
+        TimePoint at;
+        std::uint64_t order;  // ties keep insertion order, for repeatability
+        enum class Kind { creation_done, stream_end } kind;
+        std::uint64_t seq;
+        bool operator>(const Event& other) const {
+            return at != other.at ? at > other.at : order > other.order;
+        }
+    };
+
+    void advance_to(TimePoint target);
+    TimePoint next_arrival() const;
+    void arrive();
+    void open_stream(Duration duration);
+    std::uint64_t start_creation(bool on_demand, Duration stream_duration);
+    void creation_done(std::uint64_t seq);
+    void stream_end(std::uint64_t seq);
+    void close(std::uint64_t seq, ClosedSessionRecord::Why why);
+    void schedule(TimePoint at, Event::Kind kind, std::uint64_t seq);
+    Duration draw_stream_duration();
+    int count(SessionState state) const;
+
+    SimulatorOptions options_;
+    std::mt19937_64 engine_;
+    TimePoint start_{};
+    TimePoint now_{};
+    TimePoint next_cycle_{};
+    TimePoint next_steady_arrival_{};
+    TimePoint next_burst_{};
+    std::uint64_t next_seq_ = 1;
+    std::uint64_t next_order_ = 0;
+    std::map<std::uint64_t, SimSession> sessions_;
+    std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+    std::vector<ClosedSessionRecord> closed_;
+    CycleRecord pending_;  // counts since the previous record
+};
+
+}  // namespace anytls::pool
