@@ -177,6 +177,26 @@ TEST_CASE("connect to a closed port reports ECONNREFUSED") {
     CHECK(s.error().text().find("127.0.0.1") != std::string::npos);
 }
 
+TEST_CASE("connect times out when the listener's accept queue is full") {
+    // A listener that never accepts: once its queue is full the kernel drops further SYNs,
+    // so a connect hangs until our timeout cancels it.
+    Reactor r;
+    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0), 0);
+    REQUIRE(listener);
+    std::vector<Socket> fillers;
+    Result<Socket> last = make_error(-1);
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 8; ++i) {
+        last = sync_wait(r, tcp_connect(r, listener->address(), 300ms));
+        if (!last) break;
+        fillers.push_back(std::move(last).value());
+    }
+    REQUIRE_FALSE(last);
+    CHECK(last.error().code == -ETIMEDOUT);
+    CHECK(last.error().text().find("timed out") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
 TEST_CASE("a read with a timeout reports ETIMEDOUT when nothing arrives") {
     Reactor r;
     auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
