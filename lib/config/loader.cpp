@@ -120,7 +120,11 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
     bool has_type = false;
     bool has_port = false;
 
-    for (const auto& [key, node] : table) {
+    // Named members, not a structured binding: clang before 16 rejects lambdas that capture
+    // a structured binding (string_field below), and the fuzz targets build with clang 14.
+    for (const auto& entry : table) {
+        const auto& key = entry.first;
+        const auto& node = entry.second;
         const std::string name(key.str());
         const KeyPlace place{context, name};
         auto string_field = [&](std::string& out, bool required) -> Result<void> {
