@@ -1,0 +1,394 @@
+// SessionPool: carrying out the pool policy on the reactor (see session_pool.hpp).
+#include "client/session_pool.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "base/errors.hpp"
+#include "io/timer.hpp"
+#include "log/log.hpp"
+#include "pool/lifetime.hpp"
+#include "pool/plan.hpp"
+#include "pool/policy.hpp"
+
+namespace anytls::client {
+
+namespace {
+
+pool::SessionInfo info_of(const PooledSession& e) {
+    pool::SessionInfo info;
+    info.seq = e.seq;
+    info.state = e.state;
+    info.created_at = e.created_at;
+    info.idle_since = e.idle_since;
+    info.lifetime = e.lifetime;
+    return info;
+}
+
+long long to_ms(io::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+}  // namespace
+
+// --- PooledStream -------------------------------------------------------------------------
+
+PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream)
+    : pool_(pool), entry_(std::move(entry)), stream_(std::move(stream)) {}
+
+PooledStream::PooledStream(PooledStream&& other) noexcept
+    : pool_(other.pool_), entry_(std::move(other.entry_)), stream_(std::move(other.stream_)), warm_(other.warm_) {
+    other.stream_.reset();
+}
+
+PooledStream::~PooledStream() {
+    if (stream_ && pool_) {
+        // Dropped without close(): end the stream in the background and hand the session back.
+        pool_->reactor_->spawn(close_detached(pool_, std::move(entry_), std::move(*stream_)));
+        stream_.reset();
+    }
+}
+
+io::Task<void> PooledStream::close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
+                                            session::ClientStream stream) {
+    auto closed = co_await stream.close();
+    pool->stream_ended(entry, closed.ok());
+}
+
+io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer, io::Duration timeout) {
+    if (!stream_) co_return make_error(errc::closed, "stream is closed");
+    co_return co_await stream_->read(buffer, timeout);
+}
+
+io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::Duration timeout) {
+    if (!stream_) co_return make_error(errc::closed, "stream is closed");
+    co_return co_await stream_->write(data, timeout);
+}
+
+io::Task<Result<void>> PooledStream::close() {
+    if (!stream_) co_return Result<void>{};
+    session::ClientStream stream = std::move(*stream_);
+    stream_.reset();
+    auto closed = co_await stream.close();
+    pool_->stream_ended(entry_, closed.ok());
+    co_return closed;
+}
+
+// --- SessionPool --------------------------------------------------------------------------
+
+SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name, session::ClientConfig client_config,
+                         config::PoolSettings settings, std::shared_ptr<session::PaddingState> padding,
+                         std::atomic<std::uint64_t>* sequence, io::Clock* clock, std::uint64_t random_seed)
+    : reactor_(&reactor),
+      proxy_name_(std::move(proxy_name)),
+      client_config_(std::move(client_config)),
+      settings_(std::move(settings)),
+      padding_(std::move(padding)),
+      sequence_(sequence),
+      clock_(clock ? clock : &reactor.clock()),
+      random_(random_seed),
+      stop_(reactor) {
+    if (!client_config_.tls_context) {
+        // One TLS context per outbound, shared by its sessions.
+        if (auto ctx = session::make_client_tls_context(client_config_)) client_config_.tls_context = ctx.value();
+    }
+}
+
+SessionPool::~SessionPool() {
+    for (auto& e : sessions_) {
+        e->in_pool = false;
+        if (e->session) e->session->close();
+    }
+}
+
+void SessionPool::start() {
+    if (started_) return;
+    started_ = true;
+    ++tasks_in_flight_;
+    reactor_->spawn(maintenance_loop(this));
+}
+
+io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
+    while (!self->stopping_) {
+        int rc = co_await io::sleep_for(*self->reactor_, self->settings_.idle_session_check_interval, &self->stop_);
+        if (self->stopping_ || rc == -ECANCELED) break;
+        self->run_cycle();
+    }
+    --self->tasks_in_flight_;
+}
+
+io::Task<void> SessionPool::shutdown() {
+    stopping_ = true;
+    stop_.cancel();
+    auto sessions = sessions_;
+    for (auto& e : sessions) {
+        e->in_pool = false;
+        if (e->session) e->session->close();
+    }
+    sessions_.clear();
+    while (tasks_in_flight_ > 0) (void)co_await io::sleep_for(*reactor_, std::chrono::milliseconds(5));
+}
+
+std::shared_ptr<PooledSession> SessionPool::take_newest_idle() {
+    prune_dead();
+    std::shared_ptr<PooledSession> best;
+    for (auto& e : sessions_) {
+        if (e->state == pool::SessionState::idle && (!best || e->seq > best->seq)) best = e;
+    }
+    if (best) best->state = pool::SessionState::busy;
+    return best;
+}
+
+void SessionPool::forget(const std::shared_ptr<PooledSession>& entry) {
+    entry->in_pool = false;
+    sessions_.erase(std::remove(sessions_.begin(), sessions_.end(), entry), sessions_.end());
+}
+
+void SessionPool::close_entry(const std::shared_ptr<PooledSession>& entry, std::uint64_t PoolStats::*counter) {
+    if (!entry->in_pool) return;
+    if (entry->session) entry->session->close();
+    counters_.*counter += 1;
+    forget(entry);
+}
+
+void SessionPool::prune_dead() {
+    auto sessions = sessions_;
+    for (auto& e : sessions) {
+        if (e->state == pool::SessionState::idle && e->session && e->session->closed()) {
+            log::debug("[AnyTLS] Session #{} of {} closed while idle: {}", e->seq, proxy_name_,
+                       e->session->close_reason() ? e->session->close_reason()->text() : "closed");
+            note_early_death(*e);
+            close_entry(e, &PoolStats::closed_error);
+        }
+    }
+}
+
+void SessionPool::note_early_death(const PooledSession& entry) {
+    // A server that drops fresh sessions must not make us redial in a tight loop: a session
+    // that dies this soon counts as a failed creation (DESIGN.md section 6).
+    if (clock_->now() - entry.created_at < kEarlyDeathWindow) {
+        ++consecutive_failures_;
+        backoff_until_ = clock_->now() + backoff_delay();
+    }
+}
+
+io::Duration SessionPool::backoff_delay() const {
+    if (settings_.creation_backoff_max <= io::Duration::zero() || consecutive_failures_ <= 0) return io::Duration::zero();
+    io::Duration d = std::chrono::seconds(1);
+    for (int i = 1; i < consecutive_failures_ && d < settings_.creation_backoff_max; ++i) d *= 2;
+    return std::min(d, settings_.creation_backoff_max);
+}
+
+void SessionPool::note_creation_failure(const Error& error) {
+    ++counters_.creation_failures;
+    ++consecutive_failures_;
+    backoff_until_ = clock_->now() + backoff_delay();
+    log::warn("[AnyTLS] Session creation for {} failed ({} in a row): {}", proxy_name_, consecutive_failures_,
+              error.text());
+}
+
+std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
+    // The entry exists (as *creating*) from the moment the creation is decided, so the next
+    // cycle counts it even before its coroutine has run (DESIGN.md section 6: in-flight
+    // creations count; the pool never overshoots).
+    auto entry = std::make_shared<PooledSession>();
+    entry->seq = sequence_->fetch_add(1, std::memory_order_relaxed) + 1;
+    entry->state = pool::SessionState::creating;
+    sessions_.push_back(entry);
+    return entry;
+}
+
+io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std::shared_ptr<PooledSession> entry,
+                                                                             bool proactive) {
+    session::ClientConfig config = client_config_;
+    if (!settings_.client_name.empty()) config.client_name = settings_.client_name;
+    auto opened = co_await session::open_session(*reactor_, std::move(config), padding_, entry->seq);
+    if (!opened) {
+        forget(entry);
+        note_creation_failure(opened.error());
+        co_return std::move(opened).error();
+    }
+    if (stopping_ || !entry->in_pool) {
+        opened.value()->close();
+        forget(entry);
+        co_return make_error(-ECANCELED, "the pool is shutting down");
+    }
+    io::TimePoint now = clock_->now();
+    entry->session = std::move(opened).value();
+    entry->created_at = now;
+    entry->idle_since = now;
+    entry->last_heartbeat = now;
+    entry->lifetime = pool::draw_lifetime(settings_, random_);
+    entry->state = pool::SessionState::idle;
+    ++counters_.created_total;
+    consecutive_failures_ = 0;
+    if (proactive) log::debug("{}", pool::created_proactive_session_line(entry->seq));
+    co_return entry;
+}
+
+io::Task<void> SessionPool::proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry) {
+    (void)co_await self->create_session(std::move(entry), true);
+    --self->tasks_in_flight_;
+}
+
+io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port, io::Duration timeout) {
+    if (stopping_) co_return make_error(errc::closed, "the pool is shut down");
+    io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
+    bool retried = false;
+    for (;;) {
+        std::shared_ptr<PooledSession> entry = retried ? nullptr : take_newest_idle();
+        const bool warm = entry != nullptr;
+        if (!entry) {
+            auto created = co_await create_session(reserve_entry(), false);
+            if (!created) co_return std::move(created).error();
+            entry = std::move(created).value();
+            entry->state = pool::SessionState::busy;
+        }
+        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining());
+        if (stream) {
+            ++counters_.streams_opened;
+            ++(warm ? counters_.warm_opens : counters_.cold_opens);
+            PooledStream pooled(this, entry, std::move(stream).value());
+            pooled.set_warm(warm);
+            co_return pooled;
+        }
+        Error error = std::move(stream).error();
+        if (error.code == errc::target_refused) {
+            // The server could not reach the target; the session itself is fine.
+            stream_ended(entry, !entry->session->closed());
+            co_return error;
+        }
+        // The session failed, or gave no SYNACK in time: it is not used again.
+        note_early_death(*entry);
+        close_entry(entry, &PoolStats::closed_error);
+        // Transparent retry (like Go's http.Transport for idle connections): a reused session
+        // that fails before any of the stream's bytes could reach the target is retried once,
+        // on a fresh session.
+        if (warm && !retried && !stopping_ && !deadline.expired()) {
+            retried = true;
+            ++counters_.retried_opens;
+            log::debug("[AnyTLS] Reused session #{} of {} failed ({}); retrying on a fresh session", entry->seq,
+                       proxy_name_, error.text());
+            continue;
+        }
+        co_return error;
+    }
+}
+
+void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy) {
+    if (!entry->in_pool) return;
+    if (!healthy || !entry->session || entry->session->closed()) {
+        note_early_death(*entry);
+        close_entry(entry, &PoolStats::closed_error);
+        return;
+    }
+    int idle_count = 0;
+    for (auto& e : sessions_) idle_count += e->state == pool::SessionState::idle;
+    io::TimePoint now = clock_->now();
+    auto decision = pool::on_stream_end(info_of(*entry), settings_, idle_count, now);
+    switch (decision.action) {
+        case pool::StreamEndAction::return_to_idle:
+            entry->state = pool::SessionState::idle;
+            entry->idle_since = now;
+            entry->last_heartbeat = now;
+            break;
+        case pool::StreamEndAction::close_aged:
+            log::debug("[AnyTLS] Session #{} reached its lifetime; closing it as its stream ended", entry->seq);
+            close_entry(entry, &PoolStats::closed_age);
+            break;
+        case pool::StreamEndAction::close_no_reuse:
+            close_entry(entry, &PoolStats::closed_no_reuse);
+            break;
+    }
+}
+
+std::vector<pool::SessionInfo> SessionPool::snapshot() const {
+    std::vector<pool::SessionInfo> out;
+    out.reserve(sessions_.size());
+    for (auto& e : sessions_) out.push_back(info_of(*e));
+    return out;
+}
+
+std::size_t SessionPool::creating() const {
+    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& e) {
+        return e->state == pool::SessionState::creating;
+    }));
+}
+
+PoolStats SessionPool::stats() const {
+    PoolStats s = counters_;
+    for (auto& e : sessions_) {
+        switch (e->state) {
+            case pool::SessionState::idle: ++s.idle; break;
+            case pool::SessionState::busy: ++s.busy; break;
+            case pool::SessionState::creating: ++s.creating; break;
+        }
+    }
+    return s;
+}
+
+std::size_t SessionPool::reset() {
+    std::size_t closed = 0;
+    auto sessions = sessions_;
+    for (auto& e : sessions) {
+        if (e->state == pool::SessionState::idle) {
+            close_entry(e, &PoolStats::closed_reset);
+            ++closed;
+        }
+    }
+    log::debug("[AnyTLS] Pool reset for {}: closed {} idle sessions", proxy_name_, closed);
+    return closed;
+}
+
+void SessionPool::run_cycle() {
+    if (stopping_) return;
+    prune_dead();
+    io::TimePoint now = clock_->now();
+    auto snap = snapshot();
+    pool::Plan plan = pool::plan_cleanup(snap, settings_, now);
+    for (const auto& line : plan.log_lines) log::debug("{}", line);
+    for (const auto& c : plan.close) {
+        for (auto& e : sessions_) {
+            if (e->seq == c.seq) {
+                close_entry(e, c.reason == pool::CloseReason::idle ? &PoolStats::closed_idle : &PoolStats::closed_age);
+                break;
+            }
+        }
+    }
+    int to_create = plan.create();
+    if (to_create > 0 && now < backoff_until_) {
+        log::debug("[AnyTLS] Proactive creation for {} backing off for {}ms after {} failures in a row", proxy_name_,
+                   to_ms(backoff_until_ - now), consecutive_failures_);
+        to_create = 0;
+    }
+    for (int i = 0; i < to_create; ++i) {
+        ++tasks_in_flight_;
+        reactor_->spawn(proactive_create(this, reserve_entry()));
+    }
+    // Heartbeat idle sessions of v2 peers that have been quiet for a whole interval.
+    if (settings_.heartbeat_interval > io::Duration::zero()) {
+        for (auto& e : sessions_) {
+            if (e->state != pool::SessionState::idle || !e->session || e->heartbeat_in_flight) continue;
+            if (e->session->peer_version() < 2) continue;
+            if (now - std::max(e->idle_since, e->last_heartbeat) < settings_.heartbeat_interval) continue;
+            e->heartbeat_in_flight = true;
+            ++tasks_in_flight_;
+            reactor_->spawn(heartbeat(this, e));
+        }
+    }
+}
+
+io::Task<void> SessionPool::heartbeat(SessionPool* self, std::shared_ptr<PooledSession> entry) {
+    auto pong = co_await entry->session->ping(self->settings_.heartbeat_timeout);
+    entry->heartbeat_in_flight = false;
+    --self->tasks_in_flight_;
+    if (!entry->in_pool) co_return;
+    if (pong) {
+        entry->last_heartbeat = self->clock_->now();
+        co_return;
+    }
+    if (entry->state != pool::SessionState::idle) co_return;  // its stream will see the failure
+    log::debug("[AnyTLS] Heartbeat failed on session #{} of {}: {}; closing it", entry->seq, self->proxy_name_,
+               pong.error().text());
+    self->close_entry(entry, &PoolStats::closed_heartbeat);
+}
+
+}  // namespace anytls::client

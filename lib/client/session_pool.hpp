@@ -1,0 +1,177 @@
+// SessionPool: the managed pool of warm sessions for one outbound proxy (DESIGN.md section 6).
+//
+// The pool owns the live ClientSessions of one proxy and carries out what pool::PoolPolicy
+// decides: every idle-session-check-interval a cleanup cycle asks plan_cleanup() which idle
+// sessions to close (idle, then age) and how many to create, then closes them and starts the
+// creations asynchronously — a cycle never waits for a handshake. Acquire hands out the newest
+// idle session (highest seq) or creates one on demand; when a stream ends, on_stream_end()
+// decides whether the session goes back to idle or is closed (past its lifetime, or
+// session-reuse = false).
+//
+// Beyond the references (DESIGN.md section 6, "Session health"): idle sessions of v2 peers are
+// probed with HeartRequest and closed when they do not answer; consecutive creation failures
+// back off exponentially (a session that dies soon after creation counts as a failure); a
+// stream that lands on a reused session which turns out dead before any of its bytes could
+// have reached the target is retried once on a fresh session; reset() closes every idle
+// session after a network change.
+//
+// Time: decisions read the injectable Clock (tests drive a ManualClock and call run_cycle()
+// themselves); only the pacing of the automatic cycle uses a real reactor timer.
+// Threads: reactor thread only. The C API reaches it by posting to the reactor.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "config/pool_settings.hpp"
+#include "io/cancellation.hpp"
+#include "io/clock.hpp"
+#include "io/reactor.hpp"
+#include "io/task.hpp"
+#include "pool/session_snapshot.hpp"
+#include "session/client_session.hpp"
+
+namespace anytls::client {
+
+struct PoolStats {
+    std::size_t idle = 0;
+    std::size_t busy = 0;
+    std::size_t creating = 0;
+    std::uint64_t created_total = 0;
+    std::uint64_t creation_failures = 0;
+    std::uint64_t closed_idle = 0;       // cleanup step 1
+    std::uint64_t closed_age = 0;        // cleanup step 2, or at stream end past the lifetime
+    std::uint64_t closed_heartbeat = 0;  // no HeartResponse in time
+    std::uint64_t closed_error = 0;      // the connection failed
+    std::uint64_t closed_reset = 0;      // reset()
+    std::uint64_t closed_no_reuse = 0;   // session-reuse = false
+    std::uint64_t streams_opened = 0;
+    std::uint64_t warm_opens = 0;        // the stream got an idle session
+    std::uint64_t cold_opens = 0;        // the stream waited for a handshake
+    std::uint64_t retried_opens = 0;     // transparently retried on a fresh session
+};
+
+// One pooled session and the pool's bookkeeping about it.
+struct PooledSession {
+    std::uint64_t seq = 0;
+    pool::SessionState state = pool::SessionState::creating;
+    std::shared_ptr<session::ClientSession> session;  // null while creating
+    io::TimePoint created_at{};
+    io::TimePoint idle_since{};
+    io::Duration lifetime{0};
+    io::TimePoint last_heartbeat{};
+    bool heartbeat_in_flight = false;
+    bool in_pool = true;  // false once closed and forgotten
+};
+
+class SessionPool;
+
+// A stream opened through the pool. close() (or destruction) ends the stream and hands the
+// session back to the pool. The pool must outlive its streams.
+class PooledStream {
+public:
+    PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream);
+    PooledStream(PooledStream&& other) noexcept;
+    PooledStream& operator=(PooledStream&&) = delete;
+    PooledStream(const PooledStream&) = delete;
+    PooledStream& operator=(const PooledStream&) = delete;
+    ~PooledStream();
+
+    io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout);
+    io::Task<Result<void>> write(std::span<const std::byte> data, io::Duration timeout);
+    io::Task<Result<void>> close();
+
+    std::uint64_t session_seq() const { return entry_ ? entry_->seq : 0; }
+    bool warm() const { return warm_; }
+    void set_warm(bool warm) { warm_ = warm; }
+
+private:
+    static io::Task<void> close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
+                                         session::ClientStream stream);
+    SessionPool* pool_;
+    std::shared_ptr<PooledSession> entry_;
+    std::optional<session::ClientStream> stream_;
+    bool warm_ = false;
+};
+
+class SessionPool {
+public:
+    // `sequence` numbers sessions across all outbounds of one client, from 1 (DESIGN.md
+    // section 5); it must outlive the pool. `clock` null: the reactor's clock.
+    SessionPool(io::Reactor& reactor, std::string proxy_name, session::ClientConfig client_config,
+                config::PoolSettings settings, std::shared_ptr<session::PaddingState> padding,
+                std::atomic<std::uint64_t>* sequence, io::Clock* clock = nullptr,
+                std::uint64_t random_seed = std::random_device{}());
+    ~SessionPool();
+    SessionPool(const SessionPool&) = delete;
+    SessionPool& operator=(const SessionPool&) = delete;
+
+    // Starts the automatic cleanup cycle (every idle-session-check-interval, real time).
+    void start();
+    // Closes every session, stops the cycle; then waits until creations in flight have ended.
+    io::Task<void> shutdown();
+
+    // Opens a stream to host:port on the newest idle session, or on a new one.
+    io::Task<Result<PooledStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout);
+
+    // One cleanup cycle now (what the automatic cycle runs): idle, age, proactive, heartbeat.
+    void run_cycle();
+    // Closes every idle session (for network changes); returns how many.
+    std::size_t reset();
+
+    // Live reconfiguration: the next cycle uses the new settings. Validate before calling.
+    void set_settings(const config::PoolSettings& settings) { settings_ = settings; }
+    const config::PoolSettings& settings() const { return settings_; }
+    const std::string& proxy_name() const { return proxy_name_; }
+
+    PoolStats stats() const;
+    // The pool as the policy sees it (for tests and tools).
+    std::vector<pool::SessionInfo> snapshot() const;
+    // Creations started but not finished.
+    std::size_t creating() const;
+
+private:
+    friend class PooledStream;
+
+    std::shared_ptr<PooledSession> reserve_entry();
+    io::Task<Result<std::shared_ptr<PooledSession>>> create_session(std::shared_ptr<PooledSession> entry,
+                                                                     bool proactive);
+    static io::Task<void> proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry);
+    static io::Task<void> maintenance_loop(SessionPool* self);
+    static io::Task<void> heartbeat(SessionPool* self, std::shared_ptr<PooledSession> entry);
+    std::shared_ptr<PooledSession> take_newest_idle();
+    void close_entry(const std::shared_ptr<PooledSession>& entry, std::uint64_t PoolStats::*counter);
+    void forget(const std::shared_ptr<PooledSession>& entry);
+    void prune_dead();
+    void stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy);
+    void note_creation_failure(const Error& error);
+    void note_early_death(const PooledSession& entry);
+    io::Duration backoff_delay() const;
+
+    io::Reactor* reactor_;
+    std::string proxy_name_;
+    session::ClientConfig client_config_;
+    config::PoolSettings settings_;
+    std::shared_ptr<session::PaddingState> padding_;
+    std::atomic<std::uint64_t>* sequence_;
+    io::Clock* clock_;
+    std::mt19937_64 random_;
+
+    std::vector<std::shared_ptr<PooledSession>> sessions_;  // creating, idle and busy
+    PoolStats counters_;
+    int consecutive_failures_ = 0;
+    io::TimePoint backoff_until_{};
+    std::size_t tasks_in_flight_ = 0;  // creations, heartbeats, the maintenance loop
+    bool started_ = false;
+    bool stopping_ = false;
+    io::CancellationSource stop_;
+};
+
+// A session that dies within this long of its creation counts as a failed creation.
+inline constexpr io::Duration kEarlyDeathWindow = std::chrono::seconds(5);
+
+}  // namespace anytls::client

@@ -1,0 +1,511 @@
+#include "server/server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/errors.hpp"
+#include "io/cancellation.hpp"
+#include "io/timer.hpp"
+#include "log/log.hpp"
+#include "proto/auth_preamble.hpp"
+#include "proto/frame.hpp"
+#include "proto/frame_decoder.hpp"
+#include "proto/settings.hpp"
+#include "proto/socks_address.hpp"
+#include "session/stream_buffer.hpp"
+#include "tls/tls_connection.hpp"
+
+namespace anytls::server {
+
+namespace detail {
+
+struct ServerSession;
+
+struct ServerCore {
+    ServerCore(io::Reactor& r, ServerConfig c) : reactor(&r), config(std::move(c)), accept_cancel(r) {}
+
+    io::Reactor* reactor;
+    ServerConfig config;
+    std::shared_ptr<tls::TlsContext> context;
+    proto::PaddingScheme scheme;
+    std::vector<proto::PasswordHash> password_hashes;
+    io::TcpListener listener;
+    io::SocketAddress bound;
+    io::CancellationSource accept_cancel;
+    bool started = false;
+    bool stopped = false;
+    std::size_t live_connections = 0;
+    std::set<ServerSession*> sessions;
+    ServerStats stats;
+};
+
+// One stream of a session: the client's data waits in `buffer` until the pump sends it to
+// the target socket.
+struct ServerStream {
+    ServerStream(io::Reactor& r, std::uint32_t stream_id, std::size_t limit) : id(stream_id), buffer(r, limit) {}
+    std::uint32_t id;
+    session::StreamBuffer buffer;
+    io::Socket target;
+    bool finished = false;  // FIN sent or received; removed from the session
+};
+
+struct ServerSession : std::enable_shared_from_this<ServerSession> {
+    ServerSession(std::shared_ptr<ServerCore> c, std::unique_ptr<tls::TlsConnection> conn)
+        : core(std::move(c)), reactor(core->reactor), connection(std::move(conn)), write_mutex(*reactor) {}
+
+    std::shared_ptr<ServerCore> core;
+    io::Reactor* reactor;
+    std::unique_ptr<tls::TlsConnection> connection;
+    io::AsyncMutex write_mutex;
+    std::map<std::uint32_t, std::shared_ptr<ServerStream>> streams;
+    bool settings_received = false;
+    int peer_version = 0;
+    bool closed = false;
+
+    io::Task<Result<void>> write_bytes(std::vector<std::uint8_t> bytes) {
+        auto lock = write_mutex.scoped();
+        auto guard = co_await lock;
+        if (closed) co_return make_error(errc::closed, "session closed");
+        auto written = co_await connection->write(std::as_bytes(std::span<const std::uint8_t>(bytes)),
+                                                  core->config.write_timeout);
+        if (!written) fail(written.error());
+        co_return written;
+    }
+
+    io::Task<Result<void>> write_frame(proto::Command command, std::uint32_t id, std::string_view text) {
+        std::vector<std::uint8_t> bytes;
+        if (proto::command_carries_data(command)) {
+            // Texts we send (errors, schemes) are cut to what one frame carries.
+            auto appended = proto::append_frame(bytes, command, id, text.substr(0, proto::max_frame_data));
+            if (!appended) co_return appended;
+        } else {
+            proto::append_frame_header(bytes, command, id, 0);
+        }
+        auto written = co_await write_bytes(std::move(bytes));
+        co_return written;
+    }
+
+    void fail(const Error& error) {
+        if (closed) return;
+        closed = true;
+        log::debug("[AnyTLS] server session closed: {}", error.text());
+        for (auto& [id, stream] : streams) {
+            stream->finished = true;
+            stream->buffer.fail(error);
+            if (stream->target.valid()) stream->target.shutdown();
+        }
+        streams.clear();
+        connection->abort();
+    }
+
+    // Ends a stream from the server's side: FIN to the client (not after its own FIN).
+    io::Task<void> finish_stream(std::shared_ptr<ServerStream> stream) {
+        stream->buffer.close_consumer();
+        if (stream->target.valid()) stream->target.shutdown();
+        if (stream->finished) co_return;
+        stream->finished = true;
+        streams.erase(stream->id);
+        if (closed) co_return;
+        auto written = co_await write_frame(proto::Command::fin, stream->id, {});
+        (void)written;
+    }
+
+    io::Task<Result<void>> handle_frame(proto::FrameView frame);
+};
+
+io::Task<void> relay_target_to_client(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
+    std::vector<std::uint8_t> buffer(proto::max_frame_data);
+    while (!session->closed && !stream->finished) {
+        auto receive = io::recv(*session->reactor, stream->target.fd(), buffer.data(), buffer.size());
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        std::vector<std::uint8_t> frames;
+        proto::append_data_frames(frames, stream->id, std::span<const std::uint8_t>(buffer.data(), *n));
+        if (stream->finished) break;
+        auto written = co_await session->write_bytes(std::move(frames));
+        if (!written) break;
+    }
+    co_await session->finish_stream(stream);
+}
+
+io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
+    auto& core = *session->core;
+    const bool v2 = session->peer_version >= 2;
+    const auto deadline = io::Deadline::after(core.config.connect_timeout);
+
+    // The first PSH(s) carry the SOCKS address; whatever follows it is already stream data.
+    std::vector<std::uint8_t> head;
+    std::vector<std::byte> chunk(4096);
+    proto::SocksAddressDecode decoded;
+    while (true) {
+        auto n = co_await stream->buffer.read(chunk, deadline.remaining());
+        if (!n || *n == 0) {
+            co_await session->finish_stream(stream);
+            co_return;
+        }
+        auto bytes = reinterpret_cast<const std::uint8_t*>(chunk.data());
+        head.insert(head.end(), bytes, bytes + *n);
+        auto result = proto::decode_socks_address(head);
+        if (!result) {
+            log::debug("[AnyTLS] stream {}: bad target address: {}", stream->id, result.error().text());
+            co_await session->finish_stream(stream);
+            co_return;
+        }
+        if (result->status == proto::SocksAddressDecode::Status::done) {
+            decoded = std::move(result).value();
+            break;
+        }
+    }
+    const auto& target = decoded.address;
+
+    if (v2 && core.config.synack == SynAckMode::immediate) {
+        auto sent = co_await session->write_frame(proto::Command::synack, stream->id, {});
+        if (!sent) co_return;
+    }
+    auto socket = co_await io::tcp_connect(*session->reactor, target.host(), target.port,
+                                           core.config.connect_timeout);
+    if (!socket) {
+        log::debug("[AnyTLS] stream {}: connect to {} failed: {}", stream->id, target.to_string(),
+                   socket.error().text());
+        if (v2 && core.config.synack == SynAckMode::after_connect && !stream->finished && !session->closed) {
+            // The reference sends the dial error's text (stream.HandshakeFailure(err)).
+            auto sent = co_await session->write_frame(proto::Command::synack, stream->id, socket.error().text());
+            (void)sent;
+        }
+        co_await session->finish_stream(stream);
+        co_return;
+    }
+    if (stream->finished || session->closed) co_return;  // the client gave up while we dialed
+    stream->target = std::move(socket).value();
+    (void)stream->target.set_nodelay(true);
+    if (v2 && core.config.synack == SynAckMode::after_connect) {
+        auto sent = co_await session->write_frame(proto::Command::synack, stream->id, {});
+        if (!sent) co_return;
+    }
+    if (decoded.consumed < head.size()) {
+        auto rest = std::as_bytes(std::span<const std::uint8_t>(head).subspan(decoded.consumed));
+        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(), rest, core.config.write_timeout);
+        if (!sent) {
+            co_await session->finish_stream(stream);
+            co_return;
+        }
+    }
+    session->reactor->spawn(relay_target_to_client(session, stream));
+
+    // Client -> target until the client's FIN (read returns 0) or an error.
+    std::vector<std::byte> buffer(64 * 1024);
+    while (true) {
+        auto n = co_await stream->buffer.read(buffer, io::Duration::zero());
+        if (!n || *n == 0) break;
+        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(),
+                                          std::span<const std::byte>(buffer.data(), *n), core.config.write_timeout);
+        if (!sent) break;
+    }
+    // Client FIN: close the target (this also wakes the other pump, which then ends without a
+    // FIN since the stream is finished). A target failure: FIN to the client.
+    co_await session->finish_stream(stream);
+}
+
+io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
+    using proto::Command;
+    auto text = [&] { return std::string(reinterpret_cast<const char*>(frame.data.data()), frame.data.size()); };
+    switch (frame.command) {
+        case Command::settings: {
+            settings_received = true;
+            auto settings = proto::parse_settings(text());
+            auto md5 = settings.find("padding-md5");
+            if (md5 == settings.end() || md5->second != core->scheme.md5_hex()) {
+                ++core->stats.padding_updates_sent;
+                auto sent = co_await write_frame(Command::update_padding_scheme, 0, core->scheme.raw());
+                if (!sent) co_return sent;
+            }
+            auto version = proto::settings_version(settings);
+            if (version && *version >= 2) {
+                peer_version = static_cast<std::uint8_t>(*version);
+                auto sent = co_await write_frame(Command::server_settings, 0, proto::server_settings());
+                if (!sent) co_return sent;
+            }
+            break;
+        }
+        case Command::syn: {
+            if (!settings_received) {
+                // sing-anytls session.go recvLoop: Alert, then the session ends.
+                ++core->stats.alerts_sent;
+                auto sent = co_await write_frame(Command::alert, 0, "client did not send its settings");
+                (void)sent;
+                co_return make_error(errc::protocol, "SYN before Settings");
+            }
+            if (streams.count(frame.stream_id)) break;
+            if (streams.size() >= core->config.max_streams_per_session) {
+                log::debug("[AnyTLS] stream limit reached; refusing stream {}", frame.stream_id);
+                auto sent = co_await write_frame(Command::fin, frame.stream_id, {});
+                if (!sent) co_return sent;
+                break;
+            }
+            auto stream = std::make_shared<ServerStream>(*reactor, frame.stream_id, core->config.stream_buffer_limit);
+            streams.emplace(frame.stream_id, stream);
+            ++core->stats.streams_opened;
+            reactor->spawn(handle_stream(shared_from_this(), stream));
+            break;
+        }
+        case Command::psh: {
+            auto found = streams.find(frame.stream_id);
+            if (found == streams.end() || frame.data.empty()) break;
+            auto stream = found->second;
+            bool room = co_await stream->buffer.wait_for_room();  // backpressure: stop reading
+            if (room) stream->buffer.push(frame.data);
+            break;
+        }
+        case Command::fin: {
+            auto found = streams.find(frame.stream_id);
+            if (found == streams.end()) break;  // unknown stream: ignored, not echoed
+            auto stream = found->second;
+            streams.erase(found);
+            stream->finished = true;
+            stream->buffer.finish();
+            break;
+        }
+        case Command::heart_request: {
+            auto sent = co_await write_frame(Command::heart_response, frame.stream_id, {});
+            if (!sent) co_return sent;
+            break;
+        }
+        default:
+            break;  // Waste, HeartResponse, client-bound frames, unknown commands: ignored
+    }
+    co_return Result<void>{};
+}
+
+// Auth failed and a fallback is configured: replay what was read, then relay raw bytes.
+struct FallbackRelay {
+    std::unique_ptr<tls::TlsConnection> connection;
+    io::Socket socket;
+};
+
+io::Task<void> fallback_socket_to_tls(io::Reactor* reactor, std::shared_ptr<FallbackRelay> relay) {
+    std::vector<std::uint8_t> buffer(16 * 1024);
+    while (true) {
+        auto receive = io::recv(*reactor, relay->socket.fd(), buffer.data(), buffer.size());
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        auto written = co_await relay->connection->write(
+            std::as_bytes(std::span<const std::uint8_t>(buffer.data(), *n)), std::chrono::seconds(30));
+        if (!written) break;
+    }
+    relay->connection->abort();
+}
+
+io::Task<void> run_fallback(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
+                            std::vector<std::uint8_t> already_read) {
+    const auto& target = core->config.fallback;
+    const auto colon = target.rfind(':');
+    std::string host = target.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const int port = std::atoi(target.c_str() + colon + 1);
+    auto socket = co_await io::tcp_connect(*core->reactor, host, static_cast<std::uint16_t>(port),
+                                           core->config.connect_timeout);
+    if (!socket) {
+        log::debug("[AnyTLS] fallback connect failed: {}", socket.error().text());
+        co_return;
+    }
+    ++core->stats.fallbacks;
+    log::debug("[AnyTLS] relaying a failed authentication to the fallback {}", target);
+    auto relay = std::make_shared<FallbackRelay>();
+    relay->connection = std::move(connection);
+    relay->socket = std::move(socket).value();
+    auto sent = co_await io::send_all(*core->reactor, relay->socket.fd(),
+                                      std::as_bytes(std::span<const std::uint8_t>(already_read)),
+                                      core->config.write_timeout);
+    if (!sent) {
+        log::debug("[AnyTLS] fallback send failed: {}", sent.error().text());
+        co_return;
+    }
+    core->reactor->spawn(fallback_socket_to_tls(core->reactor, relay));
+    std::vector<std::byte> buffer(16 * 1024);
+    while (true) {
+        auto n = co_await relay->connection->read(buffer, io::Duration::zero());
+        if (!n || *n == 0) break;
+        auto forwarded = co_await io::send_all(*core->reactor, relay->socket.fd(),
+                                               std::span<const std::byte>(buffer.data(), *n),
+                                               core->config.write_timeout);
+        if (!forwarded) break;
+    }
+    relay->socket.shutdown();
+}
+
+struct ConnectionCount {
+    ServerCore* core;
+    explicit ConnectionCount(ServerCore* c) : core(c) { ++core->live_connections; }
+    ~ConnectionCount() { --core->live_connections; }
+    ConnectionCount(const ConnectionCount&) = delete;
+    ConnectionCount& operator=(const ConnectionCount&) = delete;
+};
+
+io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socket) {
+    ConnectionCount counted(core.get());
+    ++core->stats.connections_accepted;
+    if (core->live_connections > core->config.max_sessions) {
+        log::debug("[AnyTLS] session limit ({}) reached; closing a new connection", core->config.max_sessions);
+        co_return;
+    }
+    std::string peer;
+    if (auto address = socket.peer_address()) peer = address->to_string();
+
+    tls::ServerHandshakeOptions options;
+    options.alpn = core->config.alpn;
+    options.timeout = core->config.handshake_timeout;
+    auto accepted = co_await tls::TlsConnection::accept(*core->reactor, std::move(socket), core->context, options);
+    if (!accepted) {
+        log::debug("[AnyTLS] TLS handshake with {} failed: {}", peer, accepted.error().text());
+        co_return;
+    }
+    auto connection = std::move(accepted).value();
+
+    // Auth preamble, parsed from reads of any size within auth_timeout.
+    proto::AuthPreambleParser parser;
+    const auto deadline = io::Deadline::after(core->config.auth_timeout);
+    const bool keep_raw = !core->config.fallback.empty();
+    std::vector<std::uint8_t> raw;  // what a fallback service must see first
+    std::vector<std::uint8_t> initial_frames;
+    std::vector<std::byte> buffer(64 * 1024);
+    bool authenticated_shape = false;
+    while (true) {
+        auto n = co_await connection->read(buffer, deadline.remaining());
+        if (!n || *n == 0) break;
+        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+        if (keep_raw) raw.insert(raw.end(), input.begin(), input.end());
+        auto progress = parser.feed(input);
+        if (!progress) break;
+        // A hash that matches nobody fails at once rather than after the padding arrives:
+        // the reference decides on its first read, so a fallback service sees no delay.
+        if (parser.has_password_hash() &&
+            !proto::find_password_hash(parser.password_hash(), core->password_hashes))
+            break;
+        if (progress->status == proto::AuthPreambleParser::Status::done) {
+            initial_frames.assign(progress->rest.begin(), progress->rest.end());
+            authenticated_shape = true;
+            break;
+        }
+    }
+    std::optional<std::size_t> user;
+    if (parser.has_password_hash()) user = proto::find_password_hash(parser.password_hash(), core->password_hashes);
+    if (!authenticated_shape || !user) {
+        ++core->stats.auth_failures;
+        log::info("[AnyTLS] authentication failed from {}", peer);  // never the password or hash
+        if (keep_raw && !core->stopped) co_await run_fallback(core, std::move(connection), std::move(raw));
+        co_return;
+    }
+    log::debug("[AnyTLS] user {} authenticated from {}", core->config.users[*user].name, peer);
+    ++core->stats.sessions_authenticated;
+
+    auto session = std::make_shared<ServerSession>(core, std::move(connection));
+    core->sessions.insert(session.get());
+    proto::FrameDecoder decoder;
+    std::span<const std::uint8_t> input(initial_frames);
+    bool first = true;
+    while (!session->closed && !core->stopped) {
+        if (!first) {
+            auto n = co_await session->connection->read(buffer, io::Duration::zero());
+            if (!n) {
+                session->fail(n.error());
+                break;
+            }
+            if (*n == 0) {
+                session->fail(make_error(errc::closed, "client closed the session"));
+                break;
+            }
+            input = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+        }
+        first = false;
+        while (!session->closed) {
+            auto frame = decoder.next(input);
+            if (!frame) break;
+            auto handled = co_await session->handle_frame(*frame);
+            if (!handled) {
+                session->fail(handled.error());
+                break;
+            }
+        }
+    }
+    session->fail(make_error(errc::closed, "session ended"));
+    core->sessions.erase(session.get());
+}
+
+io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
+    while (!core->stopped) {
+        auto accept = core->listener.accept(*core->reactor, &core->accept_cancel);
+        auto socket = co_await accept;
+        if (!socket) {
+            if (core->stopped || socket.code() == -ECANCELED) break;
+            log::warn("[AnyTLS] accept failed: {}", socket.error().text());
+            // EMFILE and friends: wait a little instead of spinning.
+            auto pause = io::sleep_for(*core->reactor, std::chrono::milliseconds(100), &core->accept_cancel);
+            co_await pause;
+            continue;
+        }
+        core->reactor->spawn(run_connection(core, std::move(socket).value()));
+    }
+    core->listener.close();
+}
+
+}  // namespace detail
+
+Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfig config) {
+    if (config.users.empty()) return make_error(errc::config, "server: no users configured");
+    auto scheme = proto::PaddingScheme::parse(config.padding_scheme);
+    if (!scheme) return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
+    if (!config.fallback.empty() && config.fallback.rfind(':') == std::string::npos)
+        return make_error(errc::config, "server: fallback must be host:port");
+
+    auto core = std::make_shared<detail::ServerCore>(reactor, std::move(config));
+    core->scheme = std::move(scheme).value();
+    for (const auto& user : core->config.users) {
+        auto hash = proto::hash_password(user.password);
+        if (!hash) return std::move(hash).error();
+        core->password_hashes.push_back(hash.value());
+    }
+    tls::ServerContextOptions options;
+    options.certificate_file = core->config.certificate_file;
+    options.private_key_file = core->config.private_key_file;
+    options.certificate_pem = core->config.certificate_pem;
+    options.private_key_pem = core->config.private_key_pem;
+    auto context = tls::TlsContext::make_server(options);
+    if (!context) return std::move(context).error();
+    core->context = std::move(context).value();
+    return std::unique_ptr<Server>(new Server(std::move(core)));
+}
+
+Server::~Server() { stop(); }
+
+Result<void> Server::start() {
+    if (core_->started) return make_error(errc::invalid_argument, "server already started");
+    auto address = io::SocketAddress::parse_host_port(core_->config.listen);
+    if (!address) return std::move(address).error();
+    auto listener = io::TcpListener::listen(address.value());
+    if (!listener) return std::move(listener).error();
+    core_->listener = std::move(listener).value();
+    core_->bound = core_->listener.address();
+    core_->started = true;
+    core_->reactor->spawn(detail::accept_loop(core_));
+    log::info("[AnyTLS] server listening on {}", core_->bound.to_string());
+    return {};
+}
+
+io::SocketAddress Server::local_address() const { return core_->bound; }
+
+void Server::stop() {
+    if (!core_ || core_->stopped) return;
+    core_->stopped = true;
+    if (core_->started) core_->accept_cancel.cancel();
+    std::vector<detail::ServerSession*> sessions(core_->sessions.begin(), core_->sessions.end());
+    for (auto* session : sessions) session->fail(make_error(errc::closed, "server stopping"));
+}
+
+std::size_t Server::session_count() const { return core_->sessions.size(); }
+const ServerStats& Server::stats() const { return core_->stats; }
+
+}  // namespace anytls::server

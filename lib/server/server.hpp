@@ -1,0 +1,69 @@
+// Server: the AnyTLS inbound (DESIGN.md sections 2 and 5, issue 3).
+//
+// For each accepted TCP connection: TLS handshake (timeout), the auth preamble parsed
+// incrementally (timeout) and compared in constant time against every user's sha256; on
+// failure the connection is closed or relayed to `fallback`. Then frames: Settings must come
+// before the first SYN (else Alert and close, as sing-anytls session.go recvLoop); Settings
+// is answered with UpdatePaddingScheme when the client's padding-md5 differs and ServerSettings
+// v=2 when the client's v >= 2. Each SYN opens a stream whose first PSH carries the target
+// address; the server dials it, answers SYNACK (v2 clients only), relays both ways, sends FIN
+// when the target ends and closes the target when the client sends FIN. HeartRequest is
+// answered with HeartResponse on the same stream id. The server never pads its writes (the
+// reference's writeConn pads only client sessions).
+//
+// Not here yet: UDP-over-TCP targets (sp.v2.udp-over-tcp.arpa) and the CLI.
+//
+// Lifetime: connection coroutines hold the server's internal state by shared_ptr, so the
+// Server object may be destroyed after stop() while they unwind; run the reactor until
+// live_tasks() drops to let them finish. Reactor thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "base/result.hpp"
+#include "io/reactor.hpp"
+#include "io/tcp.hpp"
+#include "server/server_config.hpp"
+
+namespace anytls::server {
+
+struct ServerStats {
+    std::uint64_t connections_accepted = 0;
+    std::uint64_t sessions_authenticated = 0;
+    std::uint64_t auth_failures = 0;
+    std::uint64_t padding_updates_sent = 0;  // UpdatePaddingScheme frames
+    std::uint64_t streams_opened = 0;
+    std::uint64_t alerts_sent = 0;
+    std::uint64_t fallbacks = 0;
+};
+
+namespace detail {
+struct ServerCore;
+}
+
+class Server {
+public:
+    // Validates the config (users, scheme, certificate) without binding anything.
+    static Result<std::unique_ptr<Server>> create(io::Reactor& reactor, ServerConfig config);
+    ~Server();  // stop()
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds the listen address and starts accepting on the reactor.
+    Result<void> start();
+    // The bound address (with the real port when listen used port 0).
+    io::SocketAddress local_address() const;
+    // Stops accepting and closes every session; idempotent.
+    void stop();
+
+    // Authenticated sessions open now.
+    std::size_t session_count() const;
+    const ServerStats& stats() const;
+
+private:
+    explicit Server(std::shared_ptr<detail::ServerCore> core) : core_(std::move(core)) {}
+    std::shared_ptr<detail::ServerCore> core_;
+};
+
+}  // namespace anytls::server

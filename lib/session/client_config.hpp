@@ -1,0 +1,46 @@
+// ClientConfig: what one client session needs to reach an AnyTLS server (issue 3).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/clock.hpp"
+#include "proto/settings.hpp"
+#include "session/stream_buffer.hpp"
+#include "tls/tls_context.hpp"
+
+namespace anytls::session {
+
+struct ClientConfig {
+    std::string server_host;            // name or IP literal
+    std::uint16_t server_port = 443;
+    std::string password;               // never logged
+    std::string sni;                    // empty: server_host (no SNI for an IP literal)
+    bool skip_verify = false;
+    std::string ca_file;                // empty: the system CA store
+    std::string ca_pem;
+    std::vector<std::string> alpn;
+    std::string client_name = proto::default_client_name();  // Settings' client=
+
+    io::Duration connect_timeout = std::chrono::seconds(10);    // TCP connect (with resolution)
+    io::Duration handshake_timeout = std::chrono::seconds(10);  // TLS handshake
+    // How long open_stream waits for the v2 SYNACK. The reference gives it 3 s and then closes
+    // the session (sing-anytls session.go OpenStream: NewDeadlineWatcher(time.Second*3, ...)),
+    // but only from the second stream on; we also wait on the first (see open_stream).
+    io::Duration synack_timeout = std::chrono::seconds(10);
+    // Each control write (Settings, SYN, FIN, heartbeats) and the preamble; the reference
+    // uses 5 s for control frames (writeControlFrame SetWriteDeadline).
+    io::Duration control_write_timeout = std::chrono::seconds(5);
+    std::size_t stream_buffer_limit = default_stream_buffer_limit;
+
+    // Optional prebuilt TLS context (one per outbound); built from the fields above if null.
+    std::shared_ptr<tls::TlsContext> tls_context;
+};
+
+// The client TLS context for `config` (verification on unless skip_verify).
+Result<std::shared_ptr<tls::TlsContext>> make_client_tls_context(const ClientConfig& config);
+
+}  // namespace anytls::session

@@ -1,0 +1,172 @@
+// ClientSession and ClientStream: the client side of one AnyTLS connection (DESIGN.md
+// sections 2 and 5, issue 3).
+//
+// A session is one TLS connection. open_session() connects, handshakes and sends the auth
+// preamble as ONE TLS write, outside the session's write numbering (mihomo
+// transport/anytls/client.go CreateOutboundTLSConnection writes it straight to the TLS conn
+// before session.NewClientSession). From then on every session write goes through
+// write_connection(), which numbers writes from 1 and applies the shared padding scheme
+// (proto::WritePadder; sing-anytls session.go writeConn).
+//
+// Like the reference client, a session carries ONE stream at a time. The first stream sends
+// Settings + SYN + PSH(target address) as one write (the reference buffers Settings and SYN
+// until the address PSH: session.go Run / OpenStream `buffering`). A later stream on the same
+// session sends SYN and then the address PSH as two writes, without Settings, which is again
+// what the reference does (buffering is off after the first stream), so write numbering and
+// padding match it.
+//
+// A reader coroutine decodes frames and dispatches them (handle_frame). PSH data goes into the
+// stream's bounded StreamBuffer; when it is full the reader waits, which stops the session
+// reading (backpressure).
+//
+// Lifetime: the reader coroutine holds a shared_ptr to the session, so the session lives until
+// close() is called or the connection fails — dropping the last handle does NOT close it.
+// The pool (or the test) must call close(). Reactor thread only, for everything here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "base/result.hpp"
+#include "io/async_mutex.hpp"
+#include "io/clock.hpp"
+#include "io/reactor.hpp"
+#include "io/task.hpp"
+#include "proto/frame_decoder.hpp"
+#include "proto/write_padding.hpp"
+#include "session/client_config.hpp"
+#include "session/padding_state.hpp"
+#include "session/signal.hpp"
+#include "session/stream_buffer.hpp"
+#include "tls/tls_connection.hpp"
+
+namespace anytls::session {
+
+enum class SessionState { idle, busy, closed };
+
+class ClientSession;
+
+// The per-stream state shared between the session's reader and the ClientStream handle.
+struct ClientStreamState {
+    ClientStreamState(io::Reactor& reactor, std::uint32_t stream_id, std::size_t limit)
+        : id(stream_id), buffer(reactor, limit), event(reactor) {}
+
+    enum class SynAck { waiting, connected, refused };
+
+    std::uint32_t id;
+    StreamBuffer buffer;
+    SynAck synack = SynAck::waiting;
+    bool data_seen = false;      // a PSH arrived (proves the server connected, for v1 peers)
+    bool locally_closed = false;
+    Signal event;                // SYNACK, data, FIN or session failure: wakes open_stream
+};
+
+// One stream. Move-only. Dropping it without close() sends the FIN in the background.
+class ClientStream {
+public:
+    ClientStream(std::shared_ptr<ClientSession> session, std::shared_ptr<ClientStreamState> state);
+    ClientStream(ClientStream&&) noexcept = default;
+    ClientStream& operator=(ClientStream&&) = delete;  // would drop the old stream's FIN
+    ClientStream(const ClientStream&) = delete;
+    ClientStream& operator=(const ClientStream&) = delete;
+    ~ClientStream();
+
+    // Bytes read (> 0), 0 for a clean end (the server's FIN), or an error: -ETIMEDOUT (the
+    // stream stays usable), errc::target_refused (SYNACK text), errc::closed / -ECONNRESET /
+    // errc::protocol (the session failed). timeout zero: no limit.
+    io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout);
+    // Writes all of data as PSH frames of at most 65535 bytes. timeout applies per TLS send.
+    io::Task<Result<void>> write(std::span<const std::byte> data, io::Duration timeout);
+    // Sends FIN; the stream ends and the session becomes idle (reusable) if it is healthy.
+    io::Task<Result<void>> close();
+
+    std::uint32_t id() const;
+    // Received bytes waiting for read() (bounded by the session's stream buffer limit + 65535).
+    std::size_t buffered() const;
+    ClientSession* session() const { return session_.get(); }
+
+private:
+    std::shared_ptr<ClientSession> session_;
+    std::shared_ptr<ClientStreamState> state_;
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+public:
+    ~ClientSession();
+    ClientSession(const ClientSession&) = delete;
+    ClientSession& operator=(const ClientSession&) = delete;
+
+    // Opens the next stream to host:port. Requires state() == idle. Waits for the v2 SYNACK
+    // (see the .cpp for how a v1 server is told apart) within min(timeout, synack_timeout).
+    io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout);
+
+    // Sends HeartRequest and waits for HeartResponse; only for v2 peers (known once the first
+    // stream's ServerSettings arrived). Errors: errc::invalid_argument (not a v2 peer),
+    // -ETIMEDOUT, or the session's error.
+    io::Task<Result<void>> ping(io::Duration timeout);
+
+    // Closes the connection at once; the current stream fails with errc::closed.
+    void close();
+
+    SessionState state() const { return state_; }
+    bool closed() const { return state_ == SessionState::closed; }
+    std::uint64_t seq() const { return seq_; }
+    io::TimePoint created_at() const { return created_at_; }
+    io::TimePoint last_used() const { return last_used_; }
+    // The peer's protocol version from ServerSettings; 0 while unknown (or a v1 peer).
+    int peer_version() const { return peer_version_; }
+    std::uint32_t last_stream_id() const { return last_stream_id_; }
+    // The padding-md5 this session sent in its Settings (empty before the first stream).
+    const std::string& sent_padding_md5() const { return sent_padding_md5_; }
+    // Why the session closed (empty while open).
+    const std::optional<Error>& close_reason() const { return close_reason_; }
+    std::uint64_t heart_responses() const { return heart_responses_; }
+
+private:
+    friend class ClientStream;
+    friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor&, ClientConfig,
+                                                                         std::shared_ptr<PaddingState>, std::uint64_t);
+    ClientSession(io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
+                  std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq);
+
+    static io::Task<void> read_loop(std::shared_ptr<ClientSession> self);
+    io::Task<Result<void>> handle_frame(proto::FrameView frame);
+    // One session write: numbered, padded while the scheme says so, serialized.
+    io::Task<Result<void>> write_connection(std::vector<std::uint8_t> bytes, io::Duration timeout);
+    io::Task<Result<void>> close_stream(std::shared_ptr<ClientStreamState> stream);
+    static io::Task<void> close_stream_detached(std::shared_ptr<ClientSession> self,
+                                                std::shared_ptr<ClientStreamState> stream);
+    void fail(Error error);
+
+    io::Reactor* reactor_;
+    ClientConfig config_;
+    std::shared_ptr<PaddingState> padding_;
+    std::unique_ptr<tls::TlsConnection> connection_;
+    io::AsyncMutex write_mutex_;
+    proto::WritePadder padder_;
+
+    SessionState state_ = SessionState::idle;
+    std::uint64_t seq_;
+    io::TimePoint created_at_;
+    io::TimePoint last_used_;
+    int peer_version_ = 0;
+    std::uint32_t last_stream_id_ = 0;
+    bool settings_sent_ = false;
+    bool peer_is_v1_ = false;  // the first stream's SYNACK wait ended with no ServerSettings
+    std::string sent_padding_md5_;
+    std::optional<Error> close_reason_;
+    std::shared_ptr<ClientStreamState> stream_;  // the current stream, if any
+    std::uint64_t heart_responses_ = 0;
+    Signal heart_signal_;
+};
+
+// Connects to config.server_host:server_port, runs the TLS handshake and sends the auth
+// preamble. `seq` is the session's sequence number (the pool numbers them from 1).
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor, ClientConfig config,
+                                                              std::shared_ptr<PaddingState> padding,
+                                                              std::uint64_t seq = 0);
+
+}  // namespace anytls::session

@@ -1,0 +1,40 @@
+// PaddingState: the padding scheme shared by every session of one client / outbound.
+//
+// A server may push a new scheme (UpdatePaddingScheme); the reference then replaces it for
+// the whole client (sing-anytls padding.UpdatePaddingScheme stores into the atomic value all
+// of a client's sessions read on every write), so later sessions' Settings carry its md5 and
+// the server stops re-sending it. Sessions take a snapshot (shared_ptr) per write. An invalid
+// scheme is ignored with a warning, as the reference does ("[Update padding failed]").
+// Thread-safe: sessions of one client may live on several reactors.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string_view>
+
+#include "proto/padding_scheme.hpp"
+#include "proto/random_source.hpp"
+
+namespace anytls::session {
+
+class PaddingState {
+public:
+    // Starts with the default scheme (padding.go defaultPaddingScheme).
+    PaddingState();
+    explicit PaddingState(proto::PaddingScheme initial);
+
+    std::shared_ptr<const proto::PaddingScheme> current() const;
+    // Adopts `raw` if it parses; false (and a log::warn) if it does not.
+    bool update(std::string_view raw);
+    const proto::RandomSource& random() const { return random_; }
+    // How many schemes were adopted from servers so far (for tests and logs).
+    std::size_t updates() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const proto::PaddingScheme> scheme_;
+    std::size_t updates_ = 0;
+    proto::RandomSource random_;
+};
+
+}  // namespace anytls::session

@@ -1,0 +1,457 @@
+// SessionPool against a real AnyTLS server on 127.0.0.1: every lifecycle rule carried out on
+// live sessions. Decisions read a ManualClock that the tests advance, and the tests run the
+// cleanup cycles themselves (run_cycle), so no test sleeps to make time pass; only handshakes
+// and heartbeat round trips take real (milliseconds of) time.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/errors.hpp"
+#include "client/session_pool.hpp"
+#include "io/cancellation.hpp"
+#include "io/reactor.hpp"
+#include "io/tcp.hpp"
+#include "io/timer.hpp"
+#include "log/log.hpp"
+#include "server/server.hpp"
+#include "support/test_certs.hpp"
+
+using namespace anytls;
+using namespace anytls::io;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kPassword = "pool test password";
+
+Task<void> echo_connection(Reactor* r, Socket socket) {
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size());
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        auto sent = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
+        if (!sent) break;
+    }
+}
+
+// A TCP relay between the client and the server that the test can stall: a stalled
+// connection silently stops forwarding (no FIN, no reset), like a NAT that dropped the path.
+struct Relay {
+    struct Pipe {
+        bool stalled = false;
+    };
+    explicit Relay(Reactor& r) : cancel(r) {}
+    TcpListener listener;
+    SocketAddress target;
+    CancellationSource cancel;
+    std::vector<std::shared_ptr<Pipe>> pipes;
+    void stall_all() {
+        for (auto& p : pipes) p->stalled = true;
+    }
+};
+
+Task<void> relay_direction(Reactor* r, int from, int to, std::shared_ptr<Relay::Pipe> pipe) {
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        auto receive = recv(*r, from, buffer.data(), buffer.size());
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        if (pipe->stalled) continue;  // swallow: the path is dead but nobody says so
+        auto sent = co_await send_all(*r, to, std::span<const std::byte>(buffer.data(), *n), 10s);
+        if (!sent) break;
+    }
+    ::shutdown(to, SHUT_WR);
+}
+
+Task<void> relay_connection(Reactor* r, Relay* relay, Socket client) {
+    auto upstream = co_await tcp_connect(*r, relay->target, 5s);
+    if (!upstream) co_return;
+    auto pipe = std::make_shared<Relay::Pipe>();
+    relay->pipes.push_back(pipe);
+    Socket server = std::move(upstream).value();
+    // Two directions; this frame keeps both sockets alive until both end.
+    struct Both {
+        static Task<void> run(Reactor* r, int a, int b, std::shared_ptr<Relay::Pipe> p, int* done) {
+            co_await relay_direction(r, a, b, p);
+            ++*done;
+        }
+    };
+    int done = 0;
+    r->spawn(Both::run(r, client.fd(), server.fd(), pipe, &done));
+    r->spawn(Both::run(r, server.fd(), client.fd(), pipe, &done));
+    while (done < 2) (void)co_await sleep_for(*r, 20ms);
+}
+
+Task<void> accept_loop(Reactor* r, TcpListener* listener, CancellationSource* cancel, Relay* relay) {
+    for (;;) {
+        auto accept = listener->accept(*r, cancel);
+        auto socket = co_await accept;
+        if (!socket) break;
+        if (relay) r->spawn(relay_connection(r, relay, std::move(socket).value()));
+        else r->spawn(echo_connection(r, std::move(socket).value()));
+    }
+}
+
+std::uint16_t closed_port() {
+    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
+    REQUIRE(listener);
+    std::uint16_t port = listener->address().port();
+    listener->close();
+    return port;
+}
+
+config::PoolSettings base_settings() {
+    config::PoolSettings s;
+    s.idle_session_check_interval = 1s;
+    s.idle_session_timeout = 30s;
+    return s;
+}
+
+// A server, an echo target and (optionally) a stallable relay on one reactor, plus a pool
+// whose decisions read a ManualClock.
+struct Fixture {
+    explicit Fixture(config::PoolSettings settings = base_settings(), bool through_relay = false,
+                     bool server_unreachable = false)
+        : echo_cancel(reactor), relay(reactor) {
+        const auto& pki = test::test_pki();
+        server::ServerConfig sc;
+        sc.listen = "127.0.0.1:0";
+        sc.certificate_file = pki.server_cert;
+        sc.private_key_file = pki.server_key;
+        sc.users = {{"pool", kPassword}};
+        auto created = server::Server::create(reactor, sc);
+        REQUIRE_MESSAGE(created, created.error().text());
+        server = std::move(created).value();
+        REQUIRE(server->start());
+
+        auto echo = TcpListener::listen(SocketAddress::loopback_v4(0));
+        REQUIRE(echo);
+        echo_listener = std::move(echo).value();
+        reactor.spawn(accept_loop(&reactor, &echo_listener, &echo_cancel, nullptr));
+
+        std::uint16_t port = server->local_address().port();
+        if (through_relay) {
+            auto l = TcpListener::listen(SocketAddress::loopback_v4(0));
+            REQUIRE(l);
+            relay.listener = std::move(l).value();
+            relay.target = server->local_address();
+            reactor.spawn(accept_loop(&reactor, &relay.listener, &relay.cancel, &relay));
+            port = relay.listener.address().port();
+        }
+        if (server_unreachable) port = closed_port();
+
+        session::ClientConfig cc;
+        cc.server_host = "127.0.0.1";
+        cc.server_port = port;
+        cc.password = kPassword;
+        cc.ca_file = pki.ca_cert;
+        cc.synack_timeout = 1s;
+        cc.connect_timeout = 2s;
+        cc.handshake_timeout = 2s;
+        pool = std::make_unique<client::SessionPool>(reactor, "test-proxy", cc, settings,
+                                                     std::make_shared<session::PaddingState>(), &sequence, &clock, 42);
+        log::set_level(log::Level::debug);
+        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
+    }
+    ~Fixture() {
+        log::set_sink({});
+        log::set_level(log::Level::info);
+        sync_wait(reactor, pool->shutdown());
+        server->stop();
+        echo_cancel.cancel();
+        relay.cancel.cancel();
+        for (int i = 0; i < 20000 && reactor.live_tasks() > 0; ++i) reactor.run_once(true);
+    }
+
+    // Runs the reactor until pred() holds (real time bounded by `limit`).
+    template <typename Pred>
+    bool run_until(Pred pred, Duration limit = 10s) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!pred()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            sync_wait(reactor, tick(&reactor));
+        }
+        return true;
+    }
+    static Task<void> tick(Reactor* r) { (void)co_await sleep_for(*r, 2ms); }
+
+    void cycle_and_settle() {
+        pool->run_cycle();
+        REQUIRE(run_until([&] { return pool->creating() == 0; }));
+    }
+
+    bool logged(const std::string& line) const {
+        return std::find(lines.begin(), lines.end(), line) != lines.end();
+    }
+
+    std::uint16_t echo_port() const { return echo_listener.address().port(); }
+
+    Reactor reactor;
+    ManualClock clock{TimePoint{} + std::chrono::hours(1000)};
+    std::unique_ptr<server::Server> server;
+    TcpListener echo_listener;
+    CancellationSource echo_cancel;
+    Relay relay;
+    std::atomic<std::uint64_t> sequence{0};
+    std::unique_ptr<client::SessionPool> pool;
+    std::vector<std::string> lines;
+};
+
+// Opens a stream through the pool, echoes `size` random bytes and checks them.
+Task<Result<client::PooledStream>> open_and_echo(Fixture* f, std::size_t size) {
+    auto opened = co_await f->pool->open_stream("127.0.0.1", f->echo_port(), 5s);
+    if (!opened) co_return std::move(opened).error();
+    std::mt19937_64 rng(size);
+    std::vector<std::byte> data(size);
+    for (auto& b : data) b = std::byte{static_cast<unsigned char>(rng())};
+    auto w = co_await opened->write(data, 5s);
+    if (!w) co_return std::move(w).error();
+    std::vector<std::byte> back;
+    std::vector<std::byte> buf(65536);
+    while (back.size() < size) {
+        auto n = co_await opened->read(buf, 5s);
+        if (!n) co_return std::move(n).error();
+        if (*n == 0) co_return make_error(errc::closed, "echo ended early");
+        back.insert(back.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+    }
+    if (back != data) co_return make_error(errc::protocol, "echo mismatch");
+    co_return std::move(opened).value();
+}
+
+Task<Result<std::uint64_t>> echo_and_close(Fixture* f, std::size_t size) {
+    auto s = co_await open_and_echo(f, size);
+    if (!s) co_return std::move(s).error();
+    std::uint64_t seq = s->session_seq();
+    auto c = co_await s->close();
+    if (!c) co_return std::move(c).error();
+    co_return seq;
+}
+
+// Opens n streams at once (n sessions), verifies each, then closes them all: n idle sessions.
+Task<Result<void>> make_idle_sessions(Fixture* f, int n) {
+    std::vector<client::PooledStream> open;
+    for (int i = 0; i < n; ++i) {
+        auto s = co_await open_and_echo(f, 1000 + i);
+        if (!s) co_return std::move(s).error();
+        open.push_back(std::move(s).value());
+    }
+    for (auto& s : open) {
+        auto c = co_await s.close();
+        if (!c) co_return std::move(c).error();
+    }
+    co_return Result<void>{};
+}
+
+}  // namespace
+
+TEST_SUITE("client") {
+
+TEST_CASE("proactive maintenance fills the pool at the create rate, with the exact debug lines") {
+    auto settings = base_settings();
+    settings.ensure_idle_session = 5;
+    settings.ensure_idle_session_create_rate = 2;
+    Fixture f(settings);
+    f.cycle_and_settle();
+    CHECK(f.pool->stats().idle == 2);
+    CHECK(f.logged("[AnyTLS] Proactive pool maintenance: current=0, target=5, creating 2 sessions"));
+    CHECK(f.logged("[AnyTLS] Created proactive session #1"));
+    CHECK(f.logged("[AnyTLS] Created proactive session #2"));
+    f.cycle_and_settle();
+    CHECK(f.pool->stats().idle == 4);
+    CHECK(f.logged("[AnyTLS] Proactive pool maintenance: current=2, target=5, creating 2 sessions"));
+    f.cycle_and_settle();
+    CHECK(f.pool->stats().idle == 5);
+    CHECK(f.logged("[AnyTLS] Proactive pool maintenance: current=4, target=5, creating 1 sessions"));
+    f.cycle_and_settle();
+    CHECK(f.pool->stats().idle == 5);  // full: nothing more
+    CHECK(f.pool->stats().created_total == 5);
+    CHECK(f.server->session_count() == 5);
+}
+
+TEST_CASE("in-flight creations count: a cycle during handshakes does not overshoot the target") {
+    auto settings = base_settings();
+    settings.ensure_idle_session = 3;
+    Fixture f(settings);
+    f.pool->run_cycle();
+    CHECK(f.pool->creating() == 3);
+    f.pool->run_cycle();  // handshakes still running
+    f.pool->run_cycle();
+    CHECK(f.pool->creating() == 3);
+    REQUIRE(f.run_until([&] { return f.pool->creating() == 0; }));
+    CHECK(f.pool->stats().idle == 3);
+    CHECK(f.pool->stats().created_total == 3);
+}
+
+TEST_CASE("acquire reuses the newest idle session: warm opens, and cold opens when none is idle") {
+    Fixture f;
+    auto first = sync_wait(f.reactor, echo_and_close(&f, 5000));
+    REQUIRE_MESSAGE(first, first.error().text());
+    auto second = sync_wait(f.reactor, echo_and_close(&f, 7000));
+    REQUIRE(second);
+    CHECK(*second == *first);  // reused
+    auto stats = f.pool->stats();
+    CHECK(stats.cold_opens == 1);
+    CHECK(stats.warm_opens == 1);
+    // Two at once: the second needs a new session (seq 2); afterwards the newest (2) is taken.
+    auto two = sync_wait(f.reactor, make_idle_sessions(&f, 2));
+    REQUIRE_MESSAGE(two, two.error().text());
+    CHECK(f.pool->stats().idle == 2);
+    auto third = sync_wait(f.reactor, echo_and_close(&f, 100));
+    REQUIRE(third);
+    CHECK(*third == 2);
+}
+
+TEST_CASE("idle cleanup closes timed-out sessions beyond the protection floor") {
+    auto settings = base_settings();
+    settings.idle_session_timeout = 3s;
+    settings.min_idle_session = 1;
+    Fixture f(settings);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 3)));
+    f.clock.advance(2s);
+    f.pool->run_cycle();
+    CHECK(f.pool->stats().closed_idle == 0);  // not yet timed out
+    f.clock.advance(2s);
+    f.pool->run_cycle();
+    auto stats = f.pool->stats();
+    CHECK(stats.closed_idle == 2);
+    CHECK(stats.idle == 1);
+    CHECK(f.logged("[AnyTLS] Idle cleanup: found 3 idle sessions, closing 2 (keeping 1 protected)"));
+    // The one kept is the newest.
+    auto snap = f.pool->snapshot();
+    REQUIRE(snap.size() == 1);
+    CHECK(snap[0].seq == 3);
+}
+
+TEST_CASE("age: idle sessions past their lifetime close; a busy one closes when its stream ends") {
+    auto settings = base_settings();
+    settings.max_connection_lifetime = 10s;
+    Fixture f(settings);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 2)));
+    auto busy = sync_wait(f.reactor, open_and_echo(&f, 100));  // takes the newest idle one
+    REQUIRE(busy);
+    f.clock.advance(11s);
+    f.pool->run_cycle();
+    auto stats = f.pool->stats();
+    CHECK(stats.closed_age == 1);  // the idle one; the busy one is never cut
+    CHECK(stats.busy == 1);
+    CHECK(f.logged("[AnyTLS] Age cleanup: closing 1 aged sessions (keeping 0 protected)"));
+    // The stream still works, then its end closes the aged session.
+    struct Use {
+        static Task<Result<void>> run(client::PooledStream* s) {
+            std::byte b[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
+            auto w = co_await s->write(b, 2s);
+            if (!w) co_return w;
+            std::byte r[3];
+            auto n = co_await s->read(r, 2s);
+            if (!n) co_return std::move(n).error();
+            co_return co_await s->close();
+        }
+    };
+    REQUIRE(sync_wait(f.reactor, Use::run(&busy.value())));
+    stats = f.pool->stats();
+    CHECK(stats.closed_age == 2);
+    CHECK(stats.idle + stats.busy == 0);
+}
+
+TEST_CASE("min-idle-session-for-age spares aged sessions") {
+    auto settings = base_settings();
+    settings.max_connection_lifetime = 10s;
+    settings.min_idle_session_for_age = 2;
+    Fixture f(settings);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 3)));
+    f.clock.advance(11s);
+    f.pool->run_cycle();
+    CHECK(f.pool->stats().closed_age == 1);
+    CHECK(f.pool->stats().idle == 2);
+    CHECK(f.logged("[AnyTLS] Age cleanup: closing 1 aged sessions (keeping 2 protected)"));
+}
+
+TEST_CASE("session-reuse = false closes a session when its stream ends") {
+    auto settings = base_settings();
+    settings.session_reuse = false;
+    Fixture f(settings);
+    REQUIRE(sync_wait(f.reactor, echo_and_close(&f, 100)));
+    REQUIRE(sync_wait(f.reactor, echo_and_close(&f, 100)));
+    auto stats = f.pool->stats();
+    CHECK(stats.closed_no_reuse == 2);
+    CHECK(stats.cold_opens == 2);
+    CHECK(stats.warm_opens == 0);
+}
+
+TEST_CASE("reset closes every idle session and leaves busy ones alone") {
+    Fixture f;
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 3)));
+    auto busy = sync_wait(f.reactor, open_and_echo(&f, 10));
+    REQUIRE(busy);
+    CHECK(f.pool->reset() == 2);
+    auto stats = f.pool->stats();
+    CHECK(stats.closed_reset == 2);
+    CHECK(stats.busy == 1);
+    REQUIRE(sync_wait(f.reactor, busy->close()));
+    CHECK(f.pool->stats().idle == 1);
+}
+
+TEST_CASE("failed creations are counted and back off; the pool recovers at the rate") {
+    auto settings = base_settings();
+    settings.ensure_idle_session = 2;
+    settings.creation_backoff_max = 60s;
+    Fixture f(settings, false, true);  // nobody listens where the pool dials
+    f.cycle_and_settle();
+    CHECK(f.pool->stats().creation_failures == 2);
+    f.pool->run_cycle();  // the clock has not moved: backing off
+    CHECK(f.pool->creating() == 0);
+    CHECK(std::any_of(f.lines.begin(), f.lines.end(),
+                      [](const std::string& l) { return l.find("backing off") != std::string::npos; }));
+    f.clock.advance(61s);
+    f.cycle_and_settle();
+    CHECK(f.pool->stats().creation_failures == 4);
+}
+
+TEST_CASE("a dead pooled session is retried transparently on a fresh one") {
+    Fixture f(base_settings(), true);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 1)));
+    f.relay.stall_all();  // the idle session's path now swallows everything
+    auto t0 = std::chrono::steady_clock::now();
+    auto s = sync_wait(f.reactor, echo_and_close(&f, 3000));
+    REQUIRE_MESSAGE(s, s.error().text());
+    CHECK(*s == 2);  // a fresh session
+    auto stats = f.pool->stats();
+    CHECK(stats.retried_opens == 1);
+    CHECK(stats.closed_error == 1);
+    CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+}
+
+TEST_CASE("heartbeat: a silently dead idle session is detected and closed before use") {
+    auto settings = base_settings();
+    settings.heartbeat_interval = 5s;
+    settings.heartbeat_timeout = 300ms;
+    Fixture f(settings, true);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 1)));
+    // Healthy: a heartbeat is answered and the session stays.
+    f.clock.advance(6s);
+    f.pool->run_cycle();
+    REQUIRE(f.run_until([&] { return f.pool->stats().closed_heartbeat == 0 && f.reactor.live_tasks() <= 8; }, 2s));
+    f.run_until([&] { return false; }, 500ms);
+    CHECK(f.pool->stats().closed_heartbeat == 0);
+    CHECK(f.pool->stats().idle == 1);
+    // Dead path: detected within interval + timeout.
+    f.relay.stall_all();
+    f.clock.advance(6s);
+    f.pool->run_cycle();
+    REQUIRE(f.run_until([&] { return f.pool->stats().closed_heartbeat == 1; }, 3s));
+    CHECK(f.pool->stats().idle == 0);
+    CHECK(std::any_of(f.lines.begin(), f.lines.end(),
+                      [](const std::string& l) { return l.find("Heartbeat failed on session #1") != std::string::npos; }));
+    // The next stream gets a fresh session (no retry was needed).
+    auto s = sync_wait(f.reactor, echo_and_close(&f, 100));
+    REQUIRE(s);
+    CHECK(*s == 2);
+    CHECK(f.pool->stats().retried_opens == 0);
+}
+
+}  // TEST_SUITE
