@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the `anytls` command-line tool (tools/anytls).
+
+Usage: test_plan.py PATH_TO_ANYTLS
+
+Runs the built binary as a user would and checks help texts, exit codes (0 ok, 1 runtime
+failure, 2 usage error, 3 configuration error), one-sentence error messages, colour rules,
+and `anytls plan` in its three output forms (timeline, --json, --svg) against the feature
+description's examples in tests/data/. Standard library only; plain asserts. Prints
+"N passed, M failed" and exits non-zero when anything failed.
+"""
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+import tempfile
+import traceback
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
+DATA = Path(__file__).resolve().parent.parent / "data"
+EXAMPLE1 = str(DATA / "example1-high-availability.toml")
+EXAMPLE2 = str(DATA / "example2-rate-limited.toml")
+EXAMPLE4 = str(DATA / "example4-mixed.toml")
+
+JSON_KEYS = ["t_s", "idle", "busy", "creating", "created", "closed_idle", "closed_age",
+             "protected_idle", "protected_age"]
+TIMELINE_ROW = re.compile(r"^\s+\S+\s+\d+\s+\d+\s+\d+ \|")
+
+VALID_PROXY = """
+[[proxies]]
+name = "only"
+type = "anytls"
+server = "example.com"
+port = 443
+password = "secret"
+"""
+
+
+def run(*args, env=None):
+    """Runs anytls with a clean environment (no colour); returns the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.pop("NO_COLOR", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run([ANYTLS, *args], capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def assert_one_sentence(stderr, *must_contain):
+    """An error is one line on stderr, prefixed by the program, naming what went wrong."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    line = lines[0]
+    assert line.startswith("anytls"), line
+    assert "Traceback" not in line and "terminate" not in line and "what()" not in line, line
+    for text in must_contain:
+        assert text in line, f"{text!r} not in {line!r}"
+
+
+def command_names():
+    result = run("--help")
+    section = result.stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    return [line.split()[0] for line in section.splitlines() if line.strip()]
+
+
+def plan_json(*args):
+    result = run("plan", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def duration_seconds(text):
+    """Seconds of a duration as anytls prints it: "1h31m30s", "2h25m", "500ms"."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, text
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def write_config(directory, text):
+    path = Path(directory) / "config.toml"
+    path.write_text(text)
+    return str(path)
+
+
+# --- help and usage -----------------------------------------------------------------------
+
+def test_main_help_lists_commands_and_exit_codes():
+    for args in (["--help"], ["-h"], ["help"]):
+        result = run(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "Usage: anytls <command>" in result.stdout
+        assert "Exit codes:" in result.stdout
+        assert result.stderr == ""
+    names = command_names()
+    assert "plan" in names and "version" in names, names
+
+
+def test_every_command_help_exits_0():
+    for name in command_names():
+        for args in ([name, "--help"], [name, "-h"], ["help", name], [name, "--no-such-option", "--help"]):
+            result = run(*args)
+            assert result.returncode == 0, (args, result.returncode, result.stderr)
+            assert result.stdout.startswith(f"Usage: anytls {name}"), (args, result.stdout[:80])
+            assert "Options:" in result.stdout and "Exit codes:" in result.stdout, args
+            for code in ("0", "1", "2", "3"):
+                assert re.search(rf"^\s+{code}\s+\S", result.stdout, re.M), (args, code)
+            assert result.stderr == "", (args, result.stderr)
+
+
+def test_plan_help_documents_options():
+    out = run("plan", "--help").stdout
+    for option in ("--config", "--proxy", "--duration", "--traffic", "--rate", "--seed", "--svg", "--json",
+                   "--every"):
+        assert option in out, option
+
+
+def test_unknown_command_is_usage_error():
+    result = run("no-such-command")
+    assert result.returncode == 2, result.returncode
+    assert result.stdout == ""
+    assert_one_sentence(result.stderr, "unknown command", "no-such-command")
+    result = run("pln")
+    assert result.returncode == 2
+    assert_one_sentence(result.stderr, "did you mean", "plan")
+    result = run("help", "no-such-command")
+    assert result.returncode == 2
+    assert_one_sentence(result.stderr, "no-such-command")
+
+
+def test_no_command_is_usage_error():
+    result = run()
+    assert result.returncode == 2
+    assert "Usage: anytls" in result.stderr
+
+
+def test_usage_errors_exit_2_with_one_sentence():
+    cases = [
+        (["plan", "--bogus"], "--bogus"),
+        (["plan", "--duration", "1h"], "--config"),
+        (["plan", "--config", EXAMPLE2], "--duration"),
+        (["plan", "--config", EXAMPLE2, "--duration", "soon"], "--duration"),
+        (["plan", "--config", EXAMPLE2, "--duration", "10s"], "idle-session-check-interval"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--traffic", "storm"], "--traffic"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--seed", "x"], "--seed"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--rate", "-1"], "--rate"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--every", "0"], "--every"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "stray"], "stray"),
+        (["version", "--json=yes"], "--json"),
+        (["--bogus"], "--bogus"),
+    ]
+    for args, named in cases:
+        result = run(*args)
+        assert result.returncode == 2, (args, result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, named)
+
+
+def test_proxy_choice():
+    # Several proxies and no --proxy: a usage error that lists the names.
+    result = run("plan", "--config", EXAMPLE4, "--duration", "10m")
+    assert result.returncode == 2, result.returncode
+    assert_one_sentence(result.stderr, '"standard-1"', '"premium-node"', '"limited-node"')
+    result = run("plan", "--config", EXAMPLE4, "--proxy", "nope", "--duration", "10m")
+    assert result.returncode == 2
+    assert_one_sentence(result.stderr, "nope", '"premium-node"')
+    # Named: the override applies (premium-node: ensure 20, rate 5 -> 5 creations per cycle).
+    records = plan_json("--config", EXAMPLE4, "--proxy", "premium-node", "--duration", "5m")
+    assert [r["created"] for r in records[:4]] == [5, 5, 5, 5], records[:4]
+
+
+# --- version --------------------------------------------------------------------------------
+
+def test_version():
+    result = run("version")
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"anytls \d+\.\d+\.\d+\n", result.stdout), result.stdout
+    assert "wolfSSL" in result.stdout and "compiler" in result.stdout
+    assert run("--version").stdout == result.stdout
+    facts = json.loads(run("version", "--json").stdout)
+    assert result.stdout.startswith(f"anytls {facts['version']}\n")
+
+
+# --- plan -------------------------------------------------------------------------------------
+
+def test_plan_json_rate_limited_example():
+    """Example 2: one new session per 1-minute cycle, the target of 5 reached after 5 minutes."""
+    records = plan_json("--config", EXAMPLE2, "--duration", "10m", "--traffic", "idle")
+    assert len(records) == 10, len(records)
+    for i, record in enumerate(records):
+        for key in JSON_KEYS:
+            assert key in record, (key, record)
+        assert list(record)[:len(JSON_KEYS)] == JSON_KEYS, list(record)
+        assert record["t_s"] == 60 * (i + 1), record
+    reached = next(i for i, r in enumerate(records) if r["idle"] >= 5)
+    # Exactly one creation per cycle until 5 sessions are idle, none afterwards.
+    assert [r["created"] for r in records[:reached]] == [1] * reached, records
+    assert all(r["created"] == 0 for r in records[reached:]), records
+    assert reached == 5, reached  # the 5th creation starts at 5m and is idle by the 6m cycle
+    assert [r["idle"] for r in records] == [0, 1, 2, 3, 4, 5, 5, 5, 5, 5], records
+    # In-flight creations count: the pool never overshoots its target.
+    assert all(r["idle"] + r["creating"] <= 5 for r in records), records
+    assert all(r["closed_idle"] == 0 and r["closed_age"] == 0 for r in records), records
+    # The target is a floor for idle cleanup: the timed-out sessions are protected, not closed.
+    assert records[-1]["protected_idle"] == 5, records[-1]
+
+
+def test_plan_default_traffic_is_idle_and_single_proxy_is_chosen():
+    assert plan_json("--config", EXAMPLE2, "--duration", "10m") == \
+        plan_json("--config", EXAMPLE2, "--proxy", "rate-limited", "--duration", "10m", "--traffic", "idle")
+
+
+def test_plan_seed_repeatable():
+    base = ["--config", EXAMPLE1, "--duration", "3h", "--traffic", "steady", "--rate", "0.5"]
+    first = run("plan", "--json", *base, "--seed", "7")
+    second = run("plan", "--json", *base, "--seed", "7")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert run("plan", *base, "--seed", "7").stdout == run("plan", *base, "--seed", "7").stdout
+    others = [run("plan", "--json", *base, "--seed", str(seed)).stdout for seed in (8, 9, 10)]
+    assert any(other != first.stdout for other in others), "three other seeds gave the same run"
+    # Something actually happened: streams arrived and sessions turned over.
+    records = [json.loads(line) for line in first.stdout.splitlines()]
+    assert sum(r["streams"] for r in records) > 1000
+    assert sum(r["closed_idle"] for r in records) > 0
+
+
+def test_plan_bursty():
+    records = plan_json("--config", EXAMPLE1, "--duration", "6h", "--traffic", "bursty", "--burst-size", "30",
+                        "--burst-every", "10m")
+    assert len(records) == 720
+    assert sum(r["streams"] for r in records) == 30 * 36  # the first burst one period in
+    assert max(r["busy"] for r in records) >= 20
+
+
+def test_plan_rotation_example1():
+    """Example 1: 10 ready sessions, rotated after 1.5-2.5 h (2h +/- 30m jitter)."""
+    records = plan_json("--config", EXAMPLE1, "--duration", "6h")
+    assert sum(r["closed_age"] for r in records) >= 10, "no rotation within 6 h"
+    assert sum(r["closed_idle"] for r in records) == 0  # the target protects them from idle cleanup
+    assert all(r["idle"] + r["creating"] == 10 for r in records[1:]), "pool left its target"
+    out = run("plan", "--config", EXAMPLE1, "--duration", "6h").stdout
+    match = re.search(r"aged-out lifetimes\s+(\S+) \.\. (\S+)", out)
+    assert match, out
+    shortest, longest = (duration_seconds(text) for text in match.groups())
+    assert 90 * 60 <= shortest <= longest <= 150 * 60, match.groups()
+
+
+def test_plan_text_timeline():
+    result = run("plan", "--config", EXAMPLE2, "--duration", "10m")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "\x1b[" not in out, "colour in piped output"
+    rows = [line for line in out.splitlines() if TIMELINE_ROW.match(line)]
+    assert len(rows) == 10, rows
+    assert rows[0].split()[0] == "1m" and rows[-1].split()[0] == "10m", rows
+    assert "Summary" in out and "sessions created        5" in out, out
+    assert "ensure-idle-session" in out and "[experimental.anytls-session-management]" in out
+    # --every groups cycles.
+    rows = [line for line in run("plan", "--config", EXAMPLE2, "--duration", "10m", "--every", "2").stdout
+            .splitlines() if TIMELINE_ROW.match(line)]
+    assert len(rows) == 5, rows
+    # Long runs stay within about 60 timeline lines by default (6 h at 30 s = 720 cycles).
+    out = run("plan", "--config", EXAMPLE1, "--duration", "6h", "--rate", "0.2").stdout
+    rows = [line for line in out.splitlines() if TIMELINE_ROW.match(line)]
+    assert 30 <= len(rows) <= 60, len(rows)
+    assert "waited for a handshake" in out
+
+
+def test_plan_config_errors_exit_3_and_name_the_key():
+    with tempfile.TemporaryDirectory() as directory:
+        bad_value = write_config(directory, "[experimental.anytls-session-management]\n"
+                                            "ensure-idle-session = -3\n" + VALID_PROXY)
+        result = run("plan", "--config", bad_value, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert result.stdout == ""
+        assert_one_sentence(result.stderr, "ensure-idle-session", "-3", bad_value)
+
+        typo = write_config(directory, VALID_PROXY + "[proxies.session-override]\nmin-idle-sesion = 2\n")
+        result = run("plan", "--config", typo, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, "min-idle-sesion", "min-idle-session")
+
+        jitter = write_config(directory, "[experimental.anytls-session-management]\n"
+                                         "max-connection-lifetime = \"20m\"\n"
+                                         "connection-lifetime-jitter = \"30m\"\n" + VALID_PROXY)
+        result = run("plan", "--config", jitter, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, "connection-lifetime-jitter")
+
+        syntax = write_config(directory, "[[proxies]\nname = \n")
+        result = run("plan", "--config", syntax, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr)
+
+        no_proxy = write_config(directory, "log-level = \"info\"\n")
+        result = run("plan", "--config", no_proxy, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, "proxy")
+
+        missing = str(Path(directory) / "missing.toml")
+        result = run("plan", "--config", missing, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, missing)
+
+
+def test_plan_svg():
+    with tempfile.TemporaryDirectory() as directory:
+        svg = Path(directory) / "plan.svg"
+        result = run("plan", "--config", EXAMPLE1, "--duration", "6h", "--rate", "0.3", "--svg", str(svg))
+        assert result.returncode == 0, result.stderr
+        root = ElementTree.parse(svg).getroot()
+        ns = "{http://www.w3.org/2000/svg}"
+        assert root.tag == ns + "svg", root.tag
+        lines = root.findall(f".//{ns}polyline")
+        assert len(lines) == 3, len(lines)  # idle, busy, creating
+        for line in lines:
+            points = line.get("points").split()
+            assert len(points) == 721, len(points)  # t = 0, then one point per cycle
+        assert root.findall(f".//{ns}circle"), "no idle-closure markers"
+
+        # With --json, stdout stays pure JSON lines and the SVG is still written; a proxy name
+        # that needs escaping still gives well-formed XML.
+        escaped = write_config(directory, VALID_PROXY.replace('"only"', '"a<b & \\"c\\""'))
+        svg2 = Path(directory) / "plan2.svg"
+        result = run("plan", "--config", escaped, "--duration", "30m", "--json", "--svg", str(svg2))
+        assert result.returncode == 0, result.stderr
+        assert all(json.loads(line) for line in result.stdout.splitlines())
+        title = ElementTree.parse(svg2).getroot().find(f"{ns}title").text
+        assert 'a<b & "c"' in title, title
+
+        # An SVG that cannot be written is a runtime failure.
+        result = run("plan", "--config", EXAMPLE2, "--duration", "10m", "--svg", str(Path(directory) / "no" / "x.svg"))
+        assert result.returncode == 1, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, "x.svg")
+
+
+def run_on_terminal(*args, env=None):
+    """Runs anytls with stdout on a pseudo-terminal; returns what it printed there."""
+    full_env = dict(os.environ)
+    full_env.pop("NO_COLOR", None)
+    full_env["TERM"] = "xterm"
+    if env:
+        full_env.update(env)
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen([ANYTLS, *args], stdout=terminal, stderr=subprocess.DEVNULL, env=full_env)
+        os.close(terminal)
+        terminal = -1
+        output = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(timeout=60) == 0
+        return output.decode()
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+
+
+def test_colour_only_on_a_terminal_without_no_color():
+    args = ["plan", "--config", EXAMPLE2, "--duration", "10m"]
+    assert "\x1b[" in run_on_terminal(*args)
+    assert "\x1b[" not in run_on_terminal(*args, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in run(*args).stdout
+
+
+def main():
+    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
+    passed = failed = 0
+    for name, fn in tests:
+        try:
+            fn()
+        except Exception:  # an assertion or anything unexpected: report and go on
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

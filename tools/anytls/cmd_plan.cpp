@@ -1,0 +1,312 @@
+// `anytls plan`: what a proxy's session pool will do, before it is deployed.
+//
+// Loads the configuration, takes one proxy's resolved pool settings, and runs the real
+// PoolPolicy through PoolSimulator on a virtual clock (DESIGN.md section 2: the policy never
+// does I/O, so hours of pool behaviour take milliseconds). The cycles are then shown as a
+// terminal timeline with a summary, as JSON lines (--json), and/or as an SVG plot (--svg).
+#include <fmt/format.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "anytls_build_config.h"
+#include "command.hpp"
+#include "config/config.hpp"
+#include "log/log.hpp"
+#include "plan_report.hpp"
+#include "pool/simulator.hpp"
+
+namespace anytls::cli {
+namespace {
+
+// A run longer than this many cycles is refused: the report would be unreadable and a
+// busy traffic model would take minutes. 1,000,000 cycles is 347 days at 30 s.
+constexpr std::uint64_t kMaxCycles = 1'000'000;
+
+constexpr std::array<OptionSpec, 14> kOptions{{
+    {"config", "FILE", "the TOML configuration file (required)"},
+    {"proxy", "NAME", "the proxy to simulate; may be left out when the file has exactly one"},
+    {"duration", "DURATION", "virtual time to simulate, e.g. 6h, 90m, 1h30m (required)"},
+    {"traffic", "MODEL", "idle (no streams), steady (random arrivals) or bursty. Default: idle, or steady with --rate"},
+    {"rate", "STREAMS_PER_SECOND", "mean arrival rate of the steady model. Default: 0.2"},
+    {"stream-duration", "DURATION", "mean length of a stream (steady, bursty). Default: 10s"},
+    {"burst-size", "N", "streams opened together by the bursty model. Default: 20"},
+    {"burst-every", "DURATION", "period of the bursty model; the first burst comes one period in. Default: 5m"},
+    {"handshake", "DURATION", "time from the start of a creation to a usable session. Default: 200ms"},
+    {"seed", "N", "seed of every random draw (lifetimes, arrivals, stream lengths). Default: 1"},
+    {"every", "N", "cycles per timeline line. Default: 1, or enough to stay within 60 lines"},
+    {"json", "", "print one JSON object per cycle instead of the timeline (format above)"},
+    {"svg", "FILE", "also write an SVG plot of idle, busy and creating sessions and of closures"},
+    {"log", "", "also print each cycle's pool debug lines, as a live pool logs them, to stderr"},
+}};
+
+constexpr std::string_view kDescription =
+    "Runs the real pool policy (cleanup every idle-session-check-interval: idle cleanup, age\n"
+    "cleanup, proactive creation) through a simulator on a virtual clock: nothing sleeps and\n"
+    "nothing touches the network. Creations always succeed after --handshake; a stream takes\n"
+    "the newest idle session or, when there is none, creates one and waits for it.\n"
+    "\n"
+    "The report shows the resolved pool settings with where each came from, a timeline of idle,\n"
+    "busy and creating sessions and of creations and closures per cycle, and a summary: sessions\n"
+    "created and closed by reason, protected sessions, min/max idle, when the ensure-idle-session\n"
+    "target was reached, and how many streams had to wait for a handshake.\n"
+    "\n"
+    "--json prints one object per cycle and line, counts for that cycle:\n"
+    "  {\"t_s\": 60, \"idle\": 0, \"busy\": 0, \"creating\": 1, \"created\": 1, \"closed_idle\": 0,\n"
+    "   \"closed_age\": 0, \"protected_idle\": 0, \"protected_age\": 0, \"streams\": 0,\n"
+    "   \"created_on_demand\": 0, \"closed_at_stream_end\": 0}\n"
+    "idle/busy/creating are the sessions right after the cycle's cleanup; created counts creations\n"
+    "started since the previous cycle (this cycle's proactive ones included), created_on_demand\n"
+    "those started for a stream that found no idle session.\n"
+    "\n"
+    "Example:\n"
+    "  anytls plan --config anytls.toml --proxy ha-service --duration 6h --traffic steady --rate 0.5\n";
+
+struct PlanRequest {
+    std::string config_path;
+    std::string proxy;  // empty: the only proxy
+    config::Duration duration{0};
+    pool::TrafficOptions traffic;
+    config::Duration handshake = std::chrono::milliseconds(200);
+    std::uint64_t seed = 1;
+    int every = 0;  // 0: default_cycles_per_line()
+    bool json = false;
+    bool log = false;
+    std::string svg_path;
+};
+
+std::string traffic_description(const pool::TrafficOptions& t) {
+    switch (t.model) {
+        case pool::TrafficModel::idle: return "idle (no streams)";
+        case pool::TrafficModel::steady:
+            return fmt::format("steady, {} streams/s, streams last {} on average", t.streams_per_second,
+                               config::format_duration(t.mean_stream_duration));
+        case pool::TrafficModel::bursty:
+            return fmt::format("bursty, {} streams every {}, streams last {} on average", t.burst_size,
+                               config::format_duration(t.burst_period),
+                               config::format_duration(t.mean_stream_duration));
+    }
+    return "?";
+}
+
+Result<PlanRequest> read_request(const ParsedOptions& options) {
+    PlanRequest request;
+    const std::string* config_path = options.value("config");
+    if (config_path == nullptr || config_path->empty())
+        return usage_error("--config FILE is required: the configuration file whose pool to simulate");
+    request.config_path = *config_path;
+    if (const std::string* proxy = options.value("proxy")) request.proxy = *proxy;
+
+    const std::string* duration = options.value("duration");
+    if (duration == nullptr) return usage_error("--duration is required: how much virtual time to simulate, e.g. 6h");
+    auto parsed_duration = parse_positive_duration_option("duration", *duration);
+    if (!parsed_duration) return std::move(parsed_duration).error();
+    request.duration = *parsed_duration;
+
+    // The traffic model: explicit, or implied by the options that only one model reads.
+    const bool steady_options = options.has("rate");
+    const bool bursty_options = options.has("burst-size") || options.has("burst-every");
+    pool::TrafficOptions& traffic = request.traffic;
+    if (const std::string* model = options.value("traffic")) {
+        if (*model == "idle") traffic.model = pool::TrafficModel::idle;
+        else if (*model == "steady") traffic.model = pool::TrafficModel::steady;
+        else if (*model == "bursty") traffic.model = pool::TrafficModel::bursty;
+        else return usage_error(fmt::format("--traffic expects idle, steady or bursty, got \"{}\"", *model));
+    } else if (steady_options && bursty_options) {
+        return usage_error(
+            "--rate (steady traffic) and --burst-size/--burst-every (bursty traffic) exclude each other");
+    } else if (steady_options) {
+        traffic.model = pool::TrafficModel::steady;
+    } else if (bursty_options) {
+        traffic.model = pool::TrafficModel::bursty;
+    }
+    if (steady_options && traffic.model != pool::TrafficModel::steady)
+        return usage_error("--rate applies to --traffic steady only");
+    if (bursty_options && traffic.model != pool::TrafficModel::bursty)
+        return usage_error("--burst-size and --burst-every apply to --traffic bursty only");
+    if (options.has("stream-duration") && traffic.model == pool::TrafficModel::idle)
+        return usage_error("--stream-duration applies to --traffic steady or bursty, not idle");
+
+    if (const std::string* rate = options.value("rate")) {
+        auto value = parse_positive_number_option("rate", *rate);
+        if (!value) return std::move(value).error();
+        traffic.streams_per_second = *value;
+    }
+    if (const std::string* text = options.value("stream-duration")) {
+        auto value = parse_positive_duration_option("stream-duration", *text);
+        if (!value) return std::move(value).error();
+        traffic.mean_stream_duration = *value;
+    }
+    if (const std::string* text = options.value("burst-size")) {
+        auto value = parse_unsigned_option("burst-size", *text);
+        if (!value) return std::move(value).error();
+        if (*value < 1 || *value > static_cast<std::uint64_t>(config::kMaxSessionCount))
+            return usage_error(fmt::format("--burst-size expects 1 to {}, got {}", config::kMaxSessionCount, *value));
+        traffic.burst_size = static_cast<int>(*value);
+    }
+    if (const std::string* text = options.value("burst-every")) {
+        auto value = parse_positive_duration_option("burst-every", *text);
+        if (!value) return std::move(value).error();
+        traffic.burst_period = *value;
+    }
+    if (const std::string* text = options.value("handshake")) {
+        auto value = config::parse_duration(*text);
+        if (!value || value->count() < 0)
+            return usage_error(fmt::format("--handshake expects a duration >= 0 such as \"200ms\", got \"{}\"", *text));
+        request.handshake = *value;
+    }
+    if (const std::string* text = options.value("seed")) {
+        auto value = parse_unsigned_option("seed", *text);
+        if (!value) return std::move(value).error();
+        request.seed = *value;
+    }
+    request.json = options.has("json");
+    if (const std::string* text = options.value("every")) {
+        if (request.json)
+            return usage_error("--every sets the lines of the timeline; --json always prints every cycle");
+        auto value = parse_unsigned_option("every", *text);
+        if (!value) return std::move(value).error();
+        if (*value < 1 || *value > kMaxCycles)
+            return usage_error(fmt::format("--every expects 1 to {}, got {}", kMaxCycles, *value));
+        request.every = static_cast<int>(*value);
+    }
+    if (const std::string* svg = options.value("svg")) {
+        if (svg->empty()) return usage_error("--svg needs a file name");
+        request.svg_path = *svg;
+    }
+    request.log = options.has("log");
+    return request;
+}
+
+// Loads the file; every failure to get a valid configuration is a configuration error.
+Result<config::ResolvedConfig> load(const std::string& path) {
+    config::LoadOptions load_options;
+    load_options.client_version = ANYTLS_VERSION_STRING;
+    auto loaded = config::load_config_file(path, load_options);
+    if (loaded) return loaded;
+    std::string message = loaded.error().text();
+    // Key errors name the proxy and key but not the file; syntax and open errors already do.
+    if (message.find(path) == std::string::npos) message = fmt::format("{}: {}", path, message);
+    return config_error(std::move(message));
+}
+
+std::string proxy_names(const config::ResolvedConfig& config) {
+    std::string names;
+    for (const config::ProxyConfig& proxy : config.proxies) {
+        if (!names.empty()) names += ", ";
+        names += fmt::format("\"{}\"", proxy.name);
+    }
+    return names;
+}
+
+Result<const config::ProxyConfig*> choose_proxy(const config::ResolvedConfig& config, const PlanRequest& request) {
+    if (config.proxies.empty())
+        return config_error(fmt::format("{} defines no proxy; add a [[proxies]] entry to simulate its pool",
+                                        request.config_path));
+    if (request.proxy.empty()) {
+        if (config.proxies.size() == 1) return &config.proxies.front();
+        return usage_error(fmt::format("{} defines {} proxies, so --proxy NAME must choose one of {}",
+                                       request.config_path, config.proxies.size(), proxy_names(config)));
+    }
+    for (const config::ProxyConfig& proxy : config.proxies)
+        if (proxy.name == request.proxy) return &proxy;
+    return usage_error(fmt::format("{} has no proxy named \"{}\"; its proxies are {}", request.config_path,
+                                   request.proxy, proxy_names(config)));
+}
+
+Result<void> write_file(const std::string& path, const std::string& text) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    if (file == nullptr) {
+        const int error = errno;
+        return runtime_error(fmt::format("cannot write \"{}\": {}", path, std::strerror(error)), -error);
+    }
+    const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+    const int write_error = errno;
+    const bool closed = std::fclose(file) == 0;
+    if (!written || !closed)
+        return runtime_error(fmt::format("cannot write \"{}\": {}", path, std::strerror(write_error)), -write_error);
+    return {};
+}
+
+Result<void> run_plan(const Invocation& invocation) {
+    auto request = read_request(invocation.options);
+    if (!request) return std::move(request).error();
+    auto config = load(request->config_path);
+    if (!config) return std::move(config).error();
+    for (const std::string& warning : config->warnings)
+        std::fputs(fmt::format("anytls {}: warning: {}\n", invocation.command, warning).c_str(), stderr);
+    auto proxy = choose_proxy(*config, *request);
+    if (!proxy) return std::move(proxy).error();
+
+    const config::PoolSettings& settings = (*proxy)->pool;
+    const std::uint64_t cycles =
+        static_cast<std::uint64_t>(request->duration / settings.idle_session_check_interval);
+    if (cycles == 0)
+        return usage_error(fmt::format("--duration {} is shorter than one cleanup cycle "
+                                       "(idle-session-check-interval {})",
+                                       config::format_duration(request->duration),
+                                       config::format_duration(settings.idle_session_check_interval)));
+    if (cycles > kMaxCycles)
+        return usage_error(fmt::format("--duration {} is {} cleanup cycles of {}; at most {} are simulated",
+                                       config::format_duration(request->duration), cycles,
+                                       config::format_duration(settings.idle_session_check_interval), kMaxCycles));
+
+    pool::SimulatorOptions sim_options;
+    sim_options.settings = settings;
+    sim_options.traffic = request->traffic;
+    sim_options.handshake_delay = request->handshake;
+    sim_options.seed = request->seed;
+    pool::PoolSimulator simulator(sim_options);
+
+    PlanRun run;
+    run.proxy_name = (*proxy)->name;
+    run.config_path = request->config_path;
+    run.settings = settings;
+    run.sources = (*proxy)->pool_sources;
+    run.traffic = traffic_description(request->traffic);
+    run.seed = request->seed;
+    run.duration = request->duration;
+    run.handshake_delay = request->handshake;
+    run.records.reserve(static_cast<std::size_t>(cycles));
+    if (request->log) log::set_level(log::Level::debug);
+    for (std::uint64_t i = 0; i < cycles; ++i) {
+        run.records.push_back(simulator.step());
+        // The lines a live pool would log at this cycle, tagged with the virtual time.
+        if (request->log) {
+            const std::string when = config::format_duration(simulator.now() - simulator.start());
+            for (const std::string& line : run.records.back().log_lines) log::debug("t={} {}", when, line);
+        }
+        run.records.back().log_lines.clear();  // not needed any more; keeps long runs small
+    }
+    run.closed = simulator.closed();
+
+    if (!request->svg_path.empty()) {
+        if (auto written = write_file(request->svg_path, render_plan_svg(run)); !written) return written;
+    }
+    std::string out;
+    if (request->json) {
+        out = render_plan_json_lines(run);
+    } else {
+        const int every = request->every > 0 ? request->every : default_cycles_per_line(run.records.size());
+        out = render_plan_text(run, every, invocation.terminal);
+        if (!request->svg_path.empty()) out += fmt::format("\nSVG plot written to {}\n", request->svg_path);
+    }
+    std::fputs(out.c_str(), stdout);
+    return {};
+}
+
+constexpr Command kPlan{
+    .name = "plan",
+    .summary = "simulate a proxy's session pool on a virtual clock and chart what it does",
+    .usage = "anytls plan --config FILE [--proxy NAME] --duration DURATION [--traffic idle|steady|bursty]\n"
+             "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] [--json]",
+    .description = kDescription,
+    .options = kOptions,
+    .run = run_plan,
+};
+const CommandRegistration kRegistration{kPlan};
+
+}  // namespace
+}  // namespace anytls::cli

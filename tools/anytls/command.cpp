@@ -1,0 +1,80 @@
+// The subcommand table of the `anytls` tool (see command.hpp).
+#include "command.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+namespace anytls::cli {
+
+namespace {
+
+// A function-local table: registrations run during static initialisation of other files, in
+// an order the language leaves open, so the table must exist before the first of them.
+std::vector<const Command*>& table() {
+    static std::vector<const Command*> registered;
+    return registered;
+}
+
+}  // namespace
+
+std::string_view exit_codes_help() {
+    return "Exit codes:\n"
+           "  0  success\n"
+           "  1  runtime failure (the command ran and failed, e.g. a file could not be written)\n"
+           "  2  usage error (unknown command or option, missing or malformed value)\n"
+           "  3  configuration error (the file could not be read, or a key is invalid)\n";
+}
+
+int exit_code_for(const Error& error) {
+    switch (error.code) {
+        case errc::invalid_argument: return exit_usage;
+        case errc::config: return exit_config_error;
+        default: return exit_failure;
+    }
+}
+
+CommandRegistration::CommandRegistration(const Command& command) {
+    auto& registered = table();
+    const bool duplicate = std::any_of(registered.begin(), registered.end(),
+                                       [&](const Command* c) { return c->name == command.name; });
+    if (duplicate) {
+        // A build mistake (two cmd_*.cpp files with one name), caught the first time it runs.
+        std::fprintf(stderr, "anytls: internal error: command \"%.*s\" registered twice\n",
+                     static_cast<int>(command.name.size()), command.name.data());
+        std::abort();
+    }
+    registered.push_back(&command);
+}
+
+std::vector<const Command*> commands() {
+    std::vector<const Command*> sorted = table();
+    std::sort(sorted.begin(), sorted.end(), [](const Command* a, const Command* b) { return a->name < b->name; });
+    return sorted;
+}
+
+const Command* find_command(std::string_view name) {
+    for (const Command* command : table())
+        if (command->name == name) return command;
+    return nullptr;
+}
+
+std::string command_help(const Command& command) {
+    // The summary is written for the command list ("show the version ..."); as the help's
+    // first sentence it gets a capital and a full stop.
+    std::string sentence(command.summary);
+    if (!sentence.empty() && sentence[0] >= 'a' && sentence[0] <= 'z')
+        sentence[0] = static_cast<char>(sentence[0] - 'a' + 'A');
+    std::string out = fmt::format("Usage: {}\n\n{}.\n", command.usage, sentence);
+    if (!command.description.empty()) out += fmt::format("\n{}", command.description);
+    if (!out.ends_with('\n')) out += '\n';
+    out += "\nOptions:\n";
+    out += options_help(command.options);
+    out += '\n';
+    out += exit_codes_help();
+    return out;
+}
+
+}  // namespace anytls::cli

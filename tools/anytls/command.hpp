@@ -1,0 +1,77 @@
+// The `anytls` command-line tool: the table of subcommands and what each one declares.
+//
+// `anytls <command> [options]`. Each subcommand lives in one file, tools/anytls/cmd_<name>.cpp,
+// which defines a Command and registers it with a file-scope CommandRegistration; main.cpp
+// knows no command by name. Adding `anytls socks` is adding cmd_socks.cpp to meson.build.
+// The cmd_*.cpp files must be compiled into the executable itself, not pulled from a static
+// library: a linker drops library objects nothing refers to, registration included.
+//
+// A command's run function returns a Result<void>: errors are values here too (STYLE.md
+// point 3). main.cpp turns an error into one line on stderr and an exit code chosen by the
+// error's code (exit_code_for): errc::invalid_argument is a usage error, errc::config a
+// configuration error, anything else a runtime failure.
+#pragma once
+
+#include <cerrno>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/errors.hpp"
+#include "base/result.hpp"
+#include "options.hpp"
+#include "terminal.hpp"
+
+namespace anytls::cli {
+
+// Exit codes, the same for every command and listed in every --help.
+enum ExitCode : int {
+    exit_ok = 0,
+    exit_failure = 1,       // the command ran and failed (a file could not be written, ...)
+    exit_usage = 2,         // bad command line: unknown command or option, missing or bad value
+    exit_config_error = 3,  // the configuration file could not be read or is invalid
+};
+
+// The help footer that documents the codes above.
+std::string_view exit_codes_help();
+
+int exit_code_for(const Error& error);
+
+// Usage and configuration errors, as values the caller returns.
+inline Error usage_error(std::string message) { return make_error(errc::invalid_argument, std::move(message)); }
+inline Error config_error(std::string message) { return make_error(errc::config, std::move(message)); }
+// A runtime failure keeps its -errno code when there is one.
+inline Error runtime_error(std::string message, int code = -EIO) { return make_error(code, std::move(message)); }
+
+// What a command gets to run with: its parsed options and the output style for stdout.
+struct Invocation {
+    std::string_view command;  // "plan"
+    const ParsedOptions& options;
+    const Terminal& terminal;
+};
+
+struct Command {
+    std::string_view name;         // "plan"
+    std::string_view summary;      // one line for `anytls --help`
+    std::string_view usage;        // "anytls plan --config FILE [options]"
+    std::string_view description;  // paragraphs shown by `anytls <name> --help`
+    std::span<const OptionSpec> options;  // --help is added by the framework
+    Result<void> (*run)(const Invocation& invocation);
+    // Name of the arguments after the options ("TARGET..."); empty: the framework refuses any.
+    std::string_view arguments = {};
+};
+
+// Registers a command at static initialisation. Names must be unique.
+struct CommandRegistration {
+    explicit CommandRegistration(const Command& command);
+};
+
+// Every registered command, sorted by name.
+std::vector<const Command*> commands();
+const Command* find_command(std::string_view name);
+
+// The full `anytls <name> --help` text.
+std::string command_help(const Command& command);
+
+}  // namespace anytls::cli
