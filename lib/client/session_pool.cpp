@@ -35,12 +35,16 @@ PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> ent
     : pool_(pool), entry_(std::move(entry)), stream_(std::move(stream)) {}
 
 PooledStream::PooledStream(PooledStream&& other) noexcept
-    : pool_(other.pool_), entry_(std::move(other.entry_)), stream_(std::move(other.stream_)), warm_(other.warm_) {
+    : pool_(other.pool_),
+      entry_(std::move(other.entry_)),
+      stream_(std::move(other.stream_)),
+      warm_(other.warm_),
+      closed_(other.closed_) {
     other.stream_.reset();
 }
 
 PooledStream::~PooledStream() {
-    if (stream_ && pool_) {
+    if (stream_ && pool_ && !closed_) {
         // Dropped without close(): end the stream in the background and hand the session back.
         pool_->reactor_->spawn(close_detached(pool_, std::move(entry_), std::move(*stream_)));
         stream_.reset();
@@ -54,20 +58,21 @@ io::Task<void> PooledStream::close_detached(SessionPool* pool, std::shared_ptr<P
 }
 
 io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer, io::Duration timeout) {
-    if (!stream_) co_return make_error(errc::closed, "stream is closed");
+    if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
     co_return co_await stream_->read(buffer, timeout);
 }
 
 io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::Duration timeout) {
-    if (!stream_) co_return make_error(errc::closed, "stream is closed");
+    if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
     co_return co_await stream_->write(data, timeout);
 }
 
 io::Task<Result<void>> PooledStream::close() {
-    if (!stream_) co_return Result<void>{};
-    session::ClientStream stream = std::move(*stream_);
-    stream_.reset();
-    auto closed = co_await stream.close();
+    if (!stream_ || closed_) co_return Result<void>{};
+    // The ClientStream stays in place: a read or write still suspended on another coroutine
+    // refers to it, and wakes up to a closed stream rather than a destroyed one.
+    closed_ = true;
+    auto closed = co_await stream_->close();
     pool_->stream_ended(entry_, closed.ok());
     co_return closed;
 }

@@ -87,6 +87,7 @@ public:
 
     std::uint64_t session_seq() const { return entry_ ? entry_->seq : 0; }
     bool warm() const { return warm_; }
+    bool closed() const { return closed_; }
     void set_warm(bool warm) { warm_ = warm; }
 
 private:
@@ -96,6 +97,7 @@ private:
     std::shared_ptr<PooledSession> entry_;
     std::optional<session::ClientStream> stream_;
     bool warm_ = false;
+    bool closed_ = false;
 };
 
 class SessionPool {

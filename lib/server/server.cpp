@@ -16,6 +16,7 @@
 #include "proto/frame_decoder.hpp"
 #include "proto/settings.hpp"
 #include "proto/socks_address.hpp"
+#include "server/udp_relay.hpp"
 #include "session/stream_buffer.hpp"
 #include "tls/tls_connection.hpp"
 
@@ -132,6 +133,41 @@ io::Task<void> relay_target_to_client(std::shared_ptr<ServerSession> session, st
     co_await session->finish_stream(stream);
 }
 
+// A stream to sp.v2.udp-over-tcp.arpa as seen by the UDP relay (udp_relay.hpp).
+struct UdpOverTcpStream final : UdpRelayStream {
+    UdpOverTcpStream(std::shared_ptr<ServerSession> s, std::shared_ptr<ServerStream> st)
+        : session(std::move(s)), stream(std::move(st)) {}
+    std::shared_ptr<ServerSession> session;
+    std::shared_ptr<ServerStream> stream;
+
+    io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout) override {
+        auto n = co_await stream->buffer.read(buffer, timeout);
+        co_return n;
+    }
+    io::Task<Result<void>> write(std::vector<std::uint8_t> bytes) override {
+        if (stream->finished || session->closed) co_return make_error(errc::closed, "stream closed");
+        std::vector<std::uint8_t> frames;
+        proto::append_data_frames(frames, stream->id, bytes);
+        auto written = co_await session->write_bytes(std::move(frames));
+        co_return written;
+    }
+    io::Task<void> finish() override { co_await session->finish_stream(stream); }
+};
+
+// UDP-over-TCP: SYNACK at once (see udp_relay.hpp for why), then the relay owns the stream.
+io::Task<void> handle_udp_over_tcp(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream,
+                                   std::vector<std::uint8_t> rest) {
+    if (session->peer_version >= 2) {
+        auto sent = co_await session->write_frame(proto::Command::synack, stream->id, {});
+        if (!sent) co_return;
+    }
+    UdpRelayOptions options;
+    options.header_timeout = session->core->config.connect_timeout;
+    options.write_timeout = session->core->config.write_timeout;
+    co_await run_udp_relay(session->reactor, std::make_shared<UdpOverTcpStream>(session, stream), std::move(rest),
+                           options);
+}
+
 io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
     auto& core = *session->core;
     const bool v2 = session->peer_version >= 2;
@@ -161,6 +197,11 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
         }
     }
     const auto& target = decoded.address;
+    if (target.type == proto::SocksAddress::Type::domain && target.domain == proto::udp_over_tcp_host) {
+        head.erase(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(decoded.consumed));
+        co_await handle_udp_over_tcp(session, stream, std::move(head));
+        co_return;
+    }
 
     if (v2 && core.config.synack == SynAckMode::immediate) {
         auto sent = co_await session->write_frame(proto::Command::synack, stream->id, {});

@@ -11,7 +11,8 @@
 // answered with HeartResponse on the same stream id. The server never pads its writes (the
 // reference's writeConn pads only client sessions).
 //
-// Not here yet: UDP-over-TCP targets (sp.v2.udp-over-tcp.arpa) and the CLI.
+// A stream whose target is sp.v2.udp-over-tcp.arpa (UDP-over-TCP v2) is answered with SYNACK
+// at once and handed to the UDP relay (udp_relay.hpp). Not here yet: the CLI.
 //
 // Lifetime: connection coroutines hold the server's internal state by shared_ptr, so the
 // Server object may be destroyed after stop() while they unwind; run the reactor until

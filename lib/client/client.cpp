@@ -1,0 +1,339 @@
+// Client: pools per proxy on a reactor thread, reached from any thread (see client.hpp).
+#include "client/client.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "base/errors.hpp"
+#include "io/tcp.hpp"
+#include "io/timer.hpp"
+#include "log/log.hpp"
+
+namespace anytls::client {
+
+// What a Stream handle points at. `stream` is touched only on the reactor thread; each
+// operation holds a reference to it, so close() never destroys it under a suspended read.
+struct StreamState {
+    io::ReactorThread* thread = nullptr;
+    std::shared_ptr<SessionPool> pool;  // keeps the pool alive while the stream exists
+    std::shared_ptr<PooledStream> stream;
+    std::atomic<bool> closed{false};
+    std::uint64_t seq = 0;
+    bool warm = false;
+};
+
+namespace {
+
+template <typename T>
+io::Task<void> deliver(io::Task<T> task, std::promise<T>* promise) {
+    try {
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(task);
+            promise->set_value();
+        } else {
+            promise->set_value(co_await std::move(task));
+        }
+    } catch (...) {
+        promise->set_exception(std::current_exception());
+    }
+}
+
+// Runs task on the reactor thread and blocks the calling thread (never the reactor's) until
+// it finishes.
+template <typename T>
+T run_blocking(io::ReactorThread& thread, io::Task<T> task) {
+    std::promise<T> promise;
+    auto future = promise.get_future();
+    thread.post([&] { thread.reactor().spawn(deliver(std::move(task), &promise)); });
+    return future.get();
+}
+
+Error closed_error() { return make_error(errc::closed, "the stream is closed"); }
+
+io::Task<Result<std::size_t>> stream_read(std::shared_ptr<PooledStream> s, std::span<std::byte> buffer,
+                                          io::Duration timeout) {
+    co_return co_await s->read(buffer, timeout);
+}
+
+io::Task<Result<void>> stream_write(std::shared_ptr<PooledStream> s, std::span<const std::byte> data,
+                                    io::Duration timeout) {
+    co_return co_await s->write(data, timeout);
+}
+
+io::Task<Result<void>> stream_close(std::shared_ptr<StreamState> st) {
+    auto s = std::move(st->stream);
+    if (!s) co_return Result<void>{};
+    co_return co_await s->close();
+}
+
+// --- the socket-pair relay ----------------------------------------------------------------
+
+struct FdRelay {
+    std::shared_ptr<PooledStream> stream;
+    io::Socket socket;  // the library's end
+    int finished = 0;
+};
+
+io::Task<void> finish_relay(std::shared_ptr<FdRelay> relay) {
+    if (++relay->finished < 2) {
+        // The first direction to end: wake the other one.
+        relay->socket.shutdown(SHUT_RDWR);
+        (void)co_await relay->stream->close();
+        co_return;
+    }
+    relay->socket.close();
+}
+
+io::Task<void> relay_fd_to_stream(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        auto receive = io::recv(*r, relay->socket.fd(), buffer.data(), buffer.size());
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        auto w = co_await relay->stream->write(std::span<const std::byte>(buffer.data(), *n), std::chrono::seconds(60));
+        if (!w) break;
+    }
+    co_await finish_relay(relay);
+}
+
+io::Task<void> relay_stream_to_fd(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        auto n = co_await relay->stream->read(buffer, io::Duration::zero());
+        if (!n || *n == 0) break;
+        auto sent = co_await io::send_all(*r, relay->socket.fd(), std::span<const std::byte>(buffer.data(), *n),
+                                          std::chrono::seconds(60));
+        if (!sent) break;
+    }
+    relay->socket.shutdown(SHUT_WR);
+    co_await finish_relay(relay);
+}
+
+io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPool> pool, std::string host,
+                                                       std::uint16_t port, io::Duration timeout,
+                                                       io::ReactorThread* thread) {
+    auto opened = co_await pool->open_stream(std::move(host), port, timeout);
+    if (!opened) co_return std::move(opened).error();
+    auto state = std::make_shared<StreamState>();
+    state->thread = thread;
+    state->pool = pool;
+    state->seq = opened->session_seq();
+    state->warm = opened->warm();
+    state->stream = std::make_shared<PooledStream>(std::move(opened).value());
+    co_return std::unique_ptr<Stream>(new Stream(state));
+}
+
+io::Task<void> shutdown_pools(std::vector<std::shared_ptr<SessionPool>> pools, io::Reactor* reactor) {
+    for (auto& p : pools) co_await p->shutdown();
+    // Let the streams' coroutines see their sessions close and finish.
+    for (int i = 0; i < 200 && reactor->live_tasks() > 1; ++i) {
+        (void)co_await io::sleep_for(*reactor, std::chrono::milliseconds(5));
+    }
+}
+
+log::Level to_log_level(config::LogLevel level) {
+    switch (level) {
+        case config::LogLevel::silent: return log::Level::error;
+        case config::LogLevel::error: return log::Level::error;
+        case config::LogLevel::warning: return log::Level::warn;
+        case config::LogLevel::info: return log::Level::info;
+        case config::LogLevel::debug: return log::Level::debug;
+        case config::LogLevel::trace: return log::Level::trace;
+    }
+    return log::Level::info;
+}
+
+session::ClientConfig to_client_config(const config::ProxyConfig& p) {
+    session::ClientConfig c;
+    c.server_host = p.server;
+    c.server_port = p.port;
+    c.password = p.password;
+    c.sni = p.sni;
+    c.skip_verify = p.skip_cert_verify;
+    c.ca_file = p.ca_file;
+    c.alpn = p.alpn;
+    if (!p.pool.client_name.empty()) c.client_name = p.pool.client_name;
+    return c;
+}
+
+}  // namespace
+
+// --- Stream -------------------------------------------------------------------------------
+
+Stream::~Stream() { (void)close(); }
+
+Result<std::size_t> Stream::read(std::span<std::byte> buffer, io::Duration timeout) {
+    if (state_->closed.load()) return closed_error();
+    std::shared_ptr<PooledStream> s = state_->stream;
+    if (!s) return closed_error();
+    return run_blocking(*state_->thread, stream_read(std::move(s), buffer, timeout));
+}
+
+Result<void> Stream::write(std::span<const std::byte> data, io::Duration timeout) {
+    if (state_->closed.load()) return closed_error();
+    std::shared_ptr<PooledStream> s = state_->stream;
+    if (!s) return closed_error();
+    return run_blocking(*state_->thread, stream_write(std::move(s), data, timeout));
+}
+
+Result<void> Stream::close() {
+    if (state_->closed.exchange(true)) return {};
+    return run_blocking(*state_->thread, stream_close(state_));
+}
+
+Result<int> Stream::into_fd() {
+    if (state_->closed.exchange(true)) return closed_error();
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+        int err = errno;
+        state_->closed = false;
+        return make_error(-err, std::string("socketpair: ") + std::strerror(err));
+    }
+    auto relay = std::make_shared<FdRelay>();
+    relay->stream = std::move(state_->stream);
+    relay->socket = io::Socket(pair[1]);
+    io::ReactorThread* thread = state_->thread;
+    thread->post([thread, relay] {
+        io::Reactor& r = thread->reactor();
+        r.spawn(relay_fd_to_stream(&r, relay));
+        r.spawn(relay_stream_to_fd(&r, relay));
+    });
+    return pair[0];
+}
+
+std::uint64_t Stream::session_seq() const { return state_->seq; }
+bool Stream::warm() const { return state_->warm; }
+
+// --- Client -------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Client>> Client::from_toml(std::string_view toml_text) {
+    config::LoadOptions options;
+    options.client_version = ANYTLS_VERSION_STRING;
+    auto loaded = config::load_config(toml_text, options);
+    if (!loaded) return std::move(loaded).error();
+    return create(std::move(loaded).value());
+}
+
+Result<std::unique_ptr<Client>> Client::from_file(const std::string& path) {
+    config::LoadOptions options;
+    options.client_version = ANYTLS_VERSION_STRING;
+    options.source_name = path;
+    auto loaded = config::load_config_file(path, options);
+    if (!loaded) return std::move(loaded).error();
+    return create(std::move(loaded).value());
+}
+
+Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
+    std::unique_ptr<Client> client(new Client());
+    log::set_level(to_log_level(config.log_level));
+    for (const auto& w : config.warnings) log::warn("{}", w);
+    try {
+        client->thread_ = std::make_unique<io::ReactorThread>();
+    } catch (const std::exception& e) {
+        return make_error(-EIO, std::string("cannot start the reactor: ") + e.what());
+    }
+    client->padding_ = std::make_shared<session::PaddingState>();
+    client->config_ = std::move(config);
+    Client* c = client.get();
+    auto made = c->thread_->call([c]() -> Result<void> {
+        for (const auto& proxy : c->config_.proxies) {
+            session::ClientConfig cc = to_client_config(proxy);
+            auto context = session::make_client_tls_context(cc);
+            if (!context) {
+                return make_error(errc::config, "proxy \"" + proxy.name + "\": " + context.error().text());
+            }
+            cc.tls_context = context.value();
+            Outbound o;
+            o.config = proxy;
+            o.pool = std::make_shared<SessionPool>(c->thread_->reactor(), proxy.name, cc, proxy.pool, c->padding_,
+                                                   &c->sequence_);
+            o.pool->start();
+            c->outbounds_.push_back(std::move(o));
+        }
+        return {};
+    });
+    if (!made) return std::move(made).error();
+    return client;
+}
+
+Client::~Client() {
+    if (!thread_) return;
+    {
+        std::lock_guard lock(streams_mutex_);
+        for (auto& weak : streams_) {
+            if (auto st = weak.lock()) st->closed = true;
+        }
+    }
+    std::vector<std::shared_ptr<SessionPool>> pools;
+    for (auto& o : outbounds_) pools.push_back(o.pool);
+    run_blocking(*thread_, shutdown_pools(std::move(pools), &thread_->reactor()));
+    thread_->stop();
+}
+
+std::vector<std::string> Client::proxy_names() const {
+    std::vector<std::string> names;
+    for (const auto& o : outbounds_) names.push_back(o.config.name);
+    return names;
+}
+
+Result<Client::Outbound*> Client::find(const std::string& proxy) {
+    for (auto& o : outbounds_) {
+        if (o.config.name == proxy) return &o;
+    }
+    std::string names;
+    for (const auto& o : outbounds_) names += (names.empty() ? "" : ", ") + o.config.name;
+    return make_error(errc::invalid_argument,
+                      "unknown proxy \"" + proxy + "\" (configured: " + (names.empty() ? "none" : names) + ")");
+}
+
+Result<config::PoolSettings> Client::pool_settings(const std::string& proxy) {
+    auto o = find(proxy);
+    if (!o) return std::move(o).error();
+    SessionPool* pool = o.value()->pool.get();
+    return thread_->call([pool] { return pool->settings(); });
+}
+
+Result<void> Client::set_pool_settings(const std::string& proxy, const config::PoolSettings& settings) {
+    auto o = find(proxy);
+    if (!o) return std::move(o).error();
+    auto valid = config::validate(settings);
+    if (!valid) return make_error(errc::config, "proxy \"" + proxy + "\": " + valid.error().text());
+    SessionPool* pool = o.value()->pool.get();
+    thread_->call([pool, settings] { pool->set_settings(settings); });
+    return {};
+}
+
+Result<PoolStats> Client::stats(const std::string& proxy) {
+    auto o = find(proxy);
+    if (!o) return std::move(o).error();
+    SessionPool* pool = o.value()->pool.get();
+    return thread_->call([pool] { return pool->stats(); });
+}
+
+Result<std::size_t> Client::reset(const std::string& proxy) {
+    auto o = find(proxy);
+    if (!o) return std::move(o).error();
+    SessionPool* pool = o.value()->pool.get();
+    return thread_->call([pool] { return pool->reset(); });
+}
+
+Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, const std::string& host,
+                                                    std::uint16_t port, io::Duration timeout) {
+    auto o = find(proxy);
+    if (!o) return std::move(o).error();
+    if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
+    if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
+    auto stream = run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get()));
+    if (stream) {
+        std::lock_guard lock(streams_mutex_);
+        std::erase_if(streams_, [](const auto& w) { return w.expired(); });
+        streams_.push_back(stream.value()->state_);
+    }
+    return stream;
+}
+
+}  // namespace anytls::client

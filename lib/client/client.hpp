@@ -1,0 +1,98 @@
+// Client: one configuration's outbounds, their session pools, and the reactor thread they live
+// on — the object behind the C ABI's anytls_client (DESIGN.md section 2).
+//
+// A Client owns a ReactorThread; every pool (one per [[proxies]] entry) and every session
+// belongs to it. The public functions here may be called from any thread: they post to the
+// reactor and wait for the answer, so they block the caller, never the reactor. Streams are
+// blocking too, each call with its own timeout, and can instead be handed out as one end of a
+// connected socket pair that the reactor relays (DESIGN.md section 2, "Streams as file
+// descriptors").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "client/session_pool.hpp"
+#include "config/config.hpp"
+#include "io/reactor_thread.hpp"
+
+namespace anytls::client {
+
+class Client;
+struct StreamState;
+
+// A stream opened through a Client. Thread-safe: one reader and one writer may use it at
+// once from different threads. Destroying it closes the stream.
+class Stream {
+public:
+    ~Stream();
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    // n > 0 bytes, 0 at the end of the stream, or an error (-ETIMEDOUT leaves it usable).
+    Result<std::size_t> read(std::span<std::byte> buffer, io::Duration timeout);
+    Result<void> write(std::span<const std::byte> data, io::Duration timeout);
+    Result<void> close();
+    // Hands the stream over to a socket pair: returns the caller's end (a connected
+    // AF_UNIX stream socket, non-blocking, close-on-exec); the reactor relays the other end
+    // to the stream until either side closes. This Stream is closed afterwards.
+    Result<int> into_fd();
+
+    std::uint64_t session_seq() const;
+    bool warm() const;
+
+    // For Client: StreamState is internal, so nothing else can make one.
+    explicit Stream(std::shared_ptr<StreamState> state) : state_(std::move(state)) {}
+
+private:
+    friend class Client;
+    std::shared_ptr<StreamState> state_;
+};
+
+class Client {
+public:
+    // Starts the reactor thread and one pool per proxy (each begins its cleanup cycle).
+    static Result<std::unique_ptr<Client>> create(config::ResolvedConfig config);
+    static Result<std::unique_ptr<Client>> from_toml(std::string_view toml_text);
+    static Result<std::unique_ptr<Client>> from_file(const std::string& path);
+    // Closes every stream and session, then stops the reactor thread.
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    std::vector<std::string> proxy_names() const;
+    Result<config::PoolSettings> pool_settings(const std::string& proxy);
+    // Validated like the file; the next cleanup cycle uses it.
+    Result<void> set_pool_settings(const std::string& proxy, const config::PoolSettings& settings);
+    Result<PoolStats> stats(const std::string& proxy);
+    Result<std::size_t> reset(const std::string& proxy);
+
+    Result<std::unique_ptr<Stream>> open_stream(const std::string& proxy, const std::string& host,
+                                                std::uint16_t port, io::Duration timeout);
+
+    io::ReactorThread& reactor_thread() { return *thread_; }
+
+private:
+    struct Outbound {
+        config::ProxyConfig config;
+        std::shared_ptr<SessionPool> pool;
+    };
+    Client() = default;
+    Result<Outbound*> find(const std::string& proxy);
+
+    config::ResolvedConfig config_;
+    std::unique_ptr<io::ReactorThread> thread_;
+    std::vector<Outbound> outbounds_;
+    std::atomic<std::uint64_t> sequence_{0};
+    std::shared_ptr<session::PaddingState> padding_;
+    std::mutex streams_mutex_;
+    std::vector<std::weak_ptr<StreamState>> streams_;
+};
+
+}  // namespace anytls::client

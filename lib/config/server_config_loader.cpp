@@ -1,0 +1,351 @@
+// The server configuration loader (see server_config_loader.hpp): every top-level key is read
+// and checked on its own, then the combinations (certificate with private-key, users) are
+// checked on the whole.
+#include "config/server_config_loader.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <map>
+
+#include "base/errors.hpp"
+#include "config/toml_values.hpp"
+
+namespace anytls::config {
+
+namespace {
+
+using detail::KeyPlace;
+
+constexpr std::string_view kTopLevel = "top level";
+
+constexpr std::array<std::string_view, 16> kServerKeys{
+    "listen",         "certificate",    "private-key",  "self-signed",
+    "self-signed-names", "users",       "padding-scheme", "fallback",
+    "synack",         "max-sessions",   "max-streams-per-session", "handshake-timeout",
+    "auth-timeout",   "connect-timeout", "alpn",        "log-level",
+};
+constexpr std::array<std::string_view, 2> kUserKeys{"name", "password"};
+
+std::string line_suffix(const toml::node& node) {
+    const auto line = detail::line_of(node);
+    return line == 0 ? std::string{} : fmt::format(" (line {})", line);
+}
+
+Result<std::uint16_t> parse_port(std::string_view text, bool allow_zero) {
+    unsigned value = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc{} || ptr != end || value > 65535 || (!allow_zero && value == 0))
+        return make_error(errc::config, fmt::format("the port must be a number from {} to 65535, got \"{}\"",
+                                                    allow_zero ? 0 : 1, text));
+    return static_cast<std::uint16_t>(value);
+}
+
+// Splits "host:port" / "[v6]:port"; the host keeps no brackets. `bracketed` says whether it had them.
+struct HostPort {
+    std::string_view host;
+    std::string_view port;
+    bool bracketed = false;
+};
+
+std::optional<HostPort> split_host_port(std::string_view text) {
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+        return HostPort{text.substr(1, close - 1), text.substr(close + 2), true};
+    }
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    return HostPort{text.substr(0, colon), text.substr(colon + 1), false};
+}
+
+Result<void> check_fallback_address(std::string_view text) {
+    auto parts = split_host_port(text);
+    if (!parts || parts->host.empty() || (!parts->bracketed && parts->host.find(':') != std::string_view::npos))
+        return make_error(errc::config,
+                          fmt::format("expected \"host:port\" (\"[v6]:port\" for IPv6), got \"{}\"", text));
+    auto port = parse_port(parts->port, false);
+    if (!port) return std::move(port).error();
+    return {};
+}
+
+// A duration key: "10s" or integer seconds, > 0 and at most kMaxServerTimeout.
+Result<Duration> read_timeout(const KeyPlace& place, const toml::node& node) {
+    Duration value{0};
+    if (const auto* integer = node.as_integer()) {
+        auto duration = duration_from_seconds(integer->get());
+        if (!duration) return detail::key_error(place, node, duration.error().message);
+        value = *duration;
+    } else if (const auto* text = node.as_string()) {
+        auto duration = parse_duration(text->get());
+        if (!duration) return detail::key_error(place, node, duration.error().message);
+        value = *duration;
+    } else {
+        return detail::key_error(place, node,
+                                 fmt::format("expected a duration string like \"10s\" or an integer number of "
+                                             "seconds, got {}",
+                                             detail::toml_type_name(node)));
+    }
+    if (value <= Duration::zero() || value > kMaxServerTimeout)
+        return detail::key_error(place, node,
+                                 fmt::format("expected a duration above 0 and at most {}, got {}",
+                                             format_duration(kMaxServerTimeout), format_duration(value)));
+    return value;
+}
+
+Result<std::uint64_t> read_limit(const KeyPlace& place, const toml::node& node, std::uint64_t max) {
+    auto value = detail::read_integer(place, node);
+    if (!value) return std::move(value).error();
+    if (*value < 1 || static_cast<std::uint64_t>(*value) > max)
+        return detail::key_error(place, node, fmt::format("expected an integer from 1 to {}, got {}", max, *value));
+    return static_cast<std::uint64_t>(*value);
+}
+
+Result<std::string> read_nonempty_string(const KeyPlace& place, const toml::node& node) {
+    auto text = detail::read_string(place, node);
+    if (!text) return std::move(text).error();
+    if (text->empty()) return detail::key_error(place, node, "must not be empty");
+    return text;
+}
+
+// One [[users]] entry; `number` is its 1-based position, used until the name is known.
+Result<ServerUserEntry> read_user(const toml::table& table, std::size_t number) {
+    ServerUserEntry user;
+    std::string context = fmt::format("user #{}", number);
+    if (const toml::node* name = table.get("name")) {
+        auto text = read_nonempty_string(KeyPlace{context, "name"}, *name);
+        if (!text) return std::move(text).error();
+        user.name = std::move(*text);
+        context = fmt::format("user \"{}\"", user.name);
+    }
+    bool has_password = false;
+    for (const auto& entry : table) {
+        const std::string key(entry.first.str());
+        const toml::node& node = entry.second;
+        if (key == "name") continue;
+        if (key != "password") return detail::unknown_key_error(context, key, node, kUserKeys);
+        // The password never appears in a message, not even when it is the wrong type.
+        auto text = read_nonempty_string(KeyPlace{context, key}, node);
+        if (!text) return std::move(text).error();
+        user.password = std::move(*text);
+        has_password = true;
+    }
+    auto missing = [&](std::string_view key) {
+        return make_error(errc::config,
+                          fmt::format("{}{}: missing required key \"{}\"", context, line_suffix(table), key));
+    };
+    if (user.name.empty()) return missing("name");
+    if (!has_password) return missing("password");
+    return user;
+}
+
+Result<std::vector<ServerUserEntry>> read_users(const toml::node& node) {
+    const KeyPlace place{std::string(kTopLevel), "users"};
+    const auto* array = node.as_array();
+    if (array == nullptr)
+        return detail::key_error(place, node,
+                                 fmt::format("expected an array of tables ([[users]]), got {}",
+                                             detail::toml_type_name(node)));
+    std::vector<ServerUserEntry> users;
+    std::map<std::string, std::uint32_t> lines_by_name;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const auto* table = element.as_table();
+        if (table == nullptr)
+            return detail::key_error(place, element,
+                                     fmt::format("expected an array of tables ([[users]]), element {} is {}", i + 1,
+                                                 detail::toml_type_name(element)));
+        auto user = read_user(*table, i + 1);
+        if (!user) return std::move(user).error();
+        const auto line = detail::line_of(*table);
+        if (auto [it, inserted] = lines_by_name.emplace(user->name, line); !inserted)
+            return make_error(errc::config,
+                              fmt::format("user \"{}\"{}: duplicate name; the user at line {} has the same name",
+                                          user->name, line_suffix(*table), it->second));
+        // Two users with one password could not be told apart (the preamble carries only its
+        // hash). Say so without showing it.
+        for (const ServerUserEntry& other : users)
+            if (other.password == user->password)
+                return make_error(errc::config,
+                                  fmt::format("user \"{}\"{}: has the same password as user \"{}\"; the server "
+                                              "identifies users by password, so each needs its own",
+                                              user->name, line_suffix(*table), other.name));
+        users.push_back(std::move(*user));
+    }
+    return users;
+}
+
+Result<std::vector<std::string>> read_names(const KeyPlace& place, const toml::node& node) {
+    auto names = detail::read_string_array(place, node);
+    if (!names) return std::move(names).error();
+    if (names->empty()) return detail::key_error(place, node, "expected at least one host name or IP address");
+    for (const std::string& name : *names)
+        if (name.empty() || name.find_first_of(" \t\r\n/") != std::string::npos)
+            return detail::key_error(place, node,
+                                     fmt::format("\"{}\" is neither a host name nor an IP address", name));
+    return names;
+}
+
+}  // namespace
+
+Result<void> check_listen_address(std::string_view text) {
+    auto parts = split_host_port(text);
+    const auto bad = [&] {
+        return make_error(errc::config,
+                          fmt::format("expected a numeric address with a port like \"127.0.0.1:8443\" or "
+                                      "\"[::1]:8443\", got \"{}\"",
+                                      text));
+    };
+    if (!parts) return bad();
+    const std::string host(parts->host);
+    unsigned char address[16];
+    const int family = parts->bracketed ? AF_INET6 : AF_INET;
+    if (inet_pton(family, host.c_str(), address) != 1) return bad();
+    auto port = parse_port(parts->port, true);
+    if (!port) return std::move(port).error();
+    return {};
+}
+
+Result<ServerFileConfig> load_server_config(std::string_view toml_text, const ServerLoadOptions& options) {
+    const std::string source = options.source_name.empty() ? std::string("config") : options.source_name;
+    toml::table document;
+    try {
+        document = toml::parse(toml_text, source);
+    } catch (const toml::parse_error& error) {
+        return make_error(errc::config, fmt::format("{}:{}:{}: TOML syntax error: {}", source,
+                                                    error.source().begin.line, error.source().begin.column,
+                                                    error.description()));
+    }
+
+    ServerFileConfig config;
+    bool has_users = false;
+    const toml::node* certificate_node = nullptr;
+    const toml::node* self_signed_node = nullptr;
+    for (const auto& entry : document) {
+        const std::string key(entry.first.str());
+        const toml::node& node = entry.second;
+        const KeyPlace place{std::string(kTopLevel), key};
+        if (key == "listen") {
+            auto text = read_nonempty_string(place, node);
+            if (!text) return std::move(text).error();
+            if (auto checked = check_listen_address(*text); !checked)
+                return detail::key_error(place, node, checked.error().message);
+            config.listen = std::move(*text);
+        } else if (key == "certificate" || key == "private-key") {
+            auto text = read_nonempty_string(place, node);
+            if (!text) return std::move(text).error();
+            (key == "certificate" ? config.certificate_file : config.private_key_file) = std::move(*text);
+            certificate_node = &node;
+        } else if (key == "self-signed") {
+            auto flag = detail::read_bool(place, node);
+            if (!flag) return std::move(flag).error();
+            config.self_signed = *flag;
+            self_signed_node = &node;
+        } else if (key == "self-signed-names") {
+            auto names = read_names(place, node);
+            if (!names) return std::move(names).error();
+            config.self_signed_names = std::move(*names);
+        } else if (key == "users") {
+            auto users = read_users(node);
+            if (!users) return std::move(users).error();
+            config.users = std::move(*users);
+            has_users = true;
+        } else if (key == "padding-scheme") {
+            auto text = read_nonempty_string(place, node);
+            if (!text) return std::move(text).error();
+            if (options.check_padding_scheme) {
+                if (auto checked = options.check_padding_scheme(*text); !checked)
+                    return detail::key_error(place, node,
+                                             fmt::format("not a valid padding scheme: {}", checked.error().text()));
+            }
+            config.padding_scheme = std::move(*text);
+        } else if (key == "fallback") {
+            auto text = read_nonempty_string(place, node);
+            if (!text) return std::move(text).error();
+            if (auto checked = check_fallback_address(*text); !checked)
+                return detail::key_error(place, node, checked.error().message);
+            config.fallback = std::move(*text);
+        } else if (key == "synack") {
+            auto text = detail::read_string(place, node);
+            if (!text) return std::move(text).error();
+            if (*text == "after-connect") config.synack = ServerSynAck::after_connect;
+            else if (*text == "immediate") config.synack = ServerSynAck::immediate;
+            else
+                return detail::key_error(place, node,
+                                         fmt::format("expected \"after-connect\" or \"immediate\", got \"{}\"", *text));
+        } else if (key == "max-sessions") {
+            auto value = read_limit(place, node, kMaxServerSessions);
+            if (!value) return std::move(value).error();
+            config.max_sessions = *value;
+        } else if (key == "max-streams-per-session") {
+            auto value = read_limit(place, node, kMaxStreamsPerSession);
+            if (!value) return std::move(value).error();
+            config.max_streams_per_session = *value;
+        } else if (key == "handshake-timeout" || key == "auth-timeout" || key == "connect-timeout") {
+            auto value = read_timeout(place, node);
+            if (!value) return std::move(value).error();
+            (key == "handshake-timeout" ? config.handshake_timeout
+             : key == "auth-timeout"    ? config.auth_timeout
+                                        : config.connect_timeout) = *value;
+        } else if (key == "alpn") {
+            auto list = detail::read_string_array(place, node);
+            if (!list) return std::move(list).error();
+            config.alpn = std::move(*list);
+        } else if (key == "log-level") {
+            auto text = detail::read_string(place, node);
+            if (!text) return std::move(text).error();
+            auto level = parse_log_level(*text);
+            if (!level)
+                return detail::key_error(
+                    place, node,
+                    fmt::format("expected one of silent, error, warning, info, debug, trace, got \"{}\"", *text));
+            config.log_level = *level;
+        } else {
+            return detail::unknown_key_error(kTopLevel, key, node, kServerKeys);
+        }
+    }
+
+    // `node` is the key the problem is found at, or nullptr for the file as a whole.
+    auto problem = [&](const toml::node* node, std::string_view text) {
+        return make_error(errc::config,
+                          fmt::format("{}{}: {}", kTopLevel, node ? line_suffix(*node) : std::string{}, text));
+    };
+    if (config.certificate_file.empty() != config.private_key_file.empty())
+        return problem(certificate_node, config.certificate_file.empty()
+                                              ? "key \"private-key\" needs key \"certificate\" (the PEM chain it belongs to)"
+                                              : "key \"certificate\" needs key \"private-key\" (its PEM private key)");
+    if (config.self_signed && !config.certificate_file.empty())
+        return problem(self_signed_node,
+                       "key \"self-signed\" = true and keys \"certificate\"/\"private-key\" exclude each other; "
+                       "keep one");
+    if (!has_users || config.users.empty())
+        return problem(nullptr, "missing required key \"users\": add at least one [[users]] entry with name and password");
+    return config;
+}
+
+Result<ServerFileConfig> load_server_config_file(const std::string& path, ServerLoadOptions options) {
+    std::FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) {
+        const int error = errno;
+        return make_error(-error, fmt::format("cannot open configuration file \"{}\": {}", path,
+                                              describe_error(-error)));
+    }
+    std::string text;
+    char buffer[8192];
+    std::size_t got = 0;
+    while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
+    const bool failed = std::ferror(file) != 0;
+    std::fclose(file);
+    if (failed) return make_error(-EIO, fmt::format("cannot read configuration file \"{}\"", path));
+    if (options.source_name.empty()) options.source_name = path;
+    return load_server_config(text, options);
+}
+
+}  // namespace anytls::config

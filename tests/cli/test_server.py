@@ -1,0 +1,428 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `anytls server` (tools/anytls/cmd_server.cpp, docs/SERVER.md).
+
+Usage: test_server.py PATH_TO_ANYTLS
+
+Starts the built binary as a user would, on 127.0.0.1 port 0 with a self-signed certificate
+written to a temporary file, and talks to it with Python's ssl module trusting that file:
+a wrong password relayed to a fallback echo server, a wrong password closed without one, and
+a right password followed by hand-written AnyTLS frames (DESIGN.md section 5: Settings, SYN,
+PSH with a SOCKS address) that open a stream to an echo server. Also: configuration errors
+exit 3 naming the key (never showing a password), a port in use exits 1, SIGTERM and SIGINT
+exit 0. Standard library only; plain asserts. Prints "N passed, M failed" and exits non-zero
+when anything failed.
+"""
+import hashlib
+import os
+import queue
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
+TIMEOUT = 10
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+DEFAULT_SCHEME_MD5 = "75cff2ad89aadf5e257059ee571ebe11"
+CMD_WASTE, CMD_SYN, CMD_PSH, CMD_FIN, CMD_SETTINGS, CMD_ALERT = 0, 1, 2, 3, 4, 5
+CMD_UPDATE_PADDING, CMD_SYNACK, CMD_SERVER_SETTINGS = 6, 7, 10
+
+PASSWORD = "correct horse"
+USERS = f"""
+[[users]]
+name = "alice"
+password = "{PASSWORD}"
+"""
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+class EchoServer:
+    """A TCP echo server on 127.0.0.1 (a fallback service, or a stream's target)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(data)
+
+    def close(self):
+        self.listener.close()
+
+
+class RunningServer:
+    """`anytls server` started with --listen 127.0.0.1:0 --self-signed --write-cert."""
+
+    def __init__(self, directory, config_text, *extra):
+        self.directory = Path(directory)
+        self.config = self.directory / "server.toml"
+        self.config.write_text(config_text)
+        self.cert = self.directory / "ca.pem"
+        self.process = subprocess.Popen(
+            [ANYTLS, "server", "--config", str(self.config), "--listen", "127.0.0.1:0", "--self-signed",
+             "--write-cert", str(self.cert), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Both pipes are drained by threads (see _read_until_listening), so neither fills up.
+        self.stderr_chunks = []
+        self.stderr_reader = threading.Thread(target=lambda: self.stderr_chunks.append(self.process.stderr.read()),
+                                              daemon=True)
+        self.stderr_reader.start()
+        self.lines = self._read_until_listening()
+        self.port = int(self.lines[-1].rsplit(":", 1)[1])
+
+    def _read_until_listening(self):
+        # A reader thread, not select() on the pipe: the text wrapper reads ahead, so lines
+        # can sit in its buffer while the file descriptor has nothing left to signal.
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout] and None,
+                         daemon=True).start()
+        seen = []
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            seen.append(line.rstrip("\n"))
+            if line.startswith("listening on "):
+                return seen
+        self.process.kill()
+        raise AssertionError(f"no 'listening on' line: stdout {seen!r}, stderr {self._wait_stderr()!r}")
+
+    def connect(self):
+        """A TLS connection that trusts only the written certificate and checks "localhost"."""
+        context = ssl.create_default_context(cafile=str(self.cert))
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
+        return context.wrap_socket(raw, server_hostname="localhost")
+
+    def stop(self, signal_number=signal.SIGTERM):
+        """Sends the signal; returns (exit code, stderr)."""
+        self.process.send_signal(signal_number)
+        code = self.process.wait(timeout=TIMEOUT)
+        return code, self._wait_stderr()
+
+    def _wait_stderr(self):
+        self.stderr_reader.join(timeout=TIMEOUT)
+        return "".join(self.stderr_chunks)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=TIMEOUT)
+
+
+def preamble(password):
+    """sha256(password), a u16 BE padding length and that many zero bytes (DESIGN.md 5)."""
+    return hashlib.sha256(password.encode()).digest() + struct.pack(">H", 30) + bytes(30)
+
+
+def frame(command, stream_id, data=b""):
+    return struct.pack(">BIH", command, stream_id, len(data)) + data
+
+
+def settings(md5=DEFAULT_SCHEME_MD5):
+    return frame(CMD_SETTINGS, 0, f"v=2\nclient=test\npadding-md5={md5}".encode())
+
+
+def socks_ipv4(host, port):
+    return bytes([0x01]) + socket.inet_aton(host) + struct.pack(">H", port)
+
+
+def recv_exactly(sock, count):
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise AssertionError(f"connection closed after {len(data)} of {count} bytes")
+        data += chunk
+    return data
+
+
+def read_frame(sock):
+    """The next frame that is not Waste: (command, stream id, data)."""
+    while True:
+        command, stream_id, length = struct.unpack(">BIH", recv_exactly(sock, 7))
+        data = recv_exactly(sock, length) if length else b""
+        if command != CMD_WASTE:
+            return command, stream_id, data
+
+
+def is_closed(sock):
+    """True when the peer closes the connection (EOF or reset) before sending anything."""
+    try:
+        return sock.recv(1) == b""
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def run(*args):
+    return subprocess.run([ANYTLS, *args], capture_output=True, text=True, timeout=60)
+
+
+def assert_config_error(config_text, *must_contain, must_not_contain=()):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "server.toml"
+        path.write_text(config_text)
+        result = run("server", "--config", str(path))
+    assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("anytls server: "), result.stderr
+    for text in must_contain:
+        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+    for text in must_not_contain:
+        assert text not in lines[0], f"{text!r} leaked into {lines[0]!r}"
+    assert result.stdout == "", result.stdout
+    return lines[0]
+
+
+# --- tests --------------------------------------------------------------------------------
+
+def test_help_documents_options():
+    result = run("server", "--help")
+    assert result.returncode == 0, result.stderr
+    for option in ("--config", "--listen", "--self-signed", "--write-cert"):
+        assert option in result.stdout, option
+    assert "Exit codes:" in result.stdout
+
+
+def test_prints_fingerprint_certificate_and_real_port():
+    with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
+        assert len(server.lines) == 3, server.lines
+        fingerprint = server.lines[0].removeprefix("certificate sha256 ")
+        assert server.lines[0].startswith("certificate sha256 ")
+        assert server.lines[1] == f"certificate written to {server.cert}"
+        assert server.lines[2] == f"listening on 127.0.0.1:{server.port}" and server.port > 0
+        pem = server.cert.read_text()
+        assert pem.startswith("-----BEGIN CERTIFICATE-----") and "PRIVATE KEY" not in pem
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        expected = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+        assert fingerprint == expected, (fingerprint, expected)
+        # The certificate names the default self-signed-names: TLS to "localhost" verifies
+        # (the connect helper checks the host name against the SANs).
+        with server.connect() as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        assert server.stop()[0] == 0
+
+
+def test_certificate_verifies_for_ip_address_names():
+    config = 'self-signed-names = ["anytls.test", "127.0.0.1"]\n' + USERS
+    with tempfile.TemporaryDirectory() as directory, RunningServer(directory, config) as server:
+        context = ssl.create_default_context(cafile=str(server.cert))
+        for name in ("anytls.test", "127.0.0.1"):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+            with context.wrap_socket(raw, server_hostname=name):
+                pass
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        try:
+            context.wrap_socket(raw, server_hostname="localhost")
+            raise AssertionError("a name outside self-signed-names verified")
+        except ssl.SSLCertVerificationError:
+            pass
+        finally:
+            raw.close()
+
+
+def test_wrong_password_goes_to_the_fallback():
+    echo = EchoServer()
+    config = f'fallback = "127.0.0.1:{echo.port}"\n' + USERS
+    try:
+        with tempfile.TemporaryDirectory() as directory, RunningServer(directory, config) as server:
+            with server.connect() as tls:
+                sent = preamble("wrong password") + b"GET / HTTP/1.1\r\n\r\n"
+                tls.sendall(sent)
+                # The fallback sees exactly what the client sent, replayed, and answers through TLS.
+                assert recv_exactly(tls, len(sent)) == sent
+                tls.sendall(b"more bytes")
+                assert recv_exactly(tls, 10) == b"more bytes"
+            assert echo.connections == 1
+            code, stderr = server.stop()
+            assert code == 0, stderr
+            assert "wrong password" not in stderr
+    finally:
+        echo.close()
+
+
+def test_wrong_password_without_fallback_is_closed():
+    with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
+        with server.connect() as tls:
+            tls.sendall(preamble("wrong password") + settings())
+            assert is_closed(tls)
+
+
+def test_right_password_opens_a_stream_to_an_echo_server():
+    echo = EchoServer()
+    try:
+        with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
+            with server.connect() as tls:
+                # One write, as a client does on a new session: preamble, Settings, SYN, address.
+                tls.sendall(preamble(PASSWORD) + settings() + frame(CMD_SYN, 1)
+                            + frame(CMD_PSH, 1, socks_ipv4("127.0.0.1", echo.port)))
+                # Same padding md5: no UpdatePaddingScheme, only ServerSettings v=2.
+                assert read_frame(tls) == (CMD_SERVER_SETTINGS, 0, b"v=2")
+                assert read_frame(tls) == (CMD_SYNACK, 1, b"")
+                for payload in (b"ping", b"x" * 5000):
+                    tls.sendall(frame(CMD_PSH, 1, payload))
+                    echoed = b""
+                    while len(echoed) < len(payload):
+                        command, stream_id, data = read_frame(tls)
+                        assert (command, stream_id) == (CMD_PSH, 1), (command, stream_id)
+                        echoed += data
+                    assert echoed == payload
+                tls.sendall(frame(CMD_FIN, 1))
+            code, stderr = server.stop()
+            assert code == 0, stderr
+            assert PASSWORD not in stderr
+    finally:
+        echo.close()
+
+
+def test_other_padding_md5_gets_the_servers_scheme():
+    scheme = "stop=3\n0=30-30\n1=100-200\n2=200-300"
+    config = f'padding-scheme = """{scheme}"""\n' + USERS
+    with tempfile.TemporaryDirectory() as directory, RunningServer(directory, config) as server:
+        with server.connect() as tls:
+            tls.sendall(preamble(PASSWORD) + settings())
+            assert read_frame(tls) == (CMD_UPDATE_PADDING, 0, scheme.encode())
+            assert read_frame(tls) == (CMD_SERVER_SETTINGS, 0, b"v=2")
+
+
+def test_syn_before_settings_gets_an_alert():
+    with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
+        with server.connect() as tls:
+            tls.sendall(preamble(PASSWORD) + frame(CMD_SYN, 1))
+            command, _, _ = read_frame(tls)
+            assert command == CMD_ALERT
+            assert is_closed(tls)
+
+
+def test_example_file_runs_and_keeps_the_default_scheme():
+    """tests/data/server-example.toml (the docs' example) loads; its scheme is the default."""
+    example = (DATA / "server-example.toml").read_text()
+    with tempfile.TemporaryDirectory() as directory, RunningServer(directory, example) as server:
+        with server.connect() as tls:
+            tls.sendall(preamble("change-me-bob") + settings())
+            assert read_frame(tls) == (CMD_SERVER_SETTINGS, 0, b"v=2")
+        assert server.stop()[0] == 0
+
+
+def test_sigint_and_sigterm_exit_0():
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
+            with server.connect():
+                pass
+            code, stderr = server.stop(signal_number)
+            assert code == 0, (signal_number, code, stderr)
+
+
+def test_port_in_use_exits_1():
+    blocker = socket.create_server(("127.0.0.1", 0))
+    port = blocker.getsockname()[1]
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "server.toml"
+            path.write_text(f'listen = "127.0.0.1:{port}"\nself-signed = true\n' + USERS)
+            result = run("server", "--config", str(path))
+        assert result.returncode == 1, (result.returncode, result.stderr)
+        assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "already in use" in result.stderr, \
+            result.stderr
+        assert "listening on" not in result.stdout
+    finally:
+        blocker.close()
+
+
+def test_config_errors_exit_3_naming_the_key():
+    base = 'listen = "127.0.0.1:0"\nself-signed = true\n'
+    assert_config_error(base + 'fallbak = "127.0.0.1:80"\n' + USERS, 'unknown key "fallbak"',
+                        'did you mean "fallback"')
+    assert_config_error(base, 'missing required key "users"')
+    assert_config_error(base + "users = []\n", '"users"')
+    assert_config_error(base + 'padding-scheme = "no equals sign here"\n' + USERS, 'key "padding-scheme"',
+                        "padding scheme")
+    assert_config_error(base + "max-sessions = 0\n" + USERS, 'key "max-sessions"', "got 0")
+    assert_config_error(base + 'handshake-timeout = "10 parsecs"\n' + USERS, 'key "handshake-timeout"')
+    assert_config_error(base + 'synack = "sometimes"\n' + USERS, 'key "synack"', "after-connect")
+    assert_config_error(base + 'fallback = "no-port"\n' + USERS, 'key "fallback"')
+    assert_config_error('listen = "localhost:80"\nself-signed = true\n' + USERS, 'key "listen"')
+    assert_config_error(base + USERS + 'pasword = "x"\n', 'unknown key "pasword"', 'did you mean "password"')
+    assert_config_error('listen = "127.0.0.1:0"\n' + USERS, "certificate", "self-signed")
+    assert_config_error(base + 'log-level = "loud"\n' + USERS, 'key "log-level"')
+    assert_config_error('listen = "127.0.0.1:0"\ncertificate = "/nonexistent/server.pem"\n'
+                        'private-key = "/nonexistent/server.key"\n' + USERS, "/nonexistent/server.pem")
+    assert_config_error(base + "[[users]]\nname = 3\npassword = \"x\"\n", 'key "name"', "expected a string")
+    assert_config_error(base + "listen = [\n", "TOML syntax error")
+
+
+def test_passwords_never_appear_in_errors():
+    base = 'listen = "127.0.0.1:0"\nself-signed = true\n'
+    assert_config_error(base + '[[users]]\nname = "a"\npassword = 123456789\n', 'user "a"', 'key "password"',
+                        must_not_contain=("123456789",))
+    assert_config_error(base + '[[users]]\nname = "a"\npassword = "hunter2-secret"\n'
+                        '[[users]]\nname = "b"\npassword = "hunter2-secret"\n', 'user "b"', "same password",
+                        must_not_contain=("hunter2",))
+
+
+def test_usage_errors_exit_2():
+    assert run("server").returncode == 2
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "server.toml"
+        path.write_text('listen = "127.0.0.1:0"\nself-signed = true\n' + USERS)
+        result = run("server", "--config", str(path), "--listen", "nowhere")
+        assert result.returncode == 2 and "--listen" in result.stderr, result.stderr
+        path.write_text('listen = "127.0.0.1:0"\ncertificate = "a.pem"\nprivate-key = "a.key"\n' + USERS)
+        result = run("server", "--config", str(path), "--write-cert", str(Path(directory) / "x.pem"))
+        assert result.returncode == 2 and "--write-cert" in result.stderr, result.stderr
+
+
+def main():
+    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
+    passed = failed = 0
+    for name, fn in tests:
+        try:
+            fn()
+        except Exception:  # an assertion or anything unexpected: report and go on
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+// `anytls server`: runs the AnyTLS inbound (lib/server) from a TOML file (docs/SERVER.md).
+//
+// The file is loaded by lib/config (server_config_loader.hpp) into a plain struct and turned
+// into server::ServerConfig here, so lib/config never depends on lib/server. The server runs
+// on a ReactorThread; the main thread blocks SIGINT and SIGTERM before that thread starts (so
+// the reactor thread inherits the mask and never sees them) and waits for one with sigwait().
+// Then it stops the server, lets its connection coroutines unwind for a moment, and exits 0.
+//
+// stdout carries only facts scripts parse, each on one line and flushed at once:
+//   certificate sha256 AB:CD:...          (self-signed only)
+//   certificate written to FILE           (--write-cert)
+//   listening on 127.0.0.1:PORT           (last; the real port when the file said 0)
+// Logs go to stderr at the file's log-level.
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "command.hpp"
+#include "config/server_config_loader.hpp"
+#include "io/reactor_thread.hpp"
+#include "log/log.hpp"
+#include "proto/padding_scheme.hpp"
+#include "server/server.hpp"
+#include "tls/self_signed.hpp"
+
+namespace anytls::cli {
+namespace {
+
+// How long connection coroutines get to unwind after stop() before the process exits anyway.
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+
+constexpr std::array<OptionSpec, 4> kOptions{{
+    {"config", "FILE", "the server's TOML configuration file (required; every key is in docs/SERVER.md)"},
+    {"listen", "ADDR", "listen on this numeric host:port instead of the file's listen, e.g. 127.0.0.1:0"},
+    {"self-signed", "", "generate a self-signed certificate at start (instead of the file's certificate)"},
+    {"write-cert", "FILE", "write the generated certificate (PEM) to FILE, for clients to trust as their CA"},
+}};
+
+constexpr std::string_view kDescription =
+    "Runs an AnyTLS server: TLS, password authentication (failed attempts are closed or relayed\n"
+    "to the configured fallback), Settings and padding-scheme updates, SYNACK, and a TCP relay\n"
+    "to each stream's target. The configuration file's keys are documented in docs/SERVER.md.\n"
+    "\n"
+    "Once bound, one line \"listening on HOST:PORT\" is printed to stdout (with the real port\n"
+    "when the address says port 0). With a self-signed certificate (self-signed = true in the\n"
+    "file, or --self-signed), \"certificate sha256 <fingerprint>\" comes first, and with\n"
+    "--write-cert also \"certificate written to FILE\"; the key is never written. Logs go to\n"
+    "stderr at the file's log-level. SIGINT or SIGTERM stops the server and exits 0.\n"
+    "\n"
+    "Example:\n"
+    "  anytls server --config server.toml --listen 127.0.0.1:0 --self-signed --write-cert ca.pem\n";
+
+void print_line(const std::string& line) {
+    std::fputs(line.c_str(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);  // read line by line by tests and scripts
+}
+
+Result<void> check_padding_scheme(std::string_view text) {
+    auto scheme = proto::PaddingScheme::parse(text);
+    if (!scheme) return std::move(scheme).error();
+    return {};
+}
+
+Result<config::ServerFileConfig> load(const std::string& path) {
+    config::ServerLoadOptions options;
+    options.check_padding_scheme = check_padding_scheme;
+    auto loaded = config::load_server_config_file(path, options);
+    if (loaded) return loaded;
+    std::string message = loaded.error().text();
+    // Key errors name the key but not the file; syntax and open errors already do.
+    if (message.find(path) == std::string::npos) message = fmt::format("{}: {}", path, message);
+    return config_error(std::move(message));
+}
+
+void apply_log_level(config::LogLevel level) {
+    switch (level) {
+        case config::LogLevel::silent:
+            log::set_sink([](log::Level, std::string_view) {});
+            log::set_level(log::Level::error);
+            return;
+        case config::LogLevel::error: log::set_level(log::Level::error); return;
+        case config::LogLevel::warning: log::set_level(log::Level::warn); return;
+        case config::LogLevel::info: log::set_level(log::Level::info); return;
+        case config::LogLevel::debug: log::set_level(log::Level::debug); return;
+        case config::LogLevel::trace: log::set_level(log::Level::trace); return;
+    }
+}
+
+server::ServerConfig to_server_config(const config::ServerFileConfig& file) {
+    server::ServerConfig out;
+    out.listen = file.listen;
+    out.certificate_file = file.certificate_file;
+    out.private_key_file = file.private_key_file;
+    out.alpn = file.alpn;
+    for (const auto& user : file.users) out.users.push_back(server::ServerUser{user.name, user.password});
+    if (file.padding_scheme) out.padding_scheme = *file.padding_scheme;
+    out.fallback = file.fallback;
+    if (file.synack)
+        out.synack = *file.synack == config::ServerSynAck::immediate ? server::SynAckMode::immediate
+                                                                     : server::SynAckMode::after_connect;
+    if (file.max_sessions) out.max_sessions = static_cast<std::size_t>(*file.max_sessions);
+    if (file.max_streams_per_session) out.max_streams_per_session = static_cast<std::size_t>(*file.max_streams_per_session);
+    if (file.handshake_timeout) out.handshake_timeout = std::chrono::duration_cast<io::Duration>(*file.handshake_timeout);
+    if (file.auth_timeout) out.auth_timeout = std::chrono::duration_cast<io::Duration>(*file.auth_timeout);
+    if (file.connect_timeout) out.connect_timeout = std::chrono::duration_cast<io::Duration>(*file.connect_timeout);
+    return out;
+}
+
+Result<void> write_certificate(const std::string& path, const std::string& pem) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    if (file == nullptr) {
+        const int error = errno;
+        return runtime_error(fmt::format("cannot write the certificate to \"{}\": {}", path, std::strerror(error)),
+                             -error);
+    }
+    const bool written = std::fwrite(pem.data(), 1, pem.size(), file) == pem.size();
+    const int write_error = errno;
+    const bool closed = std::fclose(file) == 0;
+    if (!written || !closed)
+        return runtime_error(fmt::format("cannot write the certificate to \"{}\": {}", path,
+                                         std::strerror(write_error)),
+                             -write_error);
+    return {};
+}
+
+std::string listen_failure(const std::string& address, const Error& error) {
+    switch (error.code) {
+        case -EADDRINUSE:
+            return fmt::format("cannot listen on {}: the address is already in use (is another server running?)",
+                               address);
+        case -EACCES:
+            return fmt::format("cannot listen on {}: permission denied (ports below 1024 need privileges)", address);
+        case -EADDRNOTAVAIL:
+            return fmt::format("cannot listen on {}: no local interface has that address", address);
+        default: return fmt::format("cannot listen on {}: {}", address, error.text());
+    }
+}
+
+// Blocks until SIGINT or SIGTERM (already blocked in every thread); returns its name.
+std::string_view wait_for_stop_signal(const sigset_t& signals) {
+    while (true) {
+        int signal_number = 0;
+        if (sigwait(&signals, &signal_number) != 0) continue;
+        if (signal_number == SIGINT) return "SIGINT";
+        if (signal_number == SIGTERM) return "SIGTERM";
+    }
+}
+
+Result<void> run_server(const Invocation& invocation) {
+    const ParsedOptions& options = invocation.options;
+    const std::string* config_path = options.value("config");
+    if (config_path == nullptr || config_path->empty())
+        return usage_error("--config FILE is required: the server's configuration file (see docs/SERVER.md)");
+    std::string listen_override;
+    if (const std::string* listen = options.value("listen")) {
+        if (auto checked = config::check_listen_address(*listen); !checked)
+            return usage_error(fmt::format("--listen {}", checked.error().message));
+        listen_override = *listen;
+    }
+    const bool self_signed_option = options.has("self-signed");
+    std::string write_cert_path;
+    if (const std::string* path = options.value("write-cert")) {
+        if (path->empty()) return usage_error("--write-cert needs a file name");
+        write_cert_path = *path;
+    }
+
+    auto file = load(*config_path);
+    if (!file) return std::move(file).error();
+    if (!listen_override.empty()) file->listen = listen_override;
+    if (file->listen.empty())
+        return config_error(fmt::format("{}: top level: missing required key \"listen\" (or pass --listen ADDR)",
+                                        *config_path));
+    const bool self_signed = file->self_signed || self_signed_option;
+    if (!self_signed && file->certificate_file.empty())
+        return config_error(fmt::format("{}: top level: no certificate: set keys \"certificate\" and \"private-key\", "
+                                        "or \"self-signed\" = true (or pass --self-signed)",
+                                        *config_path));
+    if (!write_cert_path.empty() && !self_signed)
+        return usage_error("--write-cert saves a generated certificate; it needs --self-signed or self-signed = true");
+    apply_log_level(file->log_level);
+
+    server::ServerConfig server_config = to_server_config(*file);
+    if (self_signed) {
+        if (self_signed_option && !file->certificate_file.empty())
+            log::info("[AnyTLS] --self-signed: ignoring the certificate and private-key of {}", *config_path);
+        auto generated = tls::generate_self_signed(file->self_signed_names);
+        if (!generated) {
+            if (generated.code() == errc::invalid_argument)
+                return config_error(fmt::format("{}: top level: key \"self-signed-names\": {}", *config_path,
+                                                generated.error().text()));
+            return runtime_error(generated.error().text());
+        }
+        server_config.certificate_file.clear();
+        server_config.private_key_file.clear();
+        server_config.certificate_pem = generated->certificate_pem;
+        server_config.private_key_pem = std::move(generated->private_key_pem);
+        print_line(fmt::format("certificate sha256 {}", generated->sha256_fingerprint));
+        if (!write_cert_path.empty()) {
+            if (auto written = write_certificate(write_cert_path, generated->certificate_pem); !written) return written;
+            print_line(fmt::format("certificate written to {}", write_cert_path));
+        } else {
+            log::info("[AnyTLS] self-signed certificate not saved; --write-cert FILE saves it for clients");
+        }
+    }
+
+    // Blocked before the reactor thread exists, so it inherits the mask: only sigwait() below
+    // receives these signals.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigset_t previous_mask;
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
+    struct MaskRestore {
+        sigset_t mask;
+        ~MaskRestore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+    } restore{previous_mask};
+
+    std::unique_ptr<io::ReactorThread> thread;
+    try {
+        thread = std::make_unique<io::ReactorThread>();
+    } catch (const std::exception& e) {
+        return runtime_error(fmt::format("cannot start the reactor: {}", e.what()));
+    }
+    io::ReactorThread& reactor_thread = *thread;
+    std::unique_ptr<server::Server> server;  // created, used and destroyed on the reactor thread
+
+    auto created = reactor_thread.call([&]() -> Result<void> {
+        auto made = server::Server::create(reactor_thread.reactor(), std::move(server_config));
+        if (!made) return std::move(made).error();
+        server = std::move(made).value();
+        return {};
+    });
+    if (!created) {
+        const Error& error = created.error();
+        // The certificate, key or scheme of the file: a configuration error.
+        if (error.code == errc::config || error.code == errc::tls_config)
+            return config_error(fmt::format("{}: {}", *config_path, error.text()));
+        return runtime_error(error.text(), error.code);
+    }
+    auto started = reactor_thread.call([&]() -> Result<std::string> {
+        if (auto result = server->start(); !result) {
+            server.reset();
+            return std::move(result).error();
+        }
+        return server->local_address().to_string();
+    });
+    if (!started) return runtime_error(listen_failure(file->listen, started.error()), started.error().code);
+    print_line(fmt::format("listening on {}", *started));
+
+    const std::string_view signal_name = wait_for_stop_signal(stop_signals);
+    log::info("[AnyTLS] {} received: stopping the server", signal_name);
+    reactor_thread.call([&] { server->stop(); });
+    const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    while (reactor_thread.call([&] { return reactor_thread.reactor().live_tasks(); }) > 0 &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    reactor_thread.call([&] {
+        const auto& stats = server->stats();
+        log::info("[AnyTLS] server stopped: {} connections, {} sessions, {} authentication failures, {} fallbacks, "
+                  "{} streams",
+                  stats.connections_accepted, stats.sessions_authenticated, stats.auth_failures, stats.fallbacks,
+                  stats.streams_opened);
+        server.reset();
+    });
+    thread.reset();
+    return {};
+}
+
+constexpr Command kServer{
+    .name = "server",
+    .summary = "run an AnyTLS server from a TOML configuration file",
+    .usage = "anytls server --config FILE [--listen ADDR] [--self-signed] [--write-cert FILE]",
+    .description = kDescription,
+    .options = kOptions,
+    .run = run_server,
+};
+const CommandRegistration kRegistration{kServer};
+
+}  // namespace
+}  // namespace anytls::cli
