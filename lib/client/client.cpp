@@ -20,6 +20,7 @@ namespace anytls::client {
 struct StreamState {
     io::ReactorThread* thread = nullptr;
     std::shared_ptr<SessionPool> pool;  // keeps the pool alive while the stream exists
+    std::mutex mutex;                   // guards `stream`: callers copy it, close() takes it
     std::shared_ptr<PooledStream> stream;
     std::atomic<bool> closed{false};
     std::uint64_t seq = 0;
@@ -64,8 +65,18 @@ io::Task<Result<void>> stream_write(std::shared_ptr<PooledStream> s, std::span<c
     co_return co_await s->write(data, timeout);
 }
 
+std::shared_ptr<PooledStream> take_stream(StreamState& st) {
+    std::lock_guard lock(st.mutex);
+    return std::move(st.stream);
+}
+
+std::shared_ptr<PooledStream> copy_stream(StreamState& st) {
+    std::lock_guard lock(st.mutex);
+    return st.stream;
+}
+
 io::Task<Result<void>> stream_close(std::shared_ptr<StreamState> st) {
-    auto s = std::move(st->stream);
+    auto s = take_stream(*st);
     if (!s) co_return Result<void>{};
     co_return co_await s->close();
 }
@@ -157,6 +168,7 @@ session::ClientConfig to_client_config(const config::ProxyConfig& p) {
     c.ca_file = p.ca_file;
     c.alpn = p.alpn;
     if (!p.pool.client_name.empty()) c.client_name = p.pool.client_name;
+    c.tcp_keepalive = p.pool.tcp_keepalive;
     return c;
 }
 
@@ -168,14 +180,14 @@ Stream::~Stream() { (void)close(); }
 
 Result<std::size_t> Stream::read(std::span<std::byte> buffer, io::Duration timeout) {
     if (state_->closed.load()) return closed_error();
-    std::shared_ptr<PooledStream> s = state_->stream;
+    std::shared_ptr<PooledStream> s = copy_stream(*state_);
     if (!s) return closed_error();
     return run_blocking(*state_->thread, stream_read(std::move(s), buffer, timeout));
 }
 
 Result<void> Stream::write(std::span<const std::byte> data, io::Duration timeout) {
     if (state_->closed.load()) return closed_error();
-    std::shared_ptr<PooledStream> s = state_->stream;
+    std::shared_ptr<PooledStream> s = copy_stream(*state_);
     if (!s) return closed_error();
     return run_blocking(*state_->thread, stream_write(std::move(s), data, timeout));
 }
@@ -194,7 +206,12 @@ Result<int> Stream::into_fd() {
         return make_error(-err, std::string("socketpair: ") + std::strerror(err));
     }
     auto relay = std::make_shared<FdRelay>();
-    relay->stream = std::move(state_->stream);
+    relay->stream = take_stream(*state_);
+    if (!relay->stream) {
+        ::close(pair[0]);
+        ::close(pair[1]);
+        return closed_error();
+    }
     relay->socket = io::Socket(pair[1]);
     io::ReactorThread* thread = state_->thread;
     thread->post([thread, relay] {
@@ -262,12 +279,19 @@ Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
 
 Client::~Client() {
     if (!thread_) return;
+    // Streams the caller still holds answer "closed" from now on; their stream objects are
+    // released here, on the reactor thread, while it still runs.
+    std::vector<std::shared_ptr<PooledStream>> orphans;
     {
         std::lock_guard lock(streams_mutex_);
         for (auto& weak : streams_) {
-            if (auto st = weak.lock()) st->closed = true;
+            if (auto st = weak.lock()) {
+                st->closed = true;
+                if (auto s = take_stream(*st)) orphans.push_back(std::move(s));
+            }
         }
     }
+    thread_->call([&orphans] { orphans.clear(); });
     std::vector<std::shared_ptr<SessionPool>> pools;
     for (auto& o : outbounds_) pools.push_back(o.pool);
     run_blocking(*thread_, shutdown_pools(std::move(pools), &thread_->reactor()));

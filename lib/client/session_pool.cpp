@@ -90,7 +90,7 @@ SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name, session::
       sequence_(sequence),
       clock_(clock ? clock : &reactor.clock()),
       random_(random_seed),
-      stop_(reactor) {
+      wake_(reactor) {
     if (!client_config_.tls_context) {
         // One TLS context per outbound, shared by its sessions.
         if (auto ctx = session::make_client_tls_context(client_config_)) client_config_.tls_context = ctx.value();
@@ -113,16 +113,25 @@ void SessionPool::start() {
 
 io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
     while (!self->stopping_) {
-        int rc = co_await io::sleep_for(*self->reactor_, self->settings_.idle_session_check_interval, &self->stop_);
-        if (self->stopping_ || rc == -ECANCELED) break;
+        int rc = co_await io::sleep_for(*self->reactor_, self->settings_.idle_session_check_interval, &self->wake_);
+        if (self->stopping_) break;
+        if (rc == -ECANCELED) {
+            // New settings: run a cycle with them now, then sleep the new interval.
+            self->wake_.reset();
+        }
         self->run_cycle();
     }
     --self->tasks_in_flight_;
 }
 
+void SessionPool::set_settings(const config::PoolSettings& settings) {
+    settings_ = settings;
+    wake_.cancel();
+}
+
 io::Task<void> SessionPool::shutdown() {
     stopping_ = true;
-    stop_.cancel();
+    wake_.cancel();
     auto sessions = sessions_;
     for (auto& e : sessions) {
         e->in_pool = false;
@@ -205,6 +214,7 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
                                                                              bool proactive) {
     session::ClientConfig config = client_config_;
     if (!settings_.client_name.empty()) config.client_name = settings_.client_name;
+    config.tcp_keepalive = settings_.tcp_keepalive;
     auto opened = co_await session::open_session(*reactor_, std::move(config), padding_, entry->seq);
     if (!opened) {
         forget(entry);

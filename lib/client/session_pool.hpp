@@ -126,7 +126,7 @@ public:
     std::size_t reset();
 
     // Live reconfiguration: the next cycle uses the new settings. Validate before calling.
-    void set_settings(const config::PoolSettings& settings) { settings_ = settings; }
+    void set_settings(const config::PoolSettings& settings);
     const config::PoolSettings& settings() const { return settings_; }
     const std::string& proxy_name() const { return proxy_name_; }
 
@@ -170,7 +170,7 @@ private:
     std::size_t tasks_in_flight_ = 0;  // creations, heartbeats, the maintenance loop
     bool started_ = false;
     bool stopping_ = false;
-    io::CancellationSource stop_;
+    io::CancellationSource wake_;  // cuts the cycle's sleep short: new settings, or shutdown
 };
 
 // A session that dies within this long of its creation counts as a failed creation.

@@ -35,6 +35,8 @@ struct ClientConfig {
     // uses 5 s for control frames (writeControlFrame SetWriteDeadline).
     io::Duration control_write_timeout = std::chrono::seconds(5);
     std::size_t stream_buffer_limit = default_stream_buffer_limit;
+    // TCP keepalive idle time and probe interval on the session socket; zero: off.
+    io::Duration tcp_keepalive = std::chrono::seconds(15);
 
     // Optional prebuilt TLS context (one per outbound); built from the fields above if null.
     std::shared_ptr<tls::TlsContext> tls_context;

@@ -379,6 +379,11 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
 
     auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port, config.connect_timeout);
     if (!socket) co_return std::move(socket).error();
+    // Keepalive probes keep NAT mappings alive and reveal a dead path on idle sessions
+    // (DESIGN.md section 6, "Session health"); a failure to set it is not fatal.
+    if (auto ka = socket->set_keepalive(config.tcp_keepalive); !ka) {
+        log::debug("[AnyTLS] cannot set TCP keepalive: {}", ka.error().text());
+    }
     tls::ClientHandshakeOptions options;
     options.server_name = config.sni.empty() ? config.server_host : config.sni;
     options.alpn = config.alpn;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# capi-abi: the exported ABI of libanytls.so is exactly the functions anytls.h declares, all at
+# the version node ANYTLS_1, and the soname is libanytls.so.1 (DESIGN.md section 2).
+# Usage: abi_check.sh <libanytls.so path> <anytls.h path>
+set -euo pipefail
+lib=$1
+header=$2
+status=0
+fail() { echo "FAIL: $*"; status=1; }
+
+# Every dynamic symbol defined by the library, with its version.
+defined=$(nm -D --defined-only --with-symbol-versions "$lib" | awk '{print $3}')
+echo "exported:"
+echo "$defined" | sed 's/^/  /'
+
+# Only anytls_* at ANYTLS_1, plus the version node's own symbol.
+others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1$' | grep -v -x 'ANYTLS_1' || true)
+[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1: $others"
+
+# objdump -T agrees on the version of every anytls_ symbol.
+while read -r version name; do
+    [[ "$version" == ANYTLS_1 ]] || fail "$name has version $version"
+done < <(objdump -T "$lib" | awk '$NF ~ /^anytls_/ && $4 != "*UND*" {print $(NF-1), $NF}')
+
+# The exported functions are exactly those the header declares.
+declared=$(grep -o -E 'ANYTLS_API [^(]*\(' "$header" | grep -o -E 'anytls_[a-z0-9_]+' | sort -u)
+exported=$(echo "$defined" | grep -E '^anytls_' | sed 's/@.*//' | sort -u)
+if [[ "$declared" != "$exported" ]]; then
+    fail "header and library differ:"
+    diff <(echo "$declared") <(echo "$exported") || true
+fi
+[[ $(echo "$declared" | wc -l) -ge 20 ]] || fail "the header declares too few functions"
+
+soname=$(objdump -p "$lib" | awk '$1 == "SONAME" {print $2}')
+[[ "$soname" == libanytls.so.1 ]] || fail "SONAME is '$soname', expected libanytls.so.1"
+
+if [[ $status -eq 0 ]]; then
+    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1, SONAME $soname"
+fi
+exit $status

@@ -1,0 +1,853 @@
+/*
+ * capi_test.c: a plain C11 program that uses libanytls.so only through <anytls/anytls.h>
+ * (docs/C-API.md), the way an embedding program does.
+ *
+ * It generates a test PKI with the openssl command, starts the embedded AnyTLS server and TCP
+ * targets on 127.0.0.1 (an echo service, a greeter that says hello and closes, a closed port),
+ * opens a client from TOML text and exercises every exported function: 100 echoed streams with
+ * random data and checksums from 4 threads, a stream handed out as a file descriptor and
+ * driven by poll(), a live pool reconfiguration observed in the stats, the struct-size
+ * forward compatibility, and bad inputs answered with the documented codes.
+ *
+ * Exit status: 0 all checks passed, 1 a check failed, 77 skipped (no openssl command).
+ */
+#define _GNU_SOURCE
+#include <anytls/anytls.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- checks ------------------------------------------------------------------------------ */
+
+static atomic_int g_passed;
+static atomic_int g_failed;
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (cond) {                                                                          \
+            atomic_fetch_add(&g_passed, 1);                                                  \
+        } else {                                                                             \
+            atomic_fetch_add(&g_failed, 1);                                                  \
+            fprintf(stderr, "FAILED %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
+                    anytls_last_error());                                                    \
+        }                                                                                    \
+    } while (0)
+
+/* rc must equal the expected code; prints the message either way for the log. */
+#define CHECK_RC(expr, expected)                                                                    \
+    do {                                                                                            \
+        int rc_ = (expr);                                                                           \
+        if (rc_ == (expected)) {                                                                    \
+            atomic_fetch_add(&g_passed, 1);                                                         \
+        } else {                                                                                    \
+            atomic_fetch_add(&g_failed, 1);                                                         \
+            fprintf(stderr, "FAILED %s:%d: %s returned %d (%s), expected %d (%s); last error: %s\n", \
+                    __FILE__, __LINE__, #expr, rc_, anytls_strerror(rc_), (int)(expected),           \
+                    anytls_strerror(expected), anytls_last_error());                                \
+        }                                                                                           \
+    } while (0)
+
+#define CHECK_MESSAGE(needle)                                                                           \
+    do {                                                                                                \
+        const char *msg_ = anytls_last_error();                                                         \
+        CHECK(msg_ != NULL && strstr(msg_, (needle)) != NULL);                                          \
+    } while (0)
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- test PKI ------------------------------------------------------------------------------ */
+
+static char g_dir[64];
+static char g_ca[128], g_cert[128], g_key[128];
+
+static int run(const char *command) {
+    char full[2048];
+    snprintf(full, sizeof full, "%s >/dev/null 2>&1", command);
+    return system(full);
+}
+
+static int write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    if (text && fread(text, 1, (size_t)size, f) != (size_t)size) {
+        free(text);
+        text = NULL;
+    }
+    if (text) text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* A CA and a server certificate for 127.0.0.1 / localhost signed by it. */
+static int make_pki(void) {
+    strcpy(g_dir, "/tmp/anytls-capi-test-XXXXXX");
+    if (!mkdtemp(g_dir)) return -1;
+    snprintf(g_ca, sizeof g_ca, "%s/ca.pem", g_dir);
+    snprintf(g_cert, sizeof g_cert, "%s/server.pem", g_dir);
+    snprintf(g_key, sizeof g_key, "%s/server.key", g_dir);
+    char cmd[1024], ext[128];
+    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    snprintf(ext, sizeof ext, "%s/san.ext", g_dir);
+    if (write_text(ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n") != 0)
+        return -1;
+    snprintf(cmd, sizeof cmd, "openssl req -x509 %s -keyout %s/ca.key -out %s -days 3650 -subj /CN=anytls-capi-ca",
+             ec, g_dir, g_ca);
+    if (run(cmd) != 0) return -1;
+    snprintf(cmd, sizeof cmd, "openssl req %s -keyout %s -out %s/server.csr -subj /CN=localhost", ec, g_key, g_dir);
+    if (run(cmd) != 0) return -1;
+    snprintf(cmd, sizeof cmd,
+             "openssl x509 -req -in %s/server.csr -CA %s -CAkey %s/ca.key -CAcreateserial -out %s -days 825 "
+             "-extfile %s",
+             g_dir, g_ca, g_dir, g_cert, ext);
+    return run(cmd) == 0 ? 0 : -1;
+}
+
+static void remove_pki(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    (void)run(cmd);
+}
+
+/* ---- TCP targets ----------------------------------------------------------------------------- */
+
+struct target {
+    int fd;
+    uint16_t port;
+    void *(*handler)(void *);
+    pthread_t thread;
+};
+
+static int listen_loopback(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 256) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static int send_all(int fd, const void *data, size_t len) {
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void *echo_connection(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 || send_all(fd, buf, (size_t)n) != 0) break;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void *greet_connection(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    (void)send_all(fd, "hello\n", 6);
+    close(fd);
+    return NULL;
+}
+
+static void *accept_loop(void *arg) {
+    struct target *t = arg;
+    for (;;) {
+        int c = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            break; /* shutdown() of the listener ends the loop */
+        }
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, t->handler, (void *)(intptr_t)c) != 0) {
+            close(c);
+            continue;
+        }
+        pthread_detach(thread);
+    }
+    return NULL;
+}
+
+static int target_start(struct target *t, void *(*handler)(void *)) {
+    t->handler = handler;
+    t->fd = listen_loopback(&t->port);
+    if (t->fd < 0) return -1;
+    return pthread_create(&t->thread, NULL, accept_loop, t) == 0 ? 0 : -1;
+}
+
+static void target_stop(struct target *t) {
+    shutdown(t->fd, SHUT_RDWR);
+    pthread_join(t->thread, NULL);
+    close(t->fd);
+}
+
+/* A port on which nothing listens. */
+static uint16_t closed_port(void) {
+    uint16_t port = 0;
+    int fd = listen_loopback(&port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+/* ---- data ---------------------------------------------------------------------------------- */
+
+static uint64_t xorshift(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- logging ------------------------------------------------------------------------------- */
+
+static atomic_int g_log_lines;
+static atomic_int g_log_in_callback;
+static atomic_int g_log_overlap;
+
+static void log_callback(int level, const char *message, void *user) {
+    if (atomic_fetch_add(&g_log_in_callback, 1) != 0) atomic_fetch_add(&g_log_overlap, 1);
+    if (user == (void *)&g_log_lines && message != NULL && level >= ANYTLS_LOG_ERROR && level <= ANYTLS_LOG_INFO)
+        atomic_fetch_add(&g_log_lines, 1);
+    atomic_fetch_sub(&g_log_in_callback, 1);
+}
+
+/* ---- the scenario ---------------------------------------------------------------------------- */
+
+static anytls_client *g_client;
+static struct target g_echo, g_greet;
+
+static const char *kProxy = "test";
+
+/* Opens a stream to the echo target, sends `size` random bytes, reads them back, compares. */
+static int echo_once(uint64_t *seed, size_t size) {
+    unsigned char *out = malloc(size), *in = malloc(size);
+    int ok = 0;
+    anytls_stream *s = NULL;
+    if (!out || !in) goto done;
+    for (size_t i = 0; i < size; ++i) out[i] = (unsigned char)xorshift(seed);
+    if (anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &s) != ANYTLS_OK) {
+        fprintf(stderr, "echo: open failed: %s\n", anytls_last_error());
+        goto done;
+    }
+    if (anytls_stream_write(s, out, size, 10000) != ANYTLS_OK) {
+        fprintf(stderr, "echo: write failed: %s\n", anytls_last_error());
+        goto done;
+    }
+    size_t got = 0;
+    while (got < size) {
+        size_t n = 0;
+        int rc = anytls_stream_read(s, in + got, size - got, 10000, &n);
+        if (rc != ANYTLS_OK || n == 0) {
+            fprintf(stderr, "echo: read failed after %zu of %zu bytes: %d %s\n", got, size, rc, anytls_last_error());
+            goto done;
+        }
+        got += n;
+    }
+    ok = fnv1a(out, size) == fnv1a(in, size) && memcmp(out, in, size) == 0;
+done:
+    if (s && anytls_stream_close(s) != ANYTLS_OK) ok = 0;
+    free(out);
+    free(in);
+    return ok;
+}
+
+struct echo_job {
+    uint64_t seed;
+    int count;
+    int ok;
+};
+
+static void *echo_worker(void *arg) {
+    struct echo_job *job = arg;
+    for (int i = 0; i < job->count; ++i) {
+        size_t size = 1 + (size_t)(xorshift(&job->seed) % 40000);
+        if (echo_once(&job->seed, size)) job->ok++;
+    }
+    return NULL;
+}
+
+static void test_versions_and_errors(void) {
+    CHECK(strcmp(anytls_version(), ANYTLS_VERSION_STRING) == 0);
+    CHECK(anytls_abi_version() == ANYTLS_ABI_VERSION);
+    CHECK(ANYTLS_ABI_VERSION == 1);
+    int codes[] = {ANYTLS_OK,          ANYTLS_E_INVALID_ARGUMENT, ANYTLS_E_CONFIG,      ANYTLS_E_UNKNOWN_PROXY,
+                   ANYTLS_E_CLOSED,    ANYTLS_E_TIMEOUT,          ANYTLS_E_CONNECT,     ANYTLS_E_TLS,
+                   ANYTLS_E_TLS_VERIFY, ANYTLS_E_AUTH,            ANYTLS_E_TARGET_REFUSED, ANYTLS_E_PROTOCOL,
+                   ANYTLS_E_IO,        ANYTLS_E_NO_MEMORY,        ANYTLS_E_INTERNAL};
+    /* Pinned values. */
+    CHECK(ANYTLS_E_INVALID_ARGUMENT == -1 && ANYTLS_E_TARGET_REFUSED == -10 && ANYTLS_E_INTERNAL == -14);
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; ++i) {
+        const char *text = anytls_strerror(codes[i]);
+        CHECK(text != NULL && text[0] != '\0');
+        for (size_t j = 0; j < i; ++j) CHECK(strcmp(text, anytls_strerror(codes[j])) != 0);
+    }
+    CHECK(strcmp(anytls_strerror(-9999), "unknown error code") == 0);
+    CHECK(anytls_last_error() != NULL);
+    CHECK_RC(anytls_set_log(log_callback, &g_log_lines, 7), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_MESSAGE("level");
+}
+
+static void test_server_inputs(void) {
+    anytls_server *s = (anytls_server *)1;
+    CHECK_RC(anytls_server_start("listen = ", &s), ANYTLS_E_CONFIG);
+    CHECK(s == NULL);
+    CHECK_MESSAGE("server config:1");
+    CHECK_RC(anytls_server_start("listen = \"127.0.0.1:0\"\ncertificate-pem = \"x\"\nprivate-key-pem = \"y\"\n", &s),
+             ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("users");
+    CHECK_RC(anytls_server_start("lisen = \"127.0.0.1:0\"\n", &s), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("lisen");
+    CHECK_RC(anytls_server_start(NULL, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_server_start("", NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_server_port(NULL, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_server_stop(NULL), ANYTLS_OK);
+
+    /* The PEM-string form, with a TOML multi-line literal. */
+    char *cert = read_text(g_cert), *key = read_text(g_key);
+    CHECK(cert != NULL && key != NULL);
+    if (cert && key) {
+        size_t cap = strlen(cert) + strlen(key) + 512;
+        char *toml = malloc(cap);
+        snprintf(toml, cap,
+                 "listen = \"127.0.0.1:0\"\nsynack = \"immediate\"\ncertificate-pem = '''\n%s'''\n"
+                 "private-key-pem = '''\n%s'''\n[[users]]\nname = \"a\"\npassword = \"p\"\n",
+                 cert, key);
+        CHECK_RC(anytls_server_start(toml, &s), ANYTLS_OK);
+        uint16_t port = 0;
+        CHECK_RC(anytls_server_port(s, &port), ANYTLS_OK);
+        CHECK(port != 0);
+        CHECK_RC(anytls_server_stop(s), ANYTLS_OK);
+        free(toml);
+    }
+    free(cert);
+    free(key);
+}
+
+static void test_client_inputs(uint16_t server_port) {
+    anytls_client *c = (anytls_client *)1;
+    CHECK_RC(anytls_client_open("[[proxies]\nname = 1", &c), ANYTLS_E_CONFIG);
+    CHECK(c == NULL);
+    CHECK(strlen(anytls_last_error()) > 0);
+    CHECK_MESSAGE("config:");
+    CHECK_RC(anytls_client_open("[experimental.anytls-session-management]\nensure-idle-session = -3\n", &c),
+             ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("ensure-idle-session");
+    CHECK_RC(anytls_client_open("[experimental.anytls-session-management]\nensure-idle-sesion = 3\n", &c),
+             ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("ensure-idle-sesion");
+    CHECK_RC(anytls_client_open(NULL, &c), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_client_open("", NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_client_open_file("/nonexistent/anytls.toml", &c), ANYTLS_E_IO);
+    CHECK_MESSAGE("/nonexistent/anytls.toml");
+    CHECK_RC(anytls_client_open_file(NULL, &c), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_client_close(NULL), ANYTLS_OK);
+
+    /* From a file; a client with no proxy at all is valid. */
+    char path[160], toml[1024];
+    snprintf(path, sizeof path, "%s/client.toml", g_dir);
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"file\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n",
+             (unsigned)server_port, g_ca);
+    CHECK(write_text(path, toml) == 0);
+    CHECK_RC(anytls_client_open_file(path, &c), ANYTLS_OK);
+    anytls_pool_stats st = {.size = sizeof st};
+    CHECK_RC(anytls_pool_get_stats(c, "file", &st), ANYTLS_OK);
+    CHECK_RC(anytls_pool_get_stats(c, "test", &st), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_MESSAGE("\"file\"");
+    CHECK_RC(anytls_client_close(c), ANYTLS_OK);
+
+    /* TLS verification against the system store (which does not know our CA). */
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"v\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\npassword = \"secret\"\n",
+             (unsigned)server_port);
+    CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
+    anytls_stream *s = (anytls_stream *)1;
+    CHECK_RC(anytls_stream_open(c, "v", "127.0.0.1", g_echo.port, 5000, &s), ANYTLS_E_TLS_VERIFY);
+    CHECK(s == NULL);
+    CHECK_RC(anytls_client_close(c), ANYTLS_OK);
+
+    /* Nothing listens on the proxy's port. */
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"down\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n",
+             (unsigned)closed_port(), g_ca);
+    CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
+    CHECK_RC(anytls_stream_open(c, "down", "127.0.0.1", g_echo.port, 5000, &s), ANYTLS_E_CONNECT);
+    CHECK_RC(anytls_client_close(c), ANYTLS_OK);
+
+    /* A wrong password: the server drops the connection (or relays it to a fallback), so the
+     * open fails; which code depends on when the drop is seen. */
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"bad\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"wrong\"\nca-file = \"%s\"\n",
+             (unsigned)server_port, g_ca);
+    CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
+    int rc = anytls_stream_open(c, "bad", "127.0.0.1", g_echo.port, 3000, &s);
+    CHECK(rc != ANYTLS_OK && s == NULL);
+    fprintf(stderr, "note: wrong password answered %d (%s): %s\n", rc, anytls_strerror(rc), anytls_last_error());
+    CHECK_RC(anytls_client_close(c), ANYTLS_OK);
+}
+
+static void test_bad_calls(void) {
+    anytls_stream *s = (anytls_stream *)1;
+    int fd = 42;
+    char buf[16];
+    size_t n = 99;
+    anytls_pool_config cfg = {.size = sizeof cfg};
+    anytls_pool_stats st = {.size = sizeof st};
+
+    CHECK_RC(anytls_stream_open(g_client, "nope", "127.0.0.1", g_echo.port, 1000, &s), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK(s == NULL);
+    CHECK_MESSAGE("nope");
+    CHECK_RC(anytls_stream_open_fd(g_client, "nope", "127.0.0.1", g_echo.port, 1000, &fd), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK(fd == -1);
+    CHECK_RC(anytls_pool_config_get(g_client, "nope", &cfg), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_pool_config_set(g_client, "nope", &cfg), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_pool_get_stats(g_client, "nope", &st), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_pool_reset(g_client, "nope"), ANYTLS_E_UNKNOWN_PROXY);
+
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 0, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_MESSAGE("timeout");
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, -5, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 0, &fd), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "", g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, NULL, g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, NULL, "127.0.0.1", g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(NULL, kProxy, "127.0.0.1", g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 1000, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 1000, NULL), ANYTLS_E_INVALID_ARGUMENT);
+
+    CHECK_RC(anytls_stream_read(NULL, buf, sizeof buf, 100, &n), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK(n == 0);
+    CHECK_RC(anytls_stream_write(NULL, buf, sizeof buf, 100), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_close(NULL), ANYTLS_OK);
+    CHECK_RC(anytls_pool_config_get(NULL, kProxy, &cfg), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_pool_get_stats(NULL, kProxy, &st), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_pool_get_stats(g_client, kProxy, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_pool_reset(NULL, kProxy), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_pool_reset(g_client, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    anytls_pool_config tiny = {.size = sizeof(size_t)};
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, &tiny), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_MESSAGE("size");
+
+    /* A target port nobody listens on: the server's SYNACK carries the dial error. */
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &s), ANYTLS_E_TARGET_REFUSED);
+    CHECK(s == NULL);
+    CHECK(strlen(anytls_last_error()) > 0);
+    fprintf(stderr, "note: closed target port: %s\n", anytls_last_error());
+}
+
+static void test_streams(void) {
+    /* 100 streams of random data, 4 threads x 25. */
+    pthread_t threads[4];
+    struct echo_job jobs[4];
+    for (int i = 0; i < 4; ++i) {
+        jobs[i].seed = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+        jobs[i].count = 25;
+        jobs[i].ok = 0;
+        CHECK(pthread_create(&threads[i], NULL, echo_worker, &jobs[i]) == 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; ++i) {
+        pthread_join(threads[i], NULL);
+        ok += jobs[i].ok;
+    }
+    CHECK(ok == 100);
+    fprintf(stderr, "note: %d of 100 echoed streams verified\n", ok);
+
+    anytls_pool_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    CHECK_RC(anytls_pool_get_stats(g_client, kProxy, &st), ANYTLS_OK);
+    CHECK(st.streams_opened >= 100);
+    CHECK(st.warm_opens + st.cold_opens >= 100);
+    CHECK(st.warm_opens > 0);
+    CHECK(st.created_total >= 1 && st.created_total <= 100);
+    CHECK(st.busy == 0);
+
+    /* End of stream: the greeter says hello and closes. */
+    anytls_stream *s = NULL;
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_greet.port, 10000, &s), ANYTLS_OK);
+    char text[64] = {0};
+    size_t got = 0, n = 0;
+    int rc;
+    while ((rc = anytls_stream_read(s, text + got, sizeof text - 1 - got, 5000, &n)) == ANYTLS_OK && n > 0) got += n;
+    CHECK_RC(rc, ANYTLS_OK);
+    CHECK(n == 0);
+    CHECK(strcmp(text, "hello\n") == 0);
+    CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+
+    /* A read timeout leaves the stream usable; reads and writes with bad arguments. */
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "localhost", g_echo.port, 10000, &s), ANYTLS_OK);
+    double start = now_seconds();
+    CHECK_RC(anytls_stream_read(s, text, sizeof text, 200, &n), ANYTLS_E_TIMEOUT);
+    CHECK(now_seconds() - start >= 0.15);
+    CHECK_RC(anytls_stream_read(s, text, sizeof text, 0, &n), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_read(s, text, 0, 100, &n), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_read(s, NULL, 4, 100, &n), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_read(s, text, 4, 100, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_write(s, NULL, 4, 100), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_write(s, "x", 1, 0), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_write(s, NULL, 0, 100), ANYTLS_OK);
+    CHECK_RC(anytls_stream_write(s, "ping", 4, ANYTLS_NO_TIMEOUT), ANYTLS_OK);
+    got = 0;
+    while (got < 4 && anytls_stream_read(s, text + got, 4 - got, ANYTLS_NO_TIMEOUT, &n) == ANYTLS_OK && n > 0) got += n;
+    CHECK(got == 4 && memcmp(text, "ping", 4) == 0);
+    CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+}
+
+static void test_fd_mode(void) {
+    int fd = -1;
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &fd), ANYTLS_OK);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    enum { kSize = 300000 };
+    unsigned char *out = malloc(kSize), *in = malloc(kSize);
+    uint64_t seed = 12345;
+    for (size_t i = 0; i < kSize; ++i) out[i] = (unsigned char)xorshift(&seed);
+    size_t sent = 0, got = 0;
+    double deadline = now_seconds() + 20;
+    /* Non-blocking both ways at once, as an event loop would drive it. */
+    while (got < kSize && now_seconds() < deadline) {
+        struct pollfd p = {fd, (short)(POLLIN | (sent < kSize ? POLLOUT : 0)), 0};
+        int r = poll(&p, 1, 1000);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        if (p.revents & POLLOUT) {
+            ssize_t n = send(fd, out + sent, kSize - sent, MSG_NOSIGNAL);
+            if (n > 0) sent += (size_t)n;
+            else if (n < 0 && errno != EAGAIN) break;
+        }
+        if (p.revents & (POLLIN | POLLHUP)) {
+            ssize_t n = recv(fd, in + got, kSize - got, 0);
+            if (n > 0) got += (size_t)n;
+            else if (n == 0 || errno != EAGAIN) break;
+        }
+    }
+    CHECK(sent == kSize);
+    CHECK(got == kSize);
+    CHECK(got == kSize && fnv1a(in, kSize) == fnv1a(out, kSize) && memcmp(in, out, kSize) == 0);
+    close(fd);
+    free(out);
+    free(in);
+
+    /* The target's end of stream reaches the fd as a 0-byte read. */
+    fd = -1;
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_greet.port, 10000, &fd), ANYTLS_OK);
+    if (fd < 0) return;
+    char text[64] = {0};
+    size_t n_text = 0;
+    int eof = 0;
+    deadline = now_seconds() + 10;
+    while (!eof && now_seconds() < deadline) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0) continue;
+        ssize_t n = recv(fd, text + n_text, sizeof text - 1 - n_text, 0);
+        if (n > 0) n_text += (size_t)n;
+        else if (n == 0) eof = 1;
+        else if (errno != EAGAIN) break;
+    }
+    CHECK(eof);
+    CHECK(strcmp(text, "hello\n") == 0);
+    close(fd);
+}
+
+static void test_pool_config(void) {
+    anytls_pool_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.size = sizeof cfg;
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, &cfg), ANYTLS_OK);
+    CHECK(cfg.ensure_idle_session == 0);
+    CHECK(cfg.idle_session_timeout_ms == 30000);
+    CHECK(cfg.idle_session_check_interval_ms == 30000);
+    CHECK(cfg.heartbeat_timeout_ms == 10000);
+    CHECK(cfg.tcp_keepalive_ms == 15000);
+    CHECK(cfg.session_reuse == 1);
+    CHECK(cfg.creation_backoff_max_ms == 60000);
+
+    /* Validated like the file; nothing applied on error; the message names the key. */
+    anytls_pool_config bad = cfg;
+    bad.idle_session_check_interval_ms = 0;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &bad), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("idle-session-check-interval");
+    bad = cfg;
+    bad.max_connection_lifetime_ms = 60000;
+    bad.connection_lifetime_jitter_ms = 60000;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &bad), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("connection-lifetime-jitter");
+    bad = cfg;
+    bad.ensure_idle_session = -1;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &bad), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("ensure-idle-session");
+    bad = cfg;
+    bad.min_idle_session = (int64_t)1 << 40;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &bad), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("min-idle-session");
+    bad = cfg;
+    bad.session_reuse = 2;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &bad), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("session-reuse");
+    bad = cfg;
+    bad.heartbeat_interval_ms = INT64_MAX;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &bad), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("heartbeat-interval");
+    anytls_pool_config again = {.size = sizeof again};
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, &again), ANYTLS_OK);
+    CHECK(memcmp(&again, &cfg, sizeof cfg) == 0);
+
+    /* Forward compatibility: an older, shorter struct. get writes only the fields inside
+     * size; set changes only those and keeps the rest. */
+    anytls_pool_config old;
+    memset(&old, 0x5a, sizeof old);
+    old.size = offsetof(anytls_pool_config, min_idle_session);
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, &old), ANYTLS_OK);
+    CHECK(old.ensure_idle_session == 0 && old.ensure_idle_session_create_rate == 0);
+    CHECK(old.min_idle_session == 0x5a5a5a5a5a5a5a5aLL);
+    CHECK(old.creation_backoff_max_ms == 0x5a5a5a5a5a5a5a5aLL);
+    old.ensure_idle_session_create_rate = 2;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &old), ANYTLS_OK);
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, &again), ANYTLS_OK);
+    CHECK(again.ensure_idle_session_create_rate == 2);
+    CHECK(again.idle_session_timeout_ms == 30000 && again.creation_backoff_max_ms == 60000);
+    again.ensure_idle_session_create_rate = 0;
+    CHECK_RC(anytls_pool_config_set(g_client, kProxy, &again), ANYTLS_OK);
+
+    /* A newer, longer struct: the library ignores what it does not know. */
+    struct {
+        anytls_pool_config known;
+        int64_t future_field;
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.known.size = sizeof newer;
+    newer.future_field = 77;
+    CHECK_RC(anytls_pool_config_get(g_client, kProxy, &newer.known), ANYTLS_OK);
+    CHECK(newer.future_field == 77 && newer.known.idle_session_timeout_ms == 30000);
+
+    anytls_pool_stats small;
+    memset(&small, 0x5a, sizeof small);
+    small.size = offsetof(anytls_pool_stats, creating);
+    CHECK_RC(anytls_pool_get_stats(g_client, kProxy, &small), ANYTLS_OK);
+    CHECK(small.idle != 0x5a5a5a5a5a5a5a5aULL && small.creating == 0x5a5a5a5a5a5a5a5aULL);
+}
+
+/* ensure-idle-session 0 -> 3 on a live pool, seen in the stats within a few seconds. */
+static void test_live_reconfigure(void) {
+    const char *proxy = "live";
+    anytls_pool_stats st = {.size = sizeof st};
+    CHECK_RC(anytls_pool_get_stats(g_client, proxy, &st), ANYTLS_OK);
+    CHECK(st.idle == 0 && st.created_total == 0);
+
+    anytls_pool_config cfg = {.size = sizeof cfg};
+    CHECK_RC(anytls_pool_config_get(g_client, proxy, &cfg), ANYTLS_OK);
+    CHECK(cfg.ensure_idle_session == 0);
+    cfg.ensure_idle_session = 3;
+    cfg.idle_session_check_interval_ms = 1000;
+    CHECK_RC(anytls_pool_config_set(g_client, proxy, &cfg), ANYTLS_OK);
+    anytls_pool_config back = {.size = sizeof back};
+    CHECK_RC(anytls_pool_config_get(g_client, proxy, &back), ANYTLS_OK);
+    CHECK(back.ensure_idle_session == 3 && back.idle_session_check_interval_ms == 1000);
+
+    double start = now_seconds();
+    int polled = ANYTLS_OK;
+    while (now_seconds() - start < 8) {
+        polled = anytls_pool_get_stats(g_client, proxy, &st);
+        if (polled != ANYTLS_OK || st.idle >= 3) break;
+        sleep_ms(100);
+    }
+    CHECK_RC(polled, ANYTLS_OK);
+    fprintf(stderr, "note: live pool: %llu idle after %.1f s (created %llu)\n", (unsigned long long)st.idle,
+            now_seconds() - start, (unsigned long long)st.created_total);
+    CHECK(st.idle == 3);
+    CHECK(st.created_total == 3);
+
+    /* A stream now lands on a warm session. */
+    anytls_stream *s = NULL;
+    CHECK_RC(anytls_stream_open(g_client, proxy, "127.0.0.1", g_echo.port, 5000, &s), ANYTLS_OK);
+    CHECK_RC(anytls_pool_get_stats(g_client, proxy, &st), ANYTLS_OK);
+    CHECK(st.warm_opens == 1 && st.busy == 1);
+    CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+
+    /* Reset closes the idle sessions. */
+    CHECK_RC(anytls_pool_reset(g_client, proxy), ANYTLS_OK);
+    CHECK_RC(anytls_pool_get_stats(g_client, proxy, &st), ANYTLS_OK);
+    CHECK(st.closed_reset >= 3);
+    CHECK(st.idle == 0);
+    cfg.ensure_idle_session = 0;
+    CHECK_RC(anytls_pool_config_set(g_client, proxy, &cfg), ANYTLS_OK);
+}
+
+struct blocked_read {
+    anytls_stream *stream;
+    int rc;
+    double seconds;
+};
+
+static void *blocked_reader(void *arg) {
+    struct blocked_read *r = arg;
+    char buf[16];
+    size_t n = 0;
+    double start = now_seconds();
+    r->rc = anytls_stream_read(r->stream, buf, sizeof buf, ANYTLS_NO_TIMEOUT, &n);
+    r->seconds = now_seconds() - start;
+    return NULL;
+}
+
+/* Streams outlive their client: they answer CLOSED and are still freed normally. A read
+ * blocked in another thread wakes up when the client closes. */
+static void test_stream_after_client_close(uint16_t server_port) {
+    char toml[1024];
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"short\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n",
+             (unsigned)server_port, g_ca);
+    anytls_client *c = NULL;
+    CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
+    anytls_stream *s = NULL;
+    int fd = -1;
+    CHECK_RC(anytls_stream_open(c, "short", "127.0.0.1", g_echo.port, 10000, &s), ANYTLS_OK);
+    CHECK_RC(anytls_stream_open_fd(c, "short", "127.0.0.1", g_echo.port, 10000, &fd), ANYTLS_OK);
+    anytls_stream *blocked = NULL;
+    CHECK_RC(anytls_stream_open(c, "short", "127.0.0.1", g_echo.port, 10000, &blocked), ANYTLS_OK);
+    struct blocked_read reader = {blocked, 1, 0};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, blocked_reader, &reader) == 0);
+    sleep_ms(300);
+    CHECK_RC(anytls_client_close(c), ANYTLS_OK);
+    pthread_join(thread, NULL);
+    CHECK_RC(reader.rc, ANYTLS_E_CLOSED);
+    CHECK(reader.seconds < 5);
+    CHECK_RC(anytls_stream_close(blocked), ANYTLS_OK);
+    char buf[8];
+    size_t n = 1;
+    CHECK_RC(anytls_stream_read(s, buf, sizeof buf, 100, &n), ANYTLS_E_CLOSED);
+    CHECK_RC(anytls_stream_write(s, "x", 1, 100), ANYTLS_E_CLOSED);
+    CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+    /* The fd sees the end of the stream. */
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK(poll(&p, 1, 5000) == 1);
+    CHECK(recv(fd, buf, sizeof buf, 0) <= 0);
+    close(fd);
+}
+
+int main(void) {
+    setvbuf(stderr, NULL, _IONBF, 0);
+    if (system("openssl version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "skip: no openssl command to make test certificates\n");
+        return 77;
+    }
+    if (make_pki() != 0) {
+        fprintf(stderr, "cannot make the test PKI in %s\n", g_dir);
+        return 1;
+    }
+    CHECK(target_start(&g_echo, echo_connection) == 0);
+    CHECK(target_start(&g_greet, greet_connection) == 0);
+
+    test_versions_and_errors();
+    CHECK_RC(anytls_set_log(log_callback, &g_log_lines, ANYTLS_LOG_INFO), ANYTLS_OK);
+
+    test_server_inputs();
+    char server_toml[1024];
+    snprintf(server_toml, sizeof server_toml,
+             "listen = \"127.0.0.1:0\"\ncertificate = \"%s\"\nprivate-key = \"%s\"\n"
+             "[[users]]\nname = \"tester\"\npassword = \"secret\"\n",
+             g_cert, g_key);
+    anytls_server *server = NULL;
+    CHECK_RC(anytls_server_start(server_toml, &server), ANYTLS_OK);
+    uint16_t server_port = 0;
+    CHECK_RC(anytls_server_port(server, &server_port), ANYTLS_OK);
+    CHECK(server_port != 0);
+
+    test_client_inputs(server_port);
+
+    char client_toml[2048];
+    snprintf(client_toml, sizeof client_toml,
+             "log-level = \"warning\"\n"
+             "[[proxies]]\nname = \"test\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n"
+             "[[proxies]]\nname = \"live\"\ntype = \"anytls\"\nserver = \"localhost\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n"
+             "[proxies.session-override]\nidle-session-check-interval = \"1s\"\n",
+             (unsigned)server_port, g_ca, (unsigned)server_port, g_ca);
+    CHECK_RC(anytls_client_open(client_toml, &g_client), ANYTLS_OK);
+    if (g_client) {
+        test_bad_calls();
+        test_streams();
+        test_fd_mode();
+        test_pool_config();
+        test_live_reconfigure();
+        CHECK_RC(anytls_client_close(g_client), ANYTLS_OK);
+    }
+    test_stream_after_client_close(server_port);
+
+    CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
+    CHECK(atomic_load(&g_log_lines) > 0); /* at least the server's "listening" line */
+    CHECK(atomic_load(&g_log_overlap) == 0);
+    CHECK_RC(anytls_set_log(NULL, NULL, ANYTLS_LOG_WARN), ANYTLS_OK);
+
+    target_stop(&g_echo);
+    target_stop(&g_greet);
+    remove_pki();
+    int failed = atomic_load(&g_failed);
+    printf("%d passed, %d failed\n", atomic_load(&g_passed), failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,211 @@
+// The pool end to end, in real time, against the `anytls server` process (issue 4): a client
+// with ensure 5, rate 2, lifetime 6s, jitter 2s, idle timeout 3s and check interval 1s opens
+// streams throughout ~14 s while the pool fills, rotates and cleans up. The debug log is
+// captured and checked for the three kinds of cleanup lines.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "client/client.hpp"
+#include "io/reactor_thread.hpp"
+#include "io/tcp.hpp"
+#include "log/log.hpp"
+#include "support/test_certs.hpp"
+
+using namespace anytls;
+using namespace anytls::io;
+using namespace std::chrono_literals;
+
+namespace {
+
+Task<void> echo_connection(Reactor* r, Socket socket) {
+    std::vector<std::byte> buffer(64 * 1024);
+    for (;;) {
+        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size());
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        auto sent = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
+        if (!sent) break;
+    }
+}
+
+Task<void> echo_accept(Reactor* r, TcpListener* listener) {
+    for (;;) {
+        auto accept = listener->accept(*r);
+        auto s = co_await accept;
+        if (!s) break;
+        r->spawn(echo_connection(r, std::move(s).value()));
+    }
+}
+
+// `anytls server` as a child process; its port is read from its "listening on" line.
+struct ServerProcess {
+    pid_t pid = -1;
+    std::uint16_t port = 0;
+
+    explicit ServerProcess(const std::string& exe, const std::string& config_path) {
+        int out[2];
+        REQUIRE(::pipe(out) == 0);
+        pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::dup2(out[1], STDOUT_FILENO);
+            ::close(out[0]);
+            ::close(out[1]);
+            ::execl(exe.c_str(), exe.c_str(), "server", "--config", config_path.c_str(), (char*)nullptr);
+            std::_Exit(127);
+        }
+        ::close(out[1]);
+        FILE* f = ::fdopen(out[0], "r");
+        char line[512];
+        std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
+        while (std::fgets(line, sizeof(line), f)) {
+            std::cmatch m;
+            if (std::regex_search(line, m, listening)) {
+                port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+                break;
+            }
+        }
+        std::fclose(f);
+        REQUIRE_MESSAGE(port != 0, "anytls server did not report its port");
+    }
+    ~ServerProcess() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            int status = 0;
+            ::waitpid(pid, &status, 0);
+        }
+    }
+};
+
+}  // namespace
+
+TEST_SUITE("client") {
+
+TEST_CASE("end to end: the pool fills at the rate, rotates by age, cleans idle sessions; every stream succeeds") {
+    const char* exe = std::getenv("ANYTLS_EXE");
+    REQUIRE_MESSAGE(exe, "ANYTLS_EXE must name the anytls binary (meson sets it)");
+    const auto& pki = test::test_pki();
+    std::string server_toml = pki.dir + "/e2e-server.toml";
+    std::ofstream(server_toml) << "listen = \"127.0.0.1:0\"\ncertificate = \"" << pki.server_cert
+                               << "\"\nprivate-key = \"" << pki.server_key
+                               << "\"\nlog-level = \"warning\"\n[[users]]\nname = \"e2e\"\npassword = \"e2e password\"\n";
+    ServerProcess server(exe, server_toml);
+
+    ReactorThread echo_thread;
+    TcpListener echo;
+    echo_thread.call([&] {
+        auto l = TcpListener::listen(SocketAddress::loopback_v4(0));
+        REQUIRE(l);
+        echo = std::move(l).value();
+        echo_thread.reactor().spawn(echo_accept(&echo_thread.reactor(), &echo));
+    });
+
+    std::mutex lines_mutex;
+    std::vector<std::string> lines;
+    log::set_sink([&](log::Level level, std::string_view line) {
+        if (level != log::Level::debug) return;
+        std::lock_guard lock(lines_mutex);
+        lines.emplace_back(line);
+    });
+    std::string client_toml = "log-level = \"debug\"\n[[proxies]]\nname = \"e2e\"\ntype = \"anytls\"\n"
+                              "server = \"127.0.0.1\"\nport = " + std::to_string(server.port) +
+                              "\npassword = \"e2e password\"\nsni = \"localhost\"\nca-file = \"" + pki.ca_cert +
+                              "\"\n[proxies.session-override]\nensure-idle-session = 5\n"
+                              "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"6s\"\n"
+                              "connection-lifetime-jitter = \"2s\"\nidle-session-timeout = \"3s\"\n"
+                              "idle-session-check-interval = \"1s\"\n";
+    {
+        auto client = client::Client::from_toml(client_toml);
+        REQUIRE_MESSAGE(client, client.error().text());
+        std::mutex rng_mutex;
+        std::mt19937_64 rng(99);
+        std::atomic<int> streams{0}, failures{0};
+        // One stream: random bytes echoed and verified; `hold` keeps it open a while.
+        auto one_stream = [&](std::chrono::milliseconds hold) {
+            std::vector<std::byte> data;
+            {
+                std::lock_guard lock(rng_mutex);
+                data.resize(1 + rng() % 20000);
+                for (auto& b : data) b = std::byte{static_cast<unsigned char>(rng())};
+            }
+            bool ok = false;
+            auto s = client.value()->open_stream("e2e", "127.0.0.1", echo.address().port(), 5s);
+            if (s && s.value()->write(data, 5s)) {
+                std::vector<std::byte> back, buf(65536);
+                while (back.size() < data.size()) {
+                    auto n = s.value()->read(buf, 5s);
+                    if (!n || *n == 0) break;
+                    back.insert(back.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+                }
+                ok = back == data;
+                std::this_thread::sleep_for(hold);
+            }
+            if (s) (void)s.value()->close();
+            ++streams;
+            failures += !ok;
+        };
+        std::size_t max_idle = 0;
+        bool burst_done = false;
+        auto start = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - start < 14s) {
+            if (!burst_done && std::chrono::steady_clock::now() - start > 4s) {
+                // A burst of 8 concurrent streams leaves more idle sessions than the target:
+                // idle cleanup must close the surplus once it has been idle for 3 s.
+                std::vector<std::thread> burst;
+                for (int i = 0; i < 8; ++i) burst.emplace_back(one_stream, 500ms);
+                for (auto& t : burst) t.join();
+                burst_done = true;
+            }
+            one_stream(0ms);
+            auto stats = client.value()->stats("e2e");
+            if (stats) max_idle = std::max(max_idle, stats->idle);
+            std::this_thread::sleep_for(250ms);
+        }
+        auto stats = client.value()->stats("e2e");
+        REQUIRE(stats);
+        MESSAGE("streams " << streams.load() << ", created " << stats->created_total << ", closed idle "
+                           << stats->closed_idle << ", closed age " << stats->closed_age << ", warm "
+                           << stats->warm_opens << ", cold " << stats->cold_opens);
+        CHECK(failures == 0);
+        CHECK(streams >= 30);
+        CHECK(max_idle >= 5);          // the pool filled
+        CHECK(stats->closed_age > 0);  // sessions rotated
+        CHECK(stats->closed_idle > 0); // idle cleanup ran
+        CHECK(stats->warm_opens > stats->cold_opens);
+    }
+    log::set_sink({});
+    log::set_level(log::Level::info);
+    echo_thread.call([&] { echo.close(); });
+
+    std::regex proactive("\\[AnyTLS\\] Proactive pool maintenance: current=\\d+, target=5, creating (\\d+) sessions");
+    bool saw_idle = false, saw_age = false, saw_proactive = false, saw_created = false;
+    for (const auto& l : lines) {
+        std::smatch m;
+        if (std::regex_search(l, m, proactive)) {
+            saw_proactive = true;
+            CHECK(std::stoi(m[1].str()) <= 2);  // never more than the rate in one cycle
+        }
+        saw_idle |= l.rfind("[AnyTLS] Idle cleanup: found ", 0) == 0;
+        saw_age |= l.rfind("[AnyTLS] Age cleanup: closing ", 0) == 0;
+        saw_created |= l.rfind("[AnyTLS] Created proactive session #", 0) == 0;
+    }
+    CHECK(saw_proactive);
+    CHECK(saw_created);
+    CHECK(saw_idle);
+    CHECK(saw_age);
+}
+
+}  // TEST_SUITE
