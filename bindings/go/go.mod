@@ -1,0 +1,3 @@
+module github.com/libanytls/anytls-go-binding
+
+go 1.22

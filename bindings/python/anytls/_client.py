@@ -1,0 +1,534 @@
+"""Client, Stream, pool configuration and statistics."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import datetime
+import io
+import os
+import socket
+import threading
+import weakref
+from typing import Any, Dict, Optional, Union
+
+from . import _lib
+from ._errors import E_CLOSED, E_CONFIG, ClosedError, make_error
+
+Seconds = Union[int, float, datetime.timedelta]
+
+# Reads wait in slices of at most this many milliseconds, so that close() from another thread
+# is noticed (the C API forbids freeing a stream while a call on it is in progress).
+_READ_SLICE_MS = 500
+
+DEFAULT_OPEN_TIMEOUT = 30.0
+
+
+def _closed(what: str) -> ClosedError:
+    err = make_error(E_CLOSED, f"{what} is closed")
+    assert isinstance(err, ClosedError)
+    return err
+
+
+# ---- pool configuration and statistics ---------------------------------------------------------
+
+# Python field -> (C field, is a duration in ms). Durations are float seconds in Python.
+_CONFIG_FIELDS = {
+    "ensure_idle_session": ("ensure_idle_session", False),
+    "ensure_idle_session_create_rate": ("ensure_idle_session_create_rate", False),
+    "min_idle_session": ("min_idle_session", False),
+    "min_idle_session_for_age": ("min_idle_session_for_age", False),
+    "max_connection_lifetime": ("max_connection_lifetime_ms", True),
+    "connection_lifetime_jitter": ("connection_lifetime_jitter_ms", True),
+    "idle_session_timeout": ("idle_session_timeout_ms", True),
+    "idle_session_check_interval": ("idle_session_check_interval_ms", True),
+    "heartbeat_interval": ("heartbeat_interval_ms", True),
+    "heartbeat_timeout": ("heartbeat_timeout_ms", True),
+    "tcp_keepalive": ("tcp_keepalive_ms", True),
+    "session_reuse": ("session_reuse", False),
+    "creation_backoff_max": ("creation_backoff_max_ms", True),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolConfig:
+    """The live pool configuration of one proxy (docs/CONFIG.md names each key with dashes).
+
+    Counts are ints; durations are float seconds (0 = off where the key allows it).
+    """
+
+    ensure_idle_session: int
+    ensure_idle_session_create_rate: int
+    min_idle_session: int
+    min_idle_session_for_age: int
+    max_connection_lifetime: float
+    connection_lifetime_jitter: float
+    idle_session_timeout: float
+    idle_session_check_interval: float
+    heartbeat_interval: float
+    heartbeat_timeout: float
+    tcp_keepalive: float
+    session_reuse: bool
+    creation_backoff_max: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolStats:
+    """Counters of one proxy's pool."""
+
+    idle: int
+    busy: int
+    creating: int
+    created_total: int
+    creation_failures: int
+    closed_idle: int
+    closed_age: int
+    closed_heartbeat: int
+    closed_error: int
+    closed_reset: int
+    closed_no_reuse: int
+    streams_opened: int
+    warm_opens: int
+    cold_opens: int
+    retried_opens: int
+
+
+def _config_from_c(c: _lib.anytls_pool_config) -> PoolConfig:
+    values: Dict[str, Any] = {}
+    for name, (cname, is_ms) in _CONFIG_FIELDS.items():
+        raw = getattr(c, cname)
+        if is_ms:
+            values[name] = raw / 1000.0
+        elif name == "session_reuse":
+            values[name] = bool(raw)
+        else:
+            values[name] = int(raw)
+    return PoolConfig(**values)
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _to_ms(name: str, value: Any) -> int:
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise make_error(E_CONFIG, f"{_key(name)}: expected seconds (a number or datetime.timedelta), "
+                                   f"not {type(value).__name__}")
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise make_error(E_CONFIG, f"{_key(name)}: not a finite duration")
+    ms = seconds * 1000.0
+    # Round up to whole milliseconds (as the library does), so a non-zero duration stays non-zero.
+    whole = int(ms)
+    if ms > whole + 1e-6:
+        whole += 1
+    return whole
+
+
+def _apply(c: _lib.anytls_pool_config, changes: Dict[str, Any]) -> None:
+    for name, value in changes.items():
+        field = _CONFIG_FIELDS.get(name)
+        if field is None:
+            raise make_error(E_CONFIG, f"{_key(name)}: unknown pool configuration key")
+        cname, is_ms = field
+        if is_ms:
+            setattr(c, cname, _to_ms(name, value))
+        elif name == "session_reuse":
+            if not isinstance(value, (bool, int)):
+                raise make_error(E_CONFIG, f"session-reuse: expected a bool, not {type(value).__name__}")
+            setattr(c, cname, int(value))
+        else:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise make_error(E_CONFIG, f"{_key(name)}: expected an int, not {type(value).__name__}")
+            if not -(2**63) <= value < 2**63:
+                raise make_error(E_CONFIG, f"{_key(name)}: {value} is out of range")
+            setattr(c, cname, value)
+
+
+# ---- streams -----------------------------------------------------------------------------------
+
+
+class Stream:
+    """One proxied TCP connection (a handle stream). Use as a context manager.
+
+    Reads and writes block the calling thread (the GIL is released). One reader thread and one
+    writer thread may use a stream at once. ``timeout`` (seconds, None = no limit) bounds each
+    read and write; a :class:`anytls.TimeoutError` leaves the stream usable.
+    """
+
+    def __init__(self, client: "Client", handle: int, timeout: Optional[float]) -> None:
+        self._client = client
+        self._handle: Optional[int] = handle
+        self._timeout = timeout
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closing = False
+
+    # -- timeouts, as socket.socket --
+    def settimeout(self, timeout: Optional[float]) -> None:
+        _lib.timeout_ms(timeout)  # validates
+        self._timeout = timeout
+
+    def gettimeout(self) -> Optional[float]:
+        return self._timeout
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None or self._closing
+
+    def _enter(self) -> int:
+        with self._cond:
+            if self._closing or self._handle is None:
+                raise _closed("stream")
+            self._active += 1
+            return self._handle
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    def recv(self, n: int, timeout: Optional[float] = ..., ) -> bytes:  # type: ignore[assignment]
+        """Reads up to n bytes; b"" at the end of the stream (the target closed)."""
+        if n < 0:
+            raise ValueError("negative buffer size")
+        if n == 0:
+            return b""
+        buf = ctypes.create_string_buffer(n)
+        got = self._read(ctypes.addressof(buf), n, self._timeout if timeout is ... else timeout)
+        return buf.raw[:got]
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, timeout: Optional[float] = ...) -> int:  # type: ignore[assignment]
+        """Reads into a writable buffer; returns the byte count (0 at the end of the stream)."""
+        view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise TypeError("recv_into() needs a writable buffer")
+        size = len(view) if nbytes <= 0 else min(nbytes, len(view))
+        if size == 0:
+            return 0
+        arr = (ctypes.c_char * size).from_buffer(view)
+        return self._read(ctypes.addressof(arr), size, self._timeout if timeout is ... else timeout)
+
+    def _read(self, address: int, size: int, timeout: Optional[float]) -> int:
+        total_ms = _lib.timeout_ms(timeout)
+        handle = self._enter()
+        try:
+            fn = _lib.lib().anytls_stream_read
+            n = ctypes.c_size_t(0)
+            remaining = total_ms
+            while True:
+                if self._closing:
+                    raise _closed("stream")
+                slice_ms = _READ_SLICE_MS if remaining == _lib.NO_TIMEOUT else min(remaining, _READ_SLICE_MS)
+                rc = fn(handle, address, size, slice_ms, ctypes.byref(n))
+                if rc == -5 and (remaining == _lib.NO_TIMEOUT or remaining > slice_ms):  # E_TIMEOUT: next slice
+                    if remaining != _lib.NO_TIMEOUT:
+                        remaining -= slice_ms
+                    continue
+                _lib.check(rc)
+                return n.value
+        finally:
+            self._leave()
+
+    def sendall(self, data: Any, timeout: Optional[float] = ...) -> None:  # type: ignore[assignment]
+        """Writes all of data (any bytes-like object)."""
+        ms = _lib.timeout_ms(self._timeout if timeout is ... else timeout)
+        keep: Any
+        if isinstance(data, bytes):
+            keep, size = data, len(data)
+            address: Any = data
+        else:
+            view = memoryview(data).cast("B")
+            size = len(view)
+            if view.readonly:
+                keep = bytes(view)
+                address = keep
+            else:
+                keep = (ctypes.c_char * size).from_buffer(view) if size else None
+                address = ctypes.addressof(keep) if size else None
+        if size == 0:
+            return
+        handle = self._enter()
+        try:
+            _lib.check(_lib.lib().anytls_stream_write(handle, address, size, ms))
+        finally:
+            self._leave()
+            del keep
+
+    send = sendall
+
+    def close(self) -> None:
+        """Ends the stream (FIN); the session goes back to its pool. Idempotent.
+
+        A read in progress in another thread is ended with ClosedError first.
+        """
+        with self._cond:
+            if self._handle is None or self._closing:
+                return
+            self._closing = True
+            while self._active:
+                self._cond.wait()
+            handle, self._handle = self._handle, None
+        self._client._forget(self)
+        _lib.lib().anytls_stream_close(handle)
+
+    def makefile(self, mode: str = "rb", buffering: int = -1) -> Any:
+        """A binary file object over the stream ("rb", "wb" or "rwb"), as socket.makefile."""
+        if "b" not in mode or not set(mode) <= {"r", "w", "b"}:
+            raise ValueError("makefile() supports the binary modes 'rb', 'wb', 'rwb' only")
+        raw = _StreamIO(self, "r" in mode, "w" in mode)
+        if buffering == 0:
+            return raw
+        size = io.DEFAULT_BUFFER_SIZE if buffering < 0 else buffering
+        if "r" in mode and "w" in mode:
+            return io.BufferedRWPair(raw, raw, size)
+        if "r" in mode:
+            return io.BufferedReader(raw, size)
+        return io.BufferedWriter(raw, size)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._handle is not None and not self._closing:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<anytls.Stream {'closed' if self.closed else 'open'}>"
+
+
+class _StreamIO(io.RawIOBase):
+    def __init__(self, stream: Stream, readable: bool, writable: bool) -> None:
+        super().__init__()
+        self._stream = stream
+        self._r = readable
+        self._w = writable
+
+    def readable(self) -> bool:
+        return self._r
+
+    def writable(self) -> bool:
+        return self._w
+
+    def readinto(self, b: Any) -> int:
+        return self._stream.recv_into(b)
+
+    def write(self, b: Any) -> int:
+        size = memoryview(b).nbytes
+        self._stream.sendall(b)
+        return size
+
+
+# ---- client ------------------------------------------------------------------------------------
+
+
+class Client:
+    """An AnyTLS client: its proxies, their session pools and its reactor thread.
+
+    ``Client(config=toml_text)`` or ``Client(path="client.toml")``; use as a context manager or
+    call :meth:`close`. One client may be used from many threads at once.
+    """
+
+    def __init__(self, config: Optional[str] = None, *, path: Union[str, "os.PathLike[str]", None] = None) -> None:
+        if (config is None) == (path is None):
+            raise TypeError("Client() needs exactly one of config= (TOML text) or path=")
+        lib = _lib.lib()
+        out = ctypes.c_void_p()
+        self._handle: Optional[int] = None
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closing = False
+        self._config_lock = threading.Lock()
+        self._streams: "weakref.WeakValueDictionary[int, Stream]" = weakref.WeakValueDictionary()
+        if config is not None:
+            rc = lib.anytls_client_open(_lib.encode(config, "config"), ctypes.byref(out))
+        else:
+            rc = lib.anytls_client_open_file(os.fsencode(path), ctypes.byref(out))  # type: ignore[arg-type]
+        _lib.check(rc)
+        self._handle = out.value
+
+    # Every call on the client handle is counted, so close() never frees it under a call that
+    # has not entered the library yet.
+    def _enter(self) -> int:
+        with self._cond:
+            if self._closing or self._handle is None:
+                raise _closed("client")
+            self._active += 1
+            return self._handle
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            if self._active == 0:
+                self._cond.notify_all()
+
+    def _forget(self, stream: Stream) -> None:
+        with self._cond:
+            self._streams.pop(id(stream), None)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None or self._closing
+
+    def open(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT,
+             *, io_timeout: Optional[float] = None) -> Stream:
+        """Opens a proxied TCP connection to host:port through ``proxy``.
+
+        ``timeout`` (seconds) bounds the whole open (handshake and SYNACK included);
+        ``io_timeout`` becomes the stream's read/write timeout (None = no limit).
+        """
+        ms = _lib.timeout_ms(timeout, allow_none=False)
+        _lib.timeout_ms(io_timeout)
+        p, h = _lib.encode(proxy, "proxy"), _lib.encode(host, "host")
+        handle = self._enter()
+        try:
+            out = ctypes.c_void_p()
+            _lib.check(_lib.lib().anytls_stream_open(handle, p, h, _port(port), ms, ctypes.byref(out)))
+            stream = Stream(self, out.value, io_timeout)  # type: ignore[arg-type]
+            with self._cond:
+                self._streams[id(stream)] = stream
+            return stream
+        finally:
+            self._leave()
+
+    def open_fd(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT) -> int:
+        """Opens a stream handed out as a file descriptor (non-blocking, close-on-exec AF_UNIX
+        stream socket) that the caller owns and closes with os.close()."""
+        ms = _lib.timeout_ms(timeout, allow_none=False)
+        p, h = _lib.encode(proxy, "proxy"), _lib.encode(host, "host")
+        handle = self._enter()
+        try:
+            fd = ctypes.c_int(-1)
+            _lib.check(_lib.lib().anytls_stream_open_fd(handle, p, h, _port(port), ms, ctypes.byref(fd)))
+            return fd.value
+        finally:
+            self._leave()
+
+    def open_socket(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT,
+                    *, blocking: bool = True) -> socket.socket:
+        """Opens a stream as a real ``socket.socket`` (the fd mode of the C API).
+
+        The socket is blocking unless ``blocking=False``; closing it ends the stream.
+        AnyTLS has no half-close: ``shutdown(SHUT_WR)`` ends the whole stream.
+        """
+        fd = self.open_fd(proxy, host, port, timeout)
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        sock.setblocking(blocking)
+        return sock
+
+    def pool_config(self, proxy: str) -> PoolConfig:
+        """The live pool configuration of ``proxy``."""
+        p = _lib.encode(proxy, "proxy")
+        handle = self._enter()
+        try:
+            c = _lib.anytls_pool_config(size=ctypes.sizeof(_lib.anytls_pool_config))
+            _lib.check(_lib.lib().anytls_pool_config_get(handle, p, ctypes.byref(c)))
+            return _config_from_c(c)
+        finally:
+            self._leave()
+
+    def set_pool_config(self, proxy: str, config: Optional[PoolConfig] = None, **changes: Any) -> PoolConfig:
+        """Changes the live pool configuration of ``proxy`` and returns the new one.
+
+        Pass a whole :class:`PoolConfig` and/or keyword changes named as its fields
+        (``ensure_idle_session=3``, ``idle_session_check_interval=1.0``); durations are seconds
+        (int/float) or ``datetime.timedelta``. The result is validated by the library like the
+        configuration file: nothing is applied if a value is refused, and the
+        :class:`ConfigError` names the key.
+        """
+        p = _lib.encode(proxy, "proxy")
+        merged: Dict[str, Any] = dataclasses.asdict(config) if config is not None else {}
+        merged.update(changes)
+        with self._config_lock:  # the read-modify-write of concurrent callers does not interleave
+            handle = self._enter()
+            try:
+                lib = _lib.lib()
+                c = _lib.anytls_pool_config(size=ctypes.sizeof(_lib.anytls_pool_config))
+                _lib.check(lib.anytls_pool_config_get(handle, p, ctypes.byref(c)))
+                _apply(c, merged)
+                _lib.check(lib.anytls_pool_config_set(handle, p, ctypes.byref(c)))
+                _lib.check(lib.anytls_pool_config_get(handle, p, ctypes.byref(c)))
+                return _config_from_c(c)
+            finally:
+                self._leave()
+
+    def stats(self, proxy: str) -> PoolStats:
+        """The counters of ``proxy``'s pool."""
+        p = _lib.encode(proxy, "proxy")
+        handle = self._enter()
+        try:
+            s = _lib.anytls_pool_stats(size=ctypes.sizeof(_lib.anytls_pool_stats))
+            _lib.check(_lib.lib().anytls_pool_get_stats(handle, p, ctypes.byref(s)))
+            return PoolStats(**{f.name: int(getattr(s, f.name)) for f in dataclasses.fields(PoolStats)})
+        finally:
+            self._leave()
+
+    def reset(self, proxy: str) -> None:
+        """Closes every idle session of ``proxy``; the pool rebuilds them at its next cycle."""
+        p = _lib.encode(proxy, "proxy")
+        handle = self._enter()
+        try:
+            _lib.check(_lib.lib().anytls_pool_reset(handle, p))
+        finally:
+            self._leave()
+
+    def close(self) -> None:
+        """Closes every stream and session and stops the client's thread. Idempotent.
+
+        Reads blocked on the client's streams end with ClosedError; sockets from
+        :meth:`open_socket` see the end of the stream.
+        """
+        with self._cond:
+            if self._handle is None or self._closing:
+                return
+            self._closing = True
+            while self._active:  # calls that were admitted before close began
+                self._cond.wait()
+            handle, self._handle = self._handle, None
+            streams = list(self._streams.values())
+        try:
+            # Wakes reads and writes blocked on the client's streams with ClosedError.
+            _lib.check(_lib.lib().anytls_client_close(handle))
+        finally:
+            # The handles of a closed client's streams must still be freed.
+            for stream in streams:
+                try:
+                    stream.close()
+                except Exception:
+                    pass
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "_handle", None) is not None and not self._closing:
+                self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<anytls.Client {'closed' if self.closed else 'open'}>"
+
+
+def _port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise _lib.invalid(f"port: must be an int in 1..65535, not {port!r}")
+    return port
