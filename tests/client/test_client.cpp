@@ -17,6 +17,7 @@
 #include "io/reactor_thread.hpp"
 #include "io/tcp.hpp"
 #include "server/server.hpp"
+#include "support/echo_service.hpp"
 #include "support/test_certs.hpp"
 
 using namespace anytls;
@@ -24,26 +25,6 @@ using namespace anytls::io;
 using namespace std::chrono_literals;
 
 namespace {
-
-Task<void> echo_connection(Reactor* r, Socket socket) {
-    std::vector<std::byte> buffer(64 * 1024);
-    for (;;) {
-        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size());
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        auto sent = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
-        if (!sent) break;
-    }
-}
-
-Task<void> echo_accept(Reactor* r, TcpListener* listener) {
-    for (;;) {
-        auto accept = listener->accept(*r);
-        auto s = co_await accept;
-        if (!s) break;
-        r->spawn(echo_connection(r, std::move(s).value()));
-    }
-}
 
 // The far side: an AnyTLS server and an echo target on their own reactor thread.
 struct FarSide {
@@ -62,7 +43,7 @@ struct FarSide {
             auto l = TcpListener::listen(SocketAddress::loopback_v4(0));
             REQUIRE(l);
             echo = std::move(l).value();
-            thread.reactor().spawn(echo_accept(&thread.reactor(), &echo));
+            thread.reactor().spawn(test::echo_accept_loop(&thread.reactor(), &echo));
         });
     }
     ~FarSide() {

@@ -22,6 +22,7 @@
 #include "io/reactor_thread.hpp"
 #include "io/tcp.hpp"
 #include "log/log.hpp"
+#include "support/echo_service.hpp"
 #include "support/test_certs.hpp"
 
 using namespace anytls;
@@ -29,26 +30,6 @@ using namespace anytls::io;
 using namespace std::chrono_literals;
 
 namespace {
-
-Task<void> echo_connection(Reactor* r, Socket socket) {
-    std::vector<std::byte> buffer(64 * 1024);
-    for (;;) {
-        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size());
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        auto sent = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
-        if (!sent) break;
-    }
-}
-
-Task<void> echo_accept(Reactor* r, TcpListener* listener) {
-    for (;;) {
-        auto accept = listener->accept(*r);
-        auto s = co_await accept;
-        if (!s) break;
-        r->spawn(echo_connection(r, std::move(s).value()));
-    }
-}
 
 // `anytls server` as a child process; its port is read from its "listening on" line.
 struct ServerProcess {
@@ -110,7 +91,7 @@ TEST_CASE("end to end: the pool fills at the rate, rotates by age, cleans idle s
         auto l = TcpListener::listen(SocketAddress::loopback_v4(0));
         REQUIRE(l);
         echo = std::move(l).value();
-        echo_thread.reactor().spawn(echo_accept(&echo_thread.reactor(), &echo));
+        echo_thread.reactor().spawn(test::echo_accept_loop(&echo_thread.reactor(), &echo));
     });
 
     std::mutex lines_mutex;

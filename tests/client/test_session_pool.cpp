@@ -18,6 +18,7 @@
 #include "io/timer.hpp"
 #include "log/log.hpp"
 #include "server/server.hpp"
+#include "support/echo_service.hpp"
 #include "support/test_certs.hpp"
 
 using namespace anytls;
@@ -27,17 +28,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* kPassword = "pool test password";
-
-Task<void> echo_connection(Reactor* r, Socket socket) {
-    std::vector<std::byte> buffer(64 * 1024);
-    for (;;) {
-        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size());
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        auto sent = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
-        if (!sent) break;
-    }
-}
 
 // A TCP relay between the client and the server that the test can stall: a stalled
 // connection silently stops forwarding (no FIN, no reset), like a NAT that dropped the path.
@@ -93,7 +83,7 @@ Task<void> accept_loop(Reactor* r, TcpListener* listener, CancellationSource* ca
         auto socket = co_await accept;
         if (!socket) break;
         if (relay) r->spawn(relay_connection(r, relay, std::move(socket).value()));
-        else r->spawn(echo_connection(r, std::move(socket).value()));
+        else r->spawn(test::echo_connection(r, std::move(socket).value()));
     }
 }
 
