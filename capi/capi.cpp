@@ -667,6 +667,31 @@ ANYTLS_API int anytls_stream_close(anytls_stream* stream) noexcept {
     });
 }
 
+ANYTLS_API int anytls_stream_into_fd(anytls_stream* stream, int* fd_out) noexcept {
+    if (fd_out) *fd_out = -1;
+    if (!fd_out) return guarded([&]() -> int { return invalid("anytls_stream_into_fd: fd_out is NULL"); });
+    if (!stream) return guarded([&]() -> int { return invalid("anytls_stream_into_fd: stream is NULL"); });
+    std::unique_ptr<anytls_stream> handle(stream);
+    return guarded([&]() -> int {
+        if (!handle->core || !handle->stream) return fail(ANYTLS_E_CLOSED, "the stream is closed");
+        ClientCore& core = *handle->core;
+        std::shared_lock life(core.life);
+        {
+            std::lock_guard lock(core.streams_mutex);
+            core.streams.erase(handle.get());
+        }
+        if (core.closed) {
+            handle->stream.reset();
+            return fail(ANYTLS_E_CLOSED, "the client is closed");
+        }
+        auto fd = handle->stream->into_fd();
+        handle->stream.reset();  // under `life`: the destructor may still reach the reactor
+        if (!fd) return fail(fd.error());
+        *fd_out = fd.value();
+        return ANYTLS_OK;
+    });
+}
+
 // -- server
 
 ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexcept {

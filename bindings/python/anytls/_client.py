@@ -276,6 +276,30 @@ class Stream:
         self._client._forget(self)
         _lib.lib().anytls_stream_close(handle)
 
+    def as_socket(self, *, blocking: bool = True) -> socket.socket:
+        """Hands this stream over to a real ``socket.socket`` (the C API's fd mode).
+
+        The Stream is closed afterwards; closing the socket ends the AnyTLS stream. Bytes
+        already buffered for this stream are delivered through the socket.
+        """
+        with self._cond:
+            if self._handle is None or self._closing:
+                raise _closed("stream")
+            self._closing = True
+            while self._active:
+                self._cond.wait()
+            handle, self._handle = self._handle, None
+        self._client._forget(self)
+        fd = ctypes.c_int(-1)
+        _lib.check(_lib.lib().anytls_stream_into_fd(handle, ctypes.byref(fd)))
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd.value)
+        except BaseException:
+            os.close(fd.value)
+            raise
+        sock.setblocking(blocking)
+        return sock
+
     def makefile(self, mode: str = "rb", buffering: int = -1) -> Any:
         """A binary file object over the stream ("rb", "wb" or "rwb"), as socket.makefile."""
         if "b" not in mode or not set(mode) <= {"r", "w", "b"}:

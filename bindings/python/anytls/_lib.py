@@ -77,6 +77,7 @@ _PROTOTYPES = {
     "anytls_stream_write": (_I, [_P, _P, ctypes.c_size_t, _I]),
     "anytls_stream_close": (_I, [_P]),
     "anytls_stream_open_fd": (_I, [_P, _S, _S, ctypes.c_uint16, _I, ctypes.POINTER(_I)]),
+    "anytls_stream_into_fd": (_I, [_P, ctypes.POINTER(_I)]),
     "anytls_server_start": (_I, [_S, ctypes.POINTER(_P)]),
     "anytls_server_port": (_I, [_P, ctypes.POINTER(ctypes.c_uint16)]),
     "anytls_server_stop": (_I, [_P]),

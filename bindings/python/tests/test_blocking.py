@@ -83,6 +83,28 @@ def test_socket_mode(client: anytls.Client, echo_port: int) -> None:
         assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
 
 
+def test_stream_as_socket(client: anytls.Client, echo_port: int) -> None:
+    # A Stream used through its own API first, then handed over to a real socket.
+    s = client.open("test", "127.0.0.1", echo_port, timeout=10)
+    s.sendall(b"before ")
+    assert s.recv(7, timeout=5) == b"before "
+    sock = s.as_socket()
+    assert s.closed
+    with sock:
+        assert isinstance(sock, socket.socket)
+        sock.settimeout(10)
+        data = os.urandom(100_000)
+        threading.Thread(target=sock.sendall, args=(data,), daemon=True).start()
+        got = bytearray()
+        while len(got) < len(data):
+            piece = sock.recv(65536)
+            assert piece
+            got += piece
+        assert got == data
+    with pytest.raises(anytls.ClosedError):
+        s.recv(1)
+
+
 def test_fifty_threads(client: anytls.Client, echo_port: int) -> None:
     errors: List[BaseException] = []
     barrier = threading.Barrier(50)

@@ -283,6 +283,14 @@ ANYTLS_API int anytls_stream_close(anytls_stream *stream) ANYTLS_NOEXCEPT;
 ANYTLS_API int anytls_stream_open_fd(anytls_client *client, const char *proxy, const char *host, uint16_t port,
                                      int timeout_ms, int *fd_out) ANYTLS_NOEXCEPT;
 
+/* Hands an open stream over to a file descriptor, as anytls_stream_open_fd would have: one
+ * end of a connected AF_UNIX stream socket pair (non-blocking, close-on-exec) that the
+ * library relays to the stream; the caller owns and closes it. The stream handle is freed in
+ * every case (on success and on failure), as by anytls_stream_close; with a NULL fd_out it is
+ * left untouched and ANYTLS_E_INVALID_ARGUMENT is returned.
+ * Thread safety: any thread; not concurrently with any other call on the same stream. */
+ANYTLS_API int anytls_stream_into_fd(anytls_stream *stream, int *fd_out) ANYTLS_NOEXCEPT;
+
 /* ---- Embedded server ------------------------------------------------------------------- */
 
 typedef struct anytls_server anytls_server;
