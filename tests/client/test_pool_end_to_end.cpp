@@ -1,7 +1,13 @@
 // The pool end to end, in real time, against the `anytls server` process (issue 4): a client
-// with ensure 5, rate 2, lifetime 6s, jitter 2s, idle timeout 3s and check interval 1s opens
-// streams throughout ~14 s while the pool fills, rotates and cleans up. The debug log is
+// with ensure 5, rate 2, lifetime 8s, jitter 2s, idle timeout 2s and check interval 1s opens
+// streams for at least 14 s while the pool fills, rotates and cleans up. The debug log is
 // captured and checked for the three kinds of cleanup lines.
+//
+// The schedule is chosen so each cleanup kind must happen whatever the machine's load: the
+// burst at 4 s leaves 12 idle sessions, 7 of them created on demand at 4 s (lifetime >= 6 s,
+// so not aged before 10 s) that time out as idle at ~6.5 s with only 5 protected. The loop
+// keeps going (up to 40 s) until rotation and idle cleanup have both been seen, so a slow
+// machine only makes the test longer, not red.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -105,8 +111,8 @@ TEST_CASE("end to end: the pool fills at the rate, rotates by age, cleans idle s
                               "server = \"127.0.0.1\"\nport = " + std::to_string(server.port) +
                               "\npassword = \"e2e password\"\nsni = \"localhost\"\nca-file = \"" + pki.ca_cert +
                               "\"\n[proxies.session-override]\nensure-idle-session = 5\n"
-                              "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"6s\"\n"
-                              "connection-lifetime-jitter = \"2s\"\nidle-session-timeout = \"3s\"\n"
+                              "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"8s\"\n"
+                              "connection-lifetime-jitter = \"2s\"\nidle-session-timeout = \"2s\"\n"
                               "idle-session-check-interval = \"1s\"\n";
     {
         auto client = client::Client::from_toml(client_toml);
@@ -141,12 +147,18 @@ TEST_CASE("end to end: the pool fills at the rate, rotates by age, cleans idle s
         std::size_t max_idle = 0;
         bool burst_done = false;
         auto start = std::chrono::steady_clock::now();
-        while (std::chrono::steady_clock::now() - start < 14s) {
-            if (!burst_done && std::chrono::steady_clock::now() - start > 4s) {
-                // A burst of 8 concurrent streams leaves more idle sessions than the target:
-                // idle cleanup must close the surplus once it has been idle for 3 s.
+        auto rotated_and_cleaned = [&] {
+            auto s = client.value()->stats("e2e");
+            return s && s->closed_age > 0 && s->closed_idle > 0;
+        };
+        for (;;) {
+            auto elapsed = std::chrono::steady_clock::now() - start;
+            if (elapsed > 40s || (elapsed >= 14s && rotated_and_cleaned())) break;
+            if (!burst_done && elapsed > 4s) {
+                // A burst of 12 concurrent streams leaves more idle sessions than the target:
+                // idle cleanup must close the surplus once it has been idle for 2 s.
                 std::vector<std::thread> burst;
-                for (int i = 0; i < 8; ++i) burst.emplace_back(one_stream, 500ms);
+                for (int i = 0; i < 12; ++i) burst.emplace_back(one_stream, 500ms);
                 for (auto& t : burst) t.join();
                 burst_done = true;
             }
