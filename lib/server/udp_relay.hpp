@@ -14,10 +14,10 @@
 // A datagram the target side cannot take (no route, unresolvable name, ICMP refusal) is
 // dropped and logged, as UDP would; the stream goes on. A malformed packet ends the stream.
 //
-// Why the SYNACK goes out before the header: our ClientSession::open_stream waits for the
-// SYNACK before it returns a stream, so the header can only follow it; sing's lazy client
-// (uot/lazy.go) does not wait and sends the header with its first datagram. Answering at once
-// suits both. A connect-mode destination that cannot be resolved therefore ends the stream
+// Why the SYNACK goes out before the header: a client may wait for the SYNACK before it
+// sends the header (sing's uot.Client.DialConn on a stream that waits), or send it with the
+// SYN (our open_udp_stream), or with its first datagram (sing's lazy client, uot/lazy.go).
+// Answering at once suits all three. A connect-mode destination that cannot be resolved therefore ends the stream
 // with FIN, not with SYNACK error text.
 //
 // Memory per relay: one 64 KiB read buffer, the packet decoder (one read plus one incomplete

@@ -145,7 +145,8 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
 }
 
 io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std::uint16_t port,
-                                                          io::Duration timeout) {
+                                                          io::Duration timeout,
+                                                          std::vector<std::uint8_t> early_data) {
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
     if (state_ != SessionState::idle) co_return make_error(errc::invalid_argument, "session already carries a stream");
     auto address = proto::SocksAddress::from_host(host, port);
@@ -163,6 +164,7 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         if (!encoded) co_return std::move(encoded).error();
         auto appended = proto::append_frame(address_frame, proto::Command::psh, stream->id, encoded.value());
         if (!appended) co_return appended.error();
+        proto::append_data_frames(address_frame, stream->id, early_data);
     }
 
     Result<void> written;

@@ -29,6 +29,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/result.hpp"
 #include "io/async_mutex.hpp"
@@ -101,7 +102,11 @@ public:
 
     // Opens the next stream to host:port. Requires state() == idle. Waits for the v2 SYNACK
     // (see the .cpp for how a v1 server is told apart) within min(timeout, synack_timeout).
-    io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout);
+    // `early_data` leaves as the stream's first data, in the same session write as the SYN
+    // and the address: for protocols whose server answers only after reading a request
+    // header (UDP-over-TCP to a server that routes before it acknowledges).
+    io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout,
+                                               std::vector<std::uint8_t> early_data = {});
 
     // Sends HeartRequest and waits for HeartResponse; only for v2 peers (known once the first
     // stream's ServerSettings arrived). Errors: errc::invalid_argument (not a v2 peer),

@@ -73,14 +73,16 @@ io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession> sessi
     auto destination = proto::SocksAddress::from_host(host, port);
     if (!destination) co_return std::move(destination).error();
     const io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
-    auto stream = co_await session->open_stream(std::string(proto::udp_over_tcp_host), udp_over_tcp_port,
-                                                deadline.remaining());
-    if (!stream) co_return std::move(stream).error();
     proto::UdpOverTcpRequest request;
     request.is_connect = connect_mode;
     request.destination = std::move(destination).value();
-    auto started = co_await UdpStream::start(std::move(stream).value(), std::move(request), deadline.remaining());
-    co_return started;
+    std::vector<std::uint8_t> header;
+    auto encoded = proto::append_udp_over_tcp_request(header, request);
+    if (!encoded) co_return std::move(encoded).error();
+    auto stream = co_await session->open_stream(std::string(proto::udp_over_tcp_host), udp_over_tcp_port,
+                                                deadline.remaining(), std::move(header));
+    if (!stream) co_return std::move(stream).error();
+    co_return UdpStream(std::move(stream).value(), std::move(request));
 }
 
 }  // namespace anytls::session

@@ -2,18 +2,14 @@
 // on one AnyTLS stream.
 //
 // open_udp_stream() opens a stream to `sp.v2.udp-over-tcp.arpa:0` on an idle session (the
-// target sing's uot.RequestDestination(2) gives and sing-box's anytls outbound dials), then
-// sends the request header (isConnect + destination) as the stream's next PSH — like sing's
-// uot.Client.DialConn (not the lazy DialEarlyConn, which holds the header back until the first
-// datagram). Datagrams then travel as uot packets:
+// target sing's uot.RequestDestination(2) gives and sing-box's anytls outbound dials) with the
+// request header (isConnect + destination) as early data: SYN, address and header leave in
+// one session write. That matters for interop: a server that routes the stream first reads
+// the header and only then dials and acknowledges (sing-box does), so a client that waited
+// for the SYNACK before sending the header would wait until the synack timeout. Datagrams
+// then travel as uot packets:
 //   - connect mode: every datagram goes to the destination; replies come from it;
 //   - per-packet mode: each datagram carries its own destination and each reply its source.
-//
-// Interop note: open_stream waits for the server's SYNACK before the header can go out. Our
-// server answers at once; a server that acknowledges only after reading the header (sing-box
-// routes the stream, reads the header, then dials) would leave open_udp_stream waiting for
-// the SYNACK until the session's synack_timeout. Sending the header with the SYN needs an
-// early-data parameter on ClientSession::open_stream (not there yet).
 //
 // Reactor thread only. The stream holds its session; close() (or dropping the UdpStream)
 // sends FIN and makes the session reusable.
@@ -42,7 +38,8 @@ struct UdpDatagram {
 
 class UdpStream {
 public:
-    // Sends the request header on an already opened stream to the magic target.
+    // Sends the request header on an already opened stream to the magic target (for a server
+    // that acknowledges before reading it; open_udp_stream sends it with the SYN instead).
     static io::Task<Result<UdpStream>> start(ClientStream stream, proto::UdpOverTcpRequest request,
                                              io::Duration timeout);
 
@@ -69,6 +66,8 @@ public:
     ClientStream& stream() { return stream_; }
 
 private:
+    friend io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession>, std::string, std::uint16_t,
+                                                       bool, io::Duration);
     UdpStream(ClientStream stream, proto::UdpOverTcpRequest request)
         : stream_(std::move(stream)), request_(std::move(request)), decoder_(request_.is_connect) {}
 
@@ -79,8 +78,8 @@ private:
 };
 
 // Opens a UDP-over-TCP stream on `session` (which must be idle) to host:port. `host` may be an
-// IP literal or a name (the server resolves it). `timeout` covers the stream's SYNACK and the
-// header write.
+// IP literal or a name (the server resolves it). `timeout` covers the session write (SYN,
+// address and request header together) and the stream's SYNACK.
 io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession> session, std::string host,
                                             std::uint16_t port, bool connect_mode, io::Duration timeout);
 

@@ -44,6 +44,7 @@ import (
 
 	anytls "github.com/anytls/sing-anytls"
 	"github.com/anytls/sing-anytls/padding"
+	"github.com/sagernet/sing/common/uot"
 	"github.com/sagernet/sing/common/logger"
 	M "github.com/sagernet/sing/common/metadata"
 	N "github.com/sagernet/sing/common/network"
@@ -185,6 +186,27 @@ func startEcho(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startUDPEcho answers every datagram on 127.0.0.1 with the same bytes.
+func startUDPEcho(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
 func closedPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -206,6 +228,8 @@ type refServer struct {
 	streams       atomic.Int64
 	mu            sync.Mutex
 	refusals      []string // the dial errors it reported in SYNACK
+	udpStreams    atomic.Int64 // UDP-over-TCP streams relayed
+	udpErr        atomic.Value // the last UDP-over-TCP failure, a string
 }
 
 // frameSniffingConn counts the service's UpdatePaddingScheme frames: a server session never
@@ -225,6 +249,10 @@ func (c *frameSniffingConn) Write(b []byte) (int, error) {
 func (s *refServer) NewConnectionEx(ctx context.Context, conn net.Conn, source M.Socksaddr,
 	destination M.Socksaddr, onClose N.CloseHandlerFunc) {
 	s.streams.Add(1)
+	if destination.Fqdn == uot.MagicAddress {
+		s.relayUDP(conn, onClose)
+		return
+	}
 	target, err := net.DialTimeout("tcp", destination.String(), stepTimeout)
 	if err != nil {
 		s.mu.Lock()
@@ -258,6 +286,65 @@ func (s *refServer) NewConnectionEx(ctx context.Context, conn net.Conn, source M
 	<-done
 	if onClose != nil {
 		onClose(nil)
+	}
+}
+
+// relayUDP serves a UDP-over-TCP v2 stream the way a routing server does: it reads the
+// request header first, dials, and only then acknowledges the stream (HandshakeSuccess sends
+// the SYNACK). A client that waited for the SYNACK before sending the header would stall here.
+func (s *refServer) relayUDP(conn net.Conn, onClose N.CloseHandlerFunc) {
+	defer conn.Close()
+	finish := func(err error) {
+		if onClose != nil {
+			onClose(err)
+		}
+	}
+	conn.SetReadDeadline(time.Now().Add(stepTimeout))
+	request, err := uot.ReadRequest(conn)
+	if err != nil {
+		s.udpErr.Store(err.Error())
+		finish(err)
+		return
+	}
+	conn.SetReadDeadline(time.Time{})
+	target, err := net.Dial("udp", request.Destination.String())
+	if err != nil {
+		s.udpErr.Store(err.Error())
+		if reporter, ok := conn.(N.HandshakeFailure); ok {
+			reporter.HandshakeFailure(err)
+		}
+		finish(err)
+		return
+	}
+	defer target.Close()
+	if reporter, ok := conn.(N.HandshakeSuccess); ok {
+		if err := reporter.HandshakeSuccess(); err != nil {
+			finish(err)
+			return
+		}
+	}
+	s.udpStreams.Add(1)
+	packets := uot.NewConn(conn, *request)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, err := target.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := packets.WriteTo(buf[:n], request.Destination.UDPAddr()); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := packets.ReadFrom(buf)
+		if err != nil {
+			finish(nil)
+			return
+		}
+		target.Write(buf[:n])
 	}
 }
 
@@ -321,6 +408,7 @@ type clientReport struct {
 	PaddingMD5Current         string `json:"padding_md5_current"`
 	PaddingUpdates            int    `json:"padding_updates"`
 	SettingsPaddingMD5        string `json:"settings_padding_md5"`
+	UDPOK                     int    `json:"udp_ok"`
 }
 
 // lastJSONLine decodes the last line of out that starts with '{'.
@@ -336,7 +424,7 @@ func lastJSONLine(out string, v any) error {
 
 // runOurClient runs `peer client` and returns its report; a failed run fails the test.
 func runOurClient(t *testing.T, pki *testPKI, server, target string, sequential, concurrent int,
-	refused string) clientReport {
+	refused string, extra ...string) clientReport {
 	t.Helper()
 	args := []string{"client", "--server", server, "--password", password, "--ca", pki.certFile,
 		"--sni", "localhost", "--target", target,
@@ -344,6 +432,7 @@ func runOurClient(t *testing.T, pki *testPKI, server, target string, sequential,
 	if refused != "" {
 		args = append(args, "--refused-target", refused)
 	}
+	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, peerPath(t), args...)
@@ -425,6 +514,28 @@ func TestOurClientAgainstReferenceServer(t *testing.T) {
 	if pushes := server.paddingPushes.Load(); pushes != 0 || r.PaddingUpdates != 0 {
 		t.Errorf("the server pushed %d schemes and our client adopted %d; want none (same default scheme)",
 			pushes, r.PaddingUpdates)
+	}
+}
+
+// Our UDP-over-TCP client against their server, whose handler reads the request header
+// before it acknowledges the stream: the header must travel with the SYN.
+func TestOurUDPOverTCPAgainstReferenceServer(t *testing.T) {
+	peerPath(t)
+	pki := newPKI(t)
+	echo := startEcho(t)
+	udpEcho := startUDPEcho(t)
+	server := startRefServer(t, pki, padding.DefaultPaddingScheme)
+
+	// A client that waited for the SYNACK first would fail here with "no SYNACK" after the
+	// peer's 5 s synack timeout.
+	const datagrams = 50
+	r := runOurClient(t, pki, server.addr, echo, 1, 0, "", "--udp-target", udpEcho,
+		"--udp-datagrams", fmt.Sprint(datagrams))
+	if r.UDPOK != datagrams {
+		t.Errorf("datagrams echoed intact = %d, want %d", r.UDPOK, datagrams)
+	}
+	if n := server.udpStreams.Load(); n != 1 {
+		t.Errorf("the reference server relayed %d UDP-over-TCP streams, want 1 (last error: %v)", n, server.udpErr.Load())
 	}
 }
 

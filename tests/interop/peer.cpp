@@ -12,7 +12,7 @@
 //
 //   peer client --server 127.0.0.1:PORT --password P --ca F --sni localhost
 //               --target 127.0.0.1:ECHO --sequential N --concurrent K
-//               [--refused-target 127.0.0.1:CLOSED]
+//               [--refused-target 127.0.0.1:CLOSED] [--udp-target 127.0.0.1:UDPECHO --udp-datagrams N]
 //     Drives our SessionPool against an echo target behind the server: N streams one after
 //     another (each echoes random bytes of random size up to 64 KiB, then closes), then K
 //     streams open at once. Then, if asked, opens a stream to a closed port and expects
@@ -20,6 +20,8 @@
 //     directly (session::open_session with the pool's PaddingState) so the padding-md5 its
 //     Settings carried can be reported: after a server pushed a scheme, that is the pushed
 //     scheme's md5 (DESIGN.md section 5, "A server may push a new scheme").
+//     With --udp-target, last of all: a UDP-over-TCP v2 stream (connect mode) on a fresh
+//     session to that UDP echo, N datagrams of random sizes each sent and its echo compared.
 //     Prints one JSON line; exits 1 on any failure.
 //
 // Exit codes: 0 pass, 1 failure, 2 bad usage.
@@ -51,6 +53,7 @@
 #include "server/server.hpp"
 #include "session/client_session.hpp"
 #include "session/padding_state.hpp"
+#include "session/udp_stream.hpp"
 
 using namespace anytls;
 using namespace std::chrono_literals;
@@ -313,6 +316,47 @@ io::Task<Result<std::string>> fresh_session_md5(ClientRun* run) {
     co_return md5;
 }
 
+// A fresh session, one UDP-over-TCP stream to the UDP echo, `count` datagrams echoed and
+// compared one by one. Returns how many came back intact.
+io::Task<Result<int>> udp_echo(ClientRun* run, std::string host, std::uint16_t port, int count) {
+    auto opened = co_await session::open_session(*run->reactor, run->client_config, run->padding, 0);
+    if (!opened) co_return std::move(opened).error();
+    auto session = std::move(opened).value();
+    auto udp = co_await session::open_udp_stream(session, host, port, true, kStepTimeout);
+    if (!udp) {
+        session->close();
+        co_return std::move(udp).error();
+    }
+    std::uniform_int_distribution<std::size_t> size(1, 1200);
+    int ok = 0;
+    Result<void> failure;
+    for (int i = 0; i < count && failure; ++i) {
+        std::vector<std::byte> datagram(size(run->random));
+        for (auto& b : datagram) b = std::byte{static_cast<unsigned char>(run->random())};
+        auto sent = co_await udp->send(datagram, kStepTimeout);
+        if (!sent) {
+            failure = std::move(sent).error();
+            break;
+        }
+        auto back = co_await udp->receive(kStepTimeout);
+        if (!back) {
+            failure = std::move(back).error();
+            break;
+        }
+        if (back->payload.size() != datagram.size() ||
+            !std::equal(datagram.begin(), datagram.end(), reinterpret_cast<const std::byte*>(back->payload.data()))) {
+            failure = make_error(errc::protocol, "datagram " + std::to_string(i) + " came back different");
+            break;
+        }
+        ++ok;
+    }
+    auto closed = co_await udp->close();
+    (void)closed;
+    session->close();
+    if (!failure) co_return std::move(failure).error();
+    co_return ok;
+}
+
 io::Task<Result<client::PooledStream>> open_refused(ClientRun* run, std::string host, std::uint16_t port) {
     co_return co_await run->pool->open_stream(std::move(host), port, kStepTimeout);
 }
@@ -322,6 +366,10 @@ int run_client(const Options& options) {
     std::string server = option(options, "server");
     std::string target = option(options, "target");
     std::string refused = option(options, "refused-target");
+    std::string udp_target = option(options, "udp-target");
+    int udp_datagrams = 0;
+    std::string udp_host;
+    std::uint16_t udp_port = 0;
     int sequential = 0;
     int concurrent = 0;
     ClientRun run;
@@ -331,8 +379,10 @@ int run_client(const Options& options) {
         !split_host_port(target, &run.target_host, &run.target_port) ||
         !parse_count(option(options, "sequential", "0"), &sequential) ||
         !parse_count(option(options, "concurrent", "0"), &concurrent) ||
-        (!refused.empty() && !split_host_port(refused, &refused_host, &refused_port))) {
-        std::fprintf(stderr, "peer client: bad --server, --target, --refused-target, --sequential or --concurrent\n");
+        (!refused.empty() && !split_host_port(refused, &refused_host, &refused_port)) ||
+        (!udp_target.empty() && !split_host_port(udp_target, &udp_host, &udp_port)) ||
+        !parse_count(option(options, "udp-datagrams", "0"), &udp_datagrams)) {
+        std::fprintf(stderr, "peer client: bad --server, --target, --refused-target, --udp-target, --sequential, --concurrent or --udp-datagrams\n");
         return 2;
     }
     config.password = option(options, "password");
@@ -400,17 +450,25 @@ int run_client(const Options& options) {
         else run.note_error("fresh session", md5.error());
     }
 
+    int udp_ok = 0;
+    if (!udp_target.empty() && run.first_error.empty()) {
+        auto echoed = io::sync_wait(reactor, udp_echo(&run, udp_host, udp_port, udp_datagrams));
+        if (echoed) udp_ok = echoed.value();
+        else run.note_error("UDP-over-TCP", echoed.error());
+    }
+
     io::sync_wait(reactor, pool.shutdown());
     for (int i = 0; i < 20000 && reactor.live_tasks() > 0; ++i) reactor.run_once(true);
 
-    const bool ok = run.first_error.empty() && sequential_ok == sequential && run.concurrent_ok == concurrent;
+    const bool ok = run.first_error.empty() && sequential_ok == sequential && run.concurrent_ok == concurrent &&
+                    (udp_target.empty() || udp_ok == udp_datagrams);
     std::printf(
         "{\"ok\":%s,\"error\":%s,\"seed\":%llu,\"streams_ok\":%d,\"sequential_ok\":%d,\"concurrent_ok\":%d,"
         "\"sessions_created_sequential\":%llu,\"warm_opens_sequential\":%llu,\"sessions_created\":%llu,"
         "\"warm_opens\":%llu,\"cold_opens\":%llu,\"retried_opens\":%llu,\"creation_failures\":%llu,"
         "\"closed_error\":%llu,\"refused_code\":%d,\"refused_target_refused\":%s,\"refused_error\":%s,"
         "\"padding_md5_initial\":%s,\"padding_md5_current\":%s,\"padding_updates\":%zu,"
-        "\"settings_padding_md5\":%s}\n",
+        "\"settings_padding_md5\":%s,\"udp_ok\":%d}\n",
         ok ? "true" : "false", json_string(run.first_error).c_str(), static_cast<unsigned long long>(seed),
         sequential_ok + run.concurrent_ok, sequential_ok, run.concurrent_ok,
         static_cast<unsigned long long>(after_sequential.created_total),
@@ -420,7 +478,7 @@ int run_client(const Options& options) {
         static_cast<unsigned long long>(stats.creation_failures), static_cast<unsigned long long>(stats.closed_error),
         refused_code, refused_code == errc::target_refused ? "true" : "false", json_string(refused_text).c_str(),
         json_string(initial_md5).c_str(), json_string(padding->current()->md5_hex()).c_str(), padding->updates(),
-        json_string(settings_md5).c_str());
+        json_string(settings_md5).c_str(), udp_ok);
     std::fflush(stdout);
     return ok ? 0 : 1;
 }
