@@ -279,6 +279,31 @@ std::int64_t to_ms(config::Duration d) {
     return ns / 1'000'000 + (ns % 1'000'000 != 0 ? 1 : 0);  // rounded up: non-zero stays non-zero
 }
 
+// What every per-proxy pool call does first: the handle and proxy name checked, the client kept
+// alive for the call (`life` held shared), the proxy known. `body` runs under that lock with the
+// Client.
+template <class Body>
+int with_pool(anytls_client* client, const char* proxy, const char* function, Body body) {
+    if (int rc = check_client_proxy(client, proxy, function)) return rc;
+    ClientCore& core = *client->core;
+    std::shared_lock life(core.life);
+    if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
+    if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
+    return body(*core.client);
+}
+
+// A size-prefixed struct argument: not NULL, and its `size` covers at least its first field.
+int check_sized(const char* function, const char* name, const char* type, const void* ptr, std::size_t size,
+                std::size_t first_field_end) {
+    if (!ptr) return invalid(std::string(function) + ": " + name + " is NULL");
+    if (size < first_field_end) {
+        return invalid(std::string(function) + ": " + name + "->size (" + std::to_string(size) +
+                       ") holds no field; set it to sizeof(" + type + ")");
+    }
+    return ANYTLS_OK;
+}
+
+
 }  // namespace
 
 // ---- exported functions --------------------------------------------------------------------
@@ -386,158 +411,140 @@ ANYTLS_API int anytls_client_close(anytls_client* client) noexcept {
 
 ANYTLS_API int anytls_pool_config_get(anytls_client* client, const char* proxy, anytls_pool_config* cfg) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_client_proxy(client, proxy, "anytls_pool_config_get")) return rc;
-        if (!cfg) return invalid("anytls_pool_config_get: cfg is NULL");
-        if (!ANYTLS_FIELD_FITS(cfg, ensure_idle_session)) {
-            return invalid("anytls_pool_config_get: cfg->size (" + std::to_string(cfg->size) +
-                           ") holds no field; set it to sizeof(anytls_pool_config)");
-        }
-        ClientCore& core = *client->core;
-        std::shared_lock life(core.life);
-        if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
-        if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
-        auto got = core.client->pool_settings(proxy);
-        if (!got) return fail(got.error());
-        const config::PoolSettings& s = got.value();
-        if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session)) cfg->ensure_idle_session = s.ensure_idle_session;
-        if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session_create_rate))
-            cfg->ensure_idle_session_create_rate = s.ensure_idle_session_create_rate;
-        if (ANYTLS_FIELD_FITS(cfg, min_idle_session)) cfg->min_idle_session = s.min_idle_session;
-        if (ANYTLS_FIELD_FITS(cfg, min_idle_session_for_age)) cfg->min_idle_session_for_age = s.min_idle_session_for_age;
-        if (ANYTLS_FIELD_FITS(cfg, max_connection_lifetime_ms))
-            cfg->max_connection_lifetime_ms = to_ms(s.max_connection_lifetime);
-        if (ANYTLS_FIELD_FITS(cfg, connection_lifetime_jitter_ms))
-            cfg->connection_lifetime_jitter_ms = to_ms(s.connection_lifetime_jitter);
-        if (ANYTLS_FIELD_FITS(cfg, idle_session_timeout_ms)) cfg->idle_session_timeout_ms = to_ms(s.idle_session_timeout);
-        if (ANYTLS_FIELD_FITS(cfg, idle_session_check_interval_ms))
-            cfg->idle_session_check_interval_ms = to_ms(s.idle_session_check_interval);
-        if (ANYTLS_FIELD_FITS(cfg, heartbeat_interval_ms)) cfg->heartbeat_interval_ms = to_ms(s.heartbeat_interval);
-        if (ANYTLS_FIELD_FITS(cfg, heartbeat_timeout_ms)) cfg->heartbeat_timeout_ms = to_ms(s.heartbeat_timeout);
-        if (ANYTLS_FIELD_FITS(cfg, tcp_keepalive_ms)) cfg->tcp_keepalive_ms = to_ms(s.tcp_keepalive);
-        if (ANYTLS_FIELD_FITS(cfg, session_reuse)) cfg->session_reuse = s.session_reuse ? 1 : 0;
-        if (ANYTLS_FIELD_FITS(cfg, creation_backoff_max_ms))
-            cfg->creation_backoff_max_ms = to_ms(s.creation_backoff_max);
-        return ANYTLS_OK;
+        if (int rc = check_sized("anytls_pool_config_get", "cfg", "anytls_pool_config", cfg, cfg ? cfg->size : 0,
+                                 offsetof(anytls_pool_config, ensure_idle_session) + sizeof(cfg->ensure_idle_session)))
+            return rc;
+        return with_pool(client, proxy, "anytls_pool_config_get", [&](client::Client& c) -> int {
+            auto got = c.pool_settings(proxy);
+            if (!got) return fail(got.error());
+            const config::PoolSettings& s = got.value();
+            if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session)) cfg->ensure_idle_session = s.ensure_idle_session;
+            if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session_create_rate))
+                cfg->ensure_idle_session_create_rate = s.ensure_idle_session_create_rate;
+            if (ANYTLS_FIELD_FITS(cfg, min_idle_session)) cfg->min_idle_session = s.min_idle_session;
+            if (ANYTLS_FIELD_FITS(cfg, min_idle_session_for_age)) cfg->min_idle_session_for_age = s.min_idle_session_for_age;
+            if (ANYTLS_FIELD_FITS(cfg, max_connection_lifetime_ms))
+                cfg->max_connection_lifetime_ms = to_ms(s.max_connection_lifetime);
+            if (ANYTLS_FIELD_FITS(cfg, connection_lifetime_jitter_ms))
+                cfg->connection_lifetime_jitter_ms = to_ms(s.connection_lifetime_jitter);
+            if (ANYTLS_FIELD_FITS(cfg, idle_session_timeout_ms)) cfg->idle_session_timeout_ms = to_ms(s.idle_session_timeout);
+            if (ANYTLS_FIELD_FITS(cfg, idle_session_check_interval_ms))
+                cfg->idle_session_check_interval_ms = to_ms(s.idle_session_check_interval);
+            if (ANYTLS_FIELD_FITS(cfg, heartbeat_interval_ms)) cfg->heartbeat_interval_ms = to_ms(s.heartbeat_interval);
+            if (ANYTLS_FIELD_FITS(cfg, heartbeat_timeout_ms)) cfg->heartbeat_timeout_ms = to_ms(s.heartbeat_timeout);
+            if (ANYTLS_FIELD_FITS(cfg, tcp_keepalive_ms)) cfg->tcp_keepalive_ms = to_ms(s.tcp_keepalive);
+            if (ANYTLS_FIELD_FITS(cfg, session_reuse)) cfg->session_reuse = s.session_reuse ? 1 : 0;
+            if (ANYTLS_FIELD_FITS(cfg, creation_backoff_max_ms))
+                cfg->creation_backoff_max_ms = to_ms(s.creation_backoff_max);
+            return ANYTLS_OK;
+        });
     });
 }
 
 ANYTLS_API int anytls_pool_config_set(anytls_client* client, const char* proxy,
                                       const anytls_pool_config* cfg) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_client_proxy(client, proxy, "anytls_pool_config_set")) return rc;
-        if (!cfg) return invalid("anytls_pool_config_set: cfg is NULL");
-        if (!ANYTLS_FIELD_FITS(cfg, ensure_idle_session)) {
-            return invalid("anytls_pool_config_set: cfg->size (" + std::to_string(cfg->size) +
-                           ") holds no field; set it to sizeof(anytls_pool_config)");
-        }
-        ClientCore& core = *client->core;
-        std::shared_lock life(core.life);
-        if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
-        if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
-        auto got = core.client->pool_settings(proxy);
-        if (!got) return fail(got.error());
-        config::PoolSettings s = got.value();
-        const std::string where = "proxy \"" + std::string(proxy) + "\": ";
+        if (int rc = check_sized("anytls_pool_config_set", "cfg", "anytls_pool_config", cfg, cfg ? cfg->size : 0,
+                                 offsetof(anytls_pool_config, ensure_idle_session) + sizeof(cfg->ensure_idle_session)))
+            return rc;
+        return with_pool(client, proxy, "anytls_pool_config_set", [&](client::Client& c) -> int {
+            auto got = c.pool_settings(proxy);
+            if (!got) return fail(got.error());
+            config::PoolSettings s = got.value();
+            const std::string where = "proxy \"" + std::string(proxy) + "\": ";
 
-        // Values that do not even fit the internal types are refused here, naming the key;
-        // the rest is validate()'s job (through set_pool_settings).
-        auto count = [&](const char* key, std::int64_t value, int* field) -> int {
-            if (value < INT_MIN || value > INT_MAX) {
-                return fail(ANYTLS_E_CONFIG, where + key + ": expected a count between 0 and " +
-                                                 std::to_string(config::kMaxSessionCount) + ", got " +
-                                                 std::to_string(value));
-            }
-            *field = static_cast<int>(value);
-            return 0;
-        };
-        auto duration = [&](const char* key, std::int64_t ms, config::Duration* field) -> int {
-            if (ms > kMaxMilliseconds || ms < -kMaxMilliseconds) {
-                return fail(ANYTLS_E_CONFIG, where + key + ": " + std::to_string(ms) + " ms is out of range");
-            }
-            *field = std::chrono::milliseconds(ms);
-            return 0;
-        };
-        int rc = 0;
+            // Values that do not even fit the internal types are refused here, naming the key;
+            // the rest is validate()'s job (through set_pool_settings).
+            auto count = [&](const char* key, std::int64_t value, int* field) -> int {
+                if (value < INT_MIN || value > INT_MAX) {
+                    return fail(ANYTLS_E_CONFIG, where + key + ": expected a count between 0 and " +
+                                                     std::to_string(config::kMaxSessionCount) + ", got " +
+                                                     std::to_string(value));
+                }
+                *field = static_cast<int>(value);
+                return 0;
+            };
+            auto duration = [&](const char* key, std::int64_t ms, config::Duration* field) -> int {
+                if (ms > kMaxMilliseconds || ms < -kMaxMilliseconds) {
+                    return fail(ANYTLS_E_CONFIG, where + key + ": " + std::to_string(ms) + " ms is out of range");
+                }
+                *field = std::chrono::milliseconds(ms);
+                return 0;
+            };
+            int rc = 0;
 #define ANYTLS_SET_COUNT(field, key) \
-    if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = count(key, cfg->field, &s.field)
+        if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = count(key, cfg->field, &s.field)
 #define ANYTLS_SET_DURATION(field, internal, key) \
-    if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = duration(key, cfg->field, &s.internal)
-        ANYTLS_SET_COUNT(ensure_idle_session, "ensure-idle-session");
-        ANYTLS_SET_COUNT(ensure_idle_session_create_rate, "ensure-idle-session-create-rate");
-        ANYTLS_SET_COUNT(min_idle_session, "min-idle-session");
-        ANYTLS_SET_COUNT(min_idle_session_for_age, "min-idle-session-for-age");
-        ANYTLS_SET_DURATION(max_connection_lifetime_ms, max_connection_lifetime, "max-connection-lifetime");
-        ANYTLS_SET_DURATION(connection_lifetime_jitter_ms, connection_lifetime_jitter, "connection-lifetime-jitter");
-        ANYTLS_SET_DURATION(idle_session_timeout_ms, idle_session_timeout, "idle-session-timeout");
-        ANYTLS_SET_DURATION(idle_session_check_interval_ms, idle_session_check_interval,
-                            "idle-session-check-interval");
-        ANYTLS_SET_DURATION(heartbeat_interval_ms, heartbeat_interval, "heartbeat-interval");
-        ANYTLS_SET_DURATION(heartbeat_timeout_ms, heartbeat_timeout, "heartbeat-timeout");
-        ANYTLS_SET_DURATION(tcp_keepalive_ms, tcp_keepalive, "tcp-keepalive");
-        ANYTLS_SET_DURATION(creation_backoff_max_ms, creation_backoff_max, "creation-backoff-max");
+        if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = duration(key, cfg->field, &s.internal)
+            ANYTLS_SET_COUNT(ensure_idle_session, "ensure-idle-session");
+            ANYTLS_SET_COUNT(ensure_idle_session_create_rate, "ensure-idle-session-create-rate");
+            ANYTLS_SET_COUNT(min_idle_session, "min-idle-session");
+            ANYTLS_SET_COUNT(min_idle_session_for_age, "min-idle-session-for-age");
+            ANYTLS_SET_DURATION(max_connection_lifetime_ms, max_connection_lifetime, "max-connection-lifetime");
+            ANYTLS_SET_DURATION(connection_lifetime_jitter_ms, connection_lifetime_jitter, "connection-lifetime-jitter");
+            ANYTLS_SET_DURATION(idle_session_timeout_ms, idle_session_timeout, "idle-session-timeout");
+            ANYTLS_SET_DURATION(idle_session_check_interval_ms, idle_session_check_interval,
+                                "idle-session-check-interval");
+            ANYTLS_SET_DURATION(heartbeat_interval_ms, heartbeat_interval, "heartbeat-interval");
+            ANYTLS_SET_DURATION(heartbeat_timeout_ms, heartbeat_timeout, "heartbeat-timeout");
+            ANYTLS_SET_DURATION(tcp_keepalive_ms, tcp_keepalive, "tcp-keepalive");
+            ANYTLS_SET_DURATION(creation_backoff_max_ms, creation_backoff_max, "creation-backoff-max");
 #undef ANYTLS_SET_COUNT
 #undef ANYTLS_SET_DURATION
-        if (rc != 0) return rc;
-        if (ANYTLS_FIELD_FITS(cfg, session_reuse)) {
-            if (cfg->session_reuse != 0 && cfg->session_reuse != 1) {
-                return fail(ANYTLS_E_CONFIG,
-                            where + "session-reuse: expected 0 or 1, got " + std::to_string(cfg->session_reuse));
+            if (rc != 0) return rc;
+            if (ANYTLS_FIELD_FITS(cfg, session_reuse)) {
+                if (cfg->session_reuse != 0 && cfg->session_reuse != 1) {
+                    return fail(ANYTLS_E_CONFIG,
+                                where + "session-reuse: expected 0 or 1, got " + std::to_string(cfg->session_reuse));
+                }
+                s.session_reuse = cfg->session_reuse == 1;
             }
-            s.session_reuse = cfg->session_reuse == 1;
-        }
-        auto set = core.client->set_pool_settings(proxy, s);
-        if (!set) return fail(set.error());
-        return ANYTLS_OK;
+            auto set = c.set_pool_settings(proxy, s);
+            if (!set) return fail(set.error());
+            return ANYTLS_OK;
+        });
     });
 }
 
 ANYTLS_API int anytls_pool_get_stats(anytls_client* client, const char* proxy, anytls_pool_stats* stats) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_client_proxy(client, proxy, "anytls_pool_get_stats")) return rc;
-        if (!stats) return invalid("anytls_pool_get_stats: stats is NULL");
-        if (!ANYTLS_FIELD_FITS(stats, idle)) {
-            return invalid("anytls_pool_get_stats: stats->size (" + std::to_string(stats->size) +
-                           ") holds no field; set it to sizeof(anytls_pool_stats)");
-        }
-        ClientCore& core = *client->core;
-        std::shared_lock life(core.life);
-        if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
-        if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
-        auto got = core.client->stats(proxy);
-        if (!got) return fail(got.error());
-        const client::PoolStats& p = got.value();
+        if (int rc = check_sized("anytls_pool_get_stats", "stats", "anytls_pool_stats", stats, stats ? stats->size : 0,
+                                 offsetof(anytls_pool_stats, idle) + sizeof(stats->idle)))
+            return rc;
+        return with_pool(client, proxy, "anytls_pool_get_stats", [&](client::Client& c) -> int {
+            auto got = c.stats(proxy);
+            if (!got) return fail(got.error());
+            const client::PoolStats& p = got.value();
 #define ANYTLS_COPY_STAT(field) \
-    if (ANYTLS_FIELD_FITS(stats, field)) stats->field = static_cast<std::uint64_t>(p.field)
-        ANYTLS_COPY_STAT(idle);
-        ANYTLS_COPY_STAT(busy);
-        ANYTLS_COPY_STAT(creating);
-        ANYTLS_COPY_STAT(created_total);
-        ANYTLS_COPY_STAT(creation_failures);
-        ANYTLS_COPY_STAT(closed_idle);
-        ANYTLS_COPY_STAT(closed_age);
-        ANYTLS_COPY_STAT(closed_heartbeat);
-        ANYTLS_COPY_STAT(closed_error);
-        ANYTLS_COPY_STAT(closed_reset);
-        ANYTLS_COPY_STAT(closed_no_reuse);
-        ANYTLS_COPY_STAT(streams_opened);
-        ANYTLS_COPY_STAT(warm_opens);
-        ANYTLS_COPY_STAT(cold_opens);
-        ANYTLS_COPY_STAT(retried_opens);
+        if (ANYTLS_FIELD_FITS(stats, field)) stats->field = static_cast<std::uint64_t>(p.field)
+            ANYTLS_COPY_STAT(idle);
+            ANYTLS_COPY_STAT(busy);
+            ANYTLS_COPY_STAT(creating);
+            ANYTLS_COPY_STAT(created_total);
+            ANYTLS_COPY_STAT(creation_failures);
+            ANYTLS_COPY_STAT(closed_idle);
+            ANYTLS_COPY_STAT(closed_age);
+            ANYTLS_COPY_STAT(closed_heartbeat);
+            ANYTLS_COPY_STAT(closed_error);
+            ANYTLS_COPY_STAT(closed_reset);
+            ANYTLS_COPY_STAT(closed_no_reuse);
+            ANYTLS_COPY_STAT(streams_opened);
+            ANYTLS_COPY_STAT(warm_opens);
+            ANYTLS_COPY_STAT(cold_opens);
+            ANYTLS_COPY_STAT(retried_opens);
 #undef ANYTLS_COPY_STAT
-        return ANYTLS_OK;
+            return ANYTLS_OK;
+        });
     });
 }
 
 ANYTLS_API int anytls_pool_reset(anytls_client* client, const char* proxy) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_client_proxy(client, proxy, "anytls_pool_reset")) return rc;
-        ClientCore& core = *client->core;
-        std::shared_lock life(core.life);
-        if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
-        if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
-        auto reset = core.client->reset(proxy);
-        if (!reset) return fail(reset.error());
-        return ANYTLS_OK;
+        return with_pool(client, proxy, "anytls_pool_reset", [&](client::Client& c) -> int {
+            auto reset = c.reset(proxy);
+            if (!reset) return fail(reset.error());
+            return ANYTLS_OK;
+        });
     });
 }
 

@@ -30,6 +30,47 @@ def _closed(what: str) -> ClosedError:
     return err
 
 
+class _Gate:
+    """Counts the calls in progress on one C handle, so that close never frees the handle
+    under a call that has already been admitted (the C API forbids it)."""
+
+    def __init__(self, what: str, handle: Optional[int] = None) -> None:
+        self.what = what
+        self.handle = handle
+        self.cond = threading.Condition()
+        self.active = 0
+        self.closing = False
+
+    @property
+    def closed(self) -> bool:
+        return self.handle is None or self.closing
+
+    def enter(self) -> int:
+        with self.cond:
+            if self.closing or self.handle is None:
+                raise _closed(self.what)
+            self.active += 1
+            return self.handle
+
+    def leave(self) -> None:
+        with self.cond:
+            self.active -= 1
+            if self.active == 0:
+                self.cond.notify_all()
+
+    def shut(self) -> Optional[int]:
+        """Admits no new call, waits for the calls in progress, and hands the handle over to
+        the caller (to free). None if the handle is already closed or being closed."""
+        with self.cond:
+            if self.handle is None or self.closing:
+                return None
+            self.closing = True
+            while self.active:
+                self.cond.wait()
+            handle, self.handle = self.handle, None
+            return handle
+
+
 # ---- pool configuration and statistics ---------------------------------------------------------
 
 # Python field -> (C field, is a duration in ms). Durations are float seconds in Python.
@@ -161,11 +202,8 @@ class Stream:
 
     def __init__(self, client: "Client", handle: int, timeout: Optional[float]) -> None:
         self._client = client
-        self._handle: Optional[int] = handle
+        self._gate = _Gate("stream", handle)
         self._timeout = timeout
-        self._cond = threading.Condition()
-        self._active = 0
-        self._closing = False
 
     # -- timeouts, as socket.socket --
     def settimeout(self, timeout: Optional[float]) -> None:
@@ -177,20 +215,7 @@ class Stream:
 
     @property
     def closed(self) -> bool:
-        return self._handle is None or self._closing
-
-    def _enter(self) -> int:
-        with self._cond:
-            if self._closing or self._handle is None:
-                raise _closed("stream")
-            self._active += 1
-            return self._handle
-
-    def _leave(self) -> None:
-        with self._cond:
-            self._active -= 1
-            if self._active == 0:
-                self._cond.notify_all()
+        return self._gate.closed
 
     def recv(self, n: int, timeout: Optional[float] = ..., ) -> bytes:  # type: ignore[assignment]
         """Reads up to n bytes; b"" at the end of the stream (the target closed)."""
@@ -215,13 +240,13 @@ class Stream:
 
     def _read(self, address: int, size: int, timeout: Optional[float]) -> int:
         total_ms = _lib.timeout_ms(timeout)
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             fn = _lib.lib().anytls_stream_read
             n = ctypes.c_size_t(0)
             remaining = total_ms
             while True:
-                if self._closing:
+                if self._gate.closing:
                     raise _closed("stream")
                 slice_ms = _READ_SLICE_MS if remaining == _lib.NO_TIMEOUT else min(remaining, _READ_SLICE_MS)
                 rc = fn(handle, address, size, slice_ms, ctypes.byref(n))
@@ -232,7 +257,7 @@ class Stream:
                 _lib.check(rc)
                 return n.value
         finally:
-            self._leave()
+            self._gate.leave()
 
     def sendall(self, data: Any, timeout: Optional[float] = ...) -> None:  # type: ignore[assignment]
         """Writes all of data (any bytes-like object)."""
@@ -252,11 +277,11 @@ class Stream:
                 address = ctypes.addressof(keep) if size else None
         if size == 0:
             return
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             _lib.check(_lib.lib().anytls_stream_write(handle, address, size, ms))
         finally:
-            self._leave()
+            self._gate.leave()
             del keep
 
     send = sendall
@@ -266,13 +291,9 @@ class Stream:
 
         A read in progress in another thread is ended with ClosedError first.
         """
-        with self._cond:
-            if self._handle is None or self._closing:
-                return
-            self._closing = True
-            while self._active:
-                self._cond.wait()
-            handle, self._handle = self._handle, None
+        handle = self._gate.shut()
+        if handle is None:
+            return
         self._client._forget(self)
         _lib.lib().anytls_stream_close(handle)
 
@@ -282,13 +303,9 @@ class Stream:
         The Stream is closed afterwards; closing the socket ends the AnyTLS stream. Bytes
         already buffered for this stream are delivered through the socket.
         """
-        with self._cond:
-            if self._handle is None or self._closing:
-                raise _closed("stream")
-            self._closing = True
-            while self._active:
-                self._cond.wait()
-            handle, self._handle = self._handle, None
+        handle = self._gate.shut()
+        if handle is None:
+            raise _closed("stream")
         self._client._forget(self)
         fd = ctypes.c_int(-1)
         _lib.check(_lib.lib().anytls_stream_into_fd(handle, ctypes.byref(fd)))
@@ -322,7 +339,7 @@ class Stream:
 
     def __del__(self) -> None:
         try:
-            if self._handle is not None and not self._closing:
+            if not self._gate.closed:
                 self.close()
         except Exception:
             pass
@@ -368,10 +385,7 @@ class Client:
             raise TypeError("Client() needs exactly one of config= (TOML text) or path=")
         lib = _lib.lib()
         out = ctypes.c_void_p()
-        self._handle: Optional[int] = None
-        self._cond = threading.Condition()
-        self._active = 0
-        self._closing = False
+        self._gate = _Gate("client")
         self._config_lock = threading.Lock()
         self._streams: "weakref.WeakValueDictionary[int, Stream]" = weakref.WeakValueDictionary()
         if config is not None:
@@ -379,30 +393,15 @@ class Client:
         else:
             rc = lib.anytls_client_open_file(os.fsencode(path), ctypes.byref(out))  # type: ignore[arg-type]
         _lib.check(rc)
-        self._handle = out.value
-
-    # Every call on the client handle is counted, so close() never frees it under a call that
-    # has not entered the library yet.
-    def _enter(self) -> int:
-        with self._cond:
-            if self._closing or self._handle is None:
-                raise _closed("client")
-            self._active += 1
-            return self._handle
-
-    def _leave(self) -> None:
-        with self._cond:
-            self._active -= 1
-            if self._active == 0:
-                self._cond.notify_all()
+        self._gate.handle = out.value
 
     def _forget(self, stream: Stream) -> None:
-        with self._cond:
+        with self._gate.cond:
             self._streams.pop(id(stream), None)
 
     @property
     def closed(self) -> bool:
-        return self._handle is None or self._closing
+        return self._gate.closed
 
     def open(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT,
              *, io_timeout: Optional[float] = None) -> Stream:
@@ -414,29 +413,29 @@ class Client:
         ms = _lib.timeout_ms(timeout, allow_none=False)
         _lib.timeout_ms(io_timeout)
         p, h = _lib.encode(proxy, "proxy"), _lib.encode(host, "host")
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             out = ctypes.c_void_p()
             _lib.check(_lib.lib().anytls_stream_open(handle, p, h, _port(port), ms, ctypes.byref(out)))
             stream = Stream(self, out.value, io_timeout)  # type: ignore[arg-type]
-            with self._cond:
+            with self._gate.cond:
                 self._streams[id(stream)] = stream
             return stream
         finally:
-            self._leave()
+            self._gate.leave()
 
     def open_fd(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT) -> int:
         """Opens a stream handed out as a file descriptor (non-blocking, close-on-exec AF_UNIX
         stream socket) that the caller owns and closes with os.close()."""
         ms = _lib.timeout_ms(timeout, allow_none=False)
         p, h = _lib.encode(proxy, "proxy"), _lib.encode(host, "host")
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             fd = ctypes.c_int(-1)
             _lib.check(_lib.lib().anytls_stream_open_fd(handle, p, h, _port(port), ms, ctypes.byref(fd)))
             return fd.value
         finally:
-            self._leave()
+            self._gate.leave()
 
     def open_socket(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT,
                     *, blocking: bool = True) -> socket.socket:
@@ -457,13 +456,13 @@ class Client:
     def pool_config(self, proxy: str) -> PoolConfig:
         """The live pool configuration of ``proxy``."""
         p = _lib.encode(proxy, "proxy")
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             c = _lib.anytls_pool_config(size=ctypes.sizeof(_lib.anytls_pool_config))
             _lib.check(_lib.lib().anytls_pool_config_get(handle, p, ctypes.byref(c)))
             return _config_from_c(c)
         finally:
-            self._leave()
+            self._gate.leave()
 
     def set_pool_config(self, proxy: str, config: Optional[PoolConfig] = None, **changes: Any) -> PoolConfig:
         """Changes the live pool configuration of ``proxy`` and returns the new one.
@@ -478,7 +477,7 @@ class Client:
         merged: Dict[str, Any] = dataclasses.asdict(config) if config is not None else {}
         merged.update(changes)
         with self._config_lock:  # the read-modify-write of concurrent callers does not interleave
-            handle = self._enter()
+            handle = self._gate.enter()
             try:
                 lib = _lib.lib()
                 c = _lib.anytls_pool_config(size=ctypes.sizeof(_lib.anytls_pool_config))
@@ -488,27 +487,27 @@ class Client:
                 _lib.check(lib.anytls_pool_config_get(handle, p, ctypes.byref(c)))
                 return _config_from_c(c)
             finally:
-                self._leave()
+                self._gate.leave()
 
     def stats(self, proxy: str) -> PoolStats:
         """The counters of ``proxy``'s pool."""
         p = _lib.encode(proxy, "proxy")
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             s = _lib.anytls_pool_stats(size=ctypes.sizeof(_lib.anytls_pool_stats))
             _lib.check(_lib.lib().anytls_pool_get_stats(handle, p, ctypes.byref(s)))
             return PoolStats(**{f.name: int(getattr(s, f.name)) for f in dataclasses.fields(PoolStats)})
         finally:
-            self._leave()
+            self._gate.leave()
 
     def reset(self, proxy: str) -> None:
         """Closes every idle session of ``proxy``; the pool rebuilds them at its next cycle."""
         p = _lib.encode(proxy, "proxy")
-        handle = self._enter()
+        handle = self._gate.enter()
         try:
             _lib.check(_lib.lib().anytls_pool_reset(handle, p))
         finally:
-            self._leave()
+            self._gate.leave()
 
     def close(self) -> None:
         """Closes every stream and session and stops the client's thread. Idempotent.
@@ -516,13 +515,10 @@ class Client:
         Reads blocked on the client's streams end with ClosedError; sockets from
         :meth:`open_socket` see the end of the stream.
         """
-        with self._cond:
-            if self._handle is None or self._closing:
-                return
-            self._closing = True
-            while self._active:  # calls that were admitted before close began
-                self._cond.wait()
-            handle, self._handle = self._handle, None
+        handle = self._gate.shut()  # waits for the calls admitted before close began
+        if handle is None:
+            return
+        with self._gate.cond:
             streams = list(self._streams.values())
         try:
             # Wakes reads and writes blocked on the client's streams with ClosedError.
@@ -543,7 +539,8 @@ class Client:
 
     def __del__(self) -> None:
         try:
-            if getattr(self, "_handle", None) is not None and not self._closing:
+            gate = getattr(self, "_gate", None)
+            if gate is not None and not gate.closed:
                 self.close()
         except Exception:
             pass
