@@ -331,6 +331,12 @@ Result<void> Client::set_pool_settings(const std::string& proxy, const config::P
     return {};
 }
 
+std::shared_ptr<SessionPool> Client::pool(const std::string& proxy) {
+    for (auto& o : outbounds_)
+        if (o.config.name == proxy) return o.pool;
+    return nullptr;
+}
+
 Result<PoolStats> Client::stats(const std::string& proxy) {
     auto o = find(proxy);
     if (!o) return std::move(o).error();

@@ -77,6 +77,10 @@ public:
                                                 std::uint16_t port, io::Duration timeout);
 
     io::ReactorThread& reactor_thread() { return *thread_; }
+    // The pool of one proxy, for code that runs on the reactor thread and uses the pool's
+    // coroutine API directly (the `anytls socks` entry point). Any thread may ask; only the
+    // reactor thread may use it. Null for an unknown name.
+    std::shared_ptr<SessionPool> pool(const std::string& proxy);
 
 private:
     struct Outbound {

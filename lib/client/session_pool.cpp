@@ -247,6 +247,7 @@ io::Task<void> SessionPool::proactive_create(SessionPool* self, std::shared_ptr<
 io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port, io::Duration timeout) {
     if (stopping_) co_return make_error(errc::closed, "the pool is shut down");
     io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
+    const io::TimePoint started = clock_->now();
     bool retried = false;
     for (;;) {
         std::shared_ptr<PooledSession> entry = retried ? nullptr : take_newest_idle();
@@ -261,6 +262,7 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         if (stream) {
             ++counters_.streams_opened;
             ++(warm ? counters_.warm_opens : counters_.cold_opens);
+            record_open_latency(clock_->now() - started);
             PooledStream pooled(this, entry, std::move(stream).value());
             pooled.set_warm(warm);
             co_return pooled;
@@ -326,6 +328,14 @@ std::size_t SessionPool::creating() const {
     return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& e) {
         return e->state == pool::SessionState::creating;
     }));
+}
+
+void SessionPool::record_open_latency(io::Duration latency) {
+    const double seconds = std::chrono::duration<double>(std::max(latency, io::Duration::zero())).count();
+    std::size_t slot = 0;
+    while (slot < kOpenLatencyBounds.size() && seconds > kOpenLatencyBounds[slot]) ++slot;
+    ++counters_.open_latency_buckets[slot];
+    counters_.open_latency_seconds_sum += seconds;
 }
 
 PoolStats SessionPool::stats() const {

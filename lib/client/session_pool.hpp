@@ -20,6 +20,7 @@
 // Threads: reactor thread only. The C API reaches it by posting to the reactor.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -37,6 +38,11 @@
 
 namespace anytls::client {
 
+// Upper bounds, in seconds, of the stream open latency histogram (PoolStats): a warm open is
+// one round trip (milliseconds), a cold one adds TCP and TLS handshakes.
+inline constexpr std::array<double, 12> kOpenLatencyBounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
+
 struct PoolStats {
     std::size_t idle = 0;
     std::size_t busy = 0;
@@ -53,6 +59,11 @@ struct PoolStats {
     std::uint64_t warm_opens = 0;        // the stream got an idle session
     std::uint64_t cold_opens = 0;        // the stream waited for a handshake
     std::uint64_t retried_opens = 0;     // transparently retried on a fresh session
+    // Successful opens by latency (from the open_stream call to the SYNACK, on the pool's
+    // clock): open_latency_buckets[i] counts those <= kOpenLatencyBounds[i] (not cumulative);
+    // the last slot counts the slower ones. The count is streams_opened.
+    std::array<std::uint64_t, kOpenLatencyBounds.size() + 1> open_latency_buckets{};
+    double open_latency_seconds_sum = 0;
 };
 
 // One pooled session and the pool's bookkeeping about it.
@@ -150,6 +161,7 @@ private:
     void forget(const std::shared_ptr<PooledSession>& entry);
     void prune_dead();
     void stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy);
+    void record_open_latency(io::Duration latency);
     void note_creation_failure(const Error& error);
     void note_early_death(const PooledSession& entry);
     io::Duration backoff_delay() const;

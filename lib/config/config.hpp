@@ -41,6 +41,7 @@ struct ResolvedConfig {
     LogLevel log_level = LogLevel::info;
     PoolSettings global_pool;         // the global section over the defaults: what a proxy with no
                                       // per-proxy keys gets, and the base for proxies added later
+    PoolSources global_pool_sources;  // where each of global_pool's values came from
     std::vector<ProxyConfig> proxies;
     std::vector<std::string> warnings;
 };
@@ -57,6 +58,13 @@ struct LoadOptions {
 // section or proxy, the key, what was expected and the line, for example
 //   proxy "ha-service": key "session-override.ensure-idle-session" (line 12): expected a count >= 0, got -3
 Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options = {});
+
+// Adds the proxy of a share link (anytls://..., share_link.hpp) to `config`: what `--uri LINK`
+// does on the command line. It gets config.global_pool as its pool settings (what a proxy with
+// no keys of its own gets) and the link's #name as its name, else `fallback_name`. errc::config
+// when the link is malformed (the message says which part) or the name is already taken.
+Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link,
+                                  std::string_view fallback_name = "link");
 
 // Reads the file, then load_config() with the path as source name. A read failure is a
 // -errno error naming the path.

@@ -10,12 +10,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/errors.hpp"
 #include "config/config.hpp"
 #include "config/merge.hpp"
+#include "config/share_link.hpp"
 #include "config/toml_values.hpp"
 
 namespace anytls::config {
@@ -30,10 +32,12 @@ constexpr std::array<std::string_view, 3> kTopLevelKeys{"log-level", "experiment
 constexpr std::array<std::string_view, 1> kExperimentalKeys{"anytls-session-management"};
 // The proxy keys of mihomo's AnyTLS outbound that this library understands, legacy pool keys
 // apart (they come from the pool key table).
-constexpr std::array<std::string_view, 11> kProxyKeys{
+constexpr std::array<std::string_view, 12> kProxyKeys{
     "name",     "type",     "server", "port",    "password",           "sni",
-    "skip-cert-verify", "alpn", "ca-file", "client-fingerprint", "session-override",
+    "skip-cert-verify", "alpn", "ca-file", "client-fingerprint", "session-override", "uri",
 };
+// The keys a share link (`uri`) stands for; a proxy with a uri may not set them too.
+constexpr std::array<std::string_view, 5> kShareLinkKeys{"server", "port", "password", "sni", "skip-cert-verify"};
 
 std::vector<std::string_view> pool_key_names() {
     std::vector<std::string_view> names;
@@ -114,6 +118,27 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
         context = fmt::format("proxy \"{}\"", proxy.name);
     }
 
+    // A share link (`uri`): its #name names the proxy when the entry has no "name".
+    std::optional<ShareLink> link;
+    if (const toml::node* uri_node = table.get("uri")) {
+        auto text = detail::read_string(KeyPlace{context, "uri"}, *uri_node);
+        if (!text) return std::move(text).error();
+        auto parsed = parse_share_link(*text);
+        if (!parsed) return detail::key_error(KeyPlace{context, "uri"}, *uri_node, parsed.error().message);
+        for (std::string_view key : kShareLinkKeys) {
+            if (table.get(key) != nullptr)
+                return detail::key_error(KeyPlace{context, "uri"}, *uri_node,
+                                         fmt::format("a share link sets server, port, password, sni and "
+                                                     "skip-cert-verify; remove either \"{}\" or \"uri\"",
+                                                     key));
+        }
+        link = std::move(*parsed);
+        if (!link->name.empty() && proxy.name.empty()) {
+            proxy.name = link->name;
+            context = fmt::format("proxy \"{}\"", proxy.name);
+        }
+    }
+
     PoolLayer session_override;
     PoolLayer legacy;
     const auto known = proxy_key_names();
@@ -136,7 +161,7 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
         };
 
         Result<void> done;
-        if (name == "name") {
+        if (name == "name" || name == "uri") {
             continue;  // read above
         } else if (name == "type") {
             std::string type;
@@ -209,6 +234,16 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
         return make_error(errc::config,
                           fmt::format("{}{}: missing required key \"{}\"", context, line_suffix(table), key));
     };
+    if (link) {
+        // The link's scheme says the type; `type` may be left out.
+        proxy.server = link->host;
+        proxy.port = link->port;
+        has_port = true;
+        proxy.password = link->password;
+        proxy.sni = link->sni;
+        proxy.skip_cert_verify = link->insecure;
+        has_type = true;
+    }
     if (proxy.name.empty()) return missing("name");
     if (!has_type) return missing("type");
     if (proxy.server.empty()) return missing("server");
@@ -291,6 +326,7 @@ Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions
     auto global_pool = resolve_pool({}, {}, global, defaults);
     if (!global_pool) return make_error(errc::config, fmt::format("{}: {}", kGlobalSection, global_pool.error().message));
     config.global_pool = std::move(global_pool->settings);
+    config.global_pool_sources = global_pool->sources;
 
     if (const toml::node* node = document.get("proxies")) {
         auto proxies = read_proxies(*node, global, defaults, config.warnings);
@@ -298,6 +334,29 @@ Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions
         config.proxies = std::move(*proxies);
     }
     return config;
+}
+
+Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link, std::string_view fallback_name) {
+    auto parsed = parse_share_link(link);
+    if (!parsed) return std::move(parsed).error();
+    ProxyConfig proxy;
+    proxy.name = parsed->name.empty() ? std::string(fallback_name) : parsed->name;
+    proxy.server = parsed->host;
+    proxy.port = parsed->port;
+    proxy.password = parsed->password;
+    proxy.sni = parsed->sni;
+    proxy.skip_cert_verify = parsed->insecure;
+    proxy.pool = config.global_pool;
+    proxy.pool_sources = config.global_pool_sources;
+    for (const ProxyConfig& existing : config.proxies) {
+        if (existing.name == proxy.name)
+            return make_error(errc::config,
+                              fmt::format("share link: the name \"{}\" is already used by a proxy of the "
+                                          "configuration; give the link another #name",
+                                          proxy.name));
+    }
+    config.proxies.push_back(std::move(proxy));
+    return {};
 }
 
 Result<ResolvedConfig> load_config_file(const std::string& path, LoadOptions options) {

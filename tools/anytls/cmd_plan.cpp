@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "anytls_build_config.h"
+#include "client_config.hpp"
 #include "command.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
@@ -25,8 +26,9 @@ namespace {
 // busy traffic model would take minutes. 1,000,000 cycles is 347 days at 30 s.
 constexpr std::uint64_t kMaxCycles = 1'000'000;
 
-constexpr std::array<OptionSpec, 14> kOptions{{
-    {"config", "FILE", "the TOML configuration file (required)"},
+constexpr std::array<OptionSpec, 15> kOptions{{
+    {"config", "FILE", "the TOML configuration file (this or --uri is required)"},
+    kUriOption,
     {"proxy", "NAME", "the proxy to simulate; may be left out when the file has exactly one"},
     {"duration", "DURATION", "virtual time to simulate, e.g. 6h, 90m, 1h30m (required)"},
     {"traffic", "MODEL", "idle (no streams), steady (random arrivals) or bursty. Default: idle, or steady with --rate"},
@@ -94,9 +96,9 @@ std::string traffic_description(const pool::TrafficOptions& t) {
 Result<PlanRequest> read_request(const ParsedOptions& options) {
     PlanRequest request;
     const std::string* config_path = options.value("config");
-    if (config_path == nullptr || config_path->empty())
-        return usage_error("--config FILE is required: the configuration file whose pool to simulate");
-    request.config_path = *config_path;
+    if ((config_path == nullptr || config_path->empty()) && !options.has("uri"))
+        return usage_error("--config FILE is required (or --uri LINK): the configuration whose pool to simulate");
+    if (config_path != nullptr) request.config_path = *config_path;
     if (const std::string* proxy = options.value("proxy")) request.proxy = *proxy;
 
     const std::string* duration = options.value("duration");
@@ -180,18 +182,6 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     return request;
 }
 
-// Loads the file; every failure to get a valid configuration is a configuration error.
-Result<config::ResolvedConfig> load(const std::string& path) {
-    config::LoadOptions load_options;
-    load_options.client_version = ANYTLS_VERSION_STRING;
-    auto loaded = config::load_config_file(path, load_options);
-    if (loaded) return loaded;
-    std::string message = loaded.error().text();
-    // Key errors name the proxy and key but not the file; syntax and open errors already do.
-    if (message.find(path) == std::string::npos) message = fmt::format("{}: {}", path, message);
-    return config_error(std::move(message));
-}
-
 std::string proxy_names(const config::ResolvedConfig& config) {
     std::string names;
     for (const config::ProxyConfig& proxy : config.proxies) {
@@ -233,8 +223,12 @@ Result<void> write_file(const std::string& path, const std::string& text) {
 Result<void> run_plan(const Invocation& invocation) {
     auto request = read_request(invocation.options);
     if (!request) return std::move(request).error();
-    auto config = load(request->config_path);
-    if (!config) return std::move(config).error();
+    // --config and/or --uri (client_config.hpp): the link's proxy is the default one.
+    auto loaded = load_client_configuration(invocation.options, "the configuration whose pool to simulate");
+    if (!loaded) return std::move(loaded).error();
+    request->config_path = loaded->source;
+    if (request->proxy.empty()) request->proxy = loaded->link_proxy;
+    const config::ResolvedConfig* config = &loaded->config;
     for (const std::string& warning : config->warnings)
         std::fputs(fmt::format("anytls {}: warning: {}\n", invocation.command, warning).c_str(), stderr);
     auto proxy = choose_proxy(*config, *request);
@@ -300,7 +294,7 @@ Result<void> run_plan(const Invocation& invocation) {
 constexpr Command kPlan{
     .name = "plan",
     .summary = "simulate a proxy's session pool on a virtual clock and chart what it does",
-    .usage = "anytls plan --config FILE [--proxy NAME] --duration DURATION [--traffic idle|steady|bursty]\n"
+    .usage = "anytls plan (--config FILE | --uri LINK) [--proxy NAME] --duration DURATION [--traffic idle|steady|bursty]\n"
              "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] [--json]",
     .description = kDescription,
     .options = kOptions,

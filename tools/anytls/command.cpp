@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -25,13 +26,30 @@ std::string_view exit_codes_help() {
            "  0  success\n"
            "  1  runtime failure (the command ran and failed, e.g. a file could not be written)\n"
            "  2  usage error (unknown command or option, missing or malformed value)\n"
-           "  3  configuration error (the file could not be read, or a key is invalid)\n";
+           "  3  configuration error (the file could not be read, or a key is invalid)\n"
+           "  4  the proxy server could not be reached (connection refused, no route, unknown name)\n"
+           "  5  TLS failed (the certificate could not be verified, or the handshake failed)\n"
+           "  6  the server closed the session at once: authentication failed (wrong password?)\n"
+           "  7  the server could not connect to the target (refused or unreachable)\n"
+           "  8  timed out\n";
 }
 
 int exit_code_for(const Error& error) {
     switch (error.code) {
         case errc::invalid_argument: return exit_usage;
         case errc::config: return exit_config_error;
+        case -ECONNREFUSED:
+        case -EHOSTUNREACH:
+        case -ENETUNREACH: return exit_unreachable;
+        case errc::tls_handshake_failed:
+        case errc::tls_hostname_mismatch:
+        case errc::tls_unknown_ca:
+        case errc::tls_cert_expired:
+        case errc::tls_cert_not_yet_valid:
+        case errc::tls_protocol: return exit_tls;
+        case errc::auth_failed: return exit_auth;
+        case errc::target_refused: return exit_target;
+        case -ETIMEDOUT: return exit_timeout;
         default: return exit_failure;
     }
 }

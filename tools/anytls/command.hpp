@@ -9,7 +9,8 @@
 // A command's run function returns a Result<void>: errors are values here too (STYLE.md
 // point 3). main.cpp turns an error into one line on stderr and an exit code chosen by the
 // error's code (exit_code_for): errc::invalid_argument is a usage error, errc::config a
-// configuration error, anything else a runtime failure.
+// configuration error, the TLS, authentication, target and timeout codes and the errno values of
+// an unreachable server have their own codes (4 to 8), anything else is a runtime failure.
 #pragma once
 
 #include <cerrno>
@@ -31,6 +32,12 @@ enum ExitCode : int {
     exit_failure = 1,       // the command ran and failed (a file could not be written, ...)
     exit_usage = 2,         // bad command line: unknown command or option, missing or bad value
     exit_config_error = 3,  // the configuration file could not be read or is invalid
+    // Network outcomes of commands that reach a proxy (smoke, demo); see exit_code_for.
+    exit_unreachable = 4,   // the proxy server could not be reached (refused, unreachable, unknown name)
+    exit_tls = 5,           // TLS failed: the certificate could not be verified, or the handshake failed
+    exit_auth = 6,          // the server closed the session at once: authentication failed (wrong password?)
+    exit_target = 7,        // the server could not connect to the target (refused, unreachable)
+    exit_timeout = 8,       // no answer in time
 };
 
 // The help footer that documents the codes above.

@@ -1,0 +1,267 @@
+// The share-link parser and formatter (see share_link.hpp for the format and its decisions).
+#include "config/share_link.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "base/errors.hpp"
+
+namespace anytls::config {
+
+namespace {
+
+constexpr std::string_view kWhitespace = " \t\r\n";
+// Longest piece of the link a message quotes; the rest is cut with "...".
+constexpr std::size_t kQuoteLimit = 40;
+
+Error link_error(std::string message) { return make_error(errc::config, "share link: " + std::move(message)); }
+
+// A piece of the link for a message. The link is checked for control characters before any
+// piece is quoted, and the password is never passed here.
+std::string quote(std::string_view text) {
+    if (text.size() <= kQuoteLimit) return fmt::format("\"{}\"", text);
+    return fmt::format("\"{}...\"", text.substr(0, kQuoteLimit));
+}
+
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+int hex_value(char c) {
+    if (is_digit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+
+// RFC 3986 section 2.3: the characters that never need encoding.
+bool is_unreserved(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+
+// Percent-decodes `text`; `part` names it in the error ("the password"). Controls decoded from
+// an escape are refused (they would end up in messages and TLS names) unless allowed; NUL
+// always is.
+Result<std::string> decode(std::string_view text, std::string_view part, bool allow_controls) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        if (i + 2 >= text.size() || !is_hex(text[i + 1]) || !is_hex(text[i + 2]))
+            return link_error(fmt::format("{} has a bad percent-escape: '%' must be followed by two hex digits", part));
+        const auto byte = static_cast<unsigned char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+        if (byte == 0) return link_error(fmt::format("{} contains %00; a NUL byte is not allowed", part));
+        if (!allow_controls && is_control(byte))
+            return link_error(fmt::format("{} contains an encoded control character (%{}{})", part, text[i + 1],
+                                          text[i + 2]));
+        out += static_cast<char>(byte);
+        i += 2;
+    }
+    return out;
+}
+
+std::string encode(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (is_unreserved(c)) {
+            out += c;
+        } else {
+            out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+        }
+    }
+    return out;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+Result<std::uint16_t> parse_port(std::string_view text) {
+    if (text.empty()) return link_error("the port is empty after ':'; leave out the ':' for the default port 443");
+    unsigned value = 0;
+    for (char c : text) {
+        if (!is_digit(c) || value > 65535) {
+            value = 70000;  // reported below
+            break;
+        }
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (value < 1 || value > 65535)
+        return link_error(fmt::format("the port must be a number from 1 to 65535, got {}", quote(text)));
+    return static_cast<std::uint16_t>(value);
+}
+
+Result<void> check_ipv6(std::string_view inside) {
+    if (inside.empty()) return link_error("the IPv6 host between '[' and ']' is empty");
+    bool colon = false;
+    for (char c : inside) {
+        if (c == ':') colon = true;
+        if (!is_hex(c) && c != ':' && c != '.')
+            return link_error(fmt::format("the IPv6 host {} may only hold hex digits, ':' and '.'", quote(inside)));
+    }
+    if (!colon) return link_error(fmt::format("the bracketed host {} is not an IPv6 address", quote(inside)));
+    return {};
+}
+
+Result<void> check_host_name(std::string_view host) {
+    for (char c : host) {
+        if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_')
+            return link_error(fmt::format("the host {} contains '{}'; expected a name, an IPv4 address or an IPv6 "
+                                          "address in brackets",
+                                          quote(host), c));
+    }
+    return {};
+}
+
+// "HOST[:PORT]" or "[IPV6][:PORT]".
+Result<void> parse_host_port(std::string_view text, ShareLink& link) {
+    if (text.empty()) return link_error("the host is missing after '@'");
+    std::optional<std::string_view> port;
+    if (text.front() == '[') {
+        const std::size_t close = text.find(']');
+        if (close == std::string_view::npos) return link_error("the IPv6 host is missing its closing ']'");
+        const std::string_view inside = text.substr(1, close - 1);
+        if (auto checked = check_ipv6(inside); !checked) return checked;
+        link.host = std::string(inside);
+        const std::string_view after = text.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':')
+                return link_error(fmt::format("unexpected {} after the IPv6 host; expected ':PORT'", quote(after)));
+            port = after.substr(1);
+        }
+    } else {
+        const std::size_t colon = text.find(':');
+        if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos)
+            return link_error("an IPv6 host must be written in brackets, e.g. anytls://PASSWORD@[::1]:443");
+        const std::string_view host = text.substr(0, colon);
+        if (host.empty()) return link_error("the host is missing before ':'");
+        if (auto checked = check_host_name(host); !checked) return checked;
+        link.host = std::string(host);
+        if (colon != std::string_view::npos) port = text.substr(colon + 1);
+    }
+    if (port) {
+        auto number = parse_port(*port);
+        if (!number) return std::move(number).error();
+        link.port = *number;
+    }
+    return {};
+}
+
+Result<void> parse_query(std::string_view query, ShareLink& link) {
+    bool seen_sni = false;
+    bool seen_insecure = false;
+    while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (item.empty()) continue;
+        const std::size_t equals = item.find('=');
+        auto key = decode(item.substr(0, equals), "a query parameter's name", false);
+        if (!key) return std::move(key).error();
+        if (key->empty()) return link_error(fmt::format("the query item {} has no name before '='", quote(item)));
+        const std::string_view raw_value =
+            equals == std::string_view::npos ? std::string_view{} : item.substr(equals + 1);
+        auto value = decode(raw_value, fmt::format("query parameter \"{}\"", *key), false);
+        if (!value) return std::move(value).error();
+        if (*key == "sni") {
+            if (seen_sni) return link_error("query parameter \"sni\" is given twice");
+            seen_sni = true;
+            link.sni = std::move(*value);  // empty: as if not given
+        } else if (*key == "insecure") {
+            if (seen_insecure) return link_error("query parameter \"insecure\" is given twice");
+            seen_insecure = true;
+            if (*value != "0" && *value != "1")
+                return link_error(fmt::format("query parameter \"insecure\" must be 0 or 1, got {}", quote(*value)));
+            link.insecure = *value == "1";
+        } else {
+            return link_error(fmt::format("unknown query parameter {}; the known ones are sni and insecure",
+                                          quote(*key)));
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<ShareLink> parse_share_link(std::string_view text) {
+    const std::size_t first = text.find_first_not_of(kWhitespace);
+    if (first == std::string_view::npos) return link_error("the link is empty; expected anytls://PASSWORD@HOST[:PORT]");
+    text = text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == ' ' || is_control(static_cast<unsigned char>(text[i])))
+            return link_error(fmt::format("contains a space or control character at position {}; percent-encode it "
+                                          "(%20 for a space)",
+                                          i + 1));
+    }
+
+    const std::size_t separator = text.find("://");
+    if (separator == std::string_view::npos)
+        return link_error("expected it to start with \"anytls://\", as in anytls://PASSWORD@HOST[:PORT]");
+    const std::string_view scheme = text.substr(0, separator);
+    if (!equals_ignoring_case(scheme, "anytls"))
+        return link_error(fmt::format("the scheme must be \"anytls\", got {}", quote(scheme)));
+    std::string_view rest = text.substr(separator + 3);
+
+    ShareLink link;
+    if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
+        auto name = decode(rest.substr(hash + 1), "the name (the part after '#')", false);
+        if (!name) return std::move(name).error();
+        link.name = std::move(*name);
+        rest = rest.substr(0, hash);
+    }
+    std::string_view query;
+    if (const std::size_t question = rest.find('?'); question != std::string_view::npos) {
+        query = rest.substr(question + 1);
+        rest = rest.substr(0, question);
+    }
+    std::string_view path;
+    if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+        path = rest.substr(slash);
+        rest = rest.substr(0, slash);
+    }
+
+    // The authority: the password is everything up to its last '@'.
+    const std::size_t at = rest.rfind('@');
+    if (at == std::string_view::npos)
+        return link_error("the password is missing: write anytls://PASSWORD@HOST[:PORT] (percent-encode special "
+                          "characters in it)");
+    if (at == 0) return link_error("the password before '@' is empty");
+    auto password = decode(rest.substr(0, at), "the password", true);
+    if (!password) return std::move(password).error();
+    link.password = std::move(*password);
+    if (auto parsed = parse_host_port(rest.substr(at + 1), link); !parsed) return std::move(parsed).error();
+
+    if (!path.empty() && path != "/")
+        return link_error(fmt::format("unexpected path {}; only \"/\" may come before the '?'", quote(path)));
+    if (auto parsed = parse_query(query, link); !parsed) return std::move(parsed).error();
+    return link;
+}
+
+std::string format_share_link(const ShareLink& link) {
+    std::string out(kShareLinkScheme);
+    out += encode(link.password);
+    out += '@';
+    if (link.host.find(':') != std::string::npos) {
+        out += fmt::format("[{}]", link.host);
+    } else {
+        out += link.host;
+    }
+    if (link.port != kShareLinkDefaultPort) out += fmt::format(":{}", link.port);
+    std::string query;
+    if (!link.sni.empty()) query += "sni=" + encode(link.sni);
+    if (link.insecure) query += std::string(query.empty() ? "" : "&") + "insecure=1";
+    out += '/';
+    if (!query.empty()) out += "?" + query;
+    if (!link.name.empty()) out += "#" + encode(link.name);
+    return out;
+}
+
+}  // namespace anytls::config

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `anytls smoke` and of share links on the command line
+(tools/anytls/cmd_smoke.cpp, lib/config/share_link.hpp).
+
+Usage: test_smoke.py PATH_TO_ANYTLS
+
+Starts a real `anytls server` process on 127.0.0.1 port 0 with a self-signed certificate
+written to a temporary file, plus a TCP echo target and an HTTP server (http.server) on
+127.0.0.1, and runs `anytls smoke` against them as a user would: with --config and with --uri,
+--target and --url; a wrong password (exit 6), an unknown CA (exit 5), a refused target
+(exit 7), a server that never answers (exit 8) and a closed port (exit 4) each get their exit
+code and a sentence; links with an IPv6 host (::1, skipped when IPv6 loopback is unavailable),
+an encoded password and a bad port. Standard library only; plain asserts. Prints
+"N passed, M failed" and exits non-zero when anything failed.
+"""
+import functools
+import http.server
+import os
+import queue
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+from pathlib import Path
+
+# The binary: argv[1] when run as a script (tests/cli/meson.build), else $ANYTLS (pytest).
+ANYTLS = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else os.environ.get("ANYTLS", "anytls")
+TIMEOUT = 30  # generous: sanitizer builds on a loaded machine
+PASSWORD = "p@ss word:%/#?"
+BODY = b"hello through the tunnel\n"
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+class EchoServer:
+    """A TCP echo target on 127.0.0.1."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(data)
+
+
+class HttpTarget:
+    """http.server on 127.0.0.1 serving one file, hello.txt."""
+
+    def __init__(self, directory):
+        (Path(directory) / "hello.txt").write_bytes(BODY)
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=str(directory))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class RunningServer:
+    """`anytls server` on 127.0.0.1:0 (or [::1]:0) with a self-signed certificate written to ca.pem."""
+
+    def __init__(self, directory, listen="127.0.0.1:0"):
+        directory = Path(directory)
+        self.config = directory / "server.toml"
+        self.config.write_text(
+            'listen = "127.0.0.1:0"\nself-signed-names = ["localhost"]\n'
+            f'[[users]]\nname = "alice"\npassword = "{PASSWORD}"\n')
+        self.cert = directory / "ca.pem"
+        self.process = subprocess.Popen(
+            [ANYTLS, "server", "--config", str(self.config), "--listen", listen, "--self-signed",
+             "--write-cert", str(self.cert)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout] and None,
+                         daemon=True).start()
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                self.process.kill()
+                raise AssertionError("the server printed no 'listening on' line")
+            if line.startswith("listening on "):
+                self.port = int(line.strip().rsplit(":", 1)[1])
+                return
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class World:
+    """A server, an echo target and an HTTP target in a temporary directory."""
+
+    def __enter__(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name)
+        self.server = RunningServer(self.dir)
+        self.echo = EchoServer()
+        self.http = HttpTarget(self.dir)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.close()
+        self.http.server.shutdown()
+        self.echo.listener.close()
+        self.tmp.cleanup()
+
+    def config(self, password=PASSWORD, ca=True, name="local"):
+        path = self.dir / f"{name}.toml"
+        ca_line = f'ca-file = "{self.server.cert}"\n' if ca else ""
+        path.write_text(
+            f'[[proxies]]\nname = "{name}"\ntype = "anytls"\nserver = "127.0.0.1"\nport = {self.server.port}\n'
+            f'password = "{password}"\nsni = "localhost"\n{ca_line}')
+        return str(path)
+
+    def link(self, password=PASSWORD, host="127.0.0.1", port=None, query="sni=localhost&insecure=1", name="x"):
+        encoded = urllib.parse.quote(password, safe="")
+        return f"anytls://{encoded}@{host}:{port or self.server.port}/?{query}#{name}"
+
+
+def smoke(*args):
+    return subprocess.run([ANYTLS, "smoke", *args], capture_output=True, text=True, timeout=120)
+
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+# --- tests --------------------------------------------------------------------------------
+
+def test_target_through_the_server_exits_0():
+    with World() as w:
+        result = smoke("--config", w.config(), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+        out = result.stdout
+        assert "cold: connect + TLS handshake + authentication + stream open" in out, out
+        assert "pool" in out and "busy 1" in out, out
+        assert "first byte" in out and "OK" in out, out
+        assert PASSWORD not in out + result.stderr
+
+
+def test_url_against_a_local_http_server():
+    with World() as w:
+        result = smoke("--config", w.config(), "--url", f"http://127.0.0.1:{w.http.port}/hello.txt")
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+        assert "HTTP/1.0 200 OK" in result.stdout, result.stdout
+        assert "first byte" in result.stdout and "after the request was sent" in result.stdout
+        assert f"{len(BODY)}" in result.stdout or "bytes in" in result.stdout
+        missing = smoke("--config", w.config(), "--url", f"http://127.0.0.1:{w.http.port}/missing")
+        assert missing.returncode == 0 and " 404 " in missing.stdout, (missing.stdout, missing.stderr)
+
+
+def test_wrong_password_exits_6_with_a_sentence():
+    with World() as w:
+        result = smoke("--config", w.config(password="not the password"), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 6, (result.returncode, result.stdout, result.stderr)
+        assert "closed the session" in result.stderr and "wrong password?" in result.stderr, result.stderr
+        assert "not the password" not in result.stdout + result.stderr
+
+
+def test_unknown_ca_exits_5_with_a_sentence():
+    with World() as w:
+        result = smoke("--config", w.config(ca=False), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 5, (result.returncode, result.stdout, result.stderr)
+        assert "TLS verification failed" in result.stderr and "trusted CA" in result.stderr, result.stderr
+
+
+def test_refused_target_exits_7():
+    with World() as w:
+        closed = socket.create_server(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        result = smoke("--config", w.config(), "--target", f"127.0.0.1:{port}")
+        assert result.returncode == 7, (result.returncode, result.stdout, result.stderr)
+        assert "could not connect to the target" in result.stderr, result.stderr
+
+
+def test_unreachable_server_exits_4_and_silent_server_exits_8():
+    with World() as w:
+        closed = socket.create_server(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        result = smoke("--uri", w.link(port=port), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 4, (result.returncode, result.stdout, result.stderr)
+        assert "connection refused" in result.stderr, result.stderr
+        # Accepts TCP (the kernel does, from the backlog) but never answers the TLS handshake.
+        silent = socket.create_server(("127.0.0.1", 0))
+        try:
+            result = smoke("--uri", w.link(port=silent.getsockname()[1]), "--target", f"127.0.0.1:{w.echo.port}",
+                           "--timeout", "2s")
+        finally:
+            silent.close()
+        assert result.returncode == 8, (result.returncode, result.stdout, result.stderr)
+        assert "timed out" in result.stderr, result.stderr
+
+
+def test_uri_with_an_encoded_password_works():
+    with World() as w:
+        link = w.link()
+        assert "%40" in link and "%20" in link and "%25" in link and "%23" in link
+        result = smoke("--uri", link, "--url", f"http://127.0.0.1:{w.http.port}/hello.txt")
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+        assert "200 OK" in result.stdout and "proxy      x (" in result.stdout, result.stdout
+        # The link's proxy next to a file's: --uri wins by default, --proxy chooses.
+        both = smoke("--config", w.config(password="wrong"), "--uri", link, "--target", f"127.0.0.1:{w.echo.port}")
+        assert both.returncode == 0, (both.stdout, both.stderr)
+        chosen = smoke("--config", w.config(password="wrong"), "--uri", link, "--proxy", "local",
+                       "--target", f"127.0.0.1:{w.echo.port}")
+        assert chosen.returncode == 6, (chosen.stdout, chosen.stderr)
+
+
+def test_uri_with_a_verified_certificate():
+    with World() as w:
+        # Without insecure=1 the link verifies against the system store: unknown CA.
+        result = smoke("--uri", w.link(query="sni=localhost"), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 5, (result.returncode, result.stderr)
+
+
+def test_uri_with_an_ipv6_host():
+    if not ipv6_loopback_available():
+        print("skip: no IPv6 loopback")
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        server = RunningServer(directory, listen="[::1]:0")
+        echo = EchoServer()
+        try:
+            link = f"anytls://{urllib.parse.quote(PASSWORD, safe='')}@[::1]:{server.port}/?sni=localhost&insecure=1#v6"
+            result = smoke("--uri", link, "--target", f"127.0.0.1:{echo.port}")
+            assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+            assert f"[::1]:{server.port}" in result.stdout, result.stdout
+        finally:
+            server.close()
+            echo.listener.close()
+
+
+def test_malformed_links_say_which_part_is_wrong():
+    cases = [
+        ("anytls://pw@127.0.0.1:70000", "the port must be a number from 1 to 65535"),
+        ("anytls://pw@127.0.0.1:0", "the port must be a number from 1 to 65535"),
+        ("anytls://127.0.0.1:443", "the password is missing"),
+        ("vless://pw@127.0.0.1:443", "the scheme must be \"anytls\""),
+        ("anytls://pw%zz@127.0.0.1", "the password has a bad percent-escape"),
+        ("anytls://pw@::1:443", "IPv6 host must be written in brackets"),
+        ("anytls://pw@127.0.0.1/?alpn=h2", "unknown query parameter \"alpn\""),
+    ]
+    for link, expected in cases:
+        result = smoke("--uri", link, "--target", "127.0.0.1:9")
+        assert result.returncode == 2, (link, result.returncode, result.stderr)
+        assert "--uri: share link: " in result.stderr and expected in result.stderr, (link, result.stderr)
+        assert "Traceback" not in result.stderr and "terminate" not in result.stderr
+
+
+def test_uri_in_a_config_file():
+    with World() as w:
+        path = w.dir / "uri.toml"
+        path.write_text(f'[[proxies]]\nuri = "{w.link(name="from-file")}"\n')
+        result = smoke("--config", str(path), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+        assert "from-file" in result.stdout
+        path.write_text(f'[[proxies]]\nuri = "{w.link()}"\nport = 1\n')
+        result = smoke("--config", str(path), "--target", f"127.0.0.1:{w.echo.port}")
+        assert result.returncode == 3 and "remove either \"port\" or \"uri\"" in result.stderr, result.stderr
+
+
+def test_usage_errors_exit_2():
+    for args, expected in [
+        ((), "--target"),
+        (("--uri", "anytls://pw@h"), "--target"),
+        (("--target", "127.0.0.1:1"), "--config FILE or --uri LINK is required"),
+        (("--uri", "anytls://pw@h", "--target", "nope"), "--target expects HOST:PORT"),
+        (("--uri", "anytls://pw@h", "--url", "https://example.com/"), "https:// is not supported"),
+        (("--uri", "anytls://pw@h", "--target", "127.0.0.1:1", "--timeout", "soon"), "--timeout"),
+    ]:
+        result = smoke(*args)
+        assert result.returncode == 2, (args, result.returncode, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+
+
+def main():
+    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
+    passed = failed = 0
+    for name, fn in tests:
+        try:
+            fn()
+        except Exception:  # an assertion or anything unexpected: report and go on
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

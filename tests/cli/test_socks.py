@@ -1,0 +1,490 @@
+"""End-to-end tests of `anytls socks` (tools/anytls/cmd_socks.cpp, lib/inbound, docs/SOCKS.md).
+
+Run by meson with pytest: ANYTLS=<path of the built binary> python3 -m pytest test_socks.py
+
+Real parts only, all on 127.0.0.1: a real `anytls server` process (self-signed certificate,
+trusted through ca-file), `anytls socks` processes pointed at it, a Python HTTP server serving
+a random file, a UDP echo server, and the Debian `curl` as the proxy client. Bodies and
+datagrams are compared byte for byte; /metrics is parsed by a strict hand-written parser of
+the Prometheus text format.
+"""
+import http.server
+import os
+import re
+import secrets
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ANYTLS = os.environ.get("ANYTLS", "anytls")
+TIMEOUT = 60  # generous: a loaded 2-core machine, sanitizer builds
+PASSWORD = "socks test password"
+
+
+def start_process(args, ready_prefix):
+    """Starts args; returns (process, stdout lines up to the one starting with ready_prefix)."""
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    stderr_lines = []
+    threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
+    lines = []
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.startswith(ready_prefix):
+            threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
+            process.stderr_lines = stderr_lines
+            return process, lines
+    process.kill()
+    process.wait()
+    raise AssertionError(f"{args[:2]} did not print {ready_prefix!r}: stdout {lines!r}, stderr {stderr_lines!r}")
+
+
+def stop_process(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=TIMEOUT) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def host_port(text):
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class UdpEcho:
+    def __init__(self):
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                data, peer = self.socket.recvfrom(65535)
+                self.socket.sendto(data, peer)
+            except OSError:
+                return
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("socks")
+    served = directory / "www"
+    served.mkdir()
+    body = secrets.token_bytes(300_000)
+    (served / "file.bin").write_bytes(body)
+    handler = lambda *a, **k: QuietHandler(*a, directory=str(served), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    udp = UdpEcho()
+
+    cert = directory / "ca.pem"
+    (directory / "server.toml").write_text(f"""
+listen = "127.0.0.1:0"
+self-signed = true
+self-signed-names = ["localhost", "127.0.0.1"]
+synack = "after-connect"
+connect-timeout = "5s"
+log-level = "warning"
+[[users]]
+name = "tester"
+password = "{PASSWORD}"
+""")
+    server, lines = start_process([ANYTLS, "server", "--config", str(directory / "server.toml"), "--write-cert",
+                                   str(cert)], "listening on ")
+    _, server_port = host_port(lines[-1].split()[-1])
+    (directory / "client.toml").write_text(f"""
+log-level = "warning"
+[experimental.anytls-session-management]
+ensure-idle-session = 1
+idle-session-check-interval = "1s"
+[[proxies]]
+name = "local"
+type = "anytls"
+server = "127.0.0.1"
+port = {server_port}
+password = "{PASSWORD}"
+sni = "localhost"
+ca-file = "{cert}"
+""")
+    socks, lines = start_process([ANYTLS, "socks", "--config", str(directory / "client.toml"), "--listen",
+                                  "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--verbose"], "listening on ")
+    metrics_url = next(line.split()[-1] for line in lines if line.startswith("metrics on "))
+    socks_address = lines[-1].split()[-1]
+    auth, lines = start_process([ANYTLS, "socks", "--config", str(directory / "client.toml"), "--listen",
+                                 "127.0.0.1:0", "--user", "alice:s3cret pass"], "listening on ")
+    auth_address = lines[-1].split()[-1]
+    world_port = server_port
+    world = {
+        "body": body, "http_port": httpd.server_address[1], "udp_port": udp.port, "socks": socks_address,
+        "auth": auth_address, "metrics": metrics_url, "socks_process": socks, "directory": directory,
+        "server_port": world_port,
+    }
+    try:
+        yield world
+    finally:
+        for process in (auth, socks, server):
+            stop_process(process)
+        httpd.shutdown()
+        udp.socket.close()
+
+
+def curl(*args):
+    return subprocess.run(["curl", "--silent", "--show-error", "--max-time", str(TIMEOUT), *args],
+                          capture_output=True, timeout=TIMEOUT + 10)
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- curl through the entry point ---------------------------------------------------------
+
+def test_socks5_hostname(world):
+    result = curl("--socks5-hostname", world["socks"], f"http://localhost:{world['http_port']}/file.bin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == world["body"]
+
+
+def test_http_connect_tunnel(world):
+    result = curl("--proxy", f"http://{world['socks']}", "--proxytunnel",
+                  f"http://127.0.0.1:{world['http_port']}/file.bin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == world["body"]
+
+
+def test_plain_http_proxy(world):
+    result = curl("--proxy", f"http://{world['socks']}", f"http://127.0.0.1:{world['http_port']}/file.bin")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == world["body"]
+
+
+def test_plain_http_proxy_error_status_is_forwarded(world):
+    result = curl("--proxy", f"http://{world['socks']}", "--write-out", "%{http_code}", "--output", os.devnull,
+                  f"http://127.0.0.1:{world['http_port']}/missing")
+    assert result.stdout == b"404"
+
+
+def test_socks5_user_password(world):
+    url = f"http://127.0.0.1:{world['http_port']}/file.bin"
+    good = curl("--socks5-hostname", f"alice:s3cret%20pass@{world['auth']}", url)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == world["body"]
+    wrong = curl("--socks5-hostname", f"alice:wrong@{world['auth']}", url)
+    assert wrong.returncode != 0 and wrong.stdout == b""
+    none = curl("--socks5-hostname", world["auth"], url)
+    assert none.returncode != 0 and none.stdout == b""
+
+
+def test_http_proxy_requires_credentials_when_configured(world):
+    url = f"http://127.0.0.1:{world['http_port']}/file.bin"
+    refused = curl("--proxy", f"http://{world['auth']}", "--write-out", "%{http_code}", "--output", os.devnull, url)
+    assert refused.stdout == b"407"
+    good = curl("--proxy", f"http://{world['auth']}", "--proxy-user", "alice:s3cret pass", url)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == world["body"]
+
+
+# --- failures, by hand ----------------------------------------------------------------------
+
+def socks5_connect(address, request_address, timeout=TIMEOUT):
+    sock = socket.create_connection(host_port(address), timeout=timeout)
+    sock.sendall(b"\x05\x01\x00")
+    assert sock.recv(2) == b"\x05\x00"
+    sock.sendall(b"\x05\x01\x00" + request_address)
+    return sock
+
+
+def recv_exactly(sock, count):
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise AssertionError(f"connection closed after {len(data)} of {count} bytes")
+        data += chunk
+    return data
+
+
+def test_socks5_refused_target_gets_reply_05(world):
+    with socks5_connect(world["socks"], b"\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", closed_port())) as s:
+        reply = recv_exactly(s, 10)
+        assert reply[:2] == b"\x05\x05", reply
+
+
+def test_socks5_unsupported_command_gets_reply_07(world):
+    with socket.create_connection(host_port(world["socks"]), timeout=TIMEOUT) as s:
+        s.sendall(b"\x05\x01\x00")
+        assert s.recv(2) == b"\x05\x00"
+        s.sendall(b"\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50")  # BIND
+        assert recv_exactly(s, 10)[:2] == b"\x05\x07"
+
+
+def test_http_refused_target_gets_502_with_reason(world):
+    result = curl("--proxy", f"http://{world['socks']}", "--write-out", "%{http_code}",
+                  f"http://127.0.0.1:{closed_port()}/")
+    assert result.stdout.endswith(b"502"), result.stdout
+    assert b"cannot reach 127.0.0.1:" in result.stdout
+
+
+def test_garbage_gets_400(world):
+    with socket.create_connection(host_port(world["socks"]), timeout=TIMEOUT) as s:
+        s.sendall(b"HELLO\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+
+
+def test_half_close_still_gets_the_answer(world):
+    """The client sends its request and shuts down its write side; the reply still arrives."""
+    with socks5_connect(world["socks"], b"\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", world["http_port"])) as s:
+        assert recv_exactly(s, 10)[:2] == b"\x05\x00"
+        s.sendall(b"GET /file.bin HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    assert body == world["body"]
+
+
+def test_half_close_to_a_silent_target_ends_after_the_linger(world):
+    """AnyTLS has no half-close: a target that waits for the client's end would hold the stream
+    (and its session) forever. After the client's FIN and 2 s without an answer, the entry ends
+    the stream and the client sees the end of the connection."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    held = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    try:
+        target = b"\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", silent.getsockname()[1])
+        with socks5_connect(world["socks"], target) as s:
+            assert recv_exactly(s, 10)[:2] == b"\x05\x00"
+            s.sendall(b"hello")
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(15)
+            started = time.monotonic()
+            assert s.recv(1) == b""  # the end, not a timeout
+            assert time.monotonic() - started >= 1.5
+    finally:
+        for connection, _ in held:
+            connection.close()
+        silent.close()
+
+
+# --- UDP ASSOCIATE --------------------------------------------------------------------------
+
+def test_udp_associate_echo(world):
+    with socket.create_connection(host_port(world["socks"]), timeout=TIMEOUT) as control:
+        control.sendall(b"\x05\x01\x00")
+        assert control.recv(2) == b"\x05\x00"
+        control.sendall(b"\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00")
+        reply = recv_exactly(control, 4)
+        assert reply[:2] == b"\x05\x00", reply
+        assert reply[3] == 0x01
+        relay_ip = socket.inet_ntoa(recv_exactly(control, 4))
+        relay_port = struct.unpack(">H", recv_exactly(control, 2))[0]
+        assert relay_ip == "127.0.0.1"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.settimeout(TIMEOUT)
+            header = b"\x00\x00\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", world["udp_port"])
+            for size in (1, 17, 512, 1400, 8000, 30000):
+                payload = secrets.token_bytes(size)
+                # UDP may drop a datagram even on loopback: resend until the echo is seen.
+                deadline = time.monotonic() + TIMEOUT
+                while True:
+                    udp.sendto(header + payload, (relay_ip, relay_port))
+                    udp.settimeout(2)
+                    try:
+                        data, source = udp.recvfrom(65535)
+                    except socket.timeout:
+                        assert time.monotonic() < deadline, f"no echo for {size} bytes"
+                        continue
+                    break
+                assert source == (relay_ip, relay_port)
+                assert data[:10] == header, data[:10]
+                assert data[10:] == payload
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)')
+
+
+def parse_prometheus(text):
+    """A strict parser of the text format: HELP and TYPE before each family's samples, known
+    types, well-formed labels and numbers, histogram series complete and cumulative."""
+    assert text.endswith("\n")
+    types, helps, samples = {}, {}, []
+    for line in text.splitlines():
+        assert line, "empty line"
+        if line.startswith("# HELP "):
+            name, _, help_text = line[7:].partition(" ")
+            assert name not in helps and help_text, line
+            helps[name] = help_text
+            continue
+        if line.startswith("# TYPE "):
+            name, _, kind = line[7:].partition(" ")
+            assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            assert name in helps and name not in types, line
+            types[name] = kind
+            continue
+        assert not line.startswith("#"), line
+        match = SAMPLE.match(line)
+        assert match, f"not a sample line: {line!r}"
+        name, _, label_text, value = match.groups()
+        labels = {}
+        if label_text:
+            position = 0
+            while position < len(label_text):
+                label = LABEL.match(label_text, position)
+                assert label, f"bad labels in {line!r}"
+                assert label.group(1) not in labels
+                labels[label.group(1)] = label.group(2)
+                position = label.end()
+        number = float(value)  # raises on a malformed number
+        family = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in types else name
+        assert family in types, f"sample {name} before its TYPE line"
+        if types[family] == "counter":
+            assert name.endswith("_total") and number >= 0
+        samples.append((name, labels, number))
+    for family, kind in types.items():
+        if kind != "histogram":
+            continue
+        buckets = [(labels, v) for n, labels, v in samples if n == family + "_bucket"]
+        for proxy in {labels["proxy"] for labels, _ in buckets}:
+            series = [(float(labels["le"]), v) for labels, v in buckets if labels["proxy"] == proxy]
+            assert series[-1][0] == float("inf")
+            assert [le for le, _ in series] == sorted(le for le, _ in series)
+            assert all(a[1] <= b[1] for a, b in zip(series, series[1:])), "buckets are not cumulative"
+            count = [v for n, labels, v in samples if n == family + "_count" and labels["proxy"] == proxy]
+            assert count == [series[-1][1]]
+            assert [v for n, labels, v in samples if n == family + "_sum" and labels["proxy"] == proxy]
+    return types, samples
+
+
+def value(samples, name, **labels):
+    found = [v for n, l, v in samples if n == name and all(l.get(k) == w for k, w in labels.items())]
+    assert len(found) == 1, (name, labels, found)
+    return found[0]
+
+
+def scrape(world):
+    result = curl("--fail", world["metrics"])
+    assert result.returncode == 0, result.stderr
+    return parse_prometheus(result.stdout.decode())
+
+
+def test_metrics_move_as_streams_open(world):
+    types, before = scrape(world)
+    assert types["anytls_pool_sessions"] == "gauge"
+    assert types["anytls_pool_sessions_closed_total"] == "counter"
+    assert types["anytls_pool_stream_open_latency_seconds"] == "histogram"
+    for state in ("idle", "busy", "creating"):
+        value(before, "anytls_pool_sessions", proxy="local", state=state)
+    for reason in ("idle", "age", "heartbeat", "error", "reset", "no_reuse"):
+        value(before, "anytls_pool_sessions_closed_total", proxy="local", reason=reason)
+    opened = value(before, "anytls_pool_streams_opened_total", proxy="local")
+    for _ in range(3):
+        result = curl("--socks5-hostname", world["socks"], f"http://127.0.0.1:{world['http_port']}/file.bin")
+        assert result.returncode == 0 and result.stdout == world["body"]
+    _, after = scrape(world)
+    assert value(after, "anytls_pool_streams_opened_total", proxy="local") >= opened + 3
+    assert value(after, "anytls_pool_stream_open_latency_seconds_count", proxy="local") == \
+        value(after, "anytls_pool_streams_opened_total", proxy="local")
+    assert value(after, "anytls_pool_warm_opens_total", proxy="local") + \
+        value(after, "anytls_pool_cold_opens_total", proxy="local") == \
+        value(after, "anytls_pool_streams_opened_total", proxy="local")
+    assert value(after, "anytls_pool_sessions_created_total", proxy="local") >= 1
+    assert value(after, "anytls_pool_stream_open_latency_seconds_sum", proxy="local") > 0
+
+
+def test_metrics_other_paths_404(world):
+    result = curl("--write-out", "%{http_code}", "--output", os.devnull, world["metrics"].replace("/metrics", "/x"))
+    assert result.stdout == b"404"
+
+
+def test_parser_rejects_malformed_text():
+    with pytest.raises(AssertionError):
+        parse_prometheus("x_total 1\n")  # no TYPE
+    with pytest.raises(AssertionError):
+        parse_prometheus('# HELP a_total h\n# TYPE a_total counter\na_total{l="1} 1\n')
+    with pytest.raises(AssertionError):
+        parse_prometheus('# HELP h h\n# TYPE h histogram\nh_bucket{proxy="p",le="1"} 5\n'
+                         'h_bucket{proxy="p",le="+Inf"} 4\nh_sum{proxy="p"} 1\nh_count{proxy="p"} 4\n')
+
+
+def test_verbose_logs_connections(world):
+    result = curl("--socks5-hostname", world["socks"], f"http://127.0.0.1:{world['http_port']}/file.bin")
+    assert result.returncode == 0
+    # "anytls socks: socks5 127.0.0.1:PORT -> 127.0.0.1:HTTP: up N B, down M B, DURATION, ok"
+    pattern = re.compile(rf"^anytls socks: socks5 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:{world['http_port']}: "
+                         rf"up \d+ B, down (\d+) B, [0-9.]+m?s, ok$")
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        matches = [pattern.match(line.rstrip("\n")) for line in list(world["socks_process"].stderr_lines)]
+        if any(m and int(m.group(1)) > len(world["body"]) for m in matches):
+            break
+        assert time.monotonic() < deadline, world["socks_process"].stderr_lines[-5:]
+        time.sleep(0.1)
+
+
+# --- command line --------------------------------------------------------------------------
+
+def test_help_and_usage_errors(tmp_path):
+    help_run = subprocess.run([ANYTLS, "socks", "--help"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert help_run.returncode == 0 and "--metrics ADDR" in help_run.stdout and "--user USER:PASS" in help_run.stdout
+    missing = subprocess.run([ANYTLS, "socks"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert missing.returncode == 2 and "--config FILE or --uri LINK is required" in missing.stderr
+    config = tmp_path / "c.toml"
+    config.write_text('[[proxies]]\nname = "a"\ntype = "anytls"\nserver = "127.0.0.1"\nport = 1\npassword = "p"\n')
+    bad_listen = subprocess.run([ANYTLS, "socks", "--config", str(config), "--listen", "nowhere"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+    assert bad_listen.returncode == 2 and "--listen expects a numeric host:port" in bad_listen.stderr
+    bad_proxy = subprocess.run([ANYTLS, "socks", "--config", str(config), "--proxy", "b"],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+    assert bad_proxy.returncode == 2 and 'no proxy named "b"' in bad_proxy.stderr
+    bad_link = subprocess.run([ANYTLS, "socks", "--uri", "anytls://pw@127.0.0.1:99999/"],
+                              capture_output=True, text=True, timeout=TIMEOUT)
+    assert bad_link.returncode == 2 and "--uri" in bad_link.stderr
+    bad_user = subprocess.run([ANYTLS, "socks", "--config", str(config), "--user", "nocolon"],
+                              capture_output=True, text=True, timeout=TIMEOUT)
+    assert bad_user.returncode == 2
+
+
+def test_share_link_instead_of_a_file(world):
+    """--uri LINK: the proxy from an anytls:// link (percent-encoded password, insecure=1 as the
+    link carries no CA) works like one from a file."""
+    link = f"anytls://socks%20test%20password@127.0.0.1:{world['server_port']}/?insecure=1#linked"
+    process, lines = start_process([ANYTLS, "socks", "--uri", link, "--listen", "127.0.0.1:0"], "listening on ")
+    try:
+        result = curl("--socks5-hostname", lines[-1].split()[-1], f"http://127.0.0.1:{world['http_port']}/file.bin")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == world["body"]
+    finally:
+        stop_process(process)
