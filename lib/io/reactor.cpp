@@ -85,6 +85,7 @@ Reactor::~Reactor() {
                    in_flight_cqes_ - 1, pending_count_, live_tasks_);
     }
     io_uring_queue_exit(&ring_);
+    std::lock_guard lock(posted_mutex_);  // no post() is still writing to the eventfd (see post)
     ::close(wakeup_.fd);
 }
 
@@ -248,13 +249,16 @@ void Reactor::spawn(Task<void> task) {
     schedule(driver.handle);
 }
 
+// The eventfd write happens under posted_mutex_: the reactor runs `fn` only after taking the
+// mutex, so once `fn` has run the poster no longer touches the reactor, and the reactor may be
+// destroyed (its destructor closes the eventfd under the same mutex). Writing after unlocking
+// let a poster that lost the race write to a closed (or already reused) fd number of a freed
+// reactor: a helper thread finishing a name resolution while its client shut down (found by
+// ThreadSanitizer in the C ABI test).
 void Reactor::post(std::function<void()> fn) {
-    bool wake;
-    {
-        std::lock_guard lock(posted_mutex_);
-        wake = posted_.empty();
-        posted_.push_back(std::move(fn));
-    }
+    std::lock_guard lock(posted_mutex_);
+    const bool wake = posted_.empty();
+    posted_.push_back(std::move(fn));
     if (wake) {
         std::uint64_t one = 1;
         [[maybe_unused]] ssize_t n = ::write(wakeup_.fd, &one, sizeof(one));
@@ -263,6 +267,7 @@ void Reactor::post(std::function<void()> fn) {
 
 void Reactor::stop() {
     stop_requested_.store(true, std::memory_order_release);
+    std::lock_guard lock(posted_mutex_);
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(wakeup_.fd, &one, sizeof(one));
 }

@@ -99,6 +99,19 @@ std::span<const PaddingToken> PaddingScheme::tokens(std::uint32_t k) const {
     return it->second;
 }
 
+std::uint64_t PaddingScheme::largest_padded_write() const {
+    std::uint64_t largest = 0;
+    for (const auto& [k, line] : lines_) {
+        if (k == 0 || k >= stop_) continue;  // line 0 is the preamble's length, capped at 65535
+        std::uint64_t sum = 0;
+        // Each piece is at most max - 1 (a range is [min, max)), plus a Waste header.
+        for (const auto& token : line)
+            if (!token.check_mark) sum += static_cast<std::uint64_t>(std::max(token.min, token.max)) + 7;
+        largest = std::max(largest, sum);
+    }
+    return largest;
+}
+
 std::vector<std::int64_t> PaddingScheme::generate_sizes(std::uint32_t k, const RandomSource& random) const {
     std::vector<std::int64_t> sizes;
     const auto line = tokens(k);

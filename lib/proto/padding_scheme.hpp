@@ -77,6 +77,11 @@ public:
     // The tokens of line `k` (empty when there is no such line or it has no valid token).
     std::span<const PaddingToken> tokens(std::uint32_t k) const;
 
+    // An upper bound of the bytes one padded write (line k >= 1, below stop) can make: the
+    // largest sum of a line's size maxima. A pushed scheme can ask for thousands of 64 KiB
+    // pieces per write; clients refuse schemes above a bound (session/padding_state.hpp).
+    std::uint64_t largest_padded_write() const;
+
     // The sizes for line `k`, drawn with `random`: one entry per token, a size >= 1 or
     // padding_check_mark (GenerateRecordPayloadSizes).
     std::vector<std::int64_t> generate_sizes(std::uint32_t k, const RandomSource& random) const;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,16 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
         co_return written;
     }
 
+    // As write_bytes, for bytes the caller keeps alive until this completes (it awaits at once).
+    io::Task<Result<void>> write_span(std::span<const std::uint8_t> bytes) {
+        auto lock = write_mutex.scoped();
+        auto guard = co_await lock;
+        if (closed) co_return make_error(errc::closed, "session closed");
+        auto written = co_await connection->write(std::as_bytes(bytes), core->config.write_timeout);
+        if (!written) fail(written.error());
+        co_return written;
+    }
+
     io::Task<Result<void>> write_frame(proto::Command command, std::uint32_t id, std::string_view text) {
         std::vector<std::uint8_t> bytes;
         if (proto::command_carries_data(command)) {
@@ -119,15 +131,21 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
 };
 
 io::Task<void> relay_target_to_client(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
-    std::vector<std::uint8_t> buffer(proto::max_frame_data);
+    // One PSH frame buffer for the stream's life: the target's bytes are received straight
+    // behind the frame header (at most one frame's data per receive), so on their way to the
+    // client only TLS copies them. Not zero-filled: an idle stream touches few of its pages.
+    constexpr std::size_t frame_size = proto::frame_header_size + proto::max_frame_data;
+    auto frame = std::make_unique_for_overwrite<std::uint8_t[]>(frame_size);
     while (!session->closed && !stream->finished) {
-        auto receive = io::recv(*session->reactor, stream->target.fd(), buffer.data(), buffer.size());
+        auto receive = io::recv(*session->reactor, stream->target.fd(), frame.get() + proto::frame_header_size,
+                                proto::max_frame_data);
         auto n = co_await receive;
         if (!n || *n == 0) break;
-        std::vector<std::uint8_t> frames;
-        proto::append_data_frames(frames, stream->id, std::span<const std::uint8_t>(buffer.data(), *n));
+        const auto header = proto::frame_header(proto::Command::psh, stream->id, static_cast<std::uint16_t>(*n));
+        std::copy(header.begin(), header.end(), frame.get());
         if (stream->finished) break;
-        auto written = co_await session->write_bytes(std::move(frames));
+        auto written = co_await session->write_span(
+            std::span<const std::uint8_t>(frame.get(), proto::frame_header_size + *n));
         if (!written) break;
     }
     co_await session->finish_stream(stream);
@@ -197,6 +215,15 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
         }
     }
     const auto& target = decoded.address;
+    if (core.config.allow_target && !core.config.allow_target(target)) {
+        log::debug("[AnyTLS] stream {}: target {} not allowed", stream->id, target.to_string());
+        if (v2 && !stream->finished && !session->closed) {
+            auto sent = co_await session->write_frame(proto::Command::synack, stream->id, "target not allowed");
+            (void)sent;
+        }
+        co_await session->finish_stream(stream);
+        co_return;
+    }
     if (target.type == proto::SocksAddress::Type::domain && target.domain == proto::udp_over_tcp_host) {
         head.erase(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(decoded.consumed));
         co_await handle_udp_over_tcp(session, stream, std::move(head));
@@ -378,6 +405,9 @@ io::Task<void> run_fallback(std::shared_ptr<ServerCore> core, std::unique_ptr<tl
     relay->socket.shutdown();
 }
 
+io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
+                           std::string peer);
+
 struct ConnectionCount {
     ServerCore* core;
     explicit ConnectionCount(ServerCore* c) : core(c) { ++core->live_connections; }
@@ -404,8 +434,12 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
         log::debug("[AnyTLS] TLS handshake with {} failed: {}", peer, accepted.error().text());
         co_return;
     }
-    auto connection = std::move(accepted).value();
+    co_await run_session(core, std::move(accepted).value(), std::move(peer));
+}
 
+// Everything after the TLS handshake: the auth preamble, then the frames.
+io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
+                           std::string peer) {
     // Auth preamble, parsed from reads of any size within auth_timeout.
     proto::AuthPreambleParser parser;
     const auto deadline = io::Deadline::after(core->config.auth_timeout);
@@ -474,6 +508,15 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
     }
     session->fail(make_error(errc::closed, "session ended"));
     core->sessions.erase(session.get());
+}
+
+// Server::serve: a connection whose transport is already established, counted like an
+// accepted one.
+io::Task<void> serve_established(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection) {
+    ConnectionCount counted(core.get());
+    ++core->stats.connections_accepted;
+    if (core->live_connections > core->config.max_sessions) co_return;
+    co_await run_session(core, std::move(connection), "an established connection");
 }
 
 io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
@@ -546,7 +589,19 @@ void Server::stop() {
     for (auto* session : sessions) session->fail(make_error(errc::closed, "server stopping"));
 }
 
+void Server::serve(std::unique_ptr<tls::TlsConnection> connection) {
+    if (core_->stopped) return;
+    core_->reactor->spawn(detail::serve_established(core_, std::move(connection)));
+}
+
 std::size_t Server::session_count() const { return core_->sessions.size(); }
+
+std::size_t Server::buffered_bytes() const {
+    std::size_t total = 0;
+    for (const auto* session : core_->sessions)
+        for (const auto& [id, stream] : session->streams) total += stream->buffer.buffered();
+    return total;
+}
 const ServerStats& Server::stats() const { return core_->stats; }
 
 }  // namespace anytls::server

@@ -27,6 +27,10 @@
 #include "io/tcp.hpp"
 #include "server/server_config.hpp"
 
+namespace anytls::tls {
+class TlsConnection;
+}
+
 namespace anytls::server {
 
 struct ServerStats {
@@ -55,11 +59,18 @@ public:
     Result<void> start();
     // The bound address (with the real port when listen used port 0).
     io::SocketAddress local_address() const;
+    // Runs the AnyTLS layer (auth preamble, then frames) over a connection that is already
+    // established, as if it had been accepted; for the session fuzzer, which joins a client
+    // and this server over socket pairs with tls::TlsConnection::plaintext().
+    void serve(std::unique_ptr<tls::TlsConnection> connection);
     // Stops accepting and closes every session; idempotent.
     void stop();
 
     // Authenticated sessions open now.
     std::size_t session_count() const;
+    // Client data received and not yet sent to targets, over all streams (each stream holds at
+    // most stream_buffer_limit + one frame; for tests and monitoring).
+    std::size_t buffered_bytes() const;
     const ServerStats& stats() const;
 
 private:

@@ -3,11 +3,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "io/clock.hpp"
 #include "proto/padding_scheme.hpp"
+#include "proto/socks_address.hpp"
 #include "session/stream_buffer.hpp"
 
 namespace anytls::server {
@@ -43,6 +45,10 @@ struct ServerConfig {
     io::Duration write_timeout = std::chrono::seconds(30);      // per TLS / target send
 
     SynAckMode synack = SynAckMode::after_connect;
+    // Which stream targets the server may dial; null: any. A refused target is answered like
+    // a failed dial (SYNACK with the reason to v2 clients, then FIN). The session fuzzer
+    // (tools/fuzz/session_fuzz.cpp) keeps fuzzed addresses on its loopback targets with it.
+    std::function<bool(const proto::SocksAddress&)> allow_target;
     // "host:port" of a service that receives connections failing authentication (the bytes
     // already read are replayed to it, then the TLS connection is relayed). Empty: close.
     std::string fallback;

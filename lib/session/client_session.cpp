@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
+#include <span>
 
 #include "base/errors.hpp"
 #include "io/tcp.hpp"
@@ -320,8 +322,14 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
             padding_->update(text());
             break;
         case Command::alert: {
-            log::error("[AnyTLS] Alert from server: {}", text());
-            co_return make_error(errc::protocol, "alert from server: " + text());
+            // The text comes from the peer: cut it and mask control bytes before it reaches a
+            // log line or an error message (a hostile server could forge log lines otherwise).
+            std::string shown = text().substr(0, 256);
+            for (auto& c : shown)
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+            if (frame.data.size() > shown.size()) shown += "...";
+            log::error("[AnyTLS] Alert from server: {}", shown);
+            co_return make_error(errc::protocol, "alert from server: " + shown);
         }
         case Command::heart_request: {
             std::vector<std::uint8_t> response;
@@ -341,7 +349,10 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
 }
 
 io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
-    std::vector<std::byte> buffer(64 * 1024);
+    // Not zero-filled: an idle session touches only the pages its few frames land in.
+    constexpr std::size_t read_size = 64 * 1024;
+    auto storage = std::make_unique_for_overwrite<std::byte[]>(read_size);
+    std::span<std::byte> buffer(storage.get(), read_size);
     proto::FrameDecoder decoder;
     while (!self->closed()) {
         auto n = co_await self->connection_->read(buffer, io::Duration::zero());
@@ -393,15 +404,27 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     auto connection = co_await tls::TlsConnection::connect(reactor, std::move(socket).value(), context, options);
     if (!connection) co_return std::move(connection).error();
 
+    auto session = co_await open_session_over(reactor, std::move(config), std::move(padding),
+                                              std::move(connection).value(), seq);
+    co_return session;
+}
+
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(io::Reactor& reactor, ClientConfig config,
+                                                                   std::shared_ptr<PaddingState> padding,
+                                                                   std::unique_ptr<tls::TlsConnection> connection,
+                                                                   std::uint64_t seq) {
+    if (!padding) padding = std::make_shared<PaddingState>();
+    auto hash = proto::hash_password(config.password);
+    if (!hash) co_return std::move(hash).error();
     // The preamble is ONE TLS write, made before the session exists and so not numbered by
     // its padder (mihomo client.go CreateOutboundTLSConnection: conn.Write(b.Bytes())).
     auto scheme = padding->current();
     auto preamble = proto::build_auth_preamble(hash.value(), scheme->auth_padding_length(padding->random()));
-    auto written = co_await connection.value()->write(as_byte_span(preamble), config.control_write_timeout);
+    auto written = co_await connection->write(as_byte_span(preamble), config.control_write_timeout);
     if (!written) co_return written.error();
 
     std::shared_ptr<ClientSession> session(
-        new ClientSession(reactor, std::move(config), std::move(padding), std::move(connection).value(), seq));
+        new ClientSession(reactor, std::move(config), std::move(padding), std::move(connection), seq));
     reactor.spawn(ClientSession::read_loop(session));
     co_return session;
 }

@@ -134,6 +134,8 @@ private:
     friend class ClientStream;
     friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor&, ClientConfig,
                                                                          std::shared_ptr<PaddingState>, std::uint64_t);
+    friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(
+        io::Reactor&, ClientConfig, std::shared_ptr<PaddingState>, std::unique_ptr<tls::TlsConnection>, std::uint64_t);
     ClientSession(io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
                   std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq);
 
@@ -173,5 +175,13 @@ private:
 io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor, ClientConfig config,
                                                               std::shared_ptr<PaddingState> padding,
                                                               std::uint64_t seq = 0);
+
+// The same over a connection that is already established (the TLS handshake done, or
+// tls::TlsConnection::plaintext() for the session fuzzer): sends the auth preamble and starts
+// the session's reader.
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(io::Reactor& reactor, ClientConfig config,
+                                                                   std::shared_ptr<PaddingState> padding,
+                                                                   std::unique_ptr<tls::TlsConnection> connection,
+                                                                   std::uint64_t seq = 0);
 
 }  // namespace anytls::session

@@ -24,6 +24,12 @@ bool PaddingState::update(std::string_view raw) {
                   md5 ? proto::to_hex(md5.value()) : std::string("?"));
         return false;
     }
+    if (parsed->largest_padded_write() > max_pushed_padded_write) {
+        log::warn("[AnyTLS] Update padding failed: the scheme from server asks for writes of up to {} bytes "
+                  "(limit {})",
+                  parsed->largest_padded_write(), max_pushed_padded_write);
+        return false;
+    }
     auto scheme = std::make_shared<const proto::PaddingScheme>(std::move(parsed).value());
     log::debug("[AnyTLS] Update padding succeeded: {}", scheme->md5_hex());
     std::lock_guard lock(mutex_);

@@ -8,6 +8,7 @@
 // Thread-safe: sessions of one client may live on several reactors.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -17,6 +18,12 @@
 
 namespace anytls::session {
 
+// The most bytes one padded write may make under a scheme pushed by a server. The default
+// scheme's largest write is about 4.5 KB; a hostile 64 KiB scheme could ask for ~350 MB per
+// write (thousands of 65535-byte pieces), which the padder would build in memory. A pushed
+// scheme above this bound is refused like an invalid one.
+inline constexpr std::uint64_t max_pushed_padded_write = 1024 * 1024;
+
 class PaddingState {
 public:
     // Starts with the default scheme (padding.go defaultPaddingScheme).
@@ -24,7 +31,8 @@ public:
     explicit PaddingState(proto::PaddingScheme initial);
 
     std::shared_ptr<const proto::PaddingScheme> current() const;
-    // Adopts `raw` if it parses; false (and a log::warn) if it does not.
+    // Adopts `raw` if it parses and its writes stay under max_pushed_padded_write; false (and
+    // a log::warn) if not.
     bool update(std::string_view raw);
     const proto::RandomSource& random() const { return random_; }
     // How many schemes were adopted from servers so far (for tests and logs).

@@ -16,7 +16,9 @@ namespace anytls::tls {
 
 namespace {
 
-// Room for several full TLS records (16 KiB + overhead each) per socket receive.
+// Room for several full TLS records (16 KiB + overhead each) per socket receive. Allocated
+// without zero-filling: an idle session's pages stay untouched (not resident) until bytes
+// land in them, which keeps the memory of a pool of idle sessions small.
 constexpr std::size_t kInputBufferSize = 64 * 1024;
 // Plaintext handed to wolfSSL_write at once: about 16 records, then flushed to the socket.
 constexpr std::size_t kWriteChunk = 256 * 1024;
@@ -77,22 +79,29 @@ TlsConnection::TlsConnection(io::Reactor& reactor, io::Socket socket, std::share
       socket_(std::move(socket)),
       context_(std::move(context)),
       ssl_(ssl),
-      input_(kInputBufferSize),
+      input_(std::make_unique_for_overwrite<std::byte[]>(kInputBufferSize)),
       write_mutex_(reactor) {
+    if (!ssl_) return;  // plaintext()
     wolfSSL_SSLSetIORecv(ssl_, &TlsConnection::receive_callback);
     wolfSSL_SSLSetIOSend(ssl_, &TlsConnection::send_callback);
     wolfSSL_SetIOReadCtx(ssl_, this);
     wolfSSL_SetIOWriteCtx(ssl_, this);
 }
 
-TlsConnection::~TlsConnection() { wolfSSL_free(ssl_); }
+TlsConnection::~TlsConnection() {
+    if (ssl_) wolfSSL_free(ssl_);
+}
+
+std::unique_ptr<TlsConnection> TlsConnection::plaintext(io::Reactor& reactor, io::Socket socket) {
+    return std::unique_ptr<TlsConnection>(new TlsConnection(reactor, std::move(socket), nullptr, nullptr));
+}
 
 int TlsConnection::receive_callback(WOLFSSL*, char* buffer, int size, void* ctx) {
     auto* self = static_cast<TlsConnection*>(ctx);
     std::size_t available = self->input_end_ - self->input_begin_;
     if (available > 0) {
         std::size_t n = std::min<std::size_t>(available, static_cast<std::size_t>(size));
-        std::memcpy(buffer, self->input_.data() + self->input_begin_, n);
+        std::memcpy(buffer, self->input_.get() + self->input_begin_, n);
         self->input_begin_ += n;
         return static_cast<int>(n);
     }
@@ -145,12 +154,12 @@ Error TlsConnection::error_from_wolfssl(int code, bool in_handshake) const {
 io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
     if (input_begin_ == input_end_) {
         input_begin_ = input_end_ = 0;
-    } else if (input_end_ == input_.size()) {
-        std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+    } else if (input_end_ == kInputBufferSize) {
+        std::memmove(input_.get(), input_.get() + input_begin_, input_end_ - input_begin_);
         input_end_ -= input_begin_;
         input_begin_ = 0;
     }
-    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_, input_.size() - input_end_,
+    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.get() + input_end_, kInputBufferSize - input_end_,
                                  timeout);
     if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
     if (!got) {
@@ -249,6 +258,12 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(io::React
 }
 
 io::Task<Result<std::size_t>> TlsConnection::read(std::span<std::byte> buffer, io::Duration timeout) {
+    if (!ssl_) {  // plaintext(): the socket's bytes as they come
+        if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
+        auto got = co_await io::recv(*reactor_, socket_.fd(), buffer.data(), buffer.size(), timeout);
+        if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
+        co_return got;
+    }
     for (;;) {
         if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
         int n = wolfSSL_read(ssl_, buffer.data(), static_cast<int>(std::min<std::size_t>(buffer.size(), 1 << 30)));
@@ -272,6 +287,11 @@ io::Task<Result<std::size_t>> TlsConnection::read(std::span<std::byte> buffer, i
 
 io::Task<Result<void>> TlsConnection::write(std::span<const std::byte> data, io::Duration timeout) {
     auto guard = co_await write_mutex_.scoped();
+    if (!ssl_) {  // plaintext()
+        if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
+        auto sent = co_await io::send_all(*reactor_, socket_.fd(), data, timeout);
+        co_return sent;
+    }
     while (!data.empty()) {
         if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
         if (socket_error_ != 0) co_return error_from_wolfssl(0, false);
@@ -293,6 +313,10 @@ io::Task<Result<void>> TlsConnection::write(std::span<const std::byte> data, io:
 io::Task<Result<void>> TlsConnection::close(io::Duration timeout) {
     if (aborted_) co_return Result<void>{};
     auto guard = co_await write_mutex_.scoped();
+    if (!ssl_) {  // plaintext()
+        socket_.shutdown(SHUT_WR);
+        co_return Result<void>{};
+    }
     wolfSSL_shutdown(ssl_);  // queues close_notify; we do not wait for the peer's
     auto sent = co_await flush(timeout);
     socket_.shutdown(SHUT_WR);
@@ -304,17 +328,17 @@ void TlsConnection::abort() {
     socket_.shutdown(SHUT_RDWR);
 }
 
-std::string TlsConnection::protocol_version() const { return wolfSSL_get_version(ssl_); }
+std::string TlsConnection::protocol_version() const { return ssl_ ? wolfSSL_get_version(ssl_) : "none"; }
 
 std::string TlsConnection::cipher_suite() const {
-    const char* name = wolfSSL_get_cipher_name(ssl_);
+    const char* name = ssl_ ? wolfSSL_get_cipher_name(ssl_) : nullptr;
     return name ? name : "";
 }
 
 std::string TlsConnection::alpn() const {
     char* name = nullptr;
     unsigned short size = 0;
-    if (wolfSSL_ALPN_GetProtocol(ssl_, &name, &size) != WOLFSSL_SUCCESS || !name) return {};
+    if (!ssl_ || wolfSSL_ALPN_GetProtocol(ssl_, &name, &size) != WOLFSSL_SUCCESS || !name) return {};
     return std::string(name, size);
 }
 

@@ -54,6 +54,12 @@ public:
         io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
         ServerHandshakeOptions options);
 
+    // No TLS at all: read and write move the bytes over `socket` as they are. Only for
+    // running the AnyTLS layer in memory (the session fuzzer, tools/fuzz/session_fuzz.cpp,
+    // joins a client and a server session over socket pairs with it); nothing in the library
+    // makes one.
+    static std::unique_ptr<TlsConnection> plaintext(io::Reactor& reactor, io::Socket socket);
+
     ~TlsConnection();
     TlsConnection(const TlsConnection&) = delete;
     TlsConnection& operator=(const TlsConnection&) = delete;
@@ -87,10 +93,10 @@ private:
     io::Reactor* reactor_;
     io::Socket socket_;
     std::shared_ptr<TlsContext> context_;
-    WOLFSSL* ssl_;
+    WOLFSSL* ssl_;  // null for plaintext()
 
     // Ciphertext from the socket, consumed by wolfSSL: [input_begin_, input_end_).
-    std::vector<std::byte> input_;
+    std::unique_ptr<std::byte[]> input_;  // kInputBufferSize bytes
     std::size_t input_begin_ = 0;
     std::size_t input_end_ = 0;
     bool peer_eof_ = false;

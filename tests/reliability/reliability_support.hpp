@@ -1,0 +1,173 @@
+// Shared parts of the reliability tests (issue 10): the figures each test adds to (faults
+// injected, streams, bytes verified, printed once when the executable ends), an in-process
+// server with an echo target on one reactor, and small probes (open fds, RSS).
+#pragma once
+
+#include <dirent.h>
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "io/cancellation.hpp"
+#include "io/reactor.hpp"
+#include "io/sync_wait.hpp"
+#include "io/tcp.hpp"
+#include "io/timer.hpp"
+#include "server/server.hpp"
+#include "session/client_session.hpp"
+#include "support/echo_service.hpp"
+#include "support/test_certs.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ANYTLS_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ANYTLS_TEST_ASAN 1
+#endif
+#endif
+#ifndef ANYTLS_TEST_ASAN
+#define ANYTLS_TEST_ASAN 0
+#endif
+
+namespace anytls::test {
+
+// What the suite did, for docs/RELIABILITY.md; printed at exit.
+struct ReliabilityFigures {
+    std::atomic<std::uint64_t> faults{0};
+    std::atomic<std::uint64_t> streams{0};
+    std::atomic<std::uint64_t> bytes_verified{0};
+    ~ReliabilityFigures() {
+        std::fprintf(stderr, "reliability figures: faults injected %llu, streams %llu, bytes verified %llu\n",
+                     static_cast<unsigned long long>(faults.load()), static_cast<unsigned long long>(streams.load()),
+                     static_cast<unsigned long long>(bytes_verified.load()));
+    }
+};
+
+inline ReliabilityFigures& figures() {
+    static ReliabilityFigures f;
+    return f;
+}
+
+inline std::size_t open_fd_count() {
+    std::size_t n = 0;
+    if (DIR* dir = ::opendir("/proc/self/fd")) {
+        while (::readdir(dir)) ++n;
+        ::closedir(dir);
+    }
+    return n;
+}
+
+inline std::size_t rss_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::size_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+inline std::vector<std::byte> random_bytes(std::uint64_t seed, std::size_t n) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::byte> out(n);
+    for (auto& b : out) b = std::byte{static_cast<unsigned char>(rng())};
+    return out;
+}
+
+inline constexpr const char* kReliabilityPassword = "reliability-Password-4711";
+
+// An in-process AnyTLS server (lib/server) and an echo target on one reactor.
+struct ServerEnvironment {
+    explicit ServerEnvironment(server::ServerConfig config = default_config()) : echo_cancel(reactor) {
+        auto created = server::Server::create(reactor, std::move(config));
+        REQUIRE_MESSAGE(created, created.error().text());
+        server = std::move(created).value();
+        auto started = server->start();
+        REQUIRE_MESSAGE(started, started.error().text());
+        auto listener = io::TcpListener::listen(io::SocketAddress::loopback_v4(0));
+        REQUIRE(listener);
+        echo = std::move(listener).value();
+        reactor.spawn(echo_accept_loop(&reactor, &echo, &echo_cancel));
+    }
+    ~ServerEnvironment() {
+        server->stop();
+        echo_cancel.cancel();
+        drain();
+        echo.close();
+    }
+
+    static server::ServerConfig default_config() {
+        const auto& pki = test_pki();
+        server::ServerConfig config;
+        config.listen = "127.0.0.1:0";
+        config.certificate_file = pki.server_cert;
+        config.private_key_file = pki.server_key;
+        config.users = {{"reliability", kReliabilityPassword}};
+        config.connect_timeout = std::chrono::seconds(5);
+        return config;
+    }
+
+    session::ClientConfig client_config(std::uint16_t port = 0) const {
+        session::ClientConfig config;
+        config.server_host = "127.0.0.1";
+        config.server_port = port ? port : server->local_address().port();
+        config.password = kReliabilityPassword;
+        config.ca_file = test_pki().ca_cert;
+        config.synack_timeout = std::chrono::seconds(5);
+        config.connect_timeout = std::chrono::seconds(5);
+        config.handshake_timeout = std::chrono::seconds(5);
+        return config;
+    }
+
+    std::uint16_t echo_port() const { return echo.address().port(); }
+
+    // Runs the reactor until pred() holds or `limit` of real time passed.
+    template <typename Pred>
+    bool run_until(Pred pred, io::Duration limit = std::chrono::seconds(10)) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!pred()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            io::sync_wait(reactor, tick(&reactor));
+        }
+        return true;
+    }
+    static io::Task<void> tick(io::Reactor* r) { (void)co_await io::sleep_for(*r, std::chrono::milliseconds(2)); }
+
+    // Lets finished tasks unwind (bounded).
+    void drain() {
+        for (int i = 0; i < 20000 && reactor.live_tasks() > 0; ++i) reactor.run_once(true);
+    }
+
+    io::Reactor reactor;
+    std::unique_ptr<server::Server> server;
+    io::TcpListener echo;
+    io::CancellationSource echo_cancel;
+    std::shared_ptr<session::PaddingState> padding = std::make_shared<session::PaddingState>();
+};
+
+// Writes `size` seeded random bytes to the echo target through `stream` and reads them back.
+// Returns an error text, or empty when every byte came back equal.
+inline io::Task<std::string> echo_verified(session::ClientStream* stream, std::uint64_t seed, std::size_t size) {
+    auto data = random_bytes(seed, size);
+    auto written = co_await stream->write(data, std::chrono::seconds(10));
+    if (!written) co_return "write: " + written.error().text();
+    std::vector<std::byte> back;
+    std::vector<std::byte> buffer(64 * 1024);
+    while (back.size() < size) {
+        auto n = co_await stream->read(buffer, std::chrono::seconds(10));
+        if (!n) co_return "read: " + n.error().text();
+        if (*n == 0) co_return "the echo ended early";
+        back.insert(back.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+    if (back != data) co_return "the echoed bytes differ";
+    figures().bytes_verified += size;
+    ++figures().streams;
+    co_return std::string();
+}
+
+}  // namespace anytls::test
