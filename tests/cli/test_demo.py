@@ -15,8 +15,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import traceback
 from pathlib import Path
+
+from cli_runner import run_tests
 
 # The binary: argv[1] when run as a script (tests/cli/meson.build), else $ANYTLS (pytest).
 ANYTLS = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else os.environ.get("ANYTLS", "anytls")
@@ -65,22 +66,5 @@ def test_bad_arguments_exit_2():
     assert result.returncode == 3 and "/nonexistent/anytls.toml" in result.stderr, result.stderr
 
 
-def main():
-    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # an assertion or anything unexpected: report and go on
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals()))

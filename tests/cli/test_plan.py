@@ -16,9 +16,10 @@ import re
 import subprocess
 import sys
 import tempfile
-import traceback
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+
+from cli_runner import run_tests
 
 ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -373,22 +374,5 @@ def test_colour_only_on_a_terminal_without_no_color():
     assert "\x1b[" not in run(*args).stdout
 
 
-def main():
-    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # an assertion or anything unexpected: report and go on
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals()))

@@ -24,8 +24,9 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from pathlib import Path
+
+from cli_runner import run_tests
 
 ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
 TIMEOUT = 10
@@ -407,22 +408,5 @@ def test_usage_errors_exit_2():
         assert result.returncode == 2 and "--write-cert" in result.stderr, result.stderr
 
 
-def main():
-    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # an assertion or anything unexpected: report and go on
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals()))

@@ -23,9 +23,10 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.parse
 from pathlib import Path
+
+from cli_runner import run_tests
 
 # The binary: argv[1] when run as a script (tests/cli/meson.build), else $ANYTLS (pytest).
 ANYTLS = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else os.environ.get("ANYTLS", "anytls")
@@ -312,22 +313,5 @@ def test_usage_errors_exit_2():
         assert expected in result.stderr, (args, result.stderr)
 
 
-def main():
-    tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # an assertion or anything unexpected: report and go on
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals()))
