@@ -29,55 +29,12 @@
 #include "io/tcp.hpp"
 #include "log/log.hpp"
 #include "support/echo_service.hpp"
+#include "support/server_process.hpp"
 #include "support/test_certs.hpp"
 
 using namespace anytls;
 using namespace anytls::io;
 using namespace std::chrono_literals;
-
-namespace {
-
-// `anytls server` as a child process; its port is read from its "listening on" line.
-struct ServerProcess {
-    pid_t pid = -1;
-    std::uint16_t port = 0;
-
-    explicit ServerProcess(const std::string& exe, const std::string& config_path) {
-        int out[2];
-        REQUIRE(::pipe(out) == 0);
-        pid = ::fork();
-        REQUIRE(pid >= 0);
-        if (pid == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::close(out[0]);
-            ::close(out[1]);
-            ::execl(exe.c_str(), exe.c_str(), "server", "--config", config_path.c_str(), (char*)nullptr);
-            std::_Exit(127);
-        }
-        ::close(out[1]);
-        FILE* f = ::fdopen(out[0], "r");
-        char line[512];
-        std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-        while (std::fgets(line, sizeof(line), f)) {
-            std::cmatch m;
-            if (std::regex_search(line, m, listening)) {
-                port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
-                break;
-            }
-        }
-        std::fclose(f);
-        REQUIRE_MESSAGE(port != 0, "anytls server did not report its port");
-    }
-    ~ServerProcess() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            int status = 0;
-            ::waitpid(pid, &status, 0);
-        }
-    }
-};
-
-}  // namespace
 
 TEST_SUITE("client") {
 
@@ -89,7 +46,9 @@ TEST_CASE("end to end: the pool fills at the rate, rotates by age, cleans idle s
     std::ofstream(server_toml) << "listen = \"127.0.0.1:0\"\ncertificate = \"" << pki.server_cert
                                << "\"\nprivate-key = \"" << pki.server_key
                                << "\"\nlog-level = \"warning\"\n[[users]]\nname = \"e2e\"\npassword = \"e2e password\"\n";
-    ServerProcess server(exe, server_toml);
+    test::ServerProcess server;
+    std::string why;
+    REQUIRE_MESSAGE(server.start(exe, server_toml, &why), why);
 
     ReactorThread echo_thread;
     TcpListener echo;
@@ -108,7 +67,7 @@ TEST_CASE("end to end: the pool fills at the rate, rotates by age, cleans idle s
         lines.emplace_back(line);
     });
     std::string client_toml = "log-level = \"debug\"\n[[proxies]]\nname = \"e2e\"\ntype = \"anytls\"\n"
-                              "server = \"127.0.0.1\"\nport = " + std::to_string(server.port) +
+                              "server = \"127.0.0.1\"\nport = " + std::to_string(server.port()) +
                               "\npassword = \"e2e password\"\nsni = \"localhost\"\nca-file = \"" + pki.ca_cert +
                               "\"\n[proxies.session-override]\nensure-idle-session = 5\n"
                               "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"8s\"\n"

@@ -52,6 +52,7 @@
 #include "log/log.hpp"
 #include "proto/digest.hpp"
 #include "support/echo_service.hpp"
+#include "support/server_process.hpp"
 #include "support/test_certs.hpp"
 
 using namespace anytls;
@@ -103,45 +104,6 @@ Options parse(int argc, char** argv) {
     if (o.anytls.empty()) usage("name the anytls binary with --anytls or ANYTLS_EXE");
     return o;
 }
-
-// `anytls server` as a child process; its port is read from its "listening on" line.
-struct ServerProcess {
-    pid_t pid = -1;
-    std::uint16_t port = 0;
-
-    ServerProcess(const std::string& exe, const std::string& config_path) {
-        int out[2];
-        if (::pipe(out) != 0) return;
-        pid = ::fork();
-        if (pid < 0) return;
-        if (pid == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::close(out[0]);
-            ::close(out[1]);
-            ::execl(exe.c_str(), exe.c_str(), "server", "--config", config_path.c_str(), (char*)nullptr);
-            std::_Exit(127);
-        }
-        ::close(out[1]);
-        FILE* f = ::fdopen(out[0], "r");
-        char line[512];
-        std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
-        while (std::fgets(line, sizeof(line), f)) {
-            std::cmatch m;
-            if (std::regex_search(line, m, listening)) {
-                port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
-                break;
-            }
-        }
-        std::fclose(f);
-    }
-    ~ServerProcess() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            int status = 0;
-            ::waitpid(pid, &status, 0);
-        }
-    }
-};
 
 std::size_t open_fds() {
     std::size_t n = 0;
@@ -307,9 +269,9 @@ int main(int argc, char** argv) {
     std::ofstream(server_toml) << "listen = \"127.0.0.1:0\"\ncertificate = \"" << pki.server_cert
                                << "\"\nprivate-key = \"" << pki.server_key
                                << "\"\nlog-level = \"warning\"\n[[users]]\nname = \"soak\"\npassword = \"soak password\"\n";
-    ServerProcess server(options.anytls, server_toml);
-    if (server.port == 0) {
-        std::fprintf(stderr, "soak: anytls server (%s) did not report its port\n", options.anytls.c_str());
+    test::ServerProcess server;
+    if (std::string why; !server.start(options.anytls, server_toml, &why)) {
+        std::fprintf(stderr, "soak: anytls server (%s) did not start: %s\n", options.anytls.c_str(), why.c_str());
         return 1;
     }
 
@@ -330,7 +292,7 @@ int main(int argc, char** argv) {
     const std::uint16_t echo_port = echo.address().port();
 
     std::string client_toml = "log-level = \"warning\"\n[[proxies]]\nname = \"soak\"\ntype = \"anytls\"\n"
-                              "server = \"127.0.0.1\"\nport = " + std::to_string(server.port) +
+                              "server = \"127.0.0.1\"\nport = " + std::to_string(server.port()) +
                               "\npassword = \"soak password\"\nsni = \"localhost\"\nca-file = \"" + pki.ca_cert +
                               "\"\n[proxies.session-override]\nensure-idle-session = 2\n"
                               "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"3s\"\n"
