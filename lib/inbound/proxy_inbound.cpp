@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -34,6 +35,15 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 constexpr std::size_t kRelayBuffer = 64 * 1024;
+
+// A relay buffer that is not zero-filled: only the pages a receive writes become resident, so
+// a quiet connection costs a few KiB rather than 64 KiB per direction.
+struct RelayBuffer {
+    std::unique_ptr<std::byte[]> bytes = std::make_unique_for_overwrite<std::byte[]>(kRelayBuffer);
+    std::byte* data() { return bytes.get(); }
+    static constexpr std::size_t size() { return kRelayBuffer; }
+    std::span<std::byte> span() { return {bytes.get(), kRelayBuffer}; }
+};
 
 std::span<const std::byte> as_bytes(const Bytes& b) { return std::as_bytes(std::span<const std::uint8_t>(b)); }
 std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span<const char>(s)); }
@@ -127,7 +137,7 @@ io::Task<void> finish_task(std::shared_ptr<Connection> c) {
 
 io::Task<void> client_to_stream(std::shared_ptr<Connection> c) {
     io::Reactor& r = *c->context->reactor;
-    std::vector<std::byte> buffer(kRelayBuffer);
+    RelayBuffer buffer;
     for (;;) {
         auto receive = io::recv(r, c->client.fd(), buffer.data(), buffer.size());
         auto n = co_await receive;
@@ -162,11 +172,11 @@ io::Task<void> client_to_stream(std::shared_ptr<Connection> c) {
 
 io::Task<void> stream_to_client(std::shared_ptr<Connection> c) {
     io::Reactor& r = *c->context->reactor;
-    std::vector<std::byte> buffer(kRelayBuffer);
+    RelayBuffer buffer;
     // Reads wait in slices so the half-close linger is noticed without a second timer.
     constexpr io::Duration kReadSlice = std::chrono::seconds(1);
     for (;;) {
-        auto n = co_await c->stream->read(buffer, kReadSlice);
+        auto n = co_await c->stream->read(buffer.span(), kReadSlice);
         if (!n && n.code() == -ETIMEDOUT && !c->ended) {
             if (c->client_eof && r.now() - c->last_activity >= c->context->options.half_close_linger) break;
             continue;
@@ -259,12 +269,12 @@ io::Task<void> udp_client_to_stream(std::shared_ptr<Connection> c, io::SocketAdd
 
 io::Task<void> udp_stream_to_client(std::shared_ptr<Connection> c) {
     io::Reactor& r = *c->context->reactor;
-    std::vector<std::byte> buffer(kRelayBuffer);
+    RelayBuffer buffer;
     proto::UdpOverTcpPacketDecoder decoder(false);
     Bytes datagram;
     bool done = false;
     while (!done && !c->ended) {
-        auto n = co_await c->stream->read(buffer, io::Duration::zero());
+        auto n = co_await c->stream->read(buffer.span(), io::Duration::zero());
         if (!n || *n == 0) {
             if (!n && n.code() != errc::closed && !c->ended)
                 fail(*c, fmt::format("the stream failed: {}", n.error().text()));
