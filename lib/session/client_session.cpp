@@ -203,7 +203,10 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
     const io::Deadline deadline = deadline_after(limit);
     while (true) {
         if (stream->synack == ClientStreamState::SynAck::refused) {
-            Error error = *stream->buffer.error();
+            // A refusing SYNACK after the stream's FIN finds the buffer ended (fail() keeps no
+            // error then): the refusal still stands (found by the session fuzzer).
+            Error error = stream->buffer.error() ? *stream->buffer.error()
+                                                 : make_error(errc::target_refused, "the server refused the stream");
             auto closed_stream = co_await close_stream(stream);  // FIN; the session stays usable
             (void)closed_stream;
             co_return error;
