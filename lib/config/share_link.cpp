@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "base/ascii.hpp"
 #include "base/errors.hpp"
 
 namespace anytls::config {
@@ -71,17 +72,6 @@ std::string encode(std::string_view text) {
         }
     }
     return out;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
 }
 
 Result<std::uint16_t> parse_port(std::string_view text) {

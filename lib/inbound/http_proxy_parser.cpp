@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "base/ascii.hpp"
 #include "base/errors.hpp"
 
 namespace anytls::inbound {
@@ -15,19 +16,8 @@ namespace {
 
 Error bad_request(std::string message) { return make_error(errc::protocol, std::move(message)); }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
 bool istarts_with(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
+    return text.size() >= prefix.size() && equals_ignoring_case(text.substr(0, prefix.size()), prefix);
 }
 
 std::string_view trim(std::string_view s) {
@@ -131,7 +121,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
 
 const std::string* HttpProxyRequest::header(std::string_view name) const {
     for (const auto& [key, value] : headers)
-        if (iequals(key, name)) return &value;
+        if (equals_ignoring_case(key, name)) return &value;
     return nullptr;
 }
 
@@ -233,9 +223,9 @@ std::string origin_request_head(const HttpProxyRequest& request) {
     bool has_host = false;
     for (const auto& [name, value] : request.headers) {
         bool drop = false;
-        for (std::string_view h : hop_by_hop) drop = drop || iequals(name, h);
+        for (std::string_view h : hop_by_hop) drop = drop || equals_ignoring_case(name, h);
         if (drop) continue;
-        has_host = has_host || iequals(name, "host");
+        has_host = has_host || equals_ignoring_case(name, "host");
         out += fmt::format("{}: {}\r\n", name, value);
     }
     if (!has_host) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "base/ascii.hpp"
 #include "base/errors.hpp"
 #include "inbound/http_proxy_parser.hpp"
 #include "io/cancellation.hpp"
@@ -49,10 +50,7 @@ std::span<const std::byte> as_bytes(const Bytes& b) { return std::as_bytes(std::
 std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span<const char>(s)); }
 
 bool contains(const std::string& text, std::string_view what) {
-    std::string lower = text;
-    for (char& c : lower)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return lower.find(what) != std::string::npos;
+    return ascii_lowercase(text).find(what) != std::string::npos;
 }
 
 // One client connection and everything its coroutines share.
