@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "base/errors.hpp"
 #include "io/timer.hpp"
@@ -18,6 +19,15 @@ io::Task<bool> StreamBuffer::wait_for_room() {
 
 void StreamBuffer::push(std::span<const std::uint8_t> data) {
     if (data.empty() || consumer_closed_ || ended()) return;
+    if (!waiting_reader_.empty() && chunks_.empty()) {
+        std::size_t n = std::min(data.size(), waiting_reader_.size());
+        std::memcpy(waiting_reader_.data(), data.data(), n);
+        handed_to_reader_ = n;
+        waiting_reader_ = {};
+        data = data.subspan(n);
+        readable_.notify();
+        if (data.empty()) return;
+    }
     chunks_.emplace_back(data.begin(), data.end());
     buffered_ += data.size();
     readable_.notify();
@@ -50,7 +60,16 @@ io::Task<Result<std::size_t>> StreamBuffer::read(std::span<std::byte> buffer, io
     if (buffer.empty()) co_return std::size_t{0};
     const io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
     while (buffered_ == 0 && !ended() && !consumer_closed_) {
+        waiting_reader_ = buffer;
+        handed_to_reader_ = 0;
         bool woken = co_await readable_.wait(deadline.remaining());
+        waiting_reader_ = {};
+        if (handed_to_reader_ > 0) {
+            // push() wrote straight into `buffer`; anything it could not fit is in chunks_
+            // and read next time, after these bytes.
+            std::size_t handed = std::exchange(handed_to_reader_, 0);
+            co_return handed;
+        }
         if (!woken && buffered_ == 0 && !ended() && !consumer_closed_) {
             co_return make_error(-ETIMEDOUT, "stream read timed out");
         }

@@ -10,6 +10,9 @@
 // End states: finish() (the peer's FIN: reads return 0 once the data is drained) and fail()
 // (the session or stream failed: reads return the error once the data is drained).
 // close_consumer() says nobody will read any more: data is dropped and the producer never waits.
+// While a read() waits on an empty buffer, push() copies straight into the reader's buffer
+// (the frame's bytes are copied once, not into a chunk and then out of it), and only what
+// does not fit is kept as a chunk.
 // Reactor thread only.
 #pragma once
 
@@ -62,6 +65,8 @@ private:
     bool finished_ = false;
     bool consumer_closed_ = false;
     std::optional<Error> error_;
+    std::span<std::byte> waiting_reader_;  // the buffer of a read() waiting on an empty buffer
+    std::size_t handed_to_reader_ = 0;      // bytes push() copied into waiting_reader_
     Signal readable_;
     Signal room_;
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -63,11 +64,23 @@ TestPki generate() {
     return p;
 }
 
+// Removes the directory when the test process exits (only in the process that made it: a
+// forked child that exits must not take the files from its parent).
+struct OwnedPki {
+    TestPki pki = generate();
+    pid_t owner = ::getpid();
+    ~OwnedPki() {
+        if (::getpid() != owner) return;
+        std::error_code ignored;
+        std::filesystem::remove_all(pki.dir, ignored);
+    }
+};
+
 }  // namespace
 
 const TestPki& test_pki() {
-    static const TestPki pki = generate();
-    return pki;
+    static const OwnedPki owned;
+    return owned.pki;
 }
 
 std::string read_file(const std::string& path) {
