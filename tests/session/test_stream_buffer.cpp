@@ -37,6 +37,12 @@ io::Task<std::vector<std::uint8_t>> read_all(session::StreamBuffer* buffer, std:
     co_return got;
 }
 
+// One read of at most 16 bytes.
+io::Task<Result<std::size_t>> read_once(session::StreamBuffer* buffer, io::Duration timeout) {
+    std::vector<std::byte> small(16);
+    co_return co_await buffer->read(small, timeout);
+}
+
 io::Task<void> push_later(io::Reactor* r, session::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
     for (auto& frame : frames) {
         co_await io::sleep_for(*r, 1ms);
@@ -85,10 +91,7 @@ TEST_CASE("StreamBuffer: two pushes before the reader resumes keep their order")
 TEST_CASE("StreamBuffer: a read that timed out leaves no target behind; data then waits as a chunk") {
     io::Reactor r;
     session::StreamBuffer buffer(r, 1 << 20);
-    auto timed_out = io::sync_wait(r, [](session::StreamBuffer* b) -> io::Task<Result<std::size_t>> {
-        std::vector<std::byte> small(16);
-        co_return co_await b->read(small, 5ms);
-    }(&buffer));
+    auto timed_out = io::sync_wait(r, read_once(&buffer, 5ms));
     REQUIRE_FALSE(timed_out);
     CHECK(timed_out.code() == -ETIMEDOUT);
     // The timed-out reader's buffer is gone; a push now must not write into it.
@@ -111,10 +114,7 @@ TEST_CASE("StreamBuffer: finish and fail end a waiting reader; close_consumer dr
 
     session::StreamBuffer failed(r, 1024);
     failed.fail(make_error(-ECONNRESET, "reset"));
-    auto n = io::sync_wait(r, [](session::StreamBuffer* b) -> io::Task<Result<std::size_t>> {
-        std::vector<std::byte> small(16);
-        co_return co_await b->read(small, 1s);
-    }(&failed));
+    auto n = io::sync_wait(r, read_once(&failed, 1s));
     REQUIRE_FALSE(n);
     CHECK(n.code() == -ECONNRESET);
 
