@@ -80,6 +80,7 @@ Reactor::Reactor(const Options& options)
 }
 
 Reactor::~Reactor() {
+    post_gate_->close();  // a name lookup finishing from now on posts nowhere
     if (in_flight_cqes_ > 1 || pending_count_ > 0 || live_tasks_ > 0) {
         log::debug("reactor destroyed with {} requests in flight, {} queued, {} live tasks",
                    in_flight_cqes_ - 1, pending_count_, live_tasks_);
@@ -263,6 +264,18 @@ void Reactor::post(std::function<void()> fn) {
         std::uint64_t one = 1;
         [[maybe_unused]] ssize_t n = ::write(wakeup_.fd, &one, sizeof(one));
     }
+}
+
+bool PostGate::post(std::function<void()> fn) {
+    std::lock_guard lock(mutex_);
+    if (!reactor_) return false;
+    reactor_->post(std::move(fn));
+    return true;
+}
+
+void PostGate::close() {
+    std::lock_guard lock(mutex_);
+    reactor_ = nullptr;
 }
 
 void Reactor::stop() {

@@ -17,6 +17,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -26,6 +27,22 @@
 #include "io/task.hpp"
 
 namespace anytls::io {
+
+class Reactor;
+
+// See Reactor::post_gate().
+class PostGate {
+public:
+    explicit PostGate(Reactor* reactor) : reactor_(reactor) {}
+    // Any thread. false: the reactor is gone and fn was dropped.
+    bool post(std::function<void()> fn);
+    // The reactor's destructor: later posts are dropped.
+    void close();
+
+private:
+    std::mutex mutex_;
+    Reactor* reactor_;
+};
 
 class Reactor {
 public:
@@ -58,6 +75,9 @@ public:
 
     // Any thread: run fn on the reactor thread soon.
     void post(std::function<void()> fn);
+    // For a thread that may outlive the reactor (a name lookup): posts through the gate
+    // are dropped once the reactor is destroyed, instead of touching freed memory.
+    std::shared_ptr<PostGate> post_gate() const { return post_gate_; }
     // Any thread: make run() return after its current turn.
     void stop();
 
@@ -129,6 +149,7 @@ private:
     std::vector<std::function<void()>> posted_;
     std::vector<std::function<void()>> running_posted_;
     std::atomic<bool> stop_requested_{false};
+    std::shared_ptr<PostGate> post_gate_ = std::make_shared<PostGate>(this);
 };
 
 // Runs the reactor on the calling thread until task completes; returns its result.

@@ -262,9 +262,11 @@ struct ResolveAwaiter {
         state->waiter = h;
         state->reactor->begin_external();
         try {
-            std::thread([st = state] {
+            // The thread may outlive the reactor (destroyed while getaddrinfo runs): it
+            // reaches it only through the post gate, never through st->reactor.
+            std::thread([st = state, gate = state->reactor->post_gate()] {
                 resolve_blocking(*st);
-                st->reactor->post([st] {
+                gate->post([st] {
                     st->reactor->end_external();
                     st->reactor->schedule(st->waiter);
                 });
