@@ -39,14 +39,16 @@ PooledStream::PooledStream(PooledStream&& other) noexcept
       entry_(std::move(other.entry_)),
       stream_(std::move(other.stream_)),
       warm_(other.warm_),
-      closed_(other.closed_) {
+      closed_(other.closed_),
+      released_(other.released_) {
     other.stream_.reset();
 }
 
 PooledStream::~PooledStream() {
     if (stream_ && pool_ && !closed_) {
-        // Dropped without close(): end the stream in the background and hand the session back.
-        pool_->reactor_->spawn(close_detached(pool_, std::move(entry_), std::move(*stream_)));
+        // Dropped without close(): end the stream in the background and hand the session back
+        // (unless linger() already did).
+        pool_->reactor_->spawn(close_detached(released_ ? nullptr : pool_, std::move(entry_), std::move(*stream_)));
         stream_.reset();
     }
 }
@@ -54,7 +56,7 @@ PooledStream::~PooledStream() {
 io::Task<void> PooledStream::close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
                                             session::ClientStream stream) {
     auto closed = co_await stream.close();
-    pool->stream_ended(entry, closed.ok());
+    if (pool) pool->stream_ended(entry, closed.ok());
 }
 
 io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer, io::Duration timeout) {
@@ -73,8 +75,16 @@ io::Task<Result<void>> PooledStream::close() {
     // refers to it, and wakes up to a closed stream rather than a destroyed one.
     closed_ = true;
     auto closed = co_await stream_->close();
-    pool_->stream_ended(entry_, closed.ok());
+    if (!released_) pool_->stream_ended(entry_, closed.ok());
     co_return closed;
+}
+
+bool PooledStream::linger() {
+    if (!stream_ || closed_ || released_ || !pool_->would_return_to_idle(*entry_)) return false;
+    stream_->linger();
+    released_ = true;
+    pool_->stream_ended(entry_, true);
+    return true;
 }
 
 // --- SessionPool --------------------------------------------------------------------------
@@ -315,6 +325,14 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
             close_entry(entry, &PoolStats::closed_no_reuse);
             break;
     }
+}
+
+bool SessionPool::would_return_to_idle(const PooledSession& entry) const {
+    if (!entry.in_pool || !entry.session || entry.session->closed()) return false;
+    int idle_count = 0;
+    for (auto& e : sessions_) idle_count += e->state == pool::SessionState::idle;
+    return pool::on_stream_end(info_of(entry), settings_, idle_count, clock_->now()).action ==
+           pool::StreamEndAction::return_to_idle;
 }
 
 std::vector<pool::SessionInfo> SessionPool::snapshot() const {

@@ -95,6 +95,12 @@ public:
     io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout);
     io::Task<Result<void>> write(std::span<const std::byte> data, io::Duration timeout);
     io::Task<Result<void>> close();
+    // The caller will write no more and only drains the rest of the answer (its client
+    // half-closed). When the pool would take the session back as idle at this point, it does
+    // so now, and the session may carry the next stream while this one drains until close();
+    // a session the pool would close instead (session-reuse off, past its lifetime) stays with
+    // this stream. Returns whether the session was handed back.
+    bool linger();
 
     std::uint64_t session_seq() const { return entry_ ? entry_->seq : 0; }
     bool warm() const { return warm_; }
@@ -109,6 +115,7 @@ private:
     std::optional<session::ClientStream> stream_;
     bool warm_ = false;
     bool closed_ = false;
+    bool released_ = false;  // linger() handed the session back: close() must not again
 };
 
 class SessionPool {
@@ -161,6 +168,7 @@ private:
     void forget(const std::shared_ptr<PooledSession>& entry);
     void prune_dead();
     void stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy);
+    bool would_return_to_idle(const PooledSession& entry) const;
     void record_open_latency(io::Duration latency);
     void note_creation_failure(const Error& error);
     void note_early_death(const PooledSession& entry);

@@ -167,9 +167,11 @@ io::Task<void> client_to_stream(std::shared_ptr<Connection> c) {
             break;
         }
         if (*n == 0) {
-            // A half-close: the stream stays open so that the answer still arrives.
+            // A half-close: the stream stays open so that the answer still arrives, and
+            // hands its session back to the pool meanwhile (it only drains now).
             c->client_eof = true;
             c->last_activity = r.now();
+            c->stream->linger();
             break;
         }
         auto written = co_await c->stream->write(std::span<const std::byte>(buffer.data(), *n),

@@ -89,6 +89,10 @@ io::Task<Result<void>> ClientStream::close() {
     co_return result;
 }
 
+void ClientStream::linger() {
+    if (state_ && session_) session_->linger(state_);
+}
+
 // ---------------------------------------------------------------------------------------
 // ClientSession
 
@@ -115,6 +119,8 @@ void ClientSession::fail(Error error) {
         stream_->buffer.fail(error);
         stream_->event.notify();
     }
+    for (auto& stream : lingering_) stream->buffer.fail(error);
+    lingering_.clear();
     heart_signal_.notify();
     connection_->abort();
 }
@@ -183,9 +189,18 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         settings_sent_ = true;
         sent_padding_md5_ = scheme->md5_hex();
         written = co_await write_connection(std::move(bytes), config_.control_write_timeout);
+    } else if (padder_.padding_over()) {
+        // Past the padding scheme's last numbered write, write boundaries are no longer part
+        // of what the peer (or an observer) sees of the scheme: SYN and the address leave as
+        // one TLS write, which saves a send and often a wake-up of the server.
+        std::vector<std::uint8_t> bytes;
+        proto::append_frame_header(bytes, proto::Command::syn, stream->id, 0);
+        bytes.insert(bytes.end(), address_frame.begin(), address_frame.end());
+        written = co_await write_connection(std::move(bytes), config_.control_write_timeout);
     } else {
-        // Reused session: SYN, then the address, as two writes (the reference's OpenStream
-        // writeControlFrame(SYN), then the proxy's Write(SocksAddr) -> writeDataFrame).
+        // Reused session within the padding scheme: SYN, then the address, as two writes (the
+        // reference's OpenStream writeControlFrame(SYN), then the proxy's Write(SocksAddr) ->
+        // writeDataFrame), so that write numbering and padding match it.
         std::vector<std::uint8_t> syn;
         proto::append_frame_header(syn, proto::Command::syn, stream->id, 0);
         written = co_await write_connection(std::move(syn), config_.control_write_timeout);
@@ -240,6 +255,7 @@ io::Task<Result<void>> ClientSession::close_stream(std::shared_ptr<ClientStreamS
     stream->locally_closed = true;
     stream->buffer.close_consumer();
     if (stream_ == stream) stream_.reset();
+    std::erase(lingering_, stream);
     if (closed()) co_return Result<void>{};
     // FIN is sent even after the server's own FIN: the reference's Stream.Close always calls
     // streamClosed, which writes it; the receiver ignores a FIN for an unknown stream.
@@ -252,6 +268,14 @@ io::Task<Result<void>> ClientSession::close_stream(std::shared_ptr<ClientStreamS
         last_used_ = reactor_->now();
     }
     co_return Result<void>{};
+}
+
+void ClientSession::linger(const std::shared_ptr<ClientStreamState>& stream) {
+    if (closed() || stream_ != stream || stream->locally_closed) return;
+    lingering_.push_back(std::move(stream_));
+    stream_.reset();
+    state_ = SessionState::idle;
+    last_used_ = reactor_->now();
 }
 
 io::Task<void> ClientSession::close_stream_detached(std::shared_ptr<ClientSession> self,
@@ -283,11 +307,17 @@ io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
 io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
     using proto::Command;
     auto text = [&] { return std::string(reinterpret_cast<const char*>(frame.data.data()), frame.data.size()); };
-    const bool current = stream_ && stream_->id == frame.stream_id && !stream_->locally_closed;
+    // The stream the frame is for: the current one, or one still draining (linger()).
+    std::shared_ptr<ClientStreamState> target;
+    if (stream_ && stream_->id == frame.stream_id) target = stream_;
+    for (auto& s : lingering_)
+        if (s->id == frame.stream_id) target = s;
+    if (target && target->locally_closed) target.reset();
+    const bool current = target && target == stream_;
     switch (frame.command) {
         case Command::psh: {
-            if (!current || frame.data.empty()) break;
-            auto stream = stream_;
+            if (!target || frame.data.empty()) break;
+            auto stream = target;
             stream->data_seen = true;
             stream->event.notify();
             bool room = co_await stream->buffer.wait_for_room();
@@ -309,9 +339,9 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
             break;
         case Command::fin:
             // End of the stream; not echoed. A FIN for another (old) id is ignored.
-            if (current) {
-                stream_->buffer.finish();
-                stream_->event.notify();
+            if (target) {
+                target->buffer.finish();
+                target->event.notify();
             }
             break;
         case Command::server_settings: {

@@ -8,12 +8,13 @@
 // write_connection(), which numbers writes from 1 and applies the shared padding scheme
 // (proto::WritePadder; sing-anytls session.go writeConn).
 //
-// Like the reference client, a session carries ONE stream at a time. The first stream sends
+// Like the reference client, a session carries ONE stream at a time (plus, beyond the
+// reference, streams that only drain the server's last bytes: see ClientStream::linger). The first stream sends
 // Settings + SYN + PSH(target address) as one write (the reference buffers Settings and SYN
 // until the address PSH: session.go Run / OpenStream `buffering`). A later stream on the same
 // session sends SYN and then the address PSH as two writes, without Settings, which is again
 // what the reference does (buffering is off after the first stream), so write numbering and
-// padding match it.
+// padding match it; once the padding scheme's numbered writes are over, as one write.
 //
 // A reader coroutine decodes frames and dispatches them (handle_frame). PSH data goes into the
 // stream's bounded StreamBuffer; when it is full the reader waits, which stops the session
@@ -83,6 +84,11 @@ public:
     io::Task<Result<void>> write(std::span<const std::byte> data, io::Duration timeout);
     // Sends FIN; the stream ends and the session becomes idle (reusable) if it is healthy.
     io::Task<Result<void>> close();
+    // The caller will write no more and only drains what the server still sends (its own
+    // client half-closed): the session becomes idle and may carry the next stream while this
+    // one keeps receiving its frames until close(). AnyTLS has no half-close, so without this
+    // a draining stream would keep its session busy.
+    void linger();
 
     std::uint32_t id() const;
     // Received bytes waiting for read() (bounded by the session's stream buffer limit + 65535).
@@ -144,6 +150,7 @@ private:
     // One session write: numbered, padded while the scheme says so, serialized.
     io::Task<Result<void>> write_connection(std::vector<std::uint8_t> bytes, io::Duration timeout);
     io::Task<Result<void>> close_stream(std::shared_ptr<ClientStreamState> stream);
+    void linger(const std::shared_ptr<ClientStreamState>& stream);
     static io::Task<void> close_stream_detached(std::shared_ptr<ClientSession> self,
                                                 std::shared_ptr<ClientStreamState> stream);
     void fail(Error error);
@@ -166,6 +173,8 @@ private:
     std::string sent_padding_md5_;
     std::optional<Error> close_reason_;
     std::shared_ptr<ClientStreamState> stream_;  // the current stream, if any
+    // Streams that linger() let go of the session: they still receive until they close.
+    std::vector<std::shared_ptr<ClientStreamState>> lingering_;
     std::uint64_t heart_responses_ = 0;
     Signal heart_signal_;
 };

@@ -286,8 +286,19 @@ def test_half_close_to_a_silent_target_ends_after_the_linger(world):
             assert recv_exactly(s, 10)[:2] == b"\x05\x00"
             s.sendall(b"hello")
             s.shutdown(socket.SHUT_WR)
-            s.settimeout(15)
             started = time.monotonic()
+            # While it drains, the stream hands its session back to the pool: no session is
+            # busy, and another connection gets its answer meanwhile.
+            busy = None
+            while time.monotonic() - started < 1.0:
+                busy = value(scrape(world)[1], "anytls_pool_sessions", proxy="local", state="busy")
+                if busy == 0:
+                    break
+                time.sleep(0.05)
+            assert busy == 0
+            result = curl("--socks5-hostname", world["socks"], f"http://127.0.0.1:{world['http_port']}/file.bin")
+            assert result.returncode == 0 and result.stdout == world["body"]
+            s.settimeout(15)
             assert s.recv(1) == b""  # the end, not a timeout
             assert time.monotonic() - started >= 1.5
     finally:

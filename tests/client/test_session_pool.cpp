@@ -373,6 +373,96 @@ TEST_CASE("session-reuse = false closes a session when its stream ends") {
     CHECK(stats.warm_opens == 0);
 }
 
+// Writes `size` random bytes on `stream` (seeded by size); reads them back later with
+// read_echo().
+Task<Result<void>> write_pattern(client::PooledStream* stream, std::size_t size) {
+    std::mt19937_64 rng(size);
+    std::vector<std::byte> data(size);
+    for (auto& b : data) b = std::byte{static_cast<unsigned char>(rng())};
+    co_return co_await stream->write(data, 5s);
+}
+
+Task<Result<void>> read_echo(client::PooledStream* stream, std::size_t size) {
+    std::mt19937_64 rng(size);
+    std::vector<std::byte> back;
+    std::vector<std::byte> buf(65536);
+    while (back.size() < size) {
+        auto n = co_await stream->read(buf, 5s);
+        if (!n) co_return std::move(n).error();
+        if (*n == 0) co_return make_error(errc::closed, "echo ended early");
+        back.insert(back.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+    }
+    for (auto b : back)
+        if (b != std::byte{static_cast<unsigned char>(rng())}) co_return make_error(errc::protocol, "echo mismatch");
+    co_return Result<void>{};
+}
+
+TEST_CASE("a lingering stream hands its session back; the next stream rides it while the first drains") {
+    Fixture f;
+    constexpr std::size_t kSize = 20000;  // below the stream buffer limit: waits unread
+    auto first = sync_wait(f.reactor, f.pool->open_stream("127.0.0.1", f.echo_port(), 5s));
+    REQUIRE_MESSAGE(first, first.error().text());
+    REQUIRE(sync_wait(f.reactor, write_pattern(&*first, kSize)));
+    CHECK(f.pool->stats().busy == 1);
+    CHECK(first->linger());
+    CHECK_FALSE(first->linger());  // once
+    CHECK(f.pool->stats().idle == 1);
+    CHECK(f.pool->stats().busy == 0);
+
+    auto second = sync_wait(f.reactor, open_and_echo(&f, 5000));
+    REQUIRE_MESSAGE(second, second.error().text());
+    CHECK(second->session_seq() == first->session_seq());
+    CHECK(f.pool->stats().warm_opens == 1);
+    CHECK(f.pool->stats().busy == 1);
+
+    // The first stream's answer still arrives, byte for byte, beside the second stream.
+    auto drained = sync_wait(f.reactor, read_echo(&*first, kSize));
+    CHECK_MESSAGE(drained, drained.error().text());
+    REQUIRE(sync_wait(f.reactor, first->close()));
+    CHECK(f.pool->stats().busy == 1);  // closing the lingering stream leaves the second's session busy
+    REQUIRE(sync_wait(f.reactor, second->close()));
+    auto stats = f.pool->stats();
+    CHECK(stats.idle == 1);
+    CHECK(stats.busy == 0);
+    CHECK(stats.created_total == 1);
+    CHECK(stats.closed_error == 0);
+
+    // And the session still carries streams afterwards.
+    auto third = sync_wait(f.reactor, echo_and_close(&f, 3000));
+    REQUIRE(third);
+    CHECK(*third == first->session_seq());
+}
+
+TEST_CASE("a lingering stream keeps a session the pool would close: session-reuse = false") {
+    auto settings = base_settings();
+    settings.session_reuse = false;
+    Fixture f(settings);
+    auto first = sync_wait(f.reactor, f.pool->open_stream("127.0.0.1", f.echo_port(), 5s));
+    REQUIRE_MESSAGE(first, first.error().text());
+    REQUIRE(sync_wait(f.reactor, write_pattern(&*first, 1000)));
+    CHECK_FALSE(first->linger());
+    CHECK(f.pool->stats().busy == 1);
+    auto drained = sync_wait(f.reactor, read_echo(&*first, 1000));
+    CHECK_MESSAGE(drained, drained.error().text());
+    REQUIRE(sync_wait(f.reactor, first->close()));
+    CHECK(f.pool->stats().closed_no_reuse == 1);
+}
+
+TEST_CASE("a lingering stream fails cleanly when its session is closed under it") {
+    Fixture f;
+    auto first = sync_wait(f.reactor, f.pool->open_stream("127.0.0.1", f.echo_port(), 5s));
+    REQUIRE_MESSAGE(first, first.error().text());
+    REQUIRE(first->linger());
+    CHECK(f.pool->reset() == 1);  // the session is idle as far as the pool knows
+    std::vector<std::byte> buf(100);
+    auto n = sync_wait(f.reactor, first->read(buf, 5s));
+    REQUIRE_FALSE(n);
+    CHECK(n.code() == errc::closed);
+    CHECK(sync_wait(f.reactor, first->close()));
+    CHECK(f.pool->stats().closed_reset == 1);
+    CHECK(f.pool->stats().closed_error == 0);
+}
+
 TEST_CASE("reset closes every idle session and leaves busy ones alone") {
     Fixture f;
     REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 3)));
