@@ -22,8 +22,10 @@ void StreamBuffer::push(std::span<const std::uint8_t> data) {
     if (!waiting_reader_.empty() && chunks_.empty()) {
         std::size_t n = std::min(data.size(), waiting_reader_.size());
         std::memcpy(waiting_reader_.data(), data.data(), n);
-        handed_to_reader_ = n;
-        waiting_reader_ = {};
+        // The reader resumes later in this reactor turn: frames decoded before then (one
+        // socket read often holds several) keep filling the rest of its buffer.
+        handed_to_reader_ += n;
+        waiting_reader_ = waiting_reader_.subspan(n);
         data = data.subspan(n);
         readable_.notify();
         if (data.empty()) return;

@@ -50,11 +50,11 @@ io::Task<void> push_later(io::Reactor* r, session::StreamBuffer* buffer, std::ve
     }
 }
 
-io::Task<void> push_two_at_once(io::Reactor* r, session::StreamBuffer* buffer, std::vector<std::uint8_t> a,
-                                std::vector<std::uint8_t> b) {
+// Pushes every frame in one go, before the waiting reader resumes (as the session's reader
+// does with the frames of one socket read).
+io::Task<void> push_at_once(io::Reactor* r, session::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
     co_await io::sleep_for(*r, 1ms);
-    buffer->push(a);  // straight into the waiting reader
-    buffer->push(b);  // the reader has not run yet: kept as a chunk, after a
+    for (auto& frame : frames) buffer->push(frame);
 }
 
 }  // namespace
@@ -75,17 +75,39 @@ TEST_CASE("StreamBuffer: a waiting reader gets the frame directly; what does not
     CHECK(buffer.buffered() == 0);
 }
 
-TEST_CASE("StreamBuffer: two pushes before the reader resumes keep their order") {
+TEST_CASE("StreamBuffer: pushes before the reader resumes fill its buffer in order; one read takes them") {
     io::Reactor r;
     session::StreamBuffer buffer(r, 1 << 20);
     auto a = counting(300, 1), b = counting(200, 99);
-    r.spawn(push_two_at_once(&r, &buffer, a, b));
+    r.spawn(push_at_once(&r, &buffer, {a, b}));
     int reads = 0;
     auto got = io::sync_wait(r, read_all(&buffer, 500, 4096, &reads));
     std::vector<std::uint8_t> expected = a;
     expected.insert(expected.end(), b.begin(), b.end());
     CHECK(got == expected);
-    CHECK(reads == 2);
+    CHECK(reads == 1);  // both went straight into the waiting reader's buffer
+    CHECK(buffer.buffered() == 0);
+}
+
+TEST_CASE("StreamBuffer: a push that overflows the waiting reader's buffer, and the pushes after it, follow in order") {
+    io::Reactor r;
+    session::StreamBuffer buffer(r, 1 << 20);
+    auto a = counting(300, 1), b = counting(200, 99), c = counting(50, 7);
+    r.spawn(push_at_once(&r, &buffer, {a, b, c}));
+    std::vector<std::byte> first(400);
+    auto n = io::sync_wait(r, buffer.read(first, 5s));
+    REQUIRE(n);
+    CHECK(*n == 400);                   // a and the first 100 bytes of b
+    CHECK(buffer.buffered() == 150);    // the rest of b, then c, as chunks
+    std::vector<std::uint8_t> got(reinterpret_cast<std::uint8_t*>(first.data()),
+                                  reinterpret_cast<std::uint8_t*>(first.data()) + 400);
+    int reads = 0;
+    auto rest = io::sync_wait(r, read_all(&buffer, 150, 4096, &reads));
+    got.insert(got.end(), rest.begin(), rest.end());
+    std::vector<std::uint8_t> expected = a;
+    expected.insert(expected.end(), b.begin(), b.end());
+    expected.insert(expected.end(), c.begin(), c.end());
+    CHECK(got == expected);
 }
 
 TEST_CASE("StreamBuffer: a read that timed out leaves no target behind; data then waits as a chunk") {
