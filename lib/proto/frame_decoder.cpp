@@ -30,13 +30,30 @@ std::optional<FrameView> FrameDecoder::next(std::span<const std::uint8_t>& input
             input = input.subspan(data_size);
             return frame;
         }
-        // The data continues in later chunks: collect it.
+        // The data continues in later chunks: collect it, or pass PSH data through in parts.
         in_data_ = true;
         command_ = command;
         stream_id_ = stream_id;
         data_needed_ = length;
-        data_.clear();
-        data_.reserve(length);
+        passing_through_ = split_stream_data_ && command == Command::psh;
+        if (!passing_through_) {
+            data_.clear();
+            data_.reserve(length);
+        }
+    }
+
+    if (passing_through_) {
+        const std::size_t take = std::min(data_needed_, input.size());
+        if (take == 0) return std::nullopt;
+        FrameView part{command_, stream_id_, input.first(take)};
+        data_needed_ -= take;
+        input = input.subspan(take);
+        if (data_needed_ == 0) {
+            in_data_ = false;
+            passing_through_ = false;
+            header_size_ = 0;
+        }
+        return part;
     }
 
     const std::size_t take = std::min(data_needed_, input.size());

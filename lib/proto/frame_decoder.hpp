@@ -15,6 +15,14 @@
 // Memory is bounded: the decoder holds at most one incomplete frame (7 header bytes plus up to
 // 65535 data bytes) and copies only when a frame is split across chunks. A frame that lies
 // wholly inside the chunk passed in is returned as a view into that chunk.
+//
+// Sessions read TLS one record (at most 16 KiB) at a time while PSH frames carry up to 64 KiB,
+// so most bulk frames arrive split, and assembling them would copy every byte of stream data
+// once more. With split_stream_data(true) the decoder hands PSH data out as it arrives instead:
+// a PSH frame cut across chunks comes back as several views of the same command and stream id,
+// each with the next part of its data, in order, never empty, and nothing is copied. Stream
+// data is a byte stream (frame boundaries mean nothing to it); every other command is still
+// returned whole.
 #pragma once
 
 #include <array>
@@ -56,15 +64,20 @@ public:
     //     while (auto frame = decoder.next(chunk)) handle(*frame);
     std::optional<FrameView> next(std::span<const std::uint8_t>& input);
 
+    // See the header comment. Set before the first next().
+    void split_stream_data(bool on) { split_stream_data_ = on; }
+
     // Bytes of an incomplete frame held inside (0 at a frame boundary). Never above
     // frame_header_size + max_frame_data.
-    std::size_t buffered() const { return header_size_ + (in_data_ ? data_.size() : 0); }
+    std::size_t buffered() const { return header_size_ + (in_data_ && !passing_through_ ? data_.size() : 0); }
     bool at_frame_boundary() const { return buffered() == 0; }
 
 private:
     std::array<std::uint8_t, frame_header_size> header_{};
     std::size_t header_size_ = 0;     // header bytes held (stays 7 while collecting data)
     bool in_data_ = false;            // header complete, collecting data into data_
+    bool split_stream_data_ = false;
+    bool passing_through_ = false;    // in_data_ for a PSH handed out in parts (nothing in data_)
     Command command_{};               // of the frame whose data is being collected
     std::uint32_t stream_id_ = 0;
     std::size_t data_needed_ = 0;     // data bytes still missing for that frame

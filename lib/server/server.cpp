@@ -480,6 +480,7 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
     auto session = std::make_shared<ServerSession>(core, std::move(connection));
     core->sessions.insert(session.get());
     proto::FrameDecoder decoder;
+    decoder.split_stream_data(true);  // PSH data goes to the stream buffer uncopied
     std::span<const std::uint8_t> input(initial_frames);
     bool first = true;
     while (!session->closed && !core->stopped) {

@@ -387,6 +387,7 @@ io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
     auto storage = std::make_unique_for_overwrite<std::byte[]>(read_size);
     std::span<std::byte> buffer(storage.get(), read_size);
     proto::FrameDecoder decoder;
+    decoder.split_stream_data(true);  // PSH data goes to the stream buffer uncopied
     while (!self->closed()) {
         auto n = co_await self->connection_->read(buffer, io::Duration::zero());
         if (!n) {

@@ -57,9 +57,79 @@ std::vector<Frame> decode_with_cuts(std::span<const std::uint8_t> stream, std::v
     return frames;
 }
 
+// Empty PSH frames dropped and adjacent PSH frames of one stream merged: what a stream's
+// reader sees, which split_stream_data(true) must keep.
+std::vector<Frame> as_stream_data(const std::vector<Frame>& frames) {
+    std::vector<Frame> out;
+    for (const auto& f : frames) {
+        if (f.command == Command::psh && f.data.empty()) continue;
+        if (f.command == Command::psh && !out.empty() && out.back().command == Command::psh &&
+            out.back().stream_id == f.stream_id) {
+            out.back().data.insert(out.back().data.end(), f.data.begin(), f.data.end());
+            continue;
+        }
+        out.push_back(f);
+    }
+    return out;
+}
+
+// decode_with_cuts with split_stream_data(true); also checks that every PSH part is a view
+// into the chunk it came from (nothing copied) and is never empty.
+std::vector<Frame> decode_split_with_cuts(std::span<const std::uint8_t> stream, std::vector<std::size_t> cuts) {
+    FrameDecoder decoder;
+    decoder.split_stream_data(true);
+    std::vector<Frame> frames;
+    cuts.push_back(stream.size());
+    std::size_t begin = 0;
+    for (const std::size_t end : cuts) {
+        std::span<const std::uint8_t> chunk = stream.subspan(begin, end - begin);
+        const std::uint8_t* chunk_begin = chunk.data();
+        const std::uint8_t* chunk_end = chunk.data() + chunk.size();
+        while (auto frame = decoder.next(chunk)) {
+            if (frame->command == Command::psh && !frame->data.empty()) {
+                CHECK(frame->data.data() >= chunk_begin);
+                CHECK(frame->data.data() + frame->data.size() <= chunk_end);
+            }
+            frames.push_back(frame->copy());
+        }
+        CHECK(chunk.empty());
+        CHECK(decoder.buffered() <= frame_header_size + max_frame_data);
+        begin = end;
+    }
+    CHECK(decoder.at_frame_boundary());
+    return frames;
+}
+
 }  // namespace
 
 TEST_SUITE("proto") {
+
+TEST_CASE("frame decoder: split stream data hands PSH data out in order, uncopied, whatever the cuts") {
+    std::vector<Frame> expected;
+    const Bytes stream = sample_stream(expected);
+    const auto want = as_stream_data(expected);
+    CHECK(as_stream_data(decode_split_with_cuts(stream, {})) == want);
+    std::mt19937 rng(20261126);
+    for (int trial = 0; trial < 200; ++trial) {
+        std::vector<std::size_t> cuts;
+        std::size_t at = 0;
+        while (true) {
+            at += (rng() % 4 == 0) ? 1 + rng() % 70000 : 1 + rng() % 20;
+            if (at >= stream.size()) break;
+            cuts.push_back(at);
+        }
+        CAPTURE(trial);
+        REQUIRE(as_stream_data(decode_split_with_cuts(stream, cuts)) == want);
+    }
+    // The 64 KiB PSH cut in the middle of its data arrives as two parts, not one copy.
+    Bytes big;
+    REQUIRE(append_frame(big, Command::psh, 5, Bytes(max_frame_data, 0x5a)).ok());
+    const auto parts = decode_split_with_cuts(big, {100, 30000});
+    REQUIRE(parts.size() == 3);
+    CHECK(parts[0].data.size() == 93);
+    CHECK(parts[1].data.size() == 29900);
+    CHECK(parts[2].data.size() == max_frame_data - 29993);
+}
 
 TEST_CASE("frame decoder: whole stream at once") {
     std::vector<Frame> expected;

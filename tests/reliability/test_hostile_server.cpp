@@ -240,11 +240,14 @@ TEST_CASE("a frame longer than the bytes that follow, then EOF: the stream fails
         }
         script.chunks = {bytes};
         script.close_after = true;
-        auto out = run_case(script, 1, false);
+        auto out = run_case(script, 1000, false);  // read until the stream ends or fails
         // The EOF may be read before open_stream() resumes: then the open fails instead.
         if (out.opened) {
-            CHECK(out.received.empty());  // the partial frame is never delivered as data
-            CHECK_FALSE(out.last_read);   // an error, not a clean end (0) that would hide the loss
+            // Stream data is handed on as it arrives (FrameDecoder::split_stream_data), so the
+            // bytes that did come may be read, and nothing else...
+            CHECK(out.received == std::string(out.received.size(), 'x'));
+            CHECK(out.received.size() <= (header_only ? 0u : 10u));
+            CHECK_FALSE(out.last_read);  // ...then an error, not a clean end (0) that would hide the loss
         } else {
             CHECK_FALSE(out.open_error.empty());
         }

@@ -18,9 +18,13 @@
 //     or one byte at a time;
 //   - next() returns nullopt only once its input is used up, and a data-less command never
 //     carries data;
-//   - the decoder never holds more than 7 + 65535 bytes.
+//   - the decoder never holds more than 7 + 65535 bytes;
+//   - with split_stream_data(true), whole or cut: the same frames other than PSH, in order,
+//     and the same bytes per stream from PSH frames (including what has arrived of an
+//     unfinished last PSH, whose parts are already out).
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -73,8 +77,10 @@ void feed(FrameDecoder& decoder, std::span<const std::uint8_t> chunk, std::vecto
     }
 }
 
-Decoded decode_in_chunks(std::span<const std::uint8_t> stream, const std::vector<std::size_t>& bounds) {
+Decoded decode_in_chunks(std::span<const std::uint8_t> stream, const std::vector<std::size_t>& bounds,
+                         bool split = false) {
     FrameDecoder decoder;
+    decoder.split_stream_data(split);
     Decoded out;
     for (std::size_t i = 0; i + 1 < bounds.size(); ++i) {
         feed(decoder, stream.subspan(bounds[i], bounds[i + 1] - bounds[i]), out.frames);
@@ -88,6 +94,40 @@ void check_same(const Decoded& expected, const Decoded& actual) {
     FUZZ_CHECK(actual.frames.size() == expected.frames.size());
     FUZZ_CHECK(actual.frames == expected.frames);
     FUZZ_CHECK(actual.buffered == expected.buffered);
+}
+
+// What a split decoder must preserve: the other frames in order, and each stream's bytes.
+struct StreamData {
+    std::vector<Frame> others;
+    std::map<std::uint32_t, std::vector<std::uint8_t>> bytes;
+    bool operator==(const StreamData&) const = default;
+};
+
+StreamData stream_data_of(const std::vector<Frame>& frames) {
+    StreamData out;
+    for (const auto& frame : frames) {
+        if (frame.command != Command::psh) {
+            out.others.push_back(frame);
+        } else if (!frame.data.empty()) {
+            auto& into = out.bytes[frame.stream_id];
+            into.insert(into.end(), frame.data.begin(), frame.data.end());
+        }
+    }
+    return out;
+}
+
+void check_split(std::span<const std::uint8_t> stream, const Decoded& plain, const std::vector<std::size_t>& bounds) {
+    StreamData want = stream_data_of(plain.frames);
+    if (plain.buffered >= frame_header_size) {
+        const std::uint8_t* header = stream.data() + (stream.size() - plain.buffered);
+        if (static_cast<Command>(header[0]) == Command::psh && plain.buffered > frame_header_size) {
+            const std::uint32_t id = (std::uint32_t{header[1]} << 24) | (std::uint32_t{header[2]} << 16) |
+                                     (std::uint32_t{header[3]} << 8) | std::uint32_t{header[4]};
+            auto& into = want.bytes[id];
+            into.insert(into.end(), header + frame_header_size, stream.data() + stream.size());
+        }
+    }
+    FUZZ_CHECK(stream_data_of(decode_in_chunks(stream, bounds, true).frames) == want);
 }
 
 }  // namespace
@@ -104,6 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     check_same(expected, decode_in_chunks(stream, {0, stream.size()}));
     check_same(expected, decode_in_chunks(stream, anytls::fuzz::chunk_bounds(cuts, stream.size())));
+    check_split(stream, expected, {0, stream.size()});
+    check_split(stream, expected, anytls::fuzz::chunk_bounds(cuts, stream.size()));
     if (stream.size() <= 4096) {  // every byte its own read: slow, so not with a long filler
         std::vector<std::size_t> every_byte(stream.size() + 1);
         for (std::size_t i = 0; i < every_byte.size(); ++i) every_byte[i] = i;
