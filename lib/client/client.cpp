@@ -9,6 +9,7 @@
 #include <future>
 
 #include "base/errors.hpp"
+#include "base/page_buffer.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -100,7 +101,8 @@ io::Task<void> finish_relay(std::shared_ptr<FdRelay> relay) {
 }
 
 io::Task<void> relay_fd_to_stream(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
-    std::vector<std::byte> buffer(64 * 1024);
+    PageBuffer pages(64 * 1024);
+    const std::span<std::byte> buffer = pages.span();
     for (;;) {
         auto receive = io::recv(*r, relay->socket.fd(), buffer.data(), buffer.size());
         auto n = co_await receive;
@@ -112,7 +114,8 @@ io::Task<void> relay_fd_to_stream(io::Reactor* r, std::shared_ptr<FdRelay> relay
 }
 
 io::Task<void> relay_stream_to_fd(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
-    std::vector<std::byte> buffer(64 * 1024);
+    PageBuffer pages(64 * 1024);
+    const std::span<std::byte> buffer = pages.span();
     for (;;) {
         auto n = co_await relay->stream->read(buffer, io::Duration::zero());
         if (!n || *n == 0) break;

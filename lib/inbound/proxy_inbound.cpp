@@ -12,6 +12,7 @@
 
 #include "base/ascii.hpp"
 #include "base/errors.hpp"
+#include "base/page_buffer.hpp"
 #include "inbound/http_proxy_parser.hpp"
 #include "io/cancellation.hpp"
 #include "io/timer.hpp"
@@ -39,13 +40,13 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 constexpr std::size_t kRelayBuffer = 64 * 1024;
 
-// A relay buffer that is not zero-filled: only the pages a receive writes become resident, so
-// a quiet connection costs a few KiB rather than 64 KiB per direction.
+// A relay buffer of mapped pages (base/page_buffer.hpp): only the pages a receive writes
+// become resident, so a quiet connection costs a few KiB rather than 64 KiB per direction.
 struct RelayBuffer {
-    std::unique_ptr<std::byte[]> bytes = std::make_unique_for_overwrite<std::byte[]>(kRelayBuffer);
-    std::byte* data() { return bytes.get(); }
+    PageBuffer bytes{kRelayBuffer};
+    std::byte* data() { return bytes.data(); }
     static constexpr std::size_t size() { return kRelayBuffer; }
-    std::span<std::byte> span() { return {bytes.get(), kRelayBuffer}; }
+    std::span<std::byte> span() { return bytes.span(); }
 };
 
 std::span<const std::byte> as_bytes(const Bytes& b) { return std::as_bytes(std::span<const std::uint8_t>(b)); }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/errors.hpp"
+#include "base/page_buffer.hpp"
 #include "io/cancellation.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -133,19 +134,21 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
 io::Task<void> relay_target_to_client(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
     // One PSH frame buffer for the stream's life: the target's bytes are received straight
     // behind the frame header (at most one frame's data per receive), so on their way to the
-    // client only TLS copies them. Not zero-filled: an idle stream touches few of its pages.
+    // client only TLS copies them. Mapped pages (base/page_buffer.hpp): an idle stream
+    // touches few of them.
     constexpr std::size_t frame_size = proto::frame_header_size + proto::max_frame_data;
-    auto frame = std::make_unique_for_overwrite<std::uint8_t[]>(frame_size);
+    PageBuffer frame_pages(frame_size);
+    auto* frame_bytes = reinterpret_cast<std::uint8_t*>(frame_pages.data());
     while (!session->closed && !stream->finished) {
-        auto receive = io::recv(*session->reactor, stream->target.fd(), frame.get() + proto::frame_header_size,
+        auto receive = io::recv(*session->reactor, stream->target.fd(), frame_bytes + proto::frame_header_size,
                                 proto::max_frame_data);
         auto n = co_await receive;
         if (!n || *n == 0) break;
         const auto header = proto::frame_header(proto::Command::psh, stream->id, static_cast<std::uint16_t>(*n));
-        std::copy(header.begin(), header.end(), frame.get());
+        std::copy(header.begin(), header.end(), frame_bytes);
         if (stream->finished) break;
         auto written = co_await session->write_span(
-            std::span<const std::uint8_t>(frame.get(), proto::frame_header_size + *n));
+            std::span<const std::uint8_t>(frame_bytes, proto::frame_header_size + *n));
         if (!written) break;
     }
     co_await session->finish_stream(stream);
@@ -265,7 +268,8 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
     session->reactor->spawn(relay_target_to_client(session, stream));
 
     // Client -> target until the client's FIN (read returns 0) or an error.
-    std::vector<std::byte> buffer(64 * 1024);
+    PageBuffer pages(64 * 1024);
+    const std::span<std::byte> buffer = pages.span();
     while (true) {
         auto n = co_await stream->buffer.read(buffer, io::Duration::zero());
         if (!n || *n == 0) break;
@@ -446,7 +450,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
     const bool keep_raw = !core->config.fallback.empty();
     std::vector<std::uint8_t> raw;  // what a fallback service must see first
     std::vector<std::uint8_t> initial_frames;
-    std::vector<std::byte> buffer(64 * 1024);
+    PageBuffer pages(64 * 1024);  // the session's frame reads, for its whole life
+    const std::span<std::byte> buffer = pages.span();
     bool authenticated_shape = false;
     while (true) {
         auto n = co_await connection->read(buffer, deadline.remaining());

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "base/errors.hpp"
+#include "base/page_buffer.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -384,8 +385,8 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
 io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
     // Not zero-filled: an idle session touches only the pages its few frames land in.
     constexpr std::size_t read_size = 64 * 1024;
-    auto storage = std::make_unique_for_overwrite<std::byte[]>(read_size);
-    std::span<std::byte> buffer(storage.get(), read_size);
+    PageBuffer storage(read_size);
+    std::span<std::byte> buffer = storage.span();
     proto::FrameDecoder decoder;
     decoder.split_stream_data(true);  // PSH data goes to the stream buffer uncopied
     while (!self->closed()) {

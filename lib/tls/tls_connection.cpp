@@ -79,7 +79,7 @@ TlsConnection::TlsConnection(io::Reactor& reactor, io::Socket socket, std::share
       socket_(std::move(socket)),
       context_(std::move(context)),
       ssl_(ssl),
-      input_(std::make_unique_for_overwrite<std::byte[]>(kInputBufferSize)),
+      input_(kInputBufferSize),
       write_mutex_(reactor) {
     if (!ssl_) return;  // plaintext()
     wolfSSL_SSLSetIORecv(ssl_, &TlsConnection::receive_callback);
@@ -101,7 +101,7 @@ int TlsConnection::receive_callback(WOLFSSL*, char* buffer, int size, void* ctx)
     std::size_t available = self->input_end_ - self->input_begin_;
     if (available > 0) {
         std::size_t n = std::min<std::size_t>(available, static_cast<std::size_t>(size));
-        std::memcpy(buffer, self->input_.get() + self->input_begin_, n);
+        std::memcpy(buffer, self->input_.data() + self->input_begin_, n);
         self->input_begin_ += n;
         return static_cast<int>(n);
     }
@@ -155,11 +155,11 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
     if (input_begin_ == input_end_) {
         input_begin_ = input_end_ = 0;
     } else if (input_end_ == kInputBufferSize) {
-        std::memmove(input_.get(), input_.get() + input_begin_, input_end_ - input_begin_);
+        std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
         input_end_ -= input_begin_;
         input_begin_ = 0;
     }
-    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.get() + input_end_, kInputBufferSize - input_end_,
+    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_, kInputBufferSize - input_end_,
                                  timeout);
     if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
     if (!got) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "base/page_buffer.hpp"
 #include "base/result.hpp"
 #include "io/async_mutex.hpp"
 #include "io/clock.hpp"
@@ -96,7 +97,7 @@ private:
     WOLFSSL* ssl_;  // null for plaintext()
 
     // Ciphertext from the socket, consumed by wolfSSL: [input_begin_, input_end_).
-    std::unique_ptr<std::byte[]> input_;  // kInputBufferSize bytes
+    PageBuffer input_;  // kInputBufferSize bytes
     std::size_t input_begin_ = 0;
     std::size_t input_end_ = 0;
     bool peer_eof_ = false;
