@@ -192,24 +192,38 @@ struct Fixture {
     std::vector<std::string> lines;
 };
 
-// Opens a stream through the pool, echoes `size` random bytes and checks them.
-Task<Result<client::PooledStream>> open_and_echo(Fixture* f, std::size_t size) {
-    auto opened = co_await f->pool->open_stream("127.0.0.1", f->echo_port(), 5s);
-    if (!opened) co_return std::move(opened).error();
+// Writes `size` random bytes on `stream` (seeded by size); reads them back later with
+// read_echo().
+Task<Result<void>> write_pattern(client::PooledStream* stream, std::size_t size) {
     std::mt19937_64 rng(size);
     std::vector<std::byte> data(size);
     for (auto& b : data) b = std::byte{static_cast<unsigned char>(rng())};
-    auto w = co_await opened->write(data, 5s);
-    if (!w) co_return std::move(w).error();
+    co_return co_await stream->write(data, 5s);
+}
+
+Task<Result<void>> read_echo(client::PooledStream* stream, std::size_t size) {
+    std::mt19937_64 rng(size);
     std::vector<std::byte> back;
     std::vector<std::byte> buf(65536);
     while (back.size() < size) {
-        auto n = co_await opened->read(buf, 5s);
+        auto n = co_await stream->read(buf, 5s);
         if (!n) co_return std::move(n).error();
         if (*n == 0) co_return make_error(errc::closed, "echo ended early");
         back.insert(back.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
     }
-    if (back != data) co_return make_error(errc::protocol, "echo mismatch");
+    for (auto b : back)
+        if (b != std::byte{static_cast<unsigned char>(rng())}) co_return make_error(errc::protocol, "echo mismatch");
+    co_return Result<void>{};
+}
+
+// Opens a stream through the pool, echoes `size` random bytes and checks them.
+Task<Result<client::PooledStream>> open_and_echo(Fixture* f, std::size_t size) {
+    auto opened = co_await f->pool->open_stream("127.0.0.1", f->echo_port(), 5s);
+    if (!opened) co_return std::move(opened).error();
+    auto written = co_await write_pattern(&*opened, size);
+    if (!written) co_return std::move(written).error();
+    auto echoed = co_await read_echo(&*opened, size);
+    if (!echoed) co_return std::move(echoed).error();
     co_return std::move(opened).value();
 }
 
@@ -371,30 +385,6 @@ TEST_CASE("session-reuse = false closes a session when its stream ends") {
     CHECK(stats.closed_no_reuse == 2);
     CHECK(stats.cold_opens == 2);
     CHECK(stats.warm_opens == 0);
-}
-
-// Writes `size` random bytes on `stream` (seeded by size); reads them back later with
-// read_echo().
-Task<Result<void>> write_pattern(client::PooledStream* stream, std::size_t size) {
-    std::mt19937_64 rng(size);
-    std::vector<std::byte> data(size);
-    for (auto& b : data) b = std::byte{static_cast<unsigned char>(rng())};
-    co_return co_await stream->write(data, 5s);
-}
-
-Task<Result<void>> read_echo(client::PooledStream* stream, std::size_t size) {
-    std::mt19937_64 rng(size);
-    std::vector<std::byte> back;
-    std::vector<std::byte> buf(65536);
-    while (back.size() < size) {
-        auto n = co_await stream->read(buf, 5s);
-        if (!n) co_return std::move(n).error();
-        if (*n == 0) co_return make_error(errc::closed, "echo ended early");
-        back.insert(back.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
-    }
-    for (auto b : back)
-        if (b != std::byte{static_cast<unsigned char>(rng())}) co_return make_error(errc::protocol, "echo mismatch");
-    co_return Result<void>{};
 }
 
 TEST_CASE("a lingering stream hands its session back; the next stream rides it while the first drains") {
