@@ -307,10 +307,8 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
         close_entry(entry, &PoolStats::closed_error);
         return;
     }
-    int idle_count = 0;
-    for (auto& e : sessions_) idle_count += e->state == pool::SessionState::idle;
     io::TimePoint now = clock_->now();
-    auto decision = pool::on_stream_end(info_of(*entry), settings_, idle_count, now);
+    auto decision = end_decision(*entry, now);
     switch (decision.action) {
         case pool::StreamEndAction::return_to_idle:
             entry->state = pool::SessionState::idle;
@@ -327,12 +325,15 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
     }
 }
 
-bool SessionPool::would_return_to_idle(const PooledSession& entry) const {
-    if (!entry.in_pool || !entry.session || entry.session->closed()) return false;
+pool::StreamEndDecision SessionPool::end_decision(const PooledSession& entry, io::TimePoint now) const {
     int idle_count = 0;
     for (auto& e : sessions_) idle_count += e->state == pool::SessionState::idle;
-    return pool::on_stream_end(info_of(entry), settings_, idle_count, clock_->now()).action ==
-           pool::StreamEndAction::return_to_idle;
+    return pool::on_stream_end(info_of(entry), settings_, idle_count, now);
+}
+
+bool SessionPool::would_return_to_idle(const PooledSession& entry) const {
+    if (!entry.in_pool || !entry.session || entry.session->closed()) return false;
+    return end_decision(entry, clock_->now()).action == pool::StreamEndAction::return_to_idle;
 }
 
 std::vector<pool::SessionInfo> SessionPool::snapshot() const {

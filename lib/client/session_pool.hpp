@@ -33,6 +33,7 @@
 #include "io/clock.hpp"
 #include "io/reactor.hpp"
 #include "io/task.hpp"
+#include "pool/policy.hpp"
 #include "pool/session_snapshot.hpp"
 #include "session/client_session.hpp"
 
@@ -168,6 +169,8 @@ private:
     void forget(const std::shared_ptr<PooledSession>& entry);
     void prune_dead();
     void stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy);
+    // What pool::on_stream_end decides for entry's stream ending now (stream_ended acts on it).
+    pool::StreamEndDecision end_decision(const PooledSession& entry, io::TimePoint now) const;
     bool would_return_to_idle(const PooledSession& entry) const;
     void record_open_latency(io::Duration latency);
     void note_creation_failure(const Error& error);

@@ -2,7 +2,6 @@
 #include "inbound/proxy_inbound.hpp"
 
 #include <fmt/format.h>
-#include <malloc.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,7 +28,6 @@ struct InboundContext {
     io::TcpListener listener;
     std::unique_ptr<io::CancellationSource> accept_cancel;
     std::set<int> open_connections;  // client fds, shut down by stop()
-    std::size_t open_peak = 0;       // most open connections since the last heap trim
     std::uint64_t accepted = 0;
     bool stopping = false;
     bool accept_loop_running = false;
@@ -56,19 +54,6 @@ bool contains(const std::string& text, std::string_view what) {
     return ascii_lowercase(text).find(what) != std::string::npos;
 }
 
-// After a burst of connections ends, malloc keeps their freed buffers: free chunks in the
-// middle of the heap are not returned to the system, so the entry would stay at its peak
-// RSS with only idle sessions left. Once the open connections have halved since a large
-// peak, malloc_trim hands the free pages back (a few milliseconds, once per halving).
-constexpr std::size_t kTrimPeak = 256;
-
-void trim_heap_after_burst(InboundContext& context) {
-    const std::size_t open = context.open_connections.size();
-    if (context.open_peak < kTrimPeak || open > context.open_peak / 2) return;
-    context.open_peak = open;
-    ::malloc_trim(0);
-}
-
 // One client connection and everything its coroutines share.
 struct Connection {
     std::shared_ptr<InboundContext> context;
@@ -89,7 +74,6 @@ struct Connection {
 
     ~Connection() {
         if (client.valid()) context->open_connections.erase(client.fd());
-        trim_heap_after_burst(*context);
     }
 };
 
@@ -615,7 +599,6 @@ io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
         c->started = r.now();
         if (auto peer = c->client.peer_address()) c->record.client = peer->to_string();
         context->open_connections.insert(c->client.fd());
-        context->open_peak = std::max(context->open_peak, context->open_connections.size());
         r.spawn(serve(std::move(c)));
     }
     context->accept_loop_running = false;

@@ -273,8 +273,7 @@ io::Task<Result<void>> ClientSession::close_stream(std::shared_ptr<ClientStreamS
 
 void ClientSession::linger(const std::shared_ptr<ClientStreamState>& stream) {
     if (closed() || stream_ != stream || stream->locally_closed) return;
-    lingering_.push_back(std::move(stream_));
-    stream_.reset();
+    lingering_.push_back(std::move(stream_));  // leaves stream_ empty
     state_ = SessionState::idle;
     last_used_ = reactor_->now();
 }
@@ -383,7 +382,7 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
 }
 
 io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
-    // Not zero-filled: an idle session touches only the pages its few frames land in.
+    // Mapped pages: an idle session touches only the pages its few frames land in.
     constexpr std::size_t read_size = 64 * 1024;
     PageBuffer storage(read_size);
     std::span<std::byte> buffer = storage.span();

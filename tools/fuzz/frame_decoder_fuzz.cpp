@@ -40,6 +40,12 @@ struct Decoded {
     std::size_t buffered = 0;  // bytes of the unfinished frame at the end
 };
 
+// The big-endian stream id of a 7-byte header.
+std::uint32_t stream_id_of(const std::uint8_t* header) {
+    return (std::uint32_t{header[1]} << 24) | (std::uint32_t{header[2]} << 16) | (std::uint32_t{header[3]} << 8) |
+           std::uint32_t{header[4]};
+}
+
 // The wire format read directly from the whole stream.
 Decoded read_plainly(std::span<const std::uint8_t> stream) {
     Decoded out;
@@ -47,8 +53,7 @@ Decoded read_plainly(std::span<const std::uint8_t> stream) {
     while (stream.size() - position >= frame_header_size) {
         const std::uint8_t* header = stream.data() + position;
         const auto command = static_cast<Command>(header[0]);
-        const std::uint32_t stream_id = (std::uint32_t{header[1]} << 24) | (std::uint32_t{header[2]} << 16) |
-                                        (std::uint32_t{header[3]} << 8) | std::uint32_t{header[4]};
+        const std::uint32_t stream_id = stream_id_of(header);
         const std::size_t length = (std::size_t{header[5]} << 8) | header[6];
         const std::size_t data_size = command_carries_data(command) ? length : 0;
         if (stream.size() - position - frame_header_size < data_size) break;
@@ -121,9 +126,7 @@ void check_split(std::span<const std::uint8_t> stream, const Decoded& plain, con
     if (plain.buffered >= frame_header_size) {
         const std::uint8_t* header = stream.data() + (stream.size() - plain.buffered);
         if (static_cast<Command>(header[0]) == Command::psh && plain.buffered > frame_header_size) {
-            const std::uint32_t id = (std::uint32_t{header[1]} << 24) | (std::uint32_t{header[2]} << 16) |
-                                     (std::uint32_t{header[3]} << 8) | std::uint32_t{header[4]};
-            auto& into = want.bytes[id];
+            auto& into = want.bytes[stream_id_of(header)];
             into.insert(into.end(), header + frame_header_size, stream.data() + stream.size());
         }
     }
