@@ -31,42 +31,120 @@ long long to_ms(io::Duration d) { return std::chrono::duration_cast<std::chrono:
 
 // --- PooledStream -------------------------------------------------------------------------
 
-PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream)
-    : pool_(pool), entry_(std::move(entry)), stream_(std::move(stream)) {}
+io::Duration hedge_timeout(io::Duration rtt) { return std::max(kHedgeFloor, kHedgeRttMultiple * rtt); }
+
+PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream,
+                           std::string host, std::uint16_t port)
+    : pool_(pool),
+      entry_(std::move(entry)),
+      stream_(std::make_shared<session::ClientStream>(std::move(stream))),
+      host_(std::move(host)),
+      port_(port) {}
 
 PooledStream::PooledStream(PooledStream&& other) noexcept
     : pool_(other.pool_),
       entry_(std::move(other.entry_)),
       stream_(std::move(other.stream_)),
+      host_(std::move(other.host_)),
+      port_(other.port_),
       warm_(other.warm_),
       closed_(other.closed_),
-      released_(other.released_) {
-    other.stream_.reset();
-}
+      released_(other.released_),
+      replayed_(other.replayed_),
+      replaying_(other.replaying_),
+      replay_done_(std::move(other.replay_done_)) {}
 
 PooledStream::~PooledStream() {
     if (stream_ && pool_ && !closed_) {
         // Dropped without close(): end the stream in the background and hand the session back
         // (unless linger() already did).
-        pool_->reactor_->spawn(close_detached(released_ ? nullptr : pool_, std::move(entry_), std::move(*stream_)));
-        stream_.reset();
+        pool_->reactor_->spawn(close_detached(released_ ? nullptr : pool_, std::move(entry_), std::move(stream_)));
     }
 }
 
 io::Task<void> PooledStream::close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
-                                            session::ClientStream stream) {
-    auto closed = co_await stream.close();
+                                            std::shared_ptr<session::ClientStream> stream) {
+    auto closed = co_await stream->close();
     if (pool) pool->stream_ended(entry, closed.ok());
 }
 
 io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer, io::Duration timeout) {
-    if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
-    co_return co_await stream_->read(buffer, timeout);
+    for (;;) {
+        if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
+        auto stream = stream_;
+        auto got = co_await stream->read(buffer, timeout);
+        if (got || !co_await replay_after(got.error(), stream, timeout)) co_return got;
+    }
 }
 
 io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::Duration timeout) {
-    if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
-    co_return co_await stream_->write(data, timeout);
+    while (!data.empty()) {
+        if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
+        auto stream = stream_;
+        // Until the SYNACK, a write keeps its bytes for a replay, up to kReplayLimit; the rest
+        // waits for the SYNACK.
+        const std::size_t n = stream->writable_before_synack(data.size());
+        if (n == 0) {
+            auto connected = co_await stream->wait_connected(timeout);
+            if (!connected && !co_await replay_after(connected.error(), stream, timeout)) co_return connected;
+            continue;
+        }
+        auto written = co_await stream->write(data.first(n), timeout);
+        // A replay carries these n bytes too (they were kept before they were sent).
+        if (!written && !co_await replay_after(written.error(), stream, timeout)) co_return written;
+        data = data.subspan(n);
+    }
+    co_return Result<void>{};
+}
+
+io::Task<Result<void>> PooledStream::wait_connected(io::Duration timeout) {
+    for (;;) {
+        if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
+        auto stream = stream_;
+        auto connected = co_await stream->wait_connected(timeout);
+        if (connected || !co_await replay_after(connected.error(), stream, timeout)) co_return connected;
+    }
+}
+
+io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
+                                          io::Duration timeout) {
+    if (closed_) co_return false;
+    while (replaying_) (void)co_await replay_done_->wait(io::Duration::zero());
+    if (stream_ != failed) co_return stream_ != nullptr && !closed_;  // a concurrent call moved it
+    SessionPool* pool = pool_;
+    if (!warm_ || replayed_ || released_ || pool->stopping_ || !failed->replayable()) co_return false;
+    replaying_ = true;
+    if (!replay_done_) replay_done_ = std::make_unique<session::Broadcast>(*pool->reactor_);
+    // The early data and every byte written so far (the failed stream kept them all).
+    std::vector<std::uint8_t> replay = failed->replay_bytes();
+    auto old_entry = entry_;
+    pool->note_early_death(*old_entry);
+    pool->close_entry(old_entry, &PoolStats::closed_error);
+    ++pool->counters_.retried_opens;
+    log::debug("[AnyTLS] Reused session #{} of {} failed before the SYNACK ({}); replaying the stream on a fresh session",
+               old_entry->seq, pool->proxy_name_, error.text());
+    bool moved = false;
+    auto created = co_await pool->create_session(pool->reserve_entry(), false);
+    if (created) {
+        auto entry = std::move(created).value();
+        entry->state = pool::SessionState::busy;
+        auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay));
+        if (opened && !closed_) {
+            stream_ = std::make_shared<session::ClientStream>(std::move(opened).value());
+            entry_ = std::move(entry);
+            moved = true;
+        } else if (opened) {
+            // Closed meanwhile: the fresh stream ends at once and its session goes back.
+            auto fresh = std::make_shared<session::ClientStream>(std::move(opened).value());
+            pool->reactor_->spawn(close_detached(pool, entry, std::move(fresh)));
+        } else {
+            pool->close_entry(entry, &PoolStats::closed_error);
+        }
+    }
+    replayed_ = true;
+    replaying_ = false;
+    replay_done_->notify_all();
+    co_return moved;
 }
 
 io::Task<Result<void>> PooledStream::close() {
@@ -74,7 +152,8 @@ io::Task<Result<void>> PooledStream::close() {
     // The ClientStream stays in place: a read or write still suspended on another coroutine
     // refers to it, and wakes up to a closed stream rather than a destroyed one.
     closed_ = true;
-    auto closed = co_await stream_->close();
+    auto stream = stream_;
+    auto closed = co_await stream->close();
     if (!released_) pool_->stream_ended(entry_, closed.ok());
     co_return closed;
 }
@@ -108,6 +187,7 @@ SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name, session::
 }
 
 SessionPool::~SessionPool() {
+    alive_.reset();
     for (auto& e : sessions_) {
         e->in_pool = false;
         if (e->session) e->session->close();
@@ -122,14 +202,30 @@ void SessionPool::start() {
 }
 
 io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
+    // The first cycle runs at once: a pool with ensure-idle-session starts warming when it
+    // starts, not one check interval later (docs/DESIGN.md, "The cleanup cycle").
+    self->run_cycle();
+    io::TimePoint next_cycle = self->reactor_->now() + self->settings_.idle_session_check_interval;
     while (!self->stopping_) {
-        int rc = co_await io::sleep_for(*self->reactor_, self->settings_.idle_session_check_interval, &self->wake_);
+        // Heartbeats may be due more often than cycles: wake for whichever comes first.
+        // Pacing is real time (the reactor clock); decisions read the pool clock.
+        io::Duration sleep = next_cycle - self->reactor_->now();
+        const io::Duration beat = self->settings_.heartbeat_interval;
+        if (beat > io::Duration::zero() && beat < sleep) sleep = beat;
+        if (sleep < std::chrono::milliseconds(1)) sleep = std::chrono::milliseconds(1);
+        int rc = co_await io::sleep_for(*self->reactor_, sleep, &self->wake_);
         if (self->stopping_) break;
         if (rc == -ECANCELED) {
             // New settings: run a cycle with them now, then sleep the new interval.
             self->wake_.reset();
+            next_cycle = self->reactor_->now();
         }
-        self->run_cycle();
+        if (self->reactor_->now() >= next_cycle) {
+            self->run_cycle();
+            next_cycle = self->reactor_->now() + self->settings_.idle_session_check_interval;
+        } else {
+            self->run_heartbeats(self->clock_->now());
+        }
     }
     --self->tasks_in_flight_;
 }
@@ -254,7 +350,8 @@ io::Task<void> SessionPool::proactive_create(SessionPool* self, std::shared_ptr<
     --self->tasks_in_flight_;
 }
 
-io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port, io::Duration timeout) {
+io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port, io::Duration timeout,
+                                                        OpenOptions options) {
     if (stopping_) co_return make_error(errc::closed, "the pool is shut down");
     io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
     const io::TimePoint started = clock_->now();
@@ -262,28 +359,34 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
     for (;;) {
         std::shared_ptr<PooledSession> entry = retried ? nullptr : take_newest_idle();
         const bool warm = entry != nullptr;
+        io::Duration hedge = io::Duration::zero();
         if (!entry) {
             auto created = co_await create_session(reserve_entry(), false);
             if (!created) co_return std::move(created).error();
             entry = std::move(created).value();
             entry->state = pool::SessionState::busy;
+        } else if (clock_->now() - entry->idle_since >= kProbeIdleAfter) {
+            hedge = hedge_timeout(entry->session->rtt());
         }
-        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining());
+        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining(), options.early_data, hedge);
         if (stream) {
             ++counters_.streams_opened;
             ++(warm ? counters_.warm_opens : counters_.cold_opens);
-            record_open_latency(clock_->now() - started);
-            PooledStream pooled(this, entry, std::move(stream).value());
+            watch_open_latency(stream.value(), started);
+            PooledStream pooled(this, entry, std::move(stream).value(), std::move(host), port);
             pooled.set_warm(warm);
+            if (options.wait_connected) {
+                auto connected = co_await pooled.wait_connected(deadline.remaining());
+                if (!connected) {
+                    // A refused target leaves the session fine: close() hands it back.
+                    (void)co_await pooled.close();
+                    co_return std::move(connected).error();
+                }
+            }
             co_return pooled;
         }
+        // The session failed while the SYN was being written: it is not used again.
         Error error = std::move(stream).error();
-        if (error.code == errc::target_refused) {
-            // The server could not reach the target; the session itself is fine.
-            stream_ended(entry, !entry->session->closed());
-            co_return error;
-        }
-        // The session failed, or gave no SYNACK in time: it is not used again.
         note_early_death(*entry);
         close_entry(entry, &PoolStats::closed_error);
         // Transparent retry (like Go's http.Transport for idle connections): a reused session
@@ -298,6 +401,16 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         }
         co_return error;
     }
+}
+
+void SessionPool::watch_open_latency(session::ClientStream& stream, io::TimePoint started) {
+    std::weak_ptr<bool> alive = alive_;
+    // Every open is timed to its outcome (SYNACK, refusal or failure), so the histogram's
+    // count stays the number of streams opened.
+    stream.set_on_resolved([this, alive, started](const session::ClientStreamState&) {
+        if (alive.expired()) return;
+        record_open_latency(clock_->now() - started);
+    });
 }
 
 void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy) {
@@ -379,6 +492,8 @@ std::size_t SessionPool::reset() {
         }
     }
     log::debug("[AnyTLS] Pool reset for {}: closed {} idle sessions", proxy_name_, closed);
+    // Rebuild the pool's target now, not a check interval later (still under the create rate).
+    run_cycle();
     return closed;
 }
 
@@ -407,16 +522,19 @@ void SessionPool::run_cycle() {
         ++tasks_in_flight_;
         reactor_->spawn(proactive_create(this, reserve_entry()));
     }
+    run_heartbeats(now);
+}
+
+void SessionPool::run_heartbeats(io::TimePoint now) {
+    if (stopping_ || settings_.heartbeat_interval <= io::Duration::zero()) return;
     // Heartbeat idle sessions of v2 peers that have been quiet for a whole interval.
-    if (settings_.heartbeat_interval > io::Duration::zero()) {
-        for (auto& e : sessions_) {
-            if (e->state != pool::SessionState::idle || !e->session || e->heartbeat_in_flight) continue;
-            if (e->session->peer_version() < 2) continue;
-            if (now - std::max(e->idle_since, e->last_heartbeat) < settings_.heartbeat_interval) continue;
-            e->heartbeat_in_flight = true;
-            ++tasks_in_flight_;
-            reactor_->spawn(heartbeat(this, e));
-        }
+    for (auto& e : sessions_) {
+        if (e->state != pool::SessionState::idle || !e->session || e->heartbeat_in_flight) continue;
+        if (e->session->peer_version() < 2) continue;
+        if (now - std::max(e->idle_since, e->last_heartbeat) < settings_.heartbeat_interval) continue;
+        e->heartbeat_in_flight = true;
+        ++tasks_in_flight_;
+        reactor_->spawn(heartbeat(this, e));
     }
 }
 

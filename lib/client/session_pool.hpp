@@ -60,9 +60,10 @@ struct PoolStats {
     std::uint64_t warm_opens = 0;        // the stream got an idle session
     std::uint64_t cold_opens = 0;        // the stream waited for a handshake
     std::uint64_t retried_opens = 0;     // transparently retried on a fresh session
-    // Successful opens by latency (from the open_stream call to the SYNACK, on the pool's
-    // clock): open_latency_buckets[i] counts those <= kOpenLatencyBounds[i] (not cumulative);
-    // the last slot counts the slower ones. The count is streams_opened.
+    // Opens by latency (from the open_stream call to the SYNACK, the refusal or the failure
+    // that decided it, on the pool's clock): open_latency_buckets[i] counts those <=
+    // kOpenLatencyBounds[i] (not cumulative); the last slot counts the slower ones. Once every
+    // open has been decided, the count is streams_opened.
     std::array<std::uint64_t, kOpenLatencyBounds.size() + 1> open_latency_buckets{};
     double open_latency_seconds_sum = 0;
 };
@@ -82,11 +83,27 @@ struct PooledSession {
 
 class SessionPool;
 
+// What an open through the pool asks for beyond the target.
+struct OpenOptions {
+    // Leaves as the stream's first data, with the SYN and the address (a UDP-over-TCP
+    // request header; bytes a proxy client sent along with its request).
+    std::vector<std::uint8_t> early_data;
+    // Return only once the server has connected the target (the SYNACK): a refusal is then
+    // the open's error. Off, the stream is handed out as soon as its SYN is queued.
+    bool wait_connected = false;
+};
+
 // A stream opened through the pool. close() (or destruction) ends the stream and hands the
 // session back to the pool. The pool must outlive its streams.
+//
+// Until its SYNACK the stream may move: when the session dies before anything of the stream
+// was heard back, the next read, write or wait_connected() replays it (SYN, address, early
+// data and everything written so far) on a fresh session, once (docs/DESIGN.md, "When a
+// stream is replayed").
 class PooledStream {
 public:
-    PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream);
+    PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream,
+                 std::string host, std::uint16_t port);
     PooledStream(PooledStream&& other) noexcept;
     PooledStream& operator=(PooledStream&&) = delete;
     PooledStream(const PooledStream&) = delete;
@@ -95,6 +112,9 @@ public:
 
     io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout);
     io::Task<Result<void>> write(std::span<const std::byte> data, io::Duration timeout);
+    // Waits for the SYNACK (see session::ClientStream::wait_connected), replaying the stream
+    // if its session died first.
+    io::Task<Result<void>> wait_connected(io::Duration timeout);
     io::Task<Result<void>> close();
     // The caller will write no more and only drains the rest of the answer (its client
     // half-closed). When the pool would take the session back as idle at this point, it does
@@ -106,17 +126,29 @@ public:
     std::uint64_t session_seq() const { return entry_ ? entry_->seq : 0; }
     bool warm() const { return warm_; }
     bool closed() const { return closed_; }
+    bool replayed() const { return replayed_; }
     void set_warm(bool warm) { warm_ = warm; }
 
 private:
     static io::Task<void> close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
-                                         session::ClientStream stream);
+                                         std::shared_ptr<session::ClientStream> stream);
+    // After `failed` (the stream in use then) reported `error`: true when the stream now runs
+    // on a fresh session (this call or a concurrent one replayed it), so the caller retries.
+    io::Task<bool> replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
+                                io::Duration timeout);
+
     SessionPool* pool_;
     std::shared_ptr<PooledSession> entry_;
-    std::optional<session::ClientStream> stream_;
+    // Shared with the operations in flight, so that a replay can swap it under them.
+    std::shared_ptr<session::ClientStream> stream_;
+    std::string host_;
+    std::uint16_t port_ = 0;
     bool warm_ = false;
     bool closed_ = false;
     bool released_ = false;  // linger() handed the session back: close() must not again
+    bool replayed_ = false;
+    bool replaying_ = false;
+    std::unique_ptr<session::Broadcast> replay_done_;
 };
 
 class SessionPool {
@@ -136,12 +168,20 @@ public:
     // Closes every session, stops the cycle; then waits until creations in flight have ended.
     io::Task<void> shutdown();
 
-    // Opens a stream to host:port on the newest idle session, or on a new one.
-    io::Task<Result<PooledStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout);
+    // Opens a stream to host:port on the newest idle session, or on a new one. Returns once
+    // the SYN and address are queued (or, with options.wait_connected, once the SYNACK came).
+    // A SYN on a v2 session that sat idle for kProbeIdleAfter or more carries a HeartRequest,
+    // and the session is taken as dead when neither answers within hedge_timeout().
+    io::Task<Result<PooledStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout,
+                                               OpenOptions options = {});
 
     // One cleanup cycle now (what the automatic cycle runs): idle, age, proactive, heartbeat.
     void run_cycle();
-    // Closes every idle session (for network changes); returns how many.
+    // Only the heartbeat step (the automatic cycle also wakes for it between cycles when
+    // heartbeat-interval is shorter than idle-session-check-interval).
+    void run_heartbeats(io::TimePoint now);
+    // Closes every idle session (for network changes) and runs a cycle at once, so the pool's
+    // target is rebuilt without waiting a check interval; returns how many it closed.
     std::size_t reset();
 
     // Live reconfiguration: the next cycle uses the new settings. Validate before calling.
@@ -173,6 +213,8 @@ private:
     pool::StreamEndDecision end_decision(const PooledSession& entry, io::TimePoint now) const;
     bool would_return_to_idle(const PooledSession& entry) const;
     void record_open_latency(io::Duration latency);
+    // Forwards the open's SYNACK time to record_open_latency while the pool lives.
+    void watch_open_latency(session::ClientStream& stream, io::TimePoint started);
     void note_creation_failure(const Error& error);
     void note_early_death(const PooledSession& entry);
     io::Duration backoff_delay() const;
@@ -193,8 +235,18 @@ private:
     std::size_t tasks_in_flight_ = 0;  // creations, heartbeats, the maintenance loop
     bool started_ = false;
     bool stopping_ = false;
-    io::CancellationSource wake_;  // cuts the cycle's sleep short: new settings, or shutdown
+    io::CancellationSource wake_;  // cuts the cycle's sleep short: new settings, reset, or shutdown
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // seen by open latency callbacks
 };
+
+// A SYN on a session idle at least this long carries a HeartRequest (docs/DESIGN.md, "Dead
+// warm sessions"): a path idle for seconds is the one a NAT or a sleeping phone may have lost.
+inline constexpr io::Duration kProbeIdleAfter = std::chrono::seconds(2);
+// How long a probed open waits for any answer before it moves to a fresh session: a small
+// multiple of the session's round-trip time, never less than the floor.
+inline constexpr io::Duration kHedgeFloor = std::chrono::milliseconds(300);
+inline constexpr int kHedgeRttMultiple = 4;
+io::Duration hedge_timeout(io::Duration rtt);
 
 // A session that dies within this long of its creation counts as a failed creation.
 inline constexpr io::Duration kEarlyDeathWindow = std::chrono::seconds(5);

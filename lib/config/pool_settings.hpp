@@ -39,7 +39,9 @@ struct PoolSettings {
     Duration idle_session_check_interval = std::chrono::seconds(30);
 
     // Session health ("Session health" in DESIGN.md section 6; beyond the reference clients).
-    Duration heartbeat_interval{0};                          // probe idle v2 sessions; 0 = off
+    // 25 s: an idle session moves bytes at least every 50 s (a beat is due 25 s after the last
+    // traffic and found by a wake-up at most 25 s later), inside a 60 s NAT mapping timeout.
+    Duration heartbeat_interval = std::chrono::seconds(25);  // probe idle v2 sessions; 0 = off
     Duration heartbeat_timeout = std::chrono::seconds(10);   // no HeartResponse by then = dead; > 0
     Duration tcp_keepalive = std::chrono::seconds(15);       // SO_KEEPALIVE idle time; 0 = off
     bool session_reuse = true;                               // false: close a session when its stream ends

@@ -23,6 +23,12 @@ namespace {
 // stream writes become several session writes, so one huge write() is never copied whole.
 constexpr std::size_t max_data_per_write = 16 * proto::max_frame_data;
 
+// How long a SYN past the padding scheme's numbered writes waits for the stream's first data
+// to join it in one TLS write. A caller that writes at once (a SOCKS client after the reply,
+// a C caller after anytls_stream_open) lands well inside it; one whose server speaks first
+// pays it once.
+constexpr io::Duration kOpenCork = std::chrono::milliseconds(1);
+
 std::span<const std::byte> as_byte_span(const std::vector<std::uint8_t>& bytes) {
     return std::as_bytes(std::span<const std::uint8_t>(bytes));
 }
@@ -66,6 +72,17 @@ io::Task<Result<std::size_t>> ClientStream::read(std::span<std::byte> buffer, io
 
 io::Task<Result<void>> ClientStream::write(std::span<const std::byte> data, io::Duration timeout) {
     if (!state_ || state_->locally_closed) co_return make_error(errc::closed, "stream closed");
+    if (!state_->acknowledged && !state_->unacked_overflow && !data.empty()) {
+        // Kept until the SYNACK, so that a session that dies first can hand the stream over
+        // to a fresh one with everything it was given (docs/DESIGN.md, "When a stream is
+        // replayed"). Taken before the first send: a write that fails half way is replayed whole.
+        if (state_->unacked.size() + data.size() > kReplayLimit) {
+            state_->unacked_overflow = true;
+        } else {
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(data.data());
+            state_->unacked.insert(state_->unacked.end(), bytes, bytes + data.size());
+        }
+    }
     while (!data.empty()) {
         // A refused target or a failed session reports its own error, not a generic one.
         if (state_->buffer.failed()) co_return *state_->buffer.error();
@@ -82,6 +99,46 @@ io::Task<Result<void>> ClientStream::write(std::span<const std::byte> data, io::
         data = data.subspan(n);
     }
     co_return Result<void>{};
+}
+
+io::Task<Result<void>> ClientStream::wait_connected(io::Duration timeout) {
+    if (!state_) co_return make_error(errc::closed, "stream closed");
+    const io::Deadline deadline = deadline_after(timeout);
+    auto state = state_;  // the handle may move while this waits
+    while (!state->resolved) {
+        bool woken = co_await state->resolved_event.wait(deadline.remaining());
+        if (!woken && !state->resolved) co_return make_error(-ETIMEDOUT, "no SYNACK from the server in time");
+    }
+    if (state->open_error) co_return *state->open_error;
+    co_return Result<void>{};
+}
+
+std::size_t ClientStream::writable_before_synack(std::size_t wanted) const {
+    if (!state_ || state_->acknowledged || state_->unacked_overflow || session_->closed()) return wanted;
+    const std::size_t room = kReplayLimit - std::min(kReplayLimit, state_->unacked.size());
+    return std::min(wanted, room);
+}
+
+bool ClientStream::replayable() const {
+    if (!state_ || !session_ || state_->locally_closed || state_->unacked_overflow) return false;
+    if (!session_->closed()) return false;
+    // Anything heard back for this stream, or an answer to the heartbeat that went with its
+    // SYN, means the server may have read the SYN and passed bytes on: never replay then.
+    if (state_->synack != ClientStreamState::SynAck::waiting || state_->data_seen) return false;
+    if (state_->buffer.finished()) return false;
+    if (state_->probed && session_->heart_responses() > state_->heart_responses_at_syn) return false;
+    // A v1 server sends no SYNACK, so nothing would have told us the target got data.
+    if (session_->peer_version() < 2 && !state_->unacked.empty()) return false;
+    return true;
+}
+
+void ClientStream::set_on_resolved(std::function<void(const ClientStreamState&)> callback) {
+    if (!state_) return;
+    if (state_->resolved) {
+        if (callback) callback(*state_);
+        return;
+    }
+    state_->on_resolved = std::move(callback);
 }
 
 io::Task<Result<void>> ClientStream::close() {
@@ -107,7 +164,8 @@ ClientSession::ClientSession(io::Reactor& reactor, ClientConfig config, std::sha
       seq_(seq),
       created_at_(reactor.now()),
       last_used_(created_at_),
-      heart_signal_(reactor) {}
+      heart_signal_(reactor),
+      cork_timer_(reactor) {}
 
 ClientSession::~ClientSession() = default;
 
@@ -122,6 +180,8 @@ void ClientSession::fail(Error error) {
     }
     for (auto& stream : lingering_) stream->buffer.fail(error);
     lingering_.clear();
+    corked_.clear();
+    cork_timer_.cancel();
     heart_signal_.notify();
     connection_->abort();
 }
@@ -132,6 +192,14 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
     auto lock = write_mutex_.scoped();
     auto guard = co_await lock;
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
+    if (!corked_.empty()) {
+        // A corked SYN goes first, whatever this write carries (the stream's first data, or
+        // a control frame that must not overtake it).
+        bytes.insert(bytes.begin(), corked_.begin(), corked_.end());
+        corked_.clear();
+        cork_timer_.cancel();
+    }
+    if (bytes.empty()) co_return Result<void>{};
     // The scheme is read on every write, as writeConn does (padding.Load()), so a scheme
     // pushed by the server mid-session applies to this session's following writes too.
     auto scheme = padding_->current();
@@ -155,7 +223,9 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
 
 io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std::uint16_t port,
                                                           io::Duration timeout,
-                                                          std::vector<std::uint8_t> early_data) {
+                                                          std::vector<std::uint8_t> early_data,
+                                                          io::Duration hedge) {
+    (void)timeout;  // the writes below use the control write timeout; nothing else waits
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
     if (state_ != SessionState::idle) co_return make_error(errc::invalid_argument, "session already carries a stream");
     auto address = proto::SocksAddress::from_host(host, port);
@@ -163,6 +233,8 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
 
     auto self = shared_from_this();  // keeps the session alive across the awaits below
     auto stream = std::make_shared<ClientStreamState>(*reactor_, ++last_stream_id_, config_.stream_buffer_limit);
+    stream->opened_at = reactor_->now();
+    stream->unacked = early_data;  // replayed with the SYN if the session dies first
     stream_ = stream;
     state_ = SessionState::busy;
     last_used_ = reactor_->now();
@@ -175,6 +247,15 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         if (!appended) co_return appended.error();
         proto::append_data_frames(address_frame, stream->id, early_data);
     }
+    // The HeartRequest leads the SYN: a server that read the SYN has answered it first, so
+    // silence from both means the path is dead, and an answer proves it alive even while the
+    // SYNACK waits for a slow target (docs/DESIGN.md, "Dead warm sessions").
+    std::vector<std::uint8_t> syn;
+    const bool probe = hedge > io::Duration::zero() && settings_sent_ && peer_version_ >= 2;
+    if (probe) proto::append_frame_header(syn, proto::Command::heart_request, proto::control_stream_id, 0);
+    proto::append_frame_header(syn, proto::Command::syn, stream->id, 0);
+    stream->probed = probe;
+    stream->heart_responses_at_syn = heart_responses_;
 
     Result<void> written;
     if (!settings_sent_) {
@@ -185,75 +266,131 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         std::vector<std::uint8_t> bytes;
         auto appended = proto::append_frame(bytes, proto::Command::settings, proto::control_stream_id, body.value());
         if (!appended) co_return appended.error();
-        proto::append_frame_header(bytes, proto::Command::syn, stream->id, 0);
+        bytes.insert(bytes.end(), syn.begin(), syn.end());
         bytes.insert(bytes.end(), address_frame.begin(), address_frame.end());
         settings_sent_ = true;
         sent_padding_md5_ = scheme->md5_hex();
         written = co_await write_connection(std::move(bytes), config_.control_write_timeout);
     } else if (padder_.padding_over()) {
         // Past the padding scheme's last numbered write, write boundaries are no longer part
-        // of what the peer (or an observer) sees of the scheme: SYN and the address leave as
-        // one TLS write, which saves a send and often a wake-up of the server.
-        std::vector<std::uint8_t> bytes;
-        proto::append_frame_header(bytes, proto::Command::syn, stream->id, 0);
-        bytes.insert(bytes.end(), address_frame.begin(), address_frame.end());
-        written = co_await write_connection(std::move(bytes), config_.control_write_timeout);
+        // of what the peer (or an observer) sees of the scheme: SYN, the address and the
+        // stream's first data leave as one TLS write. With no early data the SYN waits a
+        // moment for the caller's first write (flush_corked sends it otherwise).
+        syn.insert(syn.end(), address_frame.begin(), address_frame.end());
+        if (early_data.empty()) {
+            corked_ = std::move(syn);
+            cork_timer_.reset();
+            reactor_->spawn(flush_corked(self));
+        } else {
+            written = co_await write_connection(std::move(syn), config_.control_write_timeout);
+        }
     } else {
         // Reused session within the padding scheme: SYN, then the address, as two writes (the
         // reference's OpenStream writeControlFrame(SYN), then the proxy's Write(SocksAddr) ->
         // writeDataFrame), so that write numbering and padding match it.
-        std::vector<std::uint8_t> syn;
-        proto::append_frame_header(syn, proto::Command::syn, stream->id, 0);
         written = co_await write_connection(std::move(syn), config_.control_write_timeout);
         if (written) written = co_await write_connection(std::move(address_frame), config_.control_write_timeout);
     }
     if (!written) co_return written.error();
+    reactor_->spawn(watch_open(self, stream, probe ? hedge : io::Duration::zero()));
+    co_return ClientStream(self, stream);
+}
 
-    // Wait for the SYNACK. A v2 server sends ServerSettings in answer to Settings, before the
-    // SYNACK (both follow from frames it reads in order), so once peer_version_ >= 2 a SYNACK
-    // is certain to come. A v1 server sends neither; there data or a FIN proves the stream
-    // open, and a quiet v1 server costs one synack_timeout on the session's first stream only
-    // (after that the session remembers it is v1).
-    io::Duration limit = config_.synack_timeout;
-    if (timeout > io::Duration::zero() && (limit == io::Duration::zero() || timeout < limit)) limit = timeout;
-    const io::Deadline deadline = deadline_after(limit);
-    while (true) {
-        if (stream->synack == ClientStreamState::SynAck::refused) {
+io::Task<void> ClientSession::flush_corked(std::shared_ptr<ClientSession> self) {
+    int rc = co_await io::sleep_for(*self->reactor_, kOpenCork, &self->cork_timer_);
+    if (rc == -ECANCELED || self->corked_.empty() || self->closed()) co_return;
+    (void)co_await self->write_connection({}, self->config_.control_write_timeout);
+}
+
+void ClientSession::resolve(ClientStreamState& stream, std::optional<Error> error) {
+    if (stream.resolved) return;
+    stream.resolved = true;
+    // Connected or refused, the server has read the SYN: nothing is replayed any more. A
+    // session that failed first keeps the bytes for PooledStream's replay.
+    if (!error || error->code == errc::target_refused) {
+        stream.acknowledged = true;
+        std::vector<std::uint8_t>().swap(stream.unacked);
+    }
+    stream.open_error = std::move(error);
+    stream.resolved_event.notify_all();
+    if (auto callback = std::move(stream.on_resolved)) callback(stream);
+}
+
+// Watches one open until its SYNACK decides it. A v2 server sends ServerSettings in answer
+// to Settings, before the SYNACK (both follow from frames it reads in order), so once
+// peer_version_ >= 2 a SYNACK is certain to come. A v1 server sends neither; there data or a
+// FIN proves the stream open, and a quiet v1 server is taken as connected after one
+// synack_timeout on the session's first stream (after that the session remembers it is v1).
+io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, std::shared_ptr<ClientStreamState> stream,
+                                         io::Duration hedge) {
+    using SynAck = ClientStreamState::SynAck;
+    const io::Duration limit = self->config_.synack_timeout;
+    const io::Deadline synack_deadline = deadline_after(limit);
+    io::Deadline hedge_deadline = hedge > io::Duration::zero() ? io::Deadline::after(hedge) : io::Deadline::never();
+    while (!stream->resolved) {
+        if (stream->synack == SynAck::refused) {
             // A refusing SYNACK after the stream's FIN finds the buffer ended (fail() keeps no
             // error then): the refusal still stands (found by the session fuzzer).
             Error error = stream->buffer.error() ? *stream->buffer.error()
                                                  : make_error(errc::target_refused, "the server refused the stream");
-            auto closed_stream = co_await close_stream(stream);  // FIN; the session stays usable
-            (void)closed_stream;
-            co_return error;
-        }
-        if (stream->buffer.failed()) co_return *stream->buffer.error();  // the session failed
-        if (stream->synack == ClientStreamState::SynAck::connected) break;
-        if (peer_version_ < 2 && (stream->data_seen || stream->buffer.finished() || peer_is_v1_)) break;
-        if (peer_version_ >= 2 && stream->buffer.finished()) {
-            auto closed_stream = co_await close_stream(stream);
-            (void)closed_stream;
-            co_return make_error(errc::closed, "server closed the stream before its SYNACK");
-        }
-        bool woken = co_await stream->event.wait(deadline.remaining());
-        if (!woken && stream->synack == ClientStreamState::SynAck::waiting && !stream->buffer.ended() &&
-            !stream->data_seen) {
-            if (peer_version_ >= 2) {
-                // The reference closes the whole session when the SYNACK is late.
-                auto error = make_error(-ETIMEDOUT, "no SYNACK from the server in time");
-                fail(error);
-                co_return error;
-            }
-            peer_is_v1_ = true;
+            if (!stream->buffer.failed()) stream->buffer.fail(error);
+            self->resolve(*stream, error);
             break;
         }
+        if (stream->synack == SynAck::connected) {
+            self->resolve(*stream, std::nullopt);
+            break;
+        }
+        if (stream->buffer.failed()) {  // the session failed, or the stream was given up
+            self->resolve(*stream, *stream->buffer.error());
+            break;
+        }
+        if (stream->locally_closed) {
+            self->resolve(*stream, make_error(errc::closed, "the stream was closed before its SYNACK"));
+            break;
+        }
+        if (self->peer_version_ < 2 && (stream->data_seen || stream->buffer.finished() || self->peer_is_v1_)) {
+            self->resolve(*stream, std::nullopt);
+            break;
+        }
+        if (self->peer_version_ >= 2 && stream->buffer.finished()) {
+            self->resolve(*stream, make_error(errc::closed, "server closed the stream before its SYNACK"));
+            break;
+        }
+        if (stream->probed && self->heart_responses_ > stream->heart_responses_at_syn) {
+            hedge_deadline = io::Deadline::never();  // the session answered: it is alive
+        }
+        const bool hedging = !hedge_deadline.is_never();
+        io::Duration wait = synack_deadline.remaining();
+        if (hedging && (wait == io::Duration::zero() || hedge_deadline.remaining() < wait)) {
+            wait = hedge_deadline.remaining();
+        }
+        bool woken = co_await stream->event.wait(wait);
+        if (woken || stream->resolved) continue;
+        if (hedging && hedge_deadline.expired() && self->heart_responses_ == stream->heart_responses_at_syn &&
+            stream->synack == SynAck::waiting && !stream->data_seen) {
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(hedge).count();
+            self->fail(make_error(-ETIMEDOUT, fmt::format("the session answered neither the SYN nor the heartbeat "
+                                                           "sent with it within {} ms: its path is dead",
+                                                           ms)));
+            continue;
+        }
+        if (synack_deadline.expired() && stream->synack == SynAck::waiting && !stream->buffer.ended() &&
+            !stream->data_seen) {
+            if (self->peer_version_ >= 2) {
+                // The reference closes the whole session when the SYNACK is late.
+                self->fail(make_error(-ETIMEDOUT, "no SYNACK from the server in time"));
+                continue;
+            }
+            self->peer_is_v1_ = true;
+        }
     }
-    co_return ClientStream(self, stream);
 }
 
 io::Task<Result<void>> ClientSession::close_stream(std::shared_ptr<ClientStreamState> stream) {
     if (stream->locally_closed) co_return Result<void>{};
     stream->locally_closed = true;
+    stream->event.notify();  // an open still watched ends with it
     stream->buffer.close_consumer();
     if (stream_ == stream) stream_.reset();
     std::erase(lingering_, stream);
@@ -289,6 +426,7 @@ io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
     if (peer_version_ < 2) co_return make_error(errc::invalid_argument, "heartbeat needs a v2 peer");
     auto self = shared_from_this();
     const std::uint64_t before = heart_responses_;
+    const io::TimePoint sent_at = reactor_->now();
     std::vector<std::uint8_t> request;
     proto::append_frame_header(request, proto::Command::heart_request, proto::control_stream_id, 0);
     auto written = co_await write_connection(std::move(request), config_.control_write_timeout);
@@ -301,6 +439,7 @@ io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
         }
     }
     if (heart_responses_ == before) co_return close_reason_.value_or(make_error(errc::closed));
+    rtt_ = reactor_->now() - sent_at;
     co_return Result<void>{};
 }
 
@@ -374,6 +513,7 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
         case Command::heart_response:
             ++heart_responses_;
             heart_signal_.notify();
+            if (stream_) stream_->event.notify();  // a hedged open learns its session is alive
             break;
         default:
             break;  // Waste, frames only a server receives, unknown commands: ignored
@@ -424,8 +564,11 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     auto hash = proto::hash_password(config.password);
     if (!hash) co_return std::move(hash).error();
 
+    const io::TimePoint connect_started = reactor.now();
     auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port, config.connect_timeout);
     if (!socket) co_return std::move(socket).error();
+    // The TCP handshake is one round trip (plus a name lookup, if any): the first RTT sample.
+    const io::Duration connect_rtt = reactor.now() - connect_started;
     // Keepalive probes keep NAT mappings alive and reveal a dead path on idle sessions
     // (DESIGN.md section 6, "Session health"); a failure to set it is not fatal.
     if (auto ka = socket->set_keepalive(config.tcp_keepalive); !ka) {
@@ -440,6 +583,7 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
 
     auto session = co_await open_session_over(reactor, std::move(config), std::move(padding),
                                               std::move(connection).value(), seq);
+    if (session) session.value()->rtt_ = connect_rtt;
     co_return session;
 }
 

@@ -1,5 +1,5 @@
-// ClientSession and ClientStream: the client side of one AnyTLS connection (DESIGN.md
-// sections 2 and 5, issue 3).
+// ClientSession and ClientStream: the client side of one AnyTLS connection (docs/DESIGN.md,
+// "The protocol" and "Opening a stream").
 //
 // A session is one TLS connection. open_session() connects, handshakes and sends the auth
 // preamble as ONE TLS write, outside the session's write numbering (mihomo
@@ -9,12 +9,15 @@
 // (proto::WritePadder; sing-anytls session.go writeConn).
 //
 // Like the reference client, a session carries ONE stream at a time (plus, beyond the
-// reference, streams that only drain the server's last bytes: see ClientStream::linger). The first stream sends
-// Settings + SYN + PSH(target address) as one write (the reference buffers Settings and SYN
-// until the address PSH: session.go Run / OpenStream `buffering`). A later stream on the same
-// session sends SYN and then the address PSH as two writes, without Settings, which is again
-// what the reference does (buffering is off after the first stream), so write numbering and
-// padding match it; once the padding scheme's numbered writes are over, as one write.
+// reference, streams that only drain the server's last bytes: see ClientStream::linger). The
+// first stream sends Settings + SYN + PSH(target address) as one write (the reference buffers
+// Settings and SYN until the address PSH: session.go Run / OpenStream `buffering`). A later
+// stream on the same session sends SYN and then the address PSH as two writes, without
+// Settings, which is again what the reference does (buffering is off after the first stream),
+// so write numbering and padding match it. Once the padding scheme's numbered writes are over,
+// SYN, address and the stream's first data leave as one write (the SYN is corked briefly for
+// that). An open never waits for the SYNACK: the stream is handed out at once and a watcher
+// coroutine checks the SYNACK behind it.
 //
 // A reader coroutine decodes frames and dispatches them (handle_frame). PSH data goes into the
 // stream's bounded StreamBuffer; when it is full the reader waits, which stops the session
@@ -26,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -34,11 +38,13 @@
 
 #include "base/result.hpp"
 #include "io/async_mutex.hpp"
+#include "io/cancellation.hpp"
 #include "io/clock.hpp"
 #include "io/reactor.hpp"
 #include "io/task.hpp"
 #include "proto/frame_decoder.hpp"
 #include "proto/write_padding.hpp"
+#include "session/broadcast.hpp"
 #include "session/client_config.hpp"
 #include "session/padding_state.hpp"
 #include "session/signal.hpp"
@@ -51,10 +57,15 @@ enum class SessionState { idle, busy, closed };
 
 class ClientSession;
 
-// The per-stream state shared between the session's reader and the ClientStream handle.
+// How much a stream writes before its SYNACK and keeps for a replay on a fresh session
+// (docs/DESIGN.md, "Opening a stream"); past this, writes wait for the SYNACK.
+inline constexpr std::size_t kReplayLimit = 64 * 1024;
+
+// The per-stream state shared between the session's reader, the open's watcher and the
+// ClientStream handle.
 struct ClientStreamState {
     ClientStreamState(io::Reactor& reactor, std::uint32_t stream_id, std::size_t limit)
-        : id(stream_id), buffer(reactor, limit), event(reactor) {}
+        : id(stream_id), buffer(reactor, limit), event(reactor), resolved_event(reactor) {}
 
     enum class SynAck { waiting, connected, refused };
 
@@ -63,7 +74,25 @@ struct ClientStreamState {
     SynAck synack = SynAck::waiting;
     bool data_seen = false;      // a PSH arrived (proves the server connected, for v1 peers)
     bool locally_closed = false;
-    Signal event;                // SYNACK, data, FIN or session failure: wakes open_stream
+    // The open's outcome is known: connected, refused, or the session failed first.
+    bool resolved = false;
+    std::optional<Error> open_error;  // set when resolved without connecting
+    // The server answered the open (SYNACK either way, or a v1 server's data): from here on
+    // nothing is kept for a replay.
+    bool acknowledged = false;
+    // Early data and stream data written before the server answered, kept for a replay (at
+    // most kReplayLimit; more marks the stream as not replayable). Freed once acknowledged.
+    std::vector<std::uint8_t> unacked;
+    bool unacked_overflow = false;
+    // The session's HeartResponse count when the SYN left, and whether a HeartRequest went
+    // with it: a response after that proves the session alive (no hedge, no replay).
+    std::uint64_t heart_responses_at_syn = 0;
+    bool probed = false;
+    io::TimePoint opened_at{};
+    Signal event;               // SYNACK, data, FIN, HeartResponse or session failure: wakes the watcher
+    Broadcast resolved_event;   // the open resolved: wakes wait_connected()
+    // Called once when the open resolves (the pool records the open latency with it).
+    std::function<void(const ClientStreamState&)> on_resolved;
 };
 
 // One stream. Move-only. Dropping it without close() sends the FIN in the background.
@@ -81,7 +110,22 @@ public:
     // errc::protocol (the session failed). timeout zero: no limit.
     io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout);
     // Writes all of data as PSH frames of at most 65535 bytes. timeout applies per TLS send.
+    // Before the open resolves the data is also kept for a replay (see replayable()).
     io::Task<Result<void>> write(std::span<const std::byte> data, io::Duration timeout);
+    // Waits until the open resolves: ok once the server connected the target (v2 SYNACK, or
+    // data / a quiet first stream from a v1 server); errc::target_refused with the server's
+    // text; the session's error if it failed first; -ETIMEDOUT after `timeout` (zero: none).
+    io::Task<Result<void>> wait_connected(io::Duration timeout);
+    bool resolved() const { return !state_ || state_->resolved; }
+    // How many of `wanted` bytes write() may take now without exceeding the replay bound:
+    // all of them once the open resolved; 0 means wait_connected() first.
+    std::size_t writable_before_synack(std::size_t wanted) const;
+    // The session died before anything of this stream was heard back, so none of its bytes
+    // can have reached the target through it: it may be replayed on a fresh session with
+    // replay_bytes() (docs/DESIGN.md, "When a stream is replayed").
+    bool replayable() const;
+    const std::vector<std::uint8_t>& replay_bytes() const { return state_->unacked; }
+    void set_on_resolved(std::function<void(const ClientStreamState&)> callback);
     // Sends FIN; the stream ends and the session becomes idle (reusable) if it is healthy.
     io::Task<Result<void>> close();
     // The caller will write no more and only drains what the server still sends (its own
@@ -106,13 +150,18 @@ public:
     ClientSession(const ClientSession&) = delete;
     ClientSession& operator=(const ClientSession&) = delete;
 
-    // Opens the next stream to host:port. Requires state() == idle. Waits for the v2 SYNACK
-    // (see the .cpp for how a v1 server is told apart) within min(timeout, synack_timeout).
-    // `early_data` leaves as the stream's first data, in the same session write as the SYN
-    // and the address: for protocols whose server answers only after reading a request
-    // header (UDP-over-TCP to a server that routes before it acknowledges).
+    // Opens the next stream to host:port. Requires state() == idle. Returns as soon as the
+    // SYN and the address are queued, without waiting for the SYNACK (docs/DESIGN.md,
+    // "Opening a stream"): a watcher checks it meanwhile (a refusal fails the stream with
+    // errc::target_refused; no SYNACK within synack_timeout closes the session), and
+    // ClientStream::wait_connected() waits for it. `early_data` leaves as the stream's first
+    // data, with the SYN and the address: for protocols whose server answers only after
+    // reading a request header (UDP-over-TCP to a server that routes before it acknowledges),
+    // and for a replay. `hedge` > 0 (v2 peers only): a HeartRequest goes out with the SYN, and
+    // a session that answers neither it nor the SYN within `hedge` is closed as dead.
     io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout,
-                                               std::vector<std::uint8_t> early_data = {});
+                                               std::vector<std::uint8_t> early_data = {},
+                                               io::Duration hedge = io::Duration::zero());
 
     // Sends HeartRequest and waits for HeartResponse; only for v2 peers (known once the first
     // stream's ServerSettings arrived). Errors: errc::invalid_argument (not a v2 peer),
@@ -135,6 +184,8 @@ public:
     // Why the session closed (empty while open).
     const std::optional<Error>& close_reason() const { return close_reason_; }
     std::uint64_t heart_responses() const { return heart_responses_; }
+    // Round-trip time: the TCP connect's at first, then each heartbeat's (zero: unknown).
+    io::Duration rtt() const { return rtt_; }
 
 private:
     friend class ClientStream;
@@ -146,6 +197,10 @@ private:
                   std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq);
 
     static io::Task<void> read_loop(std::shared_ptr<ClientSession> self);
+    static io::Task<void> watch_open(std::shared_ptr<ClientSession> self, std::shared_ptr<ClientStreamState> stream,
+                                     io::Duration hedge);
+    static io::Task<void> flush_corked(std::shared_ptr<ClientSession> self);
+    void resolve(ClientStreamState& stream, std::optional<Error> error);
     io::Task<Result<void>> handle_frame(proto::FrameView frame);
     // One session write: numbered, padded while the scheme says so, serialized.
     io::Task<Result<void>> write_connection(std::vector<std::uint8_t> bytes, io::Duration timeout);
@@ -177,6 +232,12 @@ private:
     std::vector<std::shared_ptr<ClientStreamState>> lingering_;
     std::uint64_t heart_responses_ = 0;
     Signal heart_signal_;
+    io::Duration rtt_{0};
+    // A SYN and address held back for a moment past the padding scheme's numbered writes, so
+    // that the stream's first data leaves in the same TLS write (docs/DESIGN.md, "Opening a
+    // stream"); every session write sends these bytes first.
+    std::vector<std::uint8_t> corked_;
+    io::CancellationSource cork_timer_;
 };
 
 // Connects to config.server_host:server_port, runs the TLS handshake and sends the auth

@@ -36,7 +36,7 @@ password = "pw"
     CHECK(pool.connection_lifetime_jitter == 0s);
     CHECK(pool.idle_session_timeout == 30s);
     CHECK(pool.idle_session_check_interval == 30s);
-    CHECK(pool.heartbeat_interval == 0s);
+    CHECK(pool.heartbeat_interval == 25s);
     CHECK(pool.heartbeat_timeout == 10s);
     CHECK(pool.tcp_keepalive == 15s);
     CHECK(pool.session_reuse);

@@ -242,12 +242,24 @@ Task<void> wait_for(Reactor* r, int* counter, int target) {
 
 Task<void> refused_target(Environment* env) {
     auto session = co_await must_open_session(env, 1);
+    // The open does not wait for the SYNACK: the refusal reaches the stream behind it.
     auto stream = co_await session->open_stream("127.0.0.1", closed_port(), 5s);
-    REQUIRE_FALSE(stream);
-    CHECK(stream.error().code == errc::target_refused);
-    CHECK_FALSE(stream.error().message.empty());
-    MESSAGE("server's SYNACK text: " << stream.error().message);
-    // The target's failure is not the session's: it stays usable.
+    REQUIRE_MESSAGE(stream, stream.error().text());
+    auto connected = co_await stream->wait_connected(5s);
+    REQUIRE_FALSE(connected);
+    CHECK(connected.error().code == errc::target_refused);
+    CHECK_FALSE(connected.error().message.empty());
+    MESSAGE("server's SYNACK text: " << connected.error().message);
+    std::byte buffer[16];
+    auto n = co_await stream->read(buffer, 5s);
+    REQUIRE_FALSE(n);
+    CHECK(n.code() == errc::target_refused);
+    CHECK(n.error().message == connected.error().message);
+    auto written = co_await stream->write(std::as_bytes(std::span(buffer)), 5s);
+    REQUIRE_FALSE(written);
+    CHECK(written.code() == errc::target_refused);
+    // The target's failure is not the session's: once the stream is closed it is reusable.
+    CHECK(co_await stream->close());
     CHECK(session->state() == session::SessionState::idle);
     auto next = co_await session->open_stream("127.0.0.1", env->echo.port, 5s);
     REQUIRE_MESSAGE(next, next.error().text());
@@ -284,10 +296,18 @@ Task<void> wrong_password(Environment* env) {
                session.error().code == -EPIPE));
         co_return;
     }
+    // The open may be queued before the server's verdict arrives; the stream then fails.
     auto stream = co_await session.value()->open_stream("127.0.0.1", env->echo.port, 5s);
-    REQUIRE_FALSE(stream);
-    const int code = stream.error().code;
-    MESSAGE("wrong password: " << stream.error().text());
+    Error error = make_error(0, "");
+    if (stream) {
+        auto connected = co_await stream->wait_connected(5s);
+        REQUIRE_FALSE(connected);
+        error = connected.error();
+    } else {
+        error = stream.error();
+    }
+    const int code = error.code;
+    MESSAGE("wrong password: " << error.text());
     CHECK((code == errc::closed || code == -ECONNRESET || code == -EPIPE || code == -ECANCELED));
     CHECK(session.value()->closed());
 }
@@ -374,6 +394,9 @@ Task<void> heartbeat(Environment* env) {
     CHECK(early.code() == errc::invalid_argument);  // peer version unknown before a stream
     auto stream = co_await session->open_stream("127.0.0.1", env->echo.port, 5s);
     REQUIRE_MESSAGE(stream, stream.error().text());
+    // The peer's version is known once its ServerSettings came, which precede the SYNACK.
+    auto connected = co_await stream->wait_connected(5s);
+    REQUIRE_MESSAGE(connected, connected.error().text());
     auto closed = co_await stream->close();
     CHECK(closed);
     for (int i = 0; i < 3; ++i) {
