@@ -10,6 +10,7 @@
 
 #include "base/errors.hpp"
 #include "base/page_buffer.hpp"
+#include "client/fd_stream_errors.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -87,6 +88,7 @@ io::Task<Result<void>> stream_close(std::shared_ptr<StreamState> st) {
 struct FdRelay {
     std::shared_ptr<PooledStream> stream;
     io::Socket socket;  // the library's end
+    ino_t caller_inode = 0;  // the caller's end, under which an end error is recorded
     int finished = 0;
 };
 
@@ -118,6 +120,7 @@ io::Task<void> relay_stream_to_fd(io::Reactor* r, std::shared_ptr<FdRelay> relay
     const std::span<std::byte> buffer = pages.span();
     for (;;) {
         auto n = co_await relay->stream->read(buffer, io::Duration::zero());
+        if (!n && n.code() != errc::closed) record_fd_stream_error(relay->caller_inode, n.error());
         if (!n || *n == 0) break;
         auto sent = co_await io::send_all(*r, relay->socket.fd(), std::span<const std::byte>(buffer.data(), *n),
                                           std::chrono::seconds(60));
@@ -129,8 +132,10 @@ io::Task<void> relay_stream_to_fd(io::Reactor* r, std::shared_ptr<FdRelay> relay
 
 io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPool> pool, std::string host,
                                                        std::uint16_t port, io::Duration timeout,
-                                                       io::ReactorThread* thread) {
-    auto opened = co_await pool->open_stream(std::move(host), port, timeout);
+                                                       io::ReactorThread* thread, bool wait_connected) {
+    OpenOptions options;
+    options.wait_connected = wait_connected;
+    auto opened = co_await pool->open_stream(std::move(host), port, timeout, std::move(options));
     if (!opened) co_return std::move(opened).error();
     auto state = std::make_shared<StreamState>();
     state->thread = thread;
@@ -216,6 +221,7 @@ Result<int> Stream::into_fd() {
         return closed_error();
     }
     relay->socket = io::Socket(pair[1]);
+    relay->caller_inode = socket_inode(pair[0]);
     io::ReactorThread* thread = state_->thread;
     thread->post([thread, relay] {
         io::Reactor& r = thread->reactor();
@@ -355,12 +361,13 @@ Result<std::size_t> Client::reset(const std::string& proxy) {
 }
 
 Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, const std::string& host,
-                                                    std::uint16_t port, io::Duration timeout) {
+                                                    std::uint16_t port, io::Duration timeout,
+                                                    bool wait_connected) {
     auto o = find(proxy);
     if (!o) return std::move(o).error();
     if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
     if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
-    auto stream = run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get()));
+    auto stream = run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), wait_connected));
     if (stream) {
         std::lock_guard lock(streams_mutex_);
         std::erase_if(streams_, [](const auto& w) { return w.expired(); });

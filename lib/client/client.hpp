@@ -73,8 +73,12 @@ public:
     Result<PoolStats> stats(const std::string& proxy);
     Result<std::size_t> reset(const std::string& proxy);
 
+    // Returns once the stream's SYN is queued: a refused target is then the first read's or
+    // write's error. wait_connected: once the server's SYNACK came, a refusal being the
+    // open's error (docs/DESIGN.md, "Opening a stream").
     Result<std::unique_ptr<Stream>> open_stream(const std::string& proxy, const std::string& host,
-                                                std::uint16_t port, io::Duration timeout);
+                                                std::uint16_t port, io::Duration timeout,
+                                                bool wait_connected = false);
 
     io::ReactorThread& reactor_thread() { return *thread_; }
     // The pool of one proxy, for code that runs on the reactor thread and uses the pool's

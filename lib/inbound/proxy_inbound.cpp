@@ -183,8 +183,17 @@ io::Task<void> stream_to_client(std::shared_ptr<Connection> c) {
             continue;
         }
         if (!n || *n == 0) {
-            if (!n && n.code() != errc::closed && !c->ended)
+            if (!n && n.code() != errc::closed && !c->ended) {
                 fail(*c, fmt::format("the stream failed: {}", n.error().text()));
+                if (c->record.protocol == "http" && c->record.bytes_down == 0) {
+                    // A plain-HTTP request was sent with the SYN, before the server could say
+                    // whether it reached the target: its refusal becomes the error page here.
+                    auto page = http_error_response(http_status_for(n.error()),
+                                                    fmt::format("cannot reach {}: {}", c->record.target,
+                                                                n.error().text()));
+                    (void)co_await io::send_all(r, c->client.fd(), as_bytes(page), c->context->options.write_timeout);
+                }
+            }
             break;
         }
         if (c->client_eof) c->last_activity = r.now();
@@ -224,9 +233,15 @@ io::Task<void> relay(std::shared_ptr<Connection> c, Bytes early) {
     co_await client_to_stream(c);
 }
 
+// `early` (bytes the client sent along with its request, or a UDP-over-TCP header) leaves
+// with the stream's SYN. `wait`: return only once the server's SYNACK came.
 io::Task<Result<std::shared_ptr<client::PooledStream>>> open_through_pool(Connection& c, std::string host,
-                                                                          std::uint16_t port) {
-    auto opened = co_await c.context->pool->open_stream(std::move(host), port, c.context->options.open_timeout);
+                                                                          std::uint16_t port, Bytes early, bool wait) {
+    client::OpenOptions options;
+    options.early_data = std::move(early);
+    options.wait_connected = wait;
+    auto opened = co_await c.context->pool->open_stream(std::move(host), port, c.context->options.open_timeout,
+                                                        std::move(options));
     if (!opened) co_return std::move(opened).error();
     co_return std::make_shared<client::PooledStream>(std::move(opened).value());
 }
@@ -338,7 +353,14 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
     }
     c->udp = std::move(bound).value();
     auto udp_address = c->udp.local_address();
-    auto opened = co_await open_through_pool(*c, std::string(proto::udp_over_tcp_host), 0);
+    // The UDP-over-TCP request header leaves with the SYN: a server that reads it before it
+    // routes (sing-box) sends its SYNACK only after that, so waiting for the SYNACK first
+    // would wait forever.
+    Bytes header;
+    (void)proto::append_udp_over_tcp_request(
+        header, proto::UdpOverTcpRequest{false, proto::SocksAddress::from_ipv4({0, 0, 0, 0}, 0)});
+    auto opened = co_await open_through_pool(*c, std::string(proto::udp_over_tcp_host), 0, std::move(header),
+                                             c->context->options.reply_after_synack);
     if (!opened) {
         fail(*c, fmt::format("cannot open a UDP-over-TCP stream: {}", opened.error().text()));
         (void)co_await send_to_client(*c, as_bytes(fail_reply(socks5_reply_for(opened.error()))));
@@ -346,11 +368,7 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
         co_return;
     }
     c->stream = std::move(opened).value();
-    Bytes header;
-    (void)proto::append_udp_over_tcp_request(
-        header, proto::UdpOverTcpRequest{false, proto::SocksAddress::from_ipv4({0, 0, 0, 0}, 0)});
-    auto written = co_await c->stream->write(as_bytes(header), c->context->options.write_timeout);
-    if (!written || !udp_address) {
+    if (!udp_address) {
         fail(*c, "cannot start the UDP-over-TCP stream");
         (void)co_await send_to_client(*c, as_bytes(fail_reply(socks5_reply::general_failure)));
         (void)co_await c->stream->close();
@@ -467,7 +485,10 @@ io::Task<void> serve_socks5(std::shared_ptr<Connection> c, Bytes buffer, io::Dea
         report(*c);
         co_return;
     }
-    auto opened = co_await open_through_pool(*c, request.request.address.host(), request.request.address.port);
+    // Bytes the client sent right behind its request leave with the SYN.
+    c->record.bytes_up += buffer.size();
+    auto opened = co_await open_through_pool(*c, request.request.address.host(), request.request.address.port,
+                                             std::move(buffer), c->context->options.reply_after_synack);
     if (!opened) {
         fail(*c, opened.error().text());
         (void)co_await send_to_client(*c, as_bytes(socks5_failure_reply(socks5_reply_for(opened.error()))));
@@ -485,7 +506,7 @@ io::Task<void> serve_socks5(std::shared_ptr<Connection> c, Bytes buffer, io::Dea
         report(*c);
         co_return;
     }
-    co_await relay(c, std::move(buffer));
+    co_await relay(c, {});
 }
 
 // --- HTTP ---------------------------------------------------------------------------------
@@ -534,7 +555,19 @@ io::Task<void> serve_http(std::shared_ptr<Connection> c, Bytes buffer, io::Deadl
                                   "Proxy-Authenticate: Basic realm=\"anytls\"\r\n");
         co_return;
     }
-    auto opened = co_await open_through_pool(*c, request.host, request.port);
+    // A tunnel's first bytes, or the whole request of a plain-HTTP proxy, leave with the SYN.
+    Bytes early;
+    if (!request.tunnel) {
+        const std::string head = origin_request_head(request);
+        early.assign(head.begin(), head.end());
+    }
+    early.insert(early.end(), buffer.begin(), buffer.end());
+    c->record.bytes_up += early.size();
+    // A plain-HTTP request has no reply to send before the answer, so nothing is lost by
+    // waiting there only where the switch says so; the error page then comes from
+    // stream_to_client when the answer fails before its first byte.
+    auto opened = co_await open_through_pool(*c, request.host, request.port, std::move(early),
+                                             c->context->options.reply_after_synack);
     if (!opened) {
         const int status = http_status_for(opened.error());
         co_await http_reply_error(c, status, fmt::format("cannot reach {}: {}", c->record.target, opened.error().text()));
@@ -548,13 +581,8 @@ io::Task<void> serve_http(std::shared_ptr<Connection> c, Bytes buffer, io::Deadl
             report(*c);
             co_return;
         }
-        co_await relay(c, std::move(buffer));
-        co_return;
     }
-    const std::string head = origin_request_head(request);
-    Bytes early(head.begin(), head.end());
-    early.insert(early.end(), buffer.begin(), buffer.end());
-    co_await relay(c, std::move(early));
+    co_await relay(c, {});
 }
 
 // --- accept -------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 // file does the I/O on the reactor: one coroutine per connection (plus one per relay
 // direction), no thread per connection. The handshake (greeting, authentication, request)
 // must complete within `handshake_timeout`; opening the stream through the pool within
-// `open_timeout`.
+// `open_timeout`. A CONNECT is answered before the server's SYNACK unless
+// `reply_after_synack` (docs/SOCKS.md, "When the reply is sent").
 //
 // Relay and half-close: an AnyTLS FIN closes a stream in both directions (DESIGN.md section
 // 5), so a client's half-close (EOF while it still reads) keeps the stream open and the
@@ -58,6 +59,12 @@ struct InboundOptions {
     // and ends once nothing has come from it for this long (the session then goes back to
     // its pool instead of waiting on a target that waits for the client).
     io::Duration half_close_linger = std::chrono::seconds(2);
+    // When a CONNECT (SOCKS5 or HTTP) is answered: false (the default, like the reference and
+    // mihomo) as soon as the stream's SYN is queued, so the client's first bytes leave one
+    // round trip earlier, and a refused target then closes the connection; true once the
+    // server's SYNACK came, so a refused or unreachable target gets its own SOCKS code or
+    // HTTP status (`anytls socks --socks-reply after-synack`).
+    bool reply_after_synack = false;
     // Called on the reactor thread when a connection ends (null: nothing).
     std::function<void(const ConnectionRecord&)> on_connection_end;
 };

@@ -31,7 +31,7 @@
 namespace anytls::cli {
 namespace {
 
-constexpr std::array<OptionSpec, 7> kOptions{{
+constexpr std::array<OptionSpec, 8> kOptions{{
     kClientConfigOption,
     kUriOption,
     kProxyOption,
@@ -39,6 +39,9 @@ constexpr std::array<OptionSpec, 7> kOptions{{
     {"user", "USER:PASS", "require this username and password (SOCKS5 RFC 1929; HTTP Proxy-Authorization Basic)"},
     {"metrics", "ADDR", "serve the pools' statistics in the Prometheus text format on http://ADDR/metrics"},
     {"verbose", "", "log every connection to stderr: client, target, bytes each way, duration, result"},
+    {"socks-reply", "WHEN",
+     "when a CONNECT is answered: \"immediate\" (default: as soon as the stream is queued, one round trip "
+     "sooner) or \"after-synack\" (once the server reached the target, with a distinct code on failure)"},
 }};
 
 constexpr std::string_view kDescription =
@@ -125,6 +128,12 @@ Result<void> run_socks(const Invocation& invocation) {
         credentials = inbound::Socks5Credentials{user->substr(0, colon), user->substr(colon + 1)};
     }
     const bool verbose = options.has("verbose");
+    bool reply_after_synack = false;
+    if (const std::string* when = options.value("socks-reply")) {
+        if (*when == "after-synack") reply_after_synack = true;
+        else if (*when != "immediate")
+            return usage_error(fmt::format("--socks-reply expects \"immediate\" or \"after-synack\", got \"{}\"", *when));
+    }
     auto loaded = load_client_configuration(options, "the proxy that connections go through");
     if (!loaded) return std::move(loaded).error();
     auto chosen = choose_proxy(*loaded, options);
@@ -163,6 +172,7 @@ Result<void> run_socks(const Invocation& invocation) {
     inbound::InboundOptions inbound_options;
     inbound_options.listen = *listen;
     inbound_options.credentials = credentials;
+    inbound_options.reply_after_synack = reply_after_synack;
     if (verbose) inbound_options.on_connection_end = log_connection;
 
     auto started = thread.call([&]() -> Result<std::string> {
@@ -221,7 +231,7 @@ Result<void> run_socks(const Invocation& invocation) {
 constexpr Command kSocks{
     .name = "socks",
     .summary = "run a local SOCKS5 / HTTP proxy entry point that sends connections through the pool",
-    .usage = "anytls socks --config FILE | --uri LINK [--listen ADDR] [--proxy NAME] [--user USER:PASS] [--metrics ADDR] [--verbose]",
+    .usage = "anytls socks --config FILE | --uri LINK [--listen ADDR] [--proxy NAME] [--user USER:PASS] [--metrics ADDR] [--socks-reply WHEN] [--verbose]",
     .description = kDescription,
     .options = kOptions,
     .run = run_socks,
