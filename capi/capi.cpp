@@ -52,6 +52,7 @@ constexpr const char* kHeaderVersion = ANYTLS_VERSION_STRING;
 #include "base/errors.hpp"
 #include "base/result.hpp"
 #include "client/client.hpp"
+#include "client/fd_stream_errors.hpp"
 #include "config/pool_settings.hpp"
 #include "io/reactor_thread.hpp"
 #include "log/log.hpp"
@@ -554,10 +555,10 @@ namespace {
 
 // The part shared by anytls_stream_open and anytls_stream_open_fd; `life` is held shared.
 int open_stream_locked(ClientCore& core, const char* proxy, const char* host, std::uint16_t port, int timeout_ms,
-                       std::unique_ptr<client::Stream>* out) {
+                       std::unique_ptr<client::Stream>* out, bool wait_connected = false) {
     if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
     if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
-    auto opened = core.client->open_stream(proxy, host, port, std::chrono::milliseconds(timeout_ms));
+    auto opened = core.client->open_stream(proxy, host, port, std::chrono::milliseconds(timeout_ms), wait_connected);
     if (!opened) return fail(opened.error());
     *out = std::move(opened).value();
     return ANYTLS_OK;
@@ -575,16 +576,21 @@ int check_open_arguments(anytls_client* client, const char* proxy, const char* h
 
 }  // namespace
 
-ANYTLS_API int anytls_stream_open(anytls_client* client, const char* proxy, const char* host, uint16_t port,
-                                  int timeout_ms, anytls_stream** out) noexcept {
+ANYTLS_API int anytls_stream_open_ex(anytls_client* client, const char* proxy, const char* host, uint16_t port,
+                                     int timeout_ms, unsigned flags, anytls_stream** out) noexcept {
     if (out) *out = nullptr;
     return guarded([&]() -> int {
         if (!out) return invalid("anytls_stream_open: out is NULL");
         if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_stream_open")) return rc;
+        if (flags & ~static_cast<unsigned>(ANYTLS_OPEN_WAIT_CONNECTED)) {
+            return invalid("anytls_stream_open_ex: unknown flags " + std::to_string(flags));
+        }
         std::shared_ptr<ClientCore> core = client->core;
         std::shared_lock life(core->life);
         std::unique_ptr<client::Stream> stream;
-        if (int rc = open_stream_locked(*core, proxy, host, port, timeout_ms, &stream)) return rc;
+        if (int rc = open_stream_locked(*core, proxy, host, port, timeout_ms, &stream,
+                                        (flags & ANYTLS_OPEN_WAIT_CONNECTED) != 0))
+            return rc;
         auto handle = std::make_unique<anytls_stream>();
         handle->stream = std::move(stream);
         handle->core = core;
@@ -594,6 +600,20 @@ ANYTLS_API int anytls_stream_open(anytls_client* client, const char* proxy, cons
         }
         *out = handle.release();
         return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API int anytls_stream_open(anytls_client* client, const char* proxy, const char* host, uint16_t port,
+                                  int timeout_ms, anytls_stream** out) noexcept {
+    return anytls_stream_open_ex(client, proxy, host, port, timeout_ms, 0, out);
+}
+
+ANYTLS_API int anytls_stream_fd_error(int fd) noexcept {
+    return guarded([&]() -> int {
+        if (fd < 0) return invalid("anytls_stream_fd_error: fd is negative");
+        auto error = client::fd_stream_error(fd);
+        if (!error) return ANYTLS_OK;
+        return fail(*error);
     });
 }
 

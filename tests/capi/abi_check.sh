@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# capi-abi: the exported ABI of libanytls.so is exactly the functions anytls.h declares, all at
-# the version node ANYTLS_1, and the soname is libanytls.so.1 (DESIGN.md section 2).
+# capi-abi: the exported ABI of libanytls.so is exactly the functions anytls.h declares, each at
+# its version node (ANYTLS_1, or ANYTLS_1.1 for the functions listed in anytls.map's node of
+# that name), and the soname is libanytls.so.1.
 # Usage: abi_check.sh <libanytls.so path> <anytls.h path>
 set -euo pipefail
 lib=$1
@@ -13,13 +14,17 @@ defined=$(nm -D --defined-only --with-symbol-versions "$lib" | awk '{print $3}')
 echo "exported:"
 echo "$defined" | sed 's/^/  /'
 
-# Only anytls_* at ANYTLS_1, plus the version node's own symbol.
-others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1$' | grep -v -x 'ANYTLS_1' || true)
-[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1: $others"
+# The functions added in ANYTLS_1.1; every other one stays at ANYTLS_1.
+node_1_1="anytls_stream_open_ex anytls_stream_fd_error"
+expected_node() { [[ " $node_1_1 " == *" $1 "* ]] && echo ANYTLS_1.1 || echo ANYTLS_1; }
+
+# Only anytls_* at their nodes, plus the version nodes' own symbols.
+others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.1)?$' | grep -v -x -E 'ANYTLS_1(\.1)?' || true)
+[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1 / ANYTLS_1.1: $others"
 
 # objdump -T agrees on the version of every anytls_ symbol.
 while read -r version name; do
-    [[ "$version" == ANYTLS_1 ]] || fail "$name has version $version"
+    [[ "$version" == "$(expected_node "$name")" ]] || fail "$name has version $version, expected $(expected_node "$name")"
 done < <(objdump -T "$lib" | awk '$NF ~ /^anytls_/ && $4 != "*UND*" {print $(NF-1), $NF}')
 
 # The exported functions are exactly those the header declares.
@@ -35,6 +40,6 @@ soname=$(objdump -p "$lib" | awk '$1 == "SONAME" {print $2}')
 [[ "$soname" == libanytls.so.1 ]] || fail "SONAME is '$soname', expected libanytls.so.1"
 
 if [[ $status -eq 0 ]]; then
-    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1, SONAME $soname"
+    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1 and ANYTLS_1.1, SONAME $soname"
 fi
 exit $status

@@ -440,7 +440,8 @@ static void test_client_inputs(uint16_t server_port) {
              "password = \"wrong\"\nca-file = \"%s\"\n",
              (unsigned)server_port, g_ca);
     CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
-    int rc = anytls_stream_open(c, "bad", "127.0.0.1", g_echo.port, 3000, &s);
+    /* The open does not wait for the server's answer; waiting for the SYNACK it fails. */
+    int rc = anytls_stream_open_ex(c, "bad", "127.0.0.1", g_echo.port, 3000, ANYTLS_OPEN_WAIT_CONNECTED, &s);
     CHECK(rc != ANYTLS_OK && s == NULL);
     fprintf(stderr, "note: wrong password answered %d (%s): %s\n", rc, anytls_strerror(rc), anytls_last_error());
     CHECK_RC(anytls_client_close(c), ANYTLS_OK);
@@ -490,11 +491,39 @@ static void test_bad_calls(void) {
     CHECK_RC(anytls_pool_config_get(g_client, kProxy, &tiny), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_MESSAGE("size");
 
-    /* A target port nobody listens on: the server's SYNACK carries the dial error. */
-    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &s), ANYTLS_E_TARGET_REFUSED);
-    CHECK(s == NULL);
+    /* A target port nobody listens on: the server's SYNACK carries the dial error. The open
+     * is handed out before it, so the refusal is the first read's error... */
+    s = NULL;
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &s), ANYTLS_OK);
+    CHECK(s != NULL);
+    char byte;
+    n = 1;
+    CHECK_RC(anytls_stream_read(s, &byte, 1, 10000, &n), ANYTLS_E_TARGET_REFUSED);
+    CHECK(n == 0);
     CHECK(strlen(anytls_last_error()) > 0);
     fprintf(stderr, "note: closed target port: %s\n", anytls_last_error());
+    CHECK_RC(anytls_stream_write(s, "x", 1, 10000), ANYTLS_E_TARGET_REFUSED);
+    CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+    /* ...and the open's own error when it waits for the SYNACK. */
+    s = (anytls_stream *)1;
+    CHECK_RC(anytls_stream_open_ex(g_client, kProxy, "127.0.0.1", closed_port(), 10000, ANYTLS_OPEN_WAIT_CONNECTED, &s),
+             ANYTLS_E_TARGET_REFUSED);
+    CHECK(s == NULL);
+    CHECK(strlen(anytls_last_error()) > 0);
+    CHECK_RC(anytls_stream_open_ex(g_client, kProxy, "127.0.0.1", 1, 10000, 0x80u, &s), ANYTLS_E_INVALID_ARGUMENT);
+    /* An fd stream reads a refusal as its end; anytls_stream_fd_error says why. */
+    fd = -1;
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &fd), ANYTLS_OK);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        CHECK(poll(&p, 1, 10000) == 1);
+        CHECK(read(fd, &byte, 1) == 0);
+        CHECK_RC(anytls_stream_fd_error(fd), ANYTLS_E_TARGET_REFUSED);
+        fprintf(stderr, "note: fd stream to a closed port: %s\n", anytls_last_error());
+        close(fd);
+    }
+    CHECK_RC(anytls_stream_fd_error(-1), ANYTLS_E_INVALID_ARGUMENT);
 }
 
 static void test_streams(void) {

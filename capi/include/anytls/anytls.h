@@ -243,14 +243,31 @@ typedef struct anytls_stream anytls_stream;
 
 /* Opens a proxied TCP connection to host:port (a name or an IP literal, resolved by the
  * server) through `proxy`: on the newest idle session of its pool, or on a new session.
- * timeout_ms (> 0, else INVALID_ARGUMENT) bounds the whole open, handshake and SYNACK
- * included. Errors: INVALID_ARGUMENT, UNKNOWN_PROXY, TIMEOUT, CONNECT, TLS, TLS_VERIFY, AUTH,
- * TARGET_REFUSED (the server's SYNACK text in anytls_last_error()), PROTOCOL, CLOSED, IO.
- * On failure *out is set to NULL.
+ * It returns as soon as the stream's SYN and target address are queued, without waiting for
+ * the server's SYNACK, so that the first write leaves at once and a warm stream costs one
+ * round trip to its first byte. A target the server then cannot reach ends the stream: the
+ * next read or write returns TARGET_REFUSED with the server's text in anytls_last_error().
+ * timeout_ms (> 0, else INVALID_ARGUMENT) bounds the open (a new session's connect, TLS
+ * handshake and authentication included). Errors: INVALID_ARGUMENT, UNKNOWN_PROXY, TIMEOUT,
+ * CONNECT, TLS, TLS_VERIFY, AUTH, PROTOCOL, CLOSED, IO. On failure *out is set to NULL.
  * Thread safety: any thread, concurrently with any call on the same client except
  * anytls_client_close. */
 ANYTLS_API int anytls_stream_open(anytls_client *client, const char *proxy, const char *host, uint16_t port,
                                   int timeout_ms, anytls_stream **out) ANYTLS_NOEXCEPT;
+
+/* anytls_stream_open_ex flags. */
+enum {
+    /* Return only once the server has connected the target (its SYNACK): a refusal is then
+     * the open's error, TARGET_REFUSED. Costs one round trip more than the default. */
+    ANYTLS_OPEN_WAIT_CONNECTED = 1u
+};
+
+/* anytls_stream_open with flags (0 or ANYTLS_OPEN_WAIT_CONNECTED; other bits are
+ * INVALID_ARGUMENT). With ANYTLS_OPEN_WAIT_CONNECTED, timeout_ms bounds the SYNACK too and
+ * TARGET_REFUSED is one of the open's errors. Since ABI node ANYTLS_1.1.
+ * Thread safety: as anytls_stream_open. */
+ANYTLS_API int anytls_stream_open_ex(anytls_client *client, const char *proxy, const char *host, uint16_t port,
+                                     int timeout_ms, unsigned flags, anytls_stream **out) ANYTLS_NOEXCEPT;
 
 /* Reads up to len (> 0) bytes. Returns 0 with *n_read > 0 for data, 0 with *n_read = 0 at the
  * end of the stream (the target closed), or an error: TIMEOUT (no data within timeout_ms;
@@ -282,6 +299,15 @@ ANYTLS_API int anytls_stream_close(anytls_stream *stream) ANYTLS_NOEXCEPT;
  * Thread safety: as anytls_stream_open. */
 ANYTLS_API int anytls_stream_open_fd(anytls_client *client, const char *proxy, const char *host, uint16_t port,
                                      int timeout_ms, int *fd_out) ANYTLS_NOEXCEPT;
+
+/* Why the stream behind an fd stream (anytls_stream_open_fd, anytls_stream_into_fd) ended,
+ * for a caller whose read returned 0 or failed: a socket carries no error, so a target the
+ * server refused, or a session that failed, would otherwise read as a clean end. Returns 0
+ * (ANYTLS_OK) when the stream is open, ended cleanly or is unknown; else its error code
+ * (TARGET_REFUSED, CLOSED, IO, ...) with the text in anytls_last_error(). Call it before
+ * closing fd. Since ABI node ANYTLS_1.1.
+ * Thread safety: any thread. */
+ANYTLS_API int anytls_stream_fd_error(int fd) ANYTLS_NOEXCEPT;
 
 /* Hands an open stream over to a file descriptor, as anytls_stream_open_fd would have: one
  * end of a connected AF_UNIX stream socket pair (non-blocking, close-on-exec) that the
