@@ -10,7 +10,10 @@
 //	(b) their client against our server (peer server): sequential and concurrent echo
 //	    streams through the reference client's own session reuse, checked on both sides;
 //	(c) their server pushes a custom padding scheme and our client adopts it; and the
-//	    reverse: our server pushes one and their client adopts it.
+//	    reverse: our server pushes one and their client adopts it;
+//	(d) UDP-over-TCP: our client against their server, whose handler reads the UoT request
+//	    header before the SYNACK as sing-box does (relayUDP); and, in socks_udp_test.go, SOCKS5
+//	    UDP ASSOCIATE through our `anytls socks` CLI against their server and against ours.
 package interop
 
 import (
@@ -33,6 +36,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,10 +48,11 @@ import (
 
 	anytls "github.com/anytls/sing-anytls"
 	"github.com/anytls/sing-anytls/padding"
-	"github.com/sagernet/sing/common/uot"
+	"github.com/sagernet/sing/common/buf"
 	"github.com/sagernet/sing/common/logger"
 	M "github.com/sagernet/sing/common/metadata"
 	N "github.com/sagernet/sing/common/network"
+	"github.com/sagernet/sing/common/uot"
 )
 
 const (
@@ -223,13 +228,15 @@ func closedPort(t *testing.T) string {
 // refServer is sing-anytls' Service behind a Go TLS listener, with a handler that dials the
 // target and relays, as sing-box's inbound does.
 type refServer struct {
-	addr          string
-	paddingPushes atomic.Int64 // UpdatePaddingScheme frames the service wrote
-	streams       atomic.Int64
-	mu            sync.Mutex
-	refusals      []string // the dial errors it reported in SYNACK
-	udpStreams    atomic.Int64 // UDP-over-TCP streams relayed
-	udpErr        atomic.Value // the last UDP-over-TCP failure, a string
+	addr                string
+	paddingPushes       atomic.Int64 // UpdatePaddingScheme frames the service wrote
+	streams             atomic.Int64
+	mu                  sync.Mutex
+	refusals            []string     // the dial errors it reported in SYNACK
+	udpStreams          atomic.Int64 // UDP-over-TCP streams relayed (SYNACK sent)
+	udpPerPacketStreams atomic.Int64 // of which in per-packet (not connect) mode
+	udpPackets          atomic.Int64 // UDP-over-TCP packets read from clients
+	udpErr              atomic.Value // the last UDP-over-TCP failure, a string
 }
 
 // frameSniffingConn counts the service's UpdatePaddingScheme frames: a server session never
@@ -289,9 +296,15 @@ func (s *refServer) NewConnectionEx(ctx context.Context, conn net.Conn, source M
 	}
 }
 
-// relayUDP serves a UDP-over-TCP v2 stream the way a routing server does: it reads the
-// request header first, dials, and only then acknowledges the stream (HandshakeSuccess sends
-// the SYNACK). A client that waited for the SYNACK before sending the header would stall here.
+// relayUDP serves a UDP-over-TCP v2 stream in sing-box's order: its anytls inbound hands the
+// stream to common/uot/router.go RouteConnectionEx, which reads the request header (uot
+// ReadRequest, no deadline) before anything else; route/conn.go NewPacketConnection then opens
+// the outbound UDP socket (connect mode: dial the destination; per-packet mode: listen) and
+// only after that reports handshake success, which is when sing-anytls writes the SYNACK
+// (session/stream.go HandshakeSuccess). A client that waits for the SYNACK before it sends the
+// header therefore stalls here until its own SYNACK timeout. Per-packet names are resolved for
+// each packet and the replies carry the source IP, as sing-box's ResolvePacketConn does. Only
+// loopback destinations are served; anything else is dropped and recorded in udpErr.
 func (s *refServer) relayUDP(conn net.Conn, onClose N.CloseHandlerFunc) {
 	defer conn.Close()
 	finish := func(err error) {
@@ -299,21 +312,32 @@ func (s *refServer) relayUDP(conn net.Conn, onClose N.CloseHandlerFunc) {
 			onClose(err)
 		}
 	}
-	conn.SetReadDeadline(time.Now().Add(stepTimeout))
-	request, err := uot.ReadRequest(conn)
-	if err != nil {
-		s.udpErr.Store(err.Error())
-		finish(err)
-		return
-	}
-	conn.SetReadDeadline(time.Time{})
-	target, err := net.Dial("udp", request.Destination.String())
-	if err != nil {
+	fail := func(err error) { // N.CloseOnHandshakeFailure: SYNACK with the error text, then close
 		s.udpErr.Store(err.Error())
 		if reporter, ok := conn.(N.HandshakeFailure); ok {
 			reporter.HandshakeFailure(err)
 		}
 		finish(err)
+	}
+	// No read deadline, as in sing-box: the stream ends with its session (the client's FIN or
+	// SYNACK timeout, or this server's cleanup closing every connection).
+	request, err := uot.ReadRequest(conn)
+	if err != nil {
+		fail(fmt.Errorf("UoT read request: %w", err))
+		return
+	}
+	var target *net.UDPConn
+	if request.IsConnect {
+		destination, err := resolveLoopback(request.Destination)
+		if err == nil {
+			target, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(destination))
+		}
+		if err != nil {
+			fail(err)
+			return
+		}
+	} else if target, err = net.ListenUDP("udp", &net.UDPAddr{}); err != nil {
+		fail(err)
 		return
 	}
 	defer target.Close()
@@ -324,28 +348,72 @@ func (s *refServer) relayUDP(conn net.Conn, onClose N.CloseHandlerFunc) {
 		}
 	}
 	s.udpStreams.Add(1)
+	if !request.IsConnect {
+		s.udpPerPacketStreams.Add(1)
+	}
 	packets := uot.NewConn(conn, *request)
+	download := make(chan struct{})
 	go func() {
-		buf := make([]byte, 65536)
+		defer close(download)
+		data := make([]byte, 65535)
 		for {
-			n, err := target.Read(buf)
+			n, source, err := target.ReadFromUDPAddrPort(data)
 			if err != nil {
 				return
 			}
-			if _, err := packets.WriteTo(buf[:n], request.Destination.UDPAddr()); err != nil {
+			source = netip.AddrPortFrom(source.Addr().Unmap(), source.Port())
+			if _, err := packets.WriteTo(data[:n], net.UDPAddrFromAddrPort(source)); err != nil {
 				return
 			}
 		}
 	}()
-	buf := make([]byte, 65536)
 	for {
-		n, _, err := packets.ReadFrom(buf)
+		buffer := buf.NewSize(65535)
+		destination, err := packets.ReadPacket(buffer)
 		if err != nil {
-			finish(nil)
-			return
+			buffer.Release()
+			break
 		}
-		target.Write(buf[:n])
+		s.udpPackets.Add(1)
+		if request.IsConnect {
+			_, err = target.Write(buffer.Bytes())
+		} else {
+			var address netip.AddrPort
+			if address, err = resolveLoopback(destination); err == nil {
+				_, err = target.WriteToUDPAddrPort(buffer.Bytes(), address)
+			}
+		}
+		buffer.Release()
+		if err != nil { // dropped, as UDP would; the stream goes on
+			s.udpErr.Store(err.Error())
+		}
 	}
+	target.Close()
+	<-download
+	finish(nil)
+}
+
+// resolveLoopback turns a destination into an address, resolving a name (first answer, as
+// sing-box's ResolvePacketConn), and refuses anything but loopback.
+func resolveLoopback(destination M.Socksaddr) (netip.AddrPort, error) {
+	address := destination.Addr
+	if destination.IsFqdn() {
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		defer cancel()
+		addresses, err := net.DefaultResolver.LookupNetIP(ctx, "ip", destination.Fqdn)
+		if err != nil {
+			return netip.AddrPort{}, err
+		}
+		if len(addresses) == 0 {
+			return netip.AddrPort{}, fmt.Errorf("no address for %s", destination.Fqdn)
+		}
+		address = addresses[0]
+	}
+	address = address.Unmap()
+	if !address.IsLoopback() {
+		return netip.AddrPort{}, fmt.Errorf("destination %s is not loopback: this test sends nowhere else", destination)
+	}
+	return netip.AddrPortFrom(address, destination.Port), nil
 }
 
 func startRefServer(t *testing.T, pki *testPKI, scheme []byte) *refServer {
