@@ -346,4 +346,10 @@ func (c *Client) openFD(proxy, host string, port uint16, timeoutMS int) (int, er
 	return int(fd), nil
 }
 
+// streamFDError asks the library why the stream behind an fd stream ended (nil: it did not,
+// or it ended cleanly).
+func streamFDError(fd int) error {
+	return call("stream_fd_error", func() C.int { return C.anytls_stream_fd_error(C.int(fd)) })
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }

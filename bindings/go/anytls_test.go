@@ -271,10 +271,17 @@ func TestContextCancellation(t *testing.T) {
 func TestTargetRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	addr := closedPort(t)
+	// The dial does not wait for the SYNACK: the refusal is the first read's error.
 	c, err := e.client.DialContext(context.Background(), "test", "tcp", addr)
-	if err == nil {
-		c.Close()
-		t.Fatal("dial to a closed port succeeded")
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = c.Read(make([]byte, 16))
+	var oe *net.OpError
+	if !errors.As(err, &oe) {
+		t.Fatalf("err = %v (%T), want a *net.OpError", err, err)
 	}
 	if !errors.Is(err, anytls.ErrTargetRefused) {
 		t.Fatalf("err = %v, want ErrTargetRefused", err)

@@ -136,12 +136,57 @@ func (c *Client) dial(ctx context.Context, proxy, network, address string, timeo
 
 // conn is the socket connection, reporting the proxied target as its remote address and
 // hiding CloseWrite (AnyTLS has no half-close: shutdown would end the whole stream).
+//
+// The dial does not wait for the server's SYNACK, so a target the server refuses ends the
+// stream after the conn was handed out. The socket can only show that as its end; Read and
+// Write ask the library why the stream ended (anytls_stream_fd_error) and return that error
+// instead, wrapped in a *net.OpError: errors.Is(err, ErrTargetRefused) holds for a refusal.
 type conn struct {
 	net.Conn
 	remote net.Addr
 }
 
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *conn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n == 0 && err != nil && !isTimeout(err) {
+		if endErr := c.endError(); endErr != nil {
+			return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.remote, Err: endErr}
+		}
+	}
+	return n, err
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil && !isTimeout(err) {
+		if endErr := c.endError(); endErr != nil {
+			return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.remote, Err: endErr}
+		}
+	}
+	return n, err
+}
+
+// endError is why the library ended the stream behind this socket, or nil.
+func (c *conn) endError() error {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var endErr error
+	_ = raw.Control(func(fd uintptr) { endErr = streamFDError(int(fd)) })
+	return endErr
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
 
 // stringAddr is a net.Addr for an unresolved "host:port".
 type stringAddr struct{ net, addr string }

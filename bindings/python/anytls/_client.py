@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional, Union
 
 from . import _lib
 from ._errors import E_CLOSED, E_CONFIG, ClosedError, make_error
+from ._stream_socket import stream_socket
 
 Seconds = Union[int, float, datetime.timedelta]
 
@@ -309,13 +310,7 @@ class Stream:
         self._client._forget(self)
         fd = ctypes.c_int(-1)
         _lib.check(_lib.lib().anytls_stream_into_fd(handle, ctypes.byref(fd)))
-        try:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd.value)
-        except BaseException:
-            os.close(fd.value)
-            raise
-        sock.setblocking(blocking)
-        return sock
+        return stream_socket(fd.value, blocking)
 
     def makefile(self, mode: str = "rb", buffering: int = -1) -> Any:
         """A binary file object over the stream ("rb", "wb" or "rwb"), as socket.makefile."""
@@ -404,10 +399,14 @@ class Client:
         return self._gate.closed
 
     def open(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT,
-             *, io_timeout: Optional[float] = None) -> Stream:
+             *, io_timeout: Optional[float] = None, wait_connected: bool = False) -> Stream:
         """Opens a proxied TCP connection to host:port through ``proxy``.
 
-        ``timeout`` (seconds) bounds the whole open (handshake and SYNACK included);
+        The stream is returned as soon as its SYN is queued, without waiting for the server's
+        SYNACK: a target the server cannot reach raises ``TargetRefusedError`` (a
+        ``ConnectionRefusedError``) from the next read or write. ``wait_connected=True``
+        returns only after the SYNACK, raising the refusal here (one round trip more).
+        ``timeout`` (seconds) bounds the open (a new session's handshake included);
         ``io_timeout`` becomes the stream's read/write timeout (None = no limit).
         """
         ms = _lib.timeout_ms(timeout, allow_none=False)
@@ -416,7 +415,8 @@ class Client:
         handle = self._gate.enter()
         try:
             out = ctypes.c_void_p()
-            _lib.check(_lib.lib().anytls_stream_open(handle, p, h, _port(port), ms, ctypes.byref(out)))
+            flags = _lib.OPEN_WAIT_CONNECTED if wait_connected else 0
+            _lib.check(_lib.lib().anytls_stream_open_ex(handle, p, h, _port(port), ms, flags, ctypes.byref(out)))
             stream = Stream(self, out.value, io_timeout)  # type: ignore[arg-type]
             with self._gate.cond:
                 self._streams[id(stream)] = stream
@@ -442,16 +442,12 @@ class Client:
         """Opens a stream as a real ``socket.socket`` (the fd mode of the C API).
 
         The socket is blocking unless ``blocking=False``; closing it ends the stream.
-        AnyTLS has no half-close: ``shutdown(SHUT_WR)`` ends the whole stream.
+        AnyTLS has no half-close: ``shutdown(SHUT_WR)`` ends the whole stream. As with
+        :meth:`open`, the open does not wait for the SYNACK: a refused target raises
+        ``TargetRefusedError`` from the socket's ``recv`` where it would read its end.
         """
         fd = self.open_fd(proxy, host, port, timeout)
-        try:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fd)
-        except BaseException:
-            os.close(fd)
-            raise
-        sock.setblocking(blocking)
-        return sock
+        return stream_socket(fd, blocking)
 
     def pool_config(self, proxy: str) -> PoolConfig:
         """The live pool configuration of ``proxy``."""

@@ -59,6 +59,9 @@ LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 _P = ctypes.c_void_p
 _I = ctypes.c_int
 _S = ctypes.c_char_p
+
+# anytls_stream_open_ex flags (anytls.h).
+OPEN_WAIT_CONNECTED = 1
 _PROTOTYPES = {
     "anytls_version": (_S, []),
     "anytls_abi_version": (_I, []),
@@ -78,6 +81,8 @@ _PROTOTYPES = {
     "anytls_stream_close": (_I, [_P]),
     "anytls_stream_open_fd": (_I, [_P, _S, _S, ctypes.c_uint16, _I, ctypes.POINTER(_I)]),
     "anytls_stream_into_fd": (_I, [_P, ctypes.POINTER(_I)]),
+    "anytls_stream_open_ex": (_I, [_P, _S, _S, ctypes.c_uint16, _I, ctypes.c_uint, ctypes.POINTER(_P)]),
+    "anytls_stream_fd_error": (_I, [_I]),
     "anytls_server_start": (_I, [_S, ctypes.POINTER(_P)]),
     "anytls_server_port": (_I, [_P, ctypes.POINTER(ctypes.c_uint16)]),
     "anytls_server_stop": (_I, [_P]),

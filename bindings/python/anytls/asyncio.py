@@ -1,7 +1,9 @@
 """asyncio support: streams opened in the fd mode of the C API, driven by the event loop.
 
-The blocking open (handshake, SYNACK) runs in the loop's default executor, so the loop never
-blocks; the resulting socket is handed to :func:`asyncio.open_connection`.
+The blocking open (a new session's handshake; it does not wait for the SYNACK) runs in the
+loop's default executor, so the loop never blocks; the resulting socket is handed to
+:func:`asyncio.open_connection`. A refused target raises ``TargetRefusedError`` from the
+reader, where the stream would otherwise end.
 """
 
 from __future__ import annotations

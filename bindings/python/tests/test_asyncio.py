@@ -53,7 +53,12 @@ def test_two_hundred_concurrent(client: anytls.Client, echo_port: int) -> None:
 
 def test_async_target_refused(client: anytls.Client, closed_port: int) -> None:
     async def main() -> None:
-        with pytest.raises(anytls.TargetRefusedError):
-            await anytls.asyncio.open_connection(client, "test", "127.0.0.1", closed_port, timeout=10)
+        # The open does not wait for the SYNACK: the refusal reaches the reader.
+        reader, writer = await anytls.asyncio.open_connection(client, "test", "127.0.0.1", closed_port, timeout=10)
+        try:
+            with pytest.raises(anytls.TargetRefusedError):
+                await asyncio.wait_for(reader.read(16), 10)
+        finally:
+            writer.close()
 
     asyncio.run(main())

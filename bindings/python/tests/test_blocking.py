@@ -129,11 +129,28 @@ def test_fifty_threads(client: anytls.Client, echo_port: int) -> None:
 
 
 def test_target_refused(client: anytls.Client, closed_port: int) -> None:
-    with pytest.raises(anytls.TargetRefusedError) as info:
-        client.open("test", "127.0.0.1", closed_port, timeout=10)
+    # The open is handed out before the SYNACK: the refusal is the first read's error.
+    with client.open("test", "127.0.0.1", closed_port, timeout=10, io_timeout=10) as s:
+        with pytest.raises(anytls.TargetRefusedError) as info:
+            s.recv(1)
     assert info.value.code == -10
     assert info.value.message
     assert isinstance(info.value, anytls.AnyTLSError)
+    assert isinstance(info.value, ConnectionRefusedError)
+
+
+def test_target_refused_when_waiting_for_the_synack(client: anytls.Client, closed_port: int) -> None:
+    with pytest.raises(anytls.TargetRefusedError) as info:
+        client.open("test", "127.0.0.1", closed_port, timeout=10, wait_connected=True)
+    assert info.value.message
+
+
+def test_target_refused_through_a_socket(client: anytls.Client, closed_port: int) -> None:
+    with client.open_socket("test", "127.0.0.1", closed_port, timeout=10) as sock:
+        sock.settimeout(10)
+        with pytest.raises(anytls.TargetRefusedError) as info:
+            sock.recv(16)
+    assert info.value.message
 
 
 def test_read_timeout(client: anytls.Client, echo_port: int) -> None:
