@@ -134,16 +134,19 @@ ca-file = "{cert}"
     auth, lines = start_process([ANYTLS, "socks", "--config", str(directory / "client.toml"), "--listen",
                                  "127.0.0.1:0", "--user", "alice:s3cret pass"], "listening on ")
     auth_address = lines[-1].split()[-1]
+    after, lines = start_process([ANYTLS, "socks", "--config", str(directory / "client.toml"), "--listen",
+                                  "127.0.0.1:0", "--socks-reply", "after-synack"], "listening on ")
+    after_address = lines[-1].split()[-1]
     world_port = server_port
     world = {
         "body": body, "http_port": httpd.server_address[1], "udp_port": udp.port, "socks": socks_address,
         "auth": auth_address, "metrics": metrics_url, "socks_process": socks, "directory": directory,
-        "server_port": world_port,
+        "server_port": world_port, "after_synack": after_address,
     }
     try:
         yield world
     finally:
-        for process in (auth, socks, server):
+        for process in (after, auth, socks, server):
             stop_process(process)
         httpd.shutdown()
         udp.socket.close()
@@ -227,10 +230,28 @@ def recv_exactly(sock, count):
     return data
 
 
-def test_socks5_refused_target_gets_reply_05(world):
+def test_socks5_refused_target_is_answered_at_once_then_closed(world):
+    # By default the reply does not wait for the server's SYNACK (as the reference and
+    # mihomo): "succeeded", then the connection ends when the refusal arrives.
     with socks5_connect(world["socks"], b"\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", closed_port())) as s:
         reply = recv_exactly(s, 10)
+        assert reply[:2] == b"\x05\x00", reply
+        assert s.recv(16) == b""
+
+
+def test_socks5_refused_target_gets_reply_05_after_synack(world):
+    # --socks-reply after-synack keeps the exact SOCKS codes.
+    address = b"\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", closed_port())
+    with socks5_connect(world["after_synack"], address) as s:
+        reply = recv_exactly(s, 10)
         assert reply[:2] == b"\x05\x05", reply
+
+
+def test_socks_reply_option_is_checked(world):
+    result = subprocess.run([ANYTLS, "socks", "--config", str(world["directory"] / "client.toml"), "--socks-reply",
+                             "later"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 2, result
+    assert "--socks-reply" in result.stderr
 
 
 def test_socks5_unsupported_command_gets_reply_07(world):

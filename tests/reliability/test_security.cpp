@@ -99,11 +99,17 @@ Task<std::string> full_client_life(test::ServerEnvironment* env, client::Session
     config.password = kWrongSecret;
     auto wrong = co_await session::open_session(env->reactor, config, env->padding, 99);
     if (wrong) {
+        // The open is queued before the server's verdict; the stream must not connect.
         auto stream = co_await wrong.value()->open_stream("127.0.0.1", env->echo_port(), 2s);
-        if (stream) co_return "a wrong password opened a stream";
+        if (stream) {
+            auto connected = co_await stream->wait_connected(2s);
+            if (connected) co_return "a wrong password opened a stream";
+        }
         wrong.value()->close();
     }
-    auto refused = co_await pool->open_stream("127.0.0.1", 1, 5s);
+    client::OpenOptions wait;
+    wait.wait_connected = true;
+    auto refused = co_await pool->open_stream("127.0.0.1", 1, 5s, wait);
     if (refused) co_return "port 1 answered";
     co_return std::string();
 }
