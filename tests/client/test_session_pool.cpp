@@ -34,6 +34,8 @@ constexpr const char* kPassword = "pool test password";
 struct Relay {
     struct Pipe {
         bool stalled = false;
+        int client_fd = -1;
+        int server_fd = -1;
     };
     explicit Relay(Reactor& r) : cancel(r) {}
     TcpListener listener;
@@ -42,6 +44,13 @@ struct Relay {
     std::vector<std::shared_ptr<Pipe>> pipes;
     void stall_all() {
         for (auto& p : pipes) p->stalled = true;
+    }
+    // Ends every connection both ways at once, as a server that dies does.
+    void cut_all() {
+        for (auto& p : pipes) {
+            ::shutdown(p->client_fd, SHUT_RDWR);
+            ::shutdown(p->server_fd, SHUT_RDWR);
+        }
     }
 };
 
@@ -64,6 +73,8 @@ Task<void> relay_connection(Reactor* r, Relay* relay, Socket client) {
     auto pipe = std::make_shared<Relay::Pipe>();
     relay->pipes.push_back(pipe);
     Socket server = std::move(upstream).value();
+    pipe->client_fd = client.fd();
+    pipe->server_fd = server.fd();
     // Two directions; this frame keeps both sockets alive until both end.
     struct Both {
         static Task<void> run(Reactor* r, int a, int b, std::shared_ptr<Relay::Pipe> p, int* done) {
@@ -522,6 +533,65 @@ TEST_CASE("heartbeat: a silently dead idle session is detected and closed before
     REQUIRE(s);
     CHECK(*s == 2);
     CHECK(f.pool->stats().retried_opens == 0);
+}
+
+TEST_CASE("a SYN on a session idle for seconds carries a heartbeat; a dead path is left within the hedge") {
+    auto settings = base_settings();
+    settings.heartbeat_interval = 0s;  // only the probe that goes with the SYN
+    Fixture f(settings, true);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 1)));
+    f.clock.advance(3s);   // idle longer than kProbeIdleAfter
+    f.relay.stall_all();   // a NAT dropped the path: nothing passes, nobody says so
+    auto s = sync_wait(f.reactor, echo_and_close(&f, 3000));
+    REQUIRE_MESSAGE(s, s.error().text());
+    CHECK(*s == 2);  // the stream moved to a fresh session, its bytes with it
+    CHECK(f.pool->stats().retried_opens == 1);
+    // The hedge closed the silent session, not the (1 s) SYNACK timeout.
+    CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
+        return l.find("Session #1 closed: the session answered neither the SYN nor the heartbeat") != std::string::npos;
+    }));
+}
+
+TEST_CASE("a live session answers the heartbeat sent with its SYN: the stream stays on it") {
+    auto settings = base_settings();
+    settings.heartbeat_interval = 0s;
+    Fixture f(settings, true);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 1)));
+    f.clock.advance(3s);
+    auto s = sync_wait(f.reactor, echo_and_close(&f, 3000));
+    REQUIRE_MESSAGE(s, s.error().text());
+    CHECK(*s == 1);
+    CHECK(f.pool->stats().retried_opens == 0);
+    CHECK(f.pool->stats().closed_error == 0);
+}
+
+TEST_CASE("a session that dies after the SYNACK fails its stream: it is never replayed") {
+    Fixture f(base_settings(), true);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 1)));
+    auto s = sync_wait(f.reactor, open_and_echo(&f, 3000));  // the SYNACK and the echo came back
+    REQUIRE_MESSAGE(s, s.error().text());
+    f.relay.cut_all();
+    (void)sync_wait(f.reactor, write_pattern(&*s, 100));  // may or may not see the cut yet
+    std::vector<std::byte> buf(100);
+    auto n = sync_wait(f.reactor, s->read(buf, 5s));
+    CHECK_FALSE((n && *n > 0));
+    CHECK(f.pool->stats().retried_opens == 0);
+    CHECK_FALSE(s->replayed());
+    (void)sync_wait(f.reactor, s->close());
+}
+
+TEST_CASE("the pool warms at once when it starts, and again right after a reset") {
+    auto settings = base_settings();
+    settings.ensure_idle_session = 3;
+    settings.idle_session_check_interval = std::chrono::hours(1);  // no later cycle could do it
+    Fixture f(settings);
+    f.pool->start();
+    REQUIRE(f.run_until([&] { return f.pool->stats().idle == 3; }));
+    CHECK(f.logged("[AnyTLS] Proactive pool maintenance: current=0, target=3, creating 3 sessions"));
+    CHECK(f.pool->reset() == 3);
+    CHECK(f.pool->stats().creating == 3);  // the reset's own cycle started them
+    REQUIRE(f.run_until([&] { return f.pool->stats().idle == 3; }));
+    CHECK(f.pool->stats().created_total == 6);
 }
 
 }  // TEST_SUITE
