@@ -21,8 +21,9 @@ Duration seconds_to_duration(double seconds) {
 PoolSimulator::PoolSimulator(SimulatorOptions options)
     : options_(std::move(options)), engine_(options_.seed) {
     now_ = start_;
-    // The first cycle runs one check interval after the pool starts, like a ticker.
-    next_cycle_ = start_ + options_.settings.idle_session_check_interval;
+    // The first cycle runs when the pool starts, as SessionPool's does (a pool with a target
+    // warms at once), then every check interval.
+    next_cycle_ = start_;
     next_steady_arrival_ = kNever;
     next_burst_ = kNever;
     const TrafficOptions& traffic = options_.traffic;

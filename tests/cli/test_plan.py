@@ -189,18 +189,18 @@ def test_version():
 def test_plan_json_rate_limited_example():
     """Example 2: one new session per 1-minute cycle, the target of 5 reached after 5 minutes."""
     records = plan_json("--config", EXAMPLE2, "--duration", "10m", "--traffic", "idle")
-    assert len(records) == 10, len(records)
+    assert len(records) == 11, len(records)  # the cycle at start, then one a minute
     for i, record in enumerate(records):
         for key in JSON_KEYS:
             assert key in record, (key, record)
         assert list(record)[:len(JSON_KEYS)] == JSON_KEYS, list(record)
-        assert record["t_s"] == 60 * (i + 1), record
+        assert record["t_s"] == 60 * i, record
     reached = next(i for i, r in enumerate(records) if r["idle"] >= 5)
     # Exactly one creation per cycle until 5 sessions are idle, none afterwards.
     assert [r["created"] for r in records[:reached]] == [1] * reached, records
     assert all(r["created"] == 0 for r in records[reached:]), records
-    assert reached == 5, reached  # the 5th creation starts at 5m and is idle by the 6m cycle
-    assert [r["idle"] for r in records] == [0, 1, 2, 3, 4, 5, 5, 5, 5, 5], records
+    assert reached == 5, reached  # the 5th creation starts at 4m and is idle by the 5m cycle
+    assert [r["idle"] for r in records] == [0, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5], records
     # In-flight creations count: the pool never overshoots its target.
     assert all(r["idle"] + r["creating"] <= 5 for r in records), records
     assert all(r["closed_idle"] == 0 and r["closed_age"] == 0 for r in records), records
@@ -231,7 +231,7 @@ def test_plan_seed_repeatable():
 def test_plan_bursty():
     records = plan_json("--config", EXAMPLE1, "--duration", "6h", "--traffic", "bursty", "--burst-size", "30",
                         "--burst-every", "10m")
-    assert len(records) == 720
+    assert len(records) == 721  # the cycle at start, then one every 30 s
     assert sum(r["streams"] for r in records) == 30 * 36  # the first burst one period in
     assert max(r["busy"] for r in records) >= 20
 
@@ -255,14 +255,14 @@ def test_plan_text_timeline():
     out = result.stdout
     assert "\x1b[" not in out, "colour in piped output"
     rows = [line for line in out.splitlines() if TIMELINE_ROW.match(line)]
-    assert len(rows) == 10, rows
-    assert rows[0].split()[0] == "1m" and rows[-1].split()[0] == "10m", rows
+    assert len(rows) == 11, rows
+    assert rows[0].split()[0] == "0s" and rows[-1].split()[0] == "10m", rows
     assert "Summary" in out and "sessions created        5" in out, out
     assert "ensure-idle-session" in out and "[experimental.anytls-session-management]" in out
     # --every groups cycles.
     rows = [line for line in run("plan", "--config", EXAMPLE2, "--duration", "10m", "--every", "2").stdout
             .splitlines() if TIMELINE_ROW.match(line)]
-    assert len(rows) == 5, rows
+    assert len(rows) == 6, rows
     # Long runs stay within about 60 timeline lines by default (6 h at 30 s = 720 cycles).
     out = run("plan", "--config", EXAMPLE1, "--duration", "6h", "--rate", "0.2").stdout
     rows = [line for line in out.splitlines() if TIMELINE_ROW.match(line)]
@@ -319,7 +319,8 @@ def test_plan_svg():
         assert len(lines) == 3, len(lines)  # idle, busy, creating
         for line in lines:
             points = line.get("points").split()
-            assert len(points) == 721, len(points)  # t = 0, then one point per cycle
+            # The empty pool at t = 0, then one point per cycle (the first also at t = 0).
+            assert len(points) == 722, len(points)
         assert root.findall(f".//{ns}circle"), "no idle-closure markers"
 
         # With --json, stdout stays pure JSON lines and the SVG is still written; a proxy name

@@ -357,8 +357,11 @@ io::Task<Result<int>> udp_echo(ClientRun* run, std::string host, std::uint16_t p
     co_return ok;
 }
 
+// Waits for the SYNACK, so that the refusal is the open's own error.
 io::Task<Result<client::PooledStream>> open_refused(ClientRun* run, std::string host, std::uint16_t port) {
-    co_return co_await run->pool->open_stream(std::move(host), port, kStepTimeout);
+    client::OpenOptions options;
+    options.wait_connected = true;
+    co_return co_await run->pool->open_stream(std::move(host), port, kStepTimeout, std::move(options));
 }
 
 int run_client(const Options& options) {

@@ -263,9 +263,11 @@ Result<void> run_plan(const Invocation& invocation) {
     run.seed = request->seed;
     run.duration = request->duration;
     run.handshake_delay = request->handshake;
-    run.records.reserve(static_cast<std::size_t>(cycles));
     if (request->log) log::set_level(log::Level::debug);
-    for (std::uint64_t i = 0; i < cycles; ++i) {
+    // The cycle at start (a live pool runs one when it starts), then one per interval up to
+    // the end of --duration.
+    run.records.reserve(static_cast<std::size_t>(cycles) + 1);
+    for (std::uint64_t i = 0; i <= cycles; ++i) {
         run.records.push_back(simulator.step());
         // The lines a live pool would log at this cycle, tagged with the virtual time.
         if (request->log) {

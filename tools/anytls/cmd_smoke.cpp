@@ -230,7 +230,10 @@ Result<void> run_smoke(const Invocation& invocation) {
         return runtime_error(client.error().text(), client.error().code);
     }
     const auto open_started = Clock::now();
-    auto stream = (*client)->open_stream(proxy.name, request->target->host, request->target->port, request->timeout);
+    // smoke diagnoses: it waits for the SYNACK, so a refused target or a wrong password is
+    // the open's own failure with its own exit code, and the open time includes the SYNACK.
+    auto stream = (*client)->open_stream(proxy.name, request->target->host, request->target->port, request->timeout,
+                                         /*wait_connected=*/true);
     const auto open_time = Clock::now() - open_started;
     if (!stream) return explain_open_failure(stream.error(), proxy, request->target->text, request->timeout_text);
     if ((*stream)->warm()) {
