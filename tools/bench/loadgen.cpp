@@ -18,7 +18,12 @@
 //         parallel --streams K --bytes N K streams at once, each uploading then downloading
 //                                        N/K; the streams are open before the clock starts
 //         latency  --streams K           K streams one after another: connect to first echoed
-//                                        byte, p50/p99 in microseconds (after 20 warm-up streams)
+//                                        byte, p50/p99 in microseconds (after --warmup N warm-up
+//                                        streams, default 20); --concurrency C runs C at a time
+//                                        (C = K: a burst, all opened at once); --failures count
+//                                        counts a failed stream (an error, or no echo within
+//                                        --timeout) instead of exiting; it counts as slower than
+//                                        any other, and a percentile that falls on one is -1
 //         hold     --streams K           opens K echo streams (each proven open by one echoed
 //                                        byte) and keeps them; prints "open K", waits for a line
 //                                        on stdin, closes them all, prints "closed", waits for
@@ -27,10 +32,12 @@
 //       --close fin|rst: how latency and hold streams end, close() (FIN, the default) or an
 //       abortive close (SO_LINGER 0: a reset).
 //
-// Every socket wait has a timeout (60 s); a failure is one sentence on stderr and exit 1.
+// Every stream has a deadline (--timeout SECONDS, 60 by default) for its open and echo, and
+// every socket wait a timeout of as long; a failure is one sentence on stderr and exit 1.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -47,9 +54,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -58,9 +67,29 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kChunk = 256 * 1024;
 
+// Failures are thrown, so that --failures count can count a failed stream and go on; main()
+// and every thread body report an uncaught one and exit 1.
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 [[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "bench_loadgen: %s\n", what.c_str());
+    throw Failure(what);
+}
+
+[[noreturn]] void die(const char* what) {
+    std::fprintf(stderr, "bench_loadgen: %s\n", what);
     std::exit(1);
+}
+
+// Runs fn in a thread body: an uncaught failure there ends the process with its message.
+template <typename Fn>
+void guarded(Fn&& fn) {
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
 }
 
 [[noreturn]] void fail_errno(const std::string& what) {
@@ -245,10 +274,16 @@ struct Options {
     std::size_t streams = 64;
     std::size_t threads = 8;
     bool abort_close = false;  // --close rst: end streams with a reset instead of a FIN
+    std::size_t warmup = 20;
+    std::size_t concurrency = 1;
+    double timeout_s = 60;
+    bool count_failures = false;  // --failures count
 };
 
+double g_timeout_s = 60;
+
 void set_timeouts(int fd) {
-    timeval tv{60, 0};
+    timeval tv{static_cast<time_t>(g_timeout_s), static_cast<suseconds_t>((g_timeout_s - static_cast<time_t>(g_timeout_s)) * 1e6)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
@@ -266,9 +301,19 @@ void write_all(int fd, const void* data, std::size_t n, const char* what) {
     }
 }
 
-void read_exact(int fd, void* data, std::size_t n, const char* what) {
+// No deadline: only the socket's receive timeout bounds each wait.
+constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
+
+void read_exact(int fd, void* data, std::size_t n, const char* what, Clock::time_point deadline = kNoDeadline) {
     auto p = static_cast<char*>(data);
     while (n > 0) {
+        if (deadline != kNoDeadline) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            pollfd pfd{fd, POLLIN, 0};
+            int k = left > 0 ? ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1 << 30))) : 0;
+            if (k < 0 && errno == EINTR) continue;
+            if (k == 0) fail(std::string("timed out reading ") + what);
+        }
         auto r = ::recv(fd, p, n, 0);
         if (r == 0) fail(std::string("the connection closed while reading ") + what);
         if (r < 0) {
@@ -280,10 +325,20 @@ void read_exact(int fd, void* data, std::size_t n, const char* what) {
     }
 }
 
+// Closes a descriptor when a failure unwinds past it.
+struct FdGuard {
+    int fd;
+    ~FdGuard() {
+        if (fd >= 0) close(fd);
+    }
+    int release() { return std::exchange(fd, -1); }
+};
+
 // A stream to the target: TCP to the SOCKS5 entry and a CONNECT, or TCP to the target itself.
-int open_stream(const Options& o) {
+int open_stream(const Options& o, Clock::time_point deadline = kNoDeadline) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) fail_errno("cannot create a socket");
+    FdGuard guard{fd};
     set_timeouts(fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -291,28 +346,28 @@ int open_stream(const Options& o) {
     auto to = o.socks.empty() ? target : parse_address(o.socks);
     if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
         fail_errno("cannot connect to " + (o.socks.empty() ? o.target : o.socks));
-    if (o.socks.empty()) return fd;
+    if (o.socks.empty()) return guard.release();
     const unsigned char greeting[] = {5, 1, 0};
     write_all(fd, greeting, sizeof greeting, "the SOCKS5 greeting");
     unsigned char reply[2];
-    read_exact(fd, reply, 2, "the SOCKS5 method reply");
+    read_exact(fd, reply, 2, "the SOCKS5 method reply", deadline);
     if (reply[0] != 5 || reply[1] != 0) fail("the SOCKS5 entry refused the no-authentication method");
     unsigned char request[10] = {5, 1, 0, 1};
     std::memcpy(request + 4, &target.sin_addr, 4);
     std::memcpy(request + 8, &target.sin_port, 2);
     write_all(fd, request, sizeof request, "the SOCKS5 CONNECT");
     unsigned char head[4];
-    read_exact(fd, head, 4, "the SOCKS5 CONNECT reply");
+    read_exact(fd, head, 4, "the SOCKS5 CONNECT reply", deadline);
     if (head[1] != 0) fail("the SOCKS5 entry answered CONNECT with error " + std::to_string(head[1]));
     std::size_t rest = head[3] == 1 ? 6 : head[3] == 4 ? 18 : 0;
     if (head[3] == 3) {
         unsigned char len;
-        read_exact(fd, &len, 1, "the SOCKS5 reply address");
+        read_exact(fd, &len, 1, "the SOCKS5 reply address", deadline);
         rest = len + 2u;
     }
     unsigned char skip[260];
-    read_exact(fd, skip, rest, "the SOCKS5 reply address");
-    return fd;
+    read_exact(fd, skip, rest, "the SOCKS5 reply address", deadline);
+    return guard.release();
 }
 
 void send_command(int fd, char mode, std::uint64_t arg) {
@@ -380,8 +435,10 @@ int run_parallel_streams(const Options& o) {
         threads.emplace_back([up = up, down = down, per, &go, &ready] {
             ready++;
             while (!go.load()) std::this_thread::yield();
-            upload(up, per);
-            download(down, per);
+            guarded([&] {
+                upload(up, per);
+                download(down, per);
+            });
         });
     while (ready.load() < pairs.size()) std::this_thread::yield();
     auto t0 = Clock::now();
@@ -408,25 +465,70 @@ void close_stream(const Options& o, int fd) {
 // Open, send one byte, wait for it to come back: proves the stream reaches the target.
 double open_and_echo(const Options& o, int* keep) {
     auto t0 = Clock::now();
-    int fd = open_stream(o);
-    send_command(fd, 'E', 0);
+    auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
+    FdGuard fd{open_stream(o, deadline)};
+    send_command(fd.fd, 'E', 0);
     char b = 'e';
-    write_all(fd, &b, 1, "the echo byte");
-    read_exact(fd, &b, 1, "the echoed byte");
+    write_all(fd.fd, &b, 1, "the echo byte");
+    read_exact(fd.fd, &b, 1, "the echoed byte", deadline);
     double us = seconds_since(t0) * 1e6;
-    if (keep) *keep = fd;
-    else close_stream(o, fd);
+    if (keep) *keep = fd.release();
+    else close_stream(o, fd.release());
     return us;
 }
 
 int run_latency(const Options& o) {
-    for (int i = 0; i < 20; ++i) open_and_echo(o, nullptr);
-    std::vector<double> us;
-    us.reserve(o.streams);
-    for (std::size_t i = 0; i < o.streams; ++i) us.push_back(open_and_echo(o, nullptr));
-    std::sort(us.begin(), us.end());
-    auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<std::size_t>(q * us.size()))]; };
-    std::printf("streams=%zu p50_us=%.1f p99_us=%.1f\n", o.streams, at(0.50), at(0.99));
+    for (std::size_t i = 0; i < o.warmup; ++i) open_and_echo(o, nullptr);
+    // Slot i holds stream i's latency, or -1 when it failed (--failures count).
+    std::vector<double> us(o.streams, -1);
+    std::vector<std::string> errors(o.streams);
+    std::atomic<std::size_t> next{0}, ready{0};
+    std::atomic<bool> go{false};
+    std::size_t workers = std::min(std::max<std::size_t>(1, o.concurrency), o.streams);
+    auto work = [&] {
+        ready++;
+        while (!go.load()) std::this_thread::yield();
+        for (;;) {
+            auto i = next++;
+            if (i >= us.size()) return;
+            try {
+                us[i] = open_and_echo(o, nullptr);
+            } catch (const Failure& e) {
+                if (!o.count_failures) throw;
+                errors[i] = e.what();
+            }
+        }
+    };
+    if (workers == 1) {
+        go = true;
+        work();
+    } else {
+        // All workers start together: with C = K the K streams are opened at once.
+        std::vector<std::thread> threads;
+        for (std::size_t t = 0; t < workers; ++t) threads.emplace_back([&] { guarded(work); });
+        while (ready.load() < workers) std::this_thread::yield();
+        go = true;
+        for (auto& t : threads) t.join();
+    }
+    double first = us[0];
+    std::vector<double> ok;
+    std::size_t failed = 0;
+    for (std::size_t i = 0; i < us.size(); ++i) {
+        if (us[i] >= 0) ok.push_back(us[i]);
+        else {
+            ++failed;
+            std::fprintf(stderr, "bench_loadgen: stream %zu failed: %s\n", i + 1, errors[i].c_str());
+        }
+    }
+    // A failed stream counts as slower than every one that worked: a percentile that falls on
+    // one prints as -1.
+    std::sort(ok.begin(), ok.end());
+    auto at = [&](double q) {
+        auto i = std::min(us.size() - 1, static_cast<std::size_t>(q * us.size()));
+        return i < ok.size() ? ok[i] : -1.0;
+    };
+    std::printf("streams=%zu failed=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f first_us=%.1f\n", o.streams, failed,
+                at(0.50), at(0.99), failed || ok.empty() ? -1.0 : ok.back(), first);
     return 0;
 }
 
@@ -436,11 +538,13 @@ int run_hold(const Options& o) {
     std::vector<std::thread> threads;
     for (std::size_t t = 0; t < std::max<std::size_t>(1, o.threads); ++t)
         threads.emplace_back([&] {
-            for (;;) {
-                auto i = next++;
-                if (i >= fds.size()) return;
-                open_and_echo(o, &fds[i]);
-            }
+            guarded([&] {
+                for (;;) {
+                    auto i = next++;
+                    if (i >= fds.size()) return;
+                    open_and_echo(o, &fds[i]);
+                }
+            });
         });
     for (auto& t : threads) t.join();
     std::printf("open %zu\n", fds.size());
@@ -458,13 +562,14 @@ int run_hold(const Options& o) {
     std::fprintf(stderr,
                  "usage: bench_loadgen target [--listen 127.0.0.1:0]\n"
                  "       bench_loadgen bulk|parallel|latency|hold --target ADDR [--socks ADDR]\n"
-                 "                     [--bytes N[K|M|G]] [--streams N] [--threads N] [--close fin|rst]\n");
+                 "                     [--bytes N[K|M|G]] [--streams N] [--threads N] [--close fin|rst]\n"
+                 "                     [--warmup N] [--concurrency N] [--timeout SECONDS] [--failures fatal|count]\n");
     std::exit(2);
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     if (argc < 2) usage();
     std::string role = argv[1];
     Options o;
@@ -480,8 +585,13 @@ int main(int argc, char** argv) {
         else if (a == "--streams") o.streams = std::max<std::size_t>(1, parse_size(v));
         else if (a == "--threads") o.threads = parse_size(v);
         else if (a == "--close" && (v == "fin" || v == "rst")) o.abort_close = v == "rst";
+        else if (a == "--warmup") o.warmup = parse_size(v);
+        else if (a == "--concurrency") o.concurrency = std::max<std::size_t>(1, parse_size(v));
+        else if (a == "--timeout") o.timeout_s = std::max(0.001, std::strtod(v.c_str(), nullptr));
+        else if (a == "--failures" && (v == "fatal" || v == "count")) o.count_failures = v == "count";
         else usage();
     }
+    g_timeout_s = o.timeout_s;
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     if (role == "target") return run_target(listen_at);
@@ -490,4 +600,12 @@ int main(int argc, char** argv) {
     if (role == "latency") return run_latency(o);
     if (role == "hold") return run_hold(o);
     usage();
+}
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
 }
