@@ -75,14 +75,20 @@ func md5Hex(b []byte) string {
 }
 
 func peerPath(t *testing.T) string {
+	return binaryFromEnv(t, "ANYTLS_PEER", "tests/interop/peer")
+}
+
+// binaryFromEnv is the program the environment variable names (tests/interop/run sets it):
+// the test is skipped when it is unset, and fails when it names nothing.
+func binaryFromEnv(t *testing.T, variable, target string) string {
 	t.Helper()
-	path := os.Getenv("ANYTLS_PEER")
+	path := os.Getenv(variable)
 	if path == "" {
-		t.Skip("ANYTLS_PEER is not set: build tests/interop/peer (ninja -C build tests/interop/peer) and " +
-			"point ANYTLS_PEER at it, or use tests/interop/run")
+		t.Skip(variable + " is not set: build " + target + " (ninja -C build " + target + ") and point " +
+			variable + " at it, or use tests/interop/run")
 	}
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("ANYTLS_PEER=%s: %v", path, err)
+		t.Fatalf("%s=%s: %v", variable, path, err)
 	}
 	return path
 }

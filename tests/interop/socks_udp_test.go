@@ -46,16 +46,7 @@ const (
 )
 
 func cliPath(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("ANYTLS_CLI")
-	if path == "" {
-		t.Skip("ANYTLS_CLI is not set: build the CLI (ninja -C build tools/anytls/anytls) and point " +
-			"ANYTLS_CLI at it, or use tests/interop/run")
-	}
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("ANYTLS_CLI=%s: %v", path, err)
-	}
-	return path
+	return binaryFromEnv(t, "ANYTLS_CLI", "tools/anytls/anytls")
 }
 
 // --- a UDP echo on both loopbacks ------------------------------------------------------------

@@ -56,6 +56,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ipv4_address.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -71,18 +73,11 @@ using Duration = Clock::duration;
 }
 
 sockaddr_in parse_address(const std::string& text) {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos) fail("address \"" + text + "\" is not host:port");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    char* end = nullptr;
-    long port = std::strtol(text.c_str() + colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535) fail("address \"" + text + "\" has a bad port");
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET, text.substr(0, colon).c_str(), &a.sin_addr) != 1)
-        fail("address \"" + text + "\" is not a numeric IPv4 host:port");
-    if ((ntohl(a.sin_addr.s_addr) >> 24) != 127) fail("address \"" + text + "\" is not on 127.0.0.0/8");
-    return a;
+    std::string why;
+    auto address = anytls::bench::parse_ipv4_address(text, &why);
+    if (!address) fail(why);
+    if ((ntohl(address->sin_addr.s_addr) >> 24) != 127) fail("address \"" + text + "\" is not on 127.0.0.0/8");
+    return *address;
 }
 
 double parse_number(const std::string& what, const std::string& text) {

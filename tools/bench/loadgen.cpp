@@ -61,6 +61,8 @@
 #include <utility>
 #include <vector>
 
+#include "ipv4_address.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -97,14 +99,10 @@ void guarded(Fn&& fn) {
 }
 
 sockaddr_in parse_address(const std::string& text) {
-    auto colon = text.rfind(':');
-    if (colon == std::string::npos) fail("address \"" + text + "\" is not host:port");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(std::atoi(text.c_str() + colon + 1)));
-    if (inet_pton(AF_INET, text.substr(0, colon).c_str(), &a.sin_addr) != 1)
-        fail("address \"" + text + "\" is not a numeric IPv4 host:port");
-    return a;
+    std::string why;
+    auto address = anytls::bench::parse_ipv4_address(text, &why);
+    if (!address) fail(why);
+    return *address;
 }
 
 std::size_t parse_size(const std::string& text) {
