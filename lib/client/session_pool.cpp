@@ -128,7 +128,8 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
     if (created) {
         auto entry = std::move(created).value();
         entry->state = pool::SessionState::busy;
-        auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay));
+        auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay), io::Duration::zero(),
+                                                           pool->server_v2_);
         if (opened && !closed_) {
             stream_ = std::make_shared<session::ClientStream>(std::move(opened).value());
             entry_ = std::move(entry);
@@ -368,7 +369,11 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         } else if (clock_->now() - entry->idle_since >= kProbeIdleAfter) {
             hedge = hedge_timeout(entry->session->rtt());
         }
-        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining(), options.early_data, hedge);
+        // A server that spoke v2 on any session of this pool speaks it on this one, even before
+        // this session's first stream has heard it say so.
+        server_v2_ = server_v2_ || entry->session->peer_version() >= 2;
+        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining(), options.early_data, hedge,
+                                                           server_v2_);
         if (stream) {
             ++counters_.streams_opened;
             ++(warm ? counters_.warm_opens : counters_.cold_opens);
@@ -414,6 +419,7 @@ void SessionPool::watch_open_latency(session::ClientStream& stream, io::TimePoin
 }
 
 void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy) {
+    if (entry->session && entry->session->peer_version() >= 2) server_v2_ = true;
     if (!entry->in_pool) return;
     if (!healthy || !entry->session || entry->session->closed()) {
         note_early_death(*entry);

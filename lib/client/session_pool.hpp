@@ -233,6 +233,10 @@ private:
     int consecutive_failures_ = 0;
     io::TimePoint backoff_until_{};
     std::size_t tasks_in_flight_ = 0;  // creations, heartbeats, the maintenance loop
+    // A session of this proxy said v2 (ServerSettings): a pre-warmed session that has carried
+    // no stream yet is then hedged and replayed like any v2 session (docs/DESIGN.md, "Dead warm
+    // sessions"), rather than taken for a v1 server when it says nothing.
+    bool server_v2_ = false;
     bool started_ = false;
     bool stopping_ = false;
     io::CancellationSource wake_;  // cuts the cycle's sleep short: new settings, reset, or shutdown

@@ -126,9 +126,9 @@ bool ClientStream::replayable() const {
     // SYN, means the server may have read the SYN and passed bytes on: never replay then.
     if (state_->synack != ClientStreamState::SynAck::waiting || state_->data_seen) return false;
     if (state_->buffer.finished()) return false;
-    if (state_->probed && session_->heart_responses() > state_->heart_responses_at_syn) return false;
+    if (session_->frames_received() > state_->frames_at_syn) return false;
     // A v1 server sends no SYNACK, so nothing would have told us the target got data.
-    if (session_->peer_version() < 2 && !state_->unacked.empty()) return false;
+    if (!session_->known_v2() && !state_->unacked.empty()) return false;
     return true;
 }
 
@@ -224,7 +224,7 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
 io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std::uint16_t port,
                                                           io::Duration timeout,
                                                           std::vector<std::uint8_t> early_data,
-                                                          io::Duration hedge) {
+                                                          io::Duration hedge, bool assume_v2) {
     (void)timeout;  // the writes below use the control write timeout; nothing else waits
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
     if (state_ != SessionState::idle) co_return make_error(errc::invalid_argument, "session already carries a stream");
@@ -250,12 +250,16 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
     // The HeartRequest leads the SYN: a server that read the SYN has answered it first, so
     // silence from both means the path is dead, and an answer proves it alive even while the
     // SYNACK waits for a slow target (docs/DESIGN.md, "Dead warm sessions").
+    // On a session's first stream the Settings go first and a v2 server answers them with
+    // ServerSettings before it reads the SYN: that answer serves, and the write keeps the
+    // reference's shape.
+    if (assume_v2) assumed_v2_ = true;
     std::vector<std::uint8_t> syn;
-    const bool probe = hedge > io::Duration::zero() && settings_sent_ && peer_version_ >= 2;
-    if (probe) proto::append_frame_header(syn, proto::Command::heart_request, proto::control_stream_id, 0);
+    const bool probe = hedge > io::Duration::zero() && known_v2();
+    if (probe && settings_sent_) proto::append_frame_header(syn, proto::Command::heart_request, proto::control_stream_id, 0);
     proto::append_frame_header(syn, proto::Command::syn, stream->id, 0);
     stream->probed = probe;
-    stream->heart_responses_at_syn = heart_responses_;
+    stream->frames_at_syn = frames_received_;
 
     Result<void> written;
     if (!settings_sent_) {
@@ -349,15 +353,15 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
             self->resolve(*stream, make_error(errc::closed, "the stream was closed before its SYNACK"));
             break;
         }
-        if (self->peer_version_ < 2 && (stream->data_seen || stream->buffer.finished() || self->peer_is_v1_)) {
+        if (!self->known_v2() && (stream->data_seen || stream->buffer.finished() || self->peer_is_v1_)) {
             self->resolve(*stream, std::nullopt);
             break;
         }
-        if (self->peer_version_ >= 2 && stream->buffer.finished()) {
+        if (self->known_v2() && stream->buffer.finished()) {
             self->resolve(*stream, make_error(errc::closed, "server closed the stream before its SYNACK"));
             break;
         }
-        if (stream->probed && self->heart_responses_ > stream->heart_responses_at_syn) {
+        if (stream->probed && self->frames_received_ > stream->frames_at_syn) {
             hedge_deadline = io::Deadline::never();  // the session answered: it is alive
         }
         const bool hedging = !hedge_deadline.is_never();
@@ -367,7 +371,7 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
         }
         bool woken = co_await stream->event.wait(wait);
         if (woken || stream->resolved) continue;
-        if (hedging && hedge_deadline.expired() && self->heart_responses_ == stream->heart_responses_at_syn &&
+        if (hedging && hedge_deadline.expired() && self->frames_received_ == stream->frames_at_syn &&
             stream->synack == SynAck::waiting && !stream->data_seen) {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(hedge).count();
             self->fail(make_error(-ETIMEDOUT, fmt::format("the session answered neither the SYN nor the heartbeat "
@@ -377,8 +381,9 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
         }
         if (synack_deadline.expired() && stream->synack == SynAck::waiting && !stream->buffer.ended() &&
             !stream->data_seen) {
-            if (self->peer_version_ >= 2) {
-                // The reference closes the whole session when the SYNACK is late.
+            if (self->known_v2()) {
+                // The reference closes the whole session when the SYNACK is late. A session the
+                // caller knows to be v2 is not taken for a v1 server for saying nothing.
                 self->fail(make_error(-ETIMEDOUT, "no SYNACK from the server in time"));
                 continue;
             }
@@ -453,6 +458,7 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
         if (s->id == frame.stream_id) target = s;
     if (target && target->locally_closed) target.reset();
     const bool current = target && target == stream_;
+    ++frames_received_;
     switch (frame.command) {
         case Command::psh: {
             if (!target || frame.data.empty()) break;
@@ -487,7 +493,7 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
             auto version = proto::settings_version(proto::parse_settings(text()));
             // Go keeps byte(v).
             if (version) peer_version_ = static_cast<std::uint8_t>(*version);
-            if (stream_) stream_->event.notify();
+            if (stream_) stream_->event.notify();  // a first-stream open learns its session is alive
             break;
         }
         case Command::update_padding_scheme:

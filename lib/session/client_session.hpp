@@ -84,9 +84,11 @@ struct ClientStreamState {
     // most kReplayLimit; more marks the stream as not replayable). Freed once acknowledged.
     std::vector<std::uint8_t> unacked;
     bool unacked_overflow = false;
-    // The session's HeartResponse count when the SYN left, and whether a HeartRequest went
-    // with it: a response after that proves the session alive (no hedge, no replay).
-    std::uint64_t heart_responses_at_syn = 0;
+    // The session's count of received frames when the SYN left, and whether the open is
+    // hedged: any frame after that proves the path alive (no hedge, and no replay). The answer
+    // expected is the HeartResponse to the HeartRequest sent with the SYN, or on a session's
+    // first stream the ServerSettings that answers its Settings.
+    std::uint64_t frames_at_syn = 0;
     bool probed = false;
     io::TimePoint opened_at{};
     Signal event;               // SYNACK, data, FIN, HeartResponse or session failure: wakes the watcher
@@ -157,11 +159,15 @@ public:
     // ClientStream::wait_connected() waits for it. `early_data` leaves as the stream's first
     // data, with the SYN and the address: for protocols whose server answers only after
     // reading a request header (UDP-over-TCP to a server that routes before it acknowledges),
-    // and for a replay. `hedge` > 0 (v2 peers only): a HeartRequest goes out with the SYN, and
-    // a session that answers neither it nor the SYN within `hedge` is closed as dead.
+    // and for a replay. `hedge` > 0 (v2 peers only): a HeartRequest goes out with the SYN (on
+    // the session's first stream the Settings' answer serves), and a session that answers
+    // nothing within `hedge` is closed as dead. `assume_v2`: the caller knows the server
+    // speaks v2 (another session of the same proxy said so), so a session that has not said
+    // it yet is treated as v2: silence is death, not a v1 server.
     io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout,
                                                std::vector<std::uint8_t> early_data = {},
-                                               io::Duration hedge = io::Duration::zero());
+                                               io::Duration hedge = io::Duration::zero(),
+                                               bool assume_v2 = false);
 
     // Sends HeartRequest and waits for HeartResponse; only for v2 peers (known once the first
     // stream's ServerSettings arrived). Errors: errc::invalid_argument (not a v2 peer),
@@ -178,6 +184,11 @@ public:
     io::TimePoint last_used() const { return last_used_; }
     // The peer's protocol version from ServerSettings; 0 while unknown (or a v1 peer).
     int peer_version() const { return peer_version_; }
+    // The peer is v2, by its own ServerSettings or by the caller's word (open_stream's
+    // assume_v2).
+    bool known_v2() const { return peer_version_ >= 2 || assumed_v2_; }
+    // Frames received so far, of any kind.
+    std::uint64_t frames_received() const { return frames_received_; }
     std::uint32_t last_stream_id() const { return last_stream_id_; }
     // The padding-md5 this session sent in its Settings (empty before the first stream).
     const std::string& sent_padding_md5() const { return sent_padding_md5_; }
@@ -231,6 +242,8 @@ private:
     // Streams that linger() let go of the session: they still receive until they close.
     std::vector<std::shared_ptr<ClientStreamState>> lingering_;
     std::uint64_t heart_responses_ = 0;
+    std::uint64_t frames_received_ = 0;
+    bool assumed_v2_ = false;
     Signal heart_signal_;
     io::Duration rtt_{0};
     // A SYN and address held back for a moment past the padding scheme's numbered writes, so

@@ -594,4 +594,25 @@ TEST_CASE("the pool warms at once when it starts, and again right after a reset"
     CHECK(f.pool->stats().created_total == 6);
 }
 
+TEST_CASE("a pre-warmed session that never carried a stream is hedged too, once the server is known v2") {
+    auto settings = base_settings();
+    settings.heartbeat_interval = 0s;
+    Fixture f(settings, true);
+    REQUIRE(sync_wait(f.reactor, make_idle_sessions(&f, 1)));  // #1 says v2 to the pool
+    auto warmer = settings;
+    warmer.ensure_idle_session = 2;
+    f.pool->set_settings(warmer);
+    f.cycle_and_settle();  // #2, proactive: no stream yet, so it has not said v2 itself
+    REQUIRE(f.pool->stats().idle == 2);
+    f.clock.advance(3s);
+    f.relay.stall_all();
+    auto s = sync_wait(f.reactor, echo_and_close(&f, 3000));
+    REQUIRE_MESSAGE(s, s.error().text());
+    CHECK(*s == 3);  // #2 (the newest idle) was dead; the stream moved, bytes and all
+    CHECK(f.pool->stats().retried_opens == 1);
+    CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
+        return l.find("Session #2 closed: the session answered neither the SYN nor the heartbeat") != std::string::npos;
+    }));
+}
+
 }  // TEST_SUITE
