@@ -112,17 +112,26 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
     while (replaying_) (void)co_await replay_done_->wait(io::Duration::zero());
     if (stream_ != failed) co_return stream_ != nullptr && !closed_;  // a concurrent call moved it
     SessionPool* pool = pool_;
-    if (!warm_ || replayed_ || released_ || pool->stopping_ || !failed->replayable()) co_return false;
+    const bool refused = failed->ended_before_synack();  // the session is fine; the stream was turned away
+    if ((!warm_ && !refused) || replayed_ || released_ || pool->stopping_ || !failed->replayable()) co_return false;
     replaying_ = true;
     if (!replay_done_) replay_done_ = std::make_unique<session::Broadcast>(*pool->reactor_);
     // The early data and every byte written so far (the failed stream kept them all).
     std::vector<std::uint8_t> replay = failed->replay_bytes();
     auto old_entry = entry_;
-    pool->note_early_death(*old_entry);
-    pool->close_entry(old_entry, &PoolStats::closed_error);
     ++pool->counters_.retried_opens;
-    log::debug("[AnyTLS] Reused session #{} of {} failed before the SYNACK ({}); replaying the stream on a fresh session",
-               old_entry->seq, pool->proxy_name_, error.text());
+    if (refused) {
+        // The old stream ends (its FIN is ignored by the server) and its session goes back.
+        pool->reactor_->spawn(close_detached(pool, old_entry, failed));
+        log::debug("[AnyTLS] Session #{} of {} ended a stream before its SYNACK ({}); replaying it on a fresh session",
+                   old_entry->seq, pool->proxy_name_, error.text());
+    } else {
+        pool->note_early_death(*old_entry);
+        pool->close_entry(old_entry, &PoolStats::closed_error);
+        log::debug("[AnyTLS] Reused session #{} of {} failed before the SYNACK ({}); replaying the stream on a fresh "
+                   "session",
+                   old_entry->seq, pool->proxy_name_, error.text());
+    }
     bool moved = false;
     auto created = co_await pool->create_session(pool->reserve_entry(), false);
     if (created) {
@@ -161,6 +170,9 @@ io::Task<Result<void>> PooledStream::close() {
 
 bool PooledStream::linger() {
     if (!stream_ || closed_ || released_ || !pool_->would_return_to_idle(*entry_)) return false;
+    // Each draining stream is still open at the server, which caps streams per session (256 in
+    // ours): past kMaxLingeringStreams the session stays with this stream instead.
+    if (stream_->lingering_on_session() >= kMaxLingeringStreams) return false;
     stream_->linger();
     released_ = true;
     pool_->stream_ended(entry_, true);

@@ -250,6 +250,8 @@ inline constexpr io::Duration kProbeIdleAfter = std::chrono::seconds(2);
 // multiple of the session's round-trip time, never less than the floor.
 inline constexpr io::Duration kHedgeFloor = std::chrono::milliseconds(300);
 inline constexpr int kHedgeRttMultiple = 4;
+// How many half-closed streams may drain on one session that went back to the pool meanwhile.
+inline constexpr std::size_t kMaxLingeringStreams = 64;
 io::Duration hedge_timeout(io::Duration rtt);
 
 // A session that dies within this long of its creation counts as a failed creation.

@@ -67,7 +67,19 @@ std::size_t ClientStream::buffered() const { return state_ ? state_->buffer.buff
 io::Task<Result<std::size_t>> ClientStream::read(std::span<std::byte> buffer, io::Duration timeout) {
     if (!state_ || state_->locally_closed) co_return make_error(errc::closed, "stream closed");
     auto result = co_await state_->buffer.read(buffer, timeout);
+    if (result && *result == 0 && ended_before_synack()) {
+        // A v2 server acknowledges every stream it connects before anything else of it, so an
+        // end with no SYNACK is a refusal (its stream limit, say), not the target's clean end.
+        co_return make_error(errc::closed, "the server ended the stream before its SYNACK");
+    }
     co_return result;
+}
+
+std::size_t ClientStream::lingering_on_session() const { return session_ ? session_->lingering() : 0; }
+
+bool ClientStream::ended_before_synack() const {
+    return state_ && session_ && state_->buffer.finished() && session_->known_v2() &&
+           state_->synack == ClientStreamState::SynAck::waiting && !state_->data_seen;
 }
 
 io::Task<Result<void>> ClientStream::write(std::span<const std::byte> data, io::Duration timeout) {
@@ -121,6 +133,9 @@ std::size_t ClientStream::writable_before_synack(std::size_t wanted) const {
 
 bool ClientStream::replayable() const {
     if (!state_ || !session_ || state_->locally_closed || state_->unacked_overflow) return false;
+    // A v2 server writes the SYNACK before it forwards anything, so one that ended the stream
+    // without it never connected the target: the stream may go to another session.
+    if (ended_before_synack()) return true;
     if (!session_->closed()) return false;
     // Anything heard back for this stream, or an answer to the heartbeat that went with its
     // SYN, means the server may have read the SYN and passed bytes on: never replay then.

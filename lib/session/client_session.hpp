@@ -127,6 +127,9 @@ public:
     // replay_bytes() (docs/DESIGN.md, "When a stream is replayed").
     bool replayable() const;
     const std::vector<std::uint8_t>& replay_bytes() const { return state_->unacked; }
+    // A v2 server ended the stream without a SYNACK: it refused it before reaching the target
+    // (read() reports that as errc::closed, not as a clean end).
+    bool ended_before_synack() const;
     void set_on_resolved(std::function<void(const ClientStreamState&)> callback);
     // Sends FIN; the stream ends and the session becomes idle (reusable) if it is healthy.
     io::Task<Result<void>> close();
@@ -137,6 +140,8 @@ public:
     void linger();
 
     std::uint32_t id() const;
+    // How many other streams still drain on this stream's session (see linger()).
+    std::size_t lingering_on_session() const;
     // Received bytes waiting for read() (bounded by the session's stream buffer limit + 65535).
     std::size_t buffered() const;
     ClientSession* session() const { return session_.get(); }
@@ -190,6 +195,8 @@ public:
     // Frames received so far, of any kind.
     std::uint64_t frames_received() const { return frames_received_; }
     std::uint32_t last_stream_id() const { return last_stream_id_; }
+    // Streams that linger() let go of the session and that still drain.
+    std::size_t lingering() const { return lingering_.size(); }
     // The padding-md5 this session sent in its Settings (empty before the first stream).
     const std::string& sent_padding_md5() const { return sent_padding_md5_; }
     // Why the session closed (empty while open).

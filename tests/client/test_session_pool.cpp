@@ -117,7 +117,7 @@ config::PoolSettings base_settings() {
 // whose decisions read a ManualClock.
 struct Fixture {
     explicit Fixture(config::PoolSettings settings = base_settings(), bool through_relay = false,
-                     bool server_unreachable = false)
+                     bool server_unreachable = false, std::size_t server_streams_per_session = 256)
         : echo_cancel(reactor), relay(reactor) {
         const auto& pki = test::test_pki();
         server::ServerConfig sc;
@@ -125,6 +125,7 @@ struct Fixture {
         sc.certificate_file = pki.server_cert;
         sc.private_key_file = pki.server_key;
         sc.users = {{"pool", kPassword}};
+        sc.max_streams_per_session = server_streams_per_session;
         auto created = server::Server::create(reactor, sc);
         REQUIRE_MESSAGE(created, created.error().text());
         server = std::move(created).value();
@@ -613,6 +614,26 @@ TEST_CASE("a pre-warmed session that never carried a stream is hedged too, once 
     CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
         return l.find("Session #2 closed: the session answered neither the SYN nor the heartbeat") != std::string::npos;
     }));
+}
+
+TEST_CASE("a stream the server ends before its SYNACK (its stream limit) moves to a fresh session") {
+    // The server takes one stream per session: the first one, draining, holds the slot.
+    Fixture f(base_settings(), false, false, 1);
+    auto first = sync_wait(f.reactor, f.pool->open_stream("127.0.0.1", f.echo_port(), 5s));
+    REQUIRE_MESSAGE(first, first.error().text());
+    REQUIRE(sync_wait(f.reactor, write_pattern(&*first, 1000)));
+    REQUIRE(first->linger());  // its session goes back to the pool while it drains
+    auto second = sync_wait(f.reactor, open_and_echo(&f, 5000));
+    REQUIRE_MESSAGE(second, second.error().text());
+    CHECK(second->replayed());
+    CHECK(second->session_seq() != first->session_seq());
+    CHECK(f.pool->stats().retried_opens == 1);
+    CHECK(f.pool->stats().closed_error == 0);  // the refusing session was fine, and stays
+    auto drained = sync_wait(f.reactor, read_echo(&*first, 1000));
+    CHECK_MESSAGE(drained, drained.error().text());
+    REQUIRE(sync_wait(f.reactor, first->close()));
+    REQUIRE(sync_wait(f.reactor, second->close()));
+    CHECK(f.pool->stats().idle == 2);
 }
 
 }  // TEST_SUITE
