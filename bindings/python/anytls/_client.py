@@ -9,6 +9,7 @@ import io
 import os
 import socket
 import threading
+import warnings
 import weakref
 from typing import Any, Dict, Optional, Union
 
@@ -21,6 +22,8 @@ Seconds = Union[int, float, datetime.timedelta]
 # Reads wait in slices of at most this many milliseconds, so that close() from another thread
 # is noticed (the C API forbids freeing a stream while a call on it is in progress).
 _READ_SLICE_MS = 500
+# The most one read can return: the stream buffer limit (1 MiB) plus one frame (65535 bytes).
+_MAX_READ = 1024 * 1024 + 65535
 
 DEFAULT_OPEN_TIMEOUT = 30.0
 
@@ -224,6 +227,9 @@ class Stream:
             raise ValueError("negative buffer size")
         if n == 0:
             return b""
+        # One read returns at most what the stream has buffered (its limit plus one frame), so
+        # a larger buffer would only be allocated and left unused.
+        n = min(n, _MAX_READ)
         buf = ctypes.create_string_buffer(n)
         got = self._read(ctypes.addressof(buf), n, self._timeout if timeout is ... else timeout)
         return buf.raw[:got]
@@ -285,7 +291,10 @@ class Stream:
             self._gate.leave()
             del keep
 
-    send = sendall
+    def send(self, data: Any, timeout: Optional[float] = ...) -> int:  # type: ignore[assignment]
+        """Writes all of data, as sendall(), and returns its length (socket.send's contract)."""
+        self.sendall(data, timeout)
+        return memoryview(data).nbytes
 
     def close(self) -> None:
         """Ends the stream (FIN); the session goes back to its pool. Idempotent.
@@ -335,6 +344,8 @@ class Stream:
     def __del__(self) -> None:
         try:
             if not self._gate.closed:
+                # As an unclosed socket or file does (shown under -X dev or -W default).
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
                 self.close()
         except Exception:
             pass

@@ -178,10 +178,15 @@ def invalid(message: str) -> Exception:
 
 def encode(text: Any, what: str) -> bytes:
     if isinstance(text, bytes):
-        return text
-    if isinstance(text, str):
-        return text.encode("utf-8")
-    raise TypeError(f"{what} must be str, not {type(text).__name__}")
+        encoded = text
+    elif isinstance(text, str):
+        encoded = text.encode("utf-8")
+    else:
+        raise TypeError(f"{what} must be str, not {type(text).__name__}")
+    # The C API takes NUL-terminated strings: "a\0b" would silently become "a".
+    if b"\0" in encoded:
+        raise ValueError(f"{what} contains a NUL character")
+    return encoded
 
 
 def timeout_ms(timeout: Optional[float], what: str = "timeout", allow_none: bool = True) -> int:

@@ -332,3 +332,28 @@ def test_log_lines_reach_logging(caplog: pytest.LogCaptureFixture, pki, echo_por
 def test_server_bad_config() -> None:
     with pytest.raises(anytls.ConfigError):
         anytls.Server('listen = "127.0.0.1:0"\n')
+
+
+def test_a_nul_in_a_name_is_refused(client: anytls.Client, echo_port: int) -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        client.open("test", "127.0.0.1\0evil", echo_port, timeout=10)
+    with pytest.raises(ValueError, match="NUL"):
+        client.open("te\0st", "127.0.0.1", echo_port, timeout=10)
+
+
+def test_send_returns_the_count_and_a_huge_recv_allocates_one_read(client: anytls.Client, echo_port: int) -> None:
+    with client.open("test", "127.0.0.1", echo_port, timeout=10, io_timeout=10) as s:
+        assert s.send(b"hello") == 5
+        assert s.send(memoryview(b"abc")) == 3
+        got = b""
+        while len(got) < 8:
+            got += s.recv(2 ** 31)  # would be a 2 GiB buffer if not capped
+        assert got == b"helloabc"
+
+
+def test_an_unclosed_stream_warns(client: anytls.Client, echo_port: int) -> None:
+    import gc
+    s = client.open("test", "127.0.0.1", echo_port, timeout=10)
+    with pytest.warns(ResourceWarning, match="unclosed"):
+        del s
+        gc.collect()
