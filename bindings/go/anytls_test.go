@@ -454,3 +454,28 @@ func TestLargeTransfer(t *testing.T) {
 		t.Fatal("4 MiB echo mismatch")
 	}
 }
+
+func TestWrongPasswordIsErrAuth(t *testing.T) {
+	e := newEnv(t, nil)
+	toml := strings.Replace(proxyTOML("bad", "127.0.0.1", e.server.Port(), e.caFile),
+		"password = \"secret\"", "password = \"not the password\"", 1)
+	c, err := anytls.Open(toml)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer c.Close()
+	conn, err := c.DialContext(context.Background(), "bad", "tcp", e.echo)
+	if err == nil {
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err = conn.Write([]byte("x")); err == nil {
+			_, err = conn.Read(make([]byte, 1))
+		}
+	}
+	if !errors.Is(err, anytls.ErrAuth) {
+		t.Fatalf("err = %v, want one wrapping ErrAuth", err)
+	}
+	if !strings.Contains(err.Error(), "wrong password?") {
+		t.Errorf("err %q does not name the inference", err)
+	}
+}

@@ -29,6 +29,10 @@ constexpr std::size_t max_data_per_write = 16 * proto::max_frame_data;
 // pays it once.
 constexpr io::Duration kOpenCork = std::chrono::milliseconds(1);
 
+// How long after its creation a session that the server closes without a frame is taken as
+// refused for its password (see remote_failure).
+constexpr io::Duration kAuthVerdictWindow = std::chrono::seconds(10);
+
 std::span<const std::byte> as_byte_span(const std::vector<std::uint8_t>& bytes) {
     return std::as_bytes(std::span<const std::uint8_t>(bytes));
 }
@@ -203,6 +207,18 @@ void ClientSession::fail(Error error) {
 
 void ClientSession::close() { fail(make_error(errc::closed, "session closed")); }
 
+Error ClientSession::remote_failure(Error error) const {
+    // The protocol has no answer to a wrong password: the server just closes the connection
+    // after the preamble. A young session that the server closes before sending a single
+    // frame (a v2 server answers the first Settings at once) is most likely that.
+    const bool young = reactor_->now() - created_at_ < kAuthVerdictWindow;
+    const bool dropped = error.code == errc::closed || error.code == -ECONNRESET || error.code == -EPIPE ||
+                         error.code == errc::tls_protocol;
+    if (frames_received_ > 0 || !young || !dropped) return error;
+    return make_error(errc::auth_failed, "the server closed the session after authentication, before any answer: "
+                                         "wrong password? (" + error.text() + ")");
+}
+
 io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t> bytes, io::Duration timeout) {
     auto lock = write_mutex_.scoped();
     auto guard = co_await lock;
@@ -230,8 +246,8 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
         }
     }
     if (!written) {
-        fail(written.error());
-        co_return written;
+        fail(remote_failure(written.error()));
+        co_return Result<void>(close_reason_.value_or(written.error()));
     }
     co_return Result<void>{};
 }
@@ -552,11 +568,11 @@ io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
     while (!self->closed()) {
         auto n = co_await self->connection_->read(buffer, io::Duration::zero());
         if (!n) {
-            self->fail(std::move(n).error());
+            self->fail(self->remote_failure(std::move(n).error()));
             break;
         }
         if (*n == 0) {
-            self->fail(make_error(errc::closed, "server closed the session"));
+            self->fail(self->remote_failure(make_error(errc::closed, "server closed the session")));
             break;
         }
         std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);

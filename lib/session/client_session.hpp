@@ -227,6 +227,9 @@ private:
     static io::Task<void> close_stream_detached(std::shared_ptr<ClientSession> self,
                                                 std::shared_ptr<ClientStreamState> stream);
     void fail(Error error);
+    // What a failure the server caused means: errc::auth_failed for a young session closed
+    // before any frame (the protocol's only sign of a wrong password), else `error`.
+    Error remote_failure(Error error) const;
 
     io::Reactor* reactor_;
     ClientConfig config_;

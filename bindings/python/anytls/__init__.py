@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._client import Client, PoolConfig, PoolStats, Stream
 from ._errors import (
     AnyTLSError,
+    AuthenticationError,
     ClosedError,
     ConfigError,
     ConnectError,
@@ -36,7 +37,7 @@ from ._server import Server
 __version__ = "0.1.0"
 
 __all__ = [
-    "ABI_VERSION", "TRACE", "AnyTLSError", "Client", "ClosedError", "ConfigError", "ConnectError",
+    "ABI_VERSION", "TRACE", "AnyTLSError", "AuthenticationError", "Client", "ClosedError", "ConfigError", "ConnectError",
     "IOError", "InternalError", "InvalidArgumentError", "LibraryLoadError", "PoolConfig",
     "PoolStats", "ProtocolError", "Server", "Stream", "TargetRefusedError", "TimeoutError",
     "UnknownProxyError", "abi_version", "load_library", "set_log_level", "strerror",

@@ -73,6 +73,12 @@ class ConnectError(AnyTLSError, ConnectionError):
     """The proxy server could not be used: connect (-6), TLS (-7), TLS verify (-8), auth (-9)."""
 
 
+class AuthenticationError(ConnectError):
+    """ANYTLS_E_AUTH: the server closed the session right after authentication: a wrong password.
+
+    The protocol has no explicit answer; the message says that it is an inference."""
+
+
 class TargetRefusedError(AnyTLSError, ConnectionRefusedError):
     """ANYTLS_E_TARGET_REFUSED: the server could not reach the target (its SYNACK text)."""
 
@@ -98,7 +104,7 @@ _BY_CODE: Dict[int, Type[AnyTLSError]] = {
     E_CONNECT: ConnectError,
     E_TLS: ConnectError,
     E_TLS_VERIFY: ConnectError,
-    E_AUTH: ConnectError,
+    E_AUTH: AuthenticationError,
     E_TARGET_REFUSED: TargetRefusedError,
     E_PROTOCOL: ProtocolError,
     E_IO: IOError,

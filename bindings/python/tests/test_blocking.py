@@ -357,3 +357,15 @@ def test_an_unclosed_stream_warns(client: anytls.Client, echo_port: int) -> None
     with pytest.warns(ResourceWarning, match="unclosed"):
         del s
         gc.collect()
+
+
+def test_a_wrong_password_is_an_authentication_error(server: anytls.Server, pki: dict, echo_port: int) -> None:
+    toml = (f'[[proxies]]\nname = "bad"\ntype = "anytls"\nserver = "127.0.0.1"\nport = {server.port}\n'
+            f'password = "not the password"\nca-file = "{pki["ca"]}"\n')
+    with anytls.Client(config=toml) as c:
+        with pytest.raises(anytls.AuthenticationError) as info:
+            with c.open("bad", "127.0.0.1", echo_port, timeout=10, io_timeout=10) as s:
+                s.sendall(b"x")
+                s.recv(1)
+    assert isinstance(info.value, anytls.ConnectError)
+    assert "wrong password?" in info.value.message
