@@ -110,7 +110,12 @@ io::Task<void> relay_fd_to_stream(io::Reactor* r, std::shared_ptr<FdRelay> relay
         auto n = co_await receive;
         if (!n || *n == 0) break;
         auto w = co_await relay->stream->write(std::span<const std::byte>(buffer.data(), *n), std::chrono::seconds(60));
-        if (!w) break;
+        if (!w) {
+            // Recorded before finish_relay shuts the socket down: the caller may read its end
+            // at once and ask why.
+            if (w.code() != errc::closed) record_fd_stream_error(relay->caller_inode, w.error());
+            break;
+        }
     }
     co_await finish_relay(relay);
 }
