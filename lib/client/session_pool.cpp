@@ -68,17 +68,29 @@ io::Task<void> PooledStream::close_detached(SessionPool* pool, std::shared_ptr<P
     if (pool) pool->stream_ended(entry, closed.ok());
 }
 
+io::Task<void> PooledStream::wait_for_replay() {
+    // Every operation starts here: once a replay has taken its snapshot of the kept bytes, a
+    // write must go to the stream it moves to, not add bytes to the snapshot's old stream.
+    while (replaying_) (void)co_await replay_done_->wait(io::Duration::zero());
+}
+
+// The awaits stand in statements of their own, outside conditions (GCC 12 has miscompiled
+// co_await in the operands of && and ||).
 io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer, io::Duration timeout) {
     for (;;) {
+        co_await wait_for_replay();
         if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
         auto stream = stream_;
         auto got = co_await stream->read(buffer, timeout);
-        if (got || !co_await replay_after(got.error(), stream, timeout)) co_return got;
+        if (got) co_return got;
+        const bool moved = co_await replay_after(got.error(), stream, timeout);
+        if (!moved) co_return got;
     }
 }
 
 io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::Duration timeout) {
     while (!data.empty()) {
+        co_await wait_for_replay();
         if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
         auto stream = stream_;
         // Until the SYNACK, a write keeps its bytes for a replay, up to kReplayLimit; the rest
@@ -86,12 +98,18 @@ io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::
         const std::size_t n = stream->writable_before_synack(data.size());
         if (n == 0) {
             auto connected = co_await stream->wait_connected(timeout);
-            if (!connected && !co_await replay_after(connected.error(), stream, timeout)) co_return connected;
+            if (!connected) {
+                const bool moved = co_await replay_after(connected.error(), stream, timeout);
+                if (!moved) co_return connected;
+            }
             continue;
         }
         auto written = co_await stream->write(data.first(n), timeout);
-        // A replay carries these n bytes too (they were kept before they were sent).
-        if (!written && !co_await replay_after(written.error(), stream, timeout)) co_return written;
+        if (!written) {
+            // A replay carries these n bytes too (they were kept before they were sent).
+            const bool moved = co_await replay_after(written.error(), stream, timeout);
+            if (!moved) co_return written;
+        }
         data = data.subspan(n);
     }
     co_return Result<void>{};
@@ -99,10 +117,13 @@ io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::
 
 io::Task<Result<void>> PooledStream::wait_connected(io::Duration timeout) {
     for (;;) {
+        co_await wait_for_replay();
         if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
         auto stream = stream_;
         auto connected = co_await stream->wait_connected(timeout);
-        if (connected || !co_await replay_after(connected.error(), stream, timeout)) co_return connected;
+        if (connected) co_return connected;
+        const bool moved = co_await replay_after(connected.error(), stream, timeout);
+        if (!moved) co_return connected;
     }
 }
 
@@ -151,6 +172,9 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
             pool->close_entry(entry, &PoolStats::closed_error);
         }
     }
+    // The refusing session went back to the pool above: if the stream could not move, it has
+    // no session left to hand back when it closes.
+    if (refused && !moved) released_ = true;
     replayed_ = true;
     replaying_ = false;
     replay_done_->notify_all();
@@ -158,6 +182,10 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
 }
 
 io::Task<Result<void>> PooledStream::close() {
+    if (!stream_ || closed_) co_return Result<void>{};
+    // A replay in flight decides which session this stream ends on (and hands the old one
+    // back itself): let it finish first.
+    co_await wait_for_replay();
     if (!stream_ || closed_) co_return Result<void>{};
     // The ClientStream stays in place: a read or write still suspended on another coroutine
     // refers to it, and wakes up to a closed stream rather than a destroyed one.
@@ -169,6 +197,8 @@ io::Task<Result<void>> PooledStream::close() {
 }
 
 bool PooledStream::linger() {
+    // During a replay the session this stream will end on is not known yet.
+    if (replaying_) return false;
     if (!stream_ || closed_ || released_ || !pool_->would_return_to_idle(*entry_)) return false;
     // Each draining stream is still open at the server, which caps streams per session (256 in
     // ours): past kMaxLingeringStreams the session stays with this stream instead.

@@ -136,6 +136,7 @@ private:
     // on a fresh session (this call or a concurrent one replayed it), so the caller retries.
     io::Task<bool> replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
                                 io::Duration timeout);
+    io::Task<void> wait_for_replay();
 
     SessionPool* pool_;
     std::shared_ptr<PooledSession> entry_;

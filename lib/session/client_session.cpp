@@ -193,11 +193,19 @@ void ClientSession::fail(Error error) {
     log::debug("[AnyTLS] Session #{} closed: {}", seq_, error.text());
     state_ = SessionState::closed;
     close_reason_ = error;
+    // A stream's -ETIMEDOUT means "nothing yet, try again" to its readers (the SOCKS relay's
+    // read slices, a C caller's timeout); a session that died of a timeout must not read as
+    // that, or they would retry a dead stream for ever. Same text, a code that ends them.
+    Error stream_error = error;
+    if (stream_error.code == -ETIMEDOUT) stream_error.code = -ECONNABORTED;
     if (stream_) {
-        stream_->buffer.fail(error);
+        stream_->buffer.fail(stream_error);
         stream_->event.notify();
     }
-    for (auto& stream : lingering_) stream->buffer.fail(error);
+    for (auto& stream : lingering_) {
+        stream->buffer.fail(stream_error);
+        stream->event.notify();  // a watcher of a stream that lingered before its SYNACK
+    }
     lingering_.clear();
     corked_.clear();
     cork_timer_.cancel();
@@ -313,7 +321,9 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         // moment for the caller's first write (flush_corked sends it otherwise).
         syn.insert(syn.end(), address_frame.begin(), address_frame.end());
         if (early_data.empty()) {
-            corked_ = std::move(syn);
+            // Appended: a stream that lingered before its first write may still have its own
+            // SYN corked here.
+            corked_.insert(corked_.end(), syn.begin(), syn.end());
             cork_timer_.reset();
             reactor_->spawn(flush_corked(self));
         } else {
@@ -372,7 +382,9 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
             self->resolve(*stream, error);
             break;
         }
-        if (stream->synack == SynAck::connected) {
+        if (stream->synack == SynAck::connected || stream->data_seen) {
+            // Data proves the target connected whatever the version (a v2 server's SYNACK comes
+            // first; a v1 server sends none).
             self->resolve(*stream, std::nullopt);
             break;
         }
@@ -402,6 +414,11 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
         }
         bool woken = co_await stream->event.wait(wait);
         if (woken || stream->resolved) continue;
+        if (hedging && hedge_deadline.expired() && self->reader_stalled_) {
+            // The answer may sit unread behind a full stream buffer: silence proves nothing.
+            hedge_deadline = io::Deadline::never();
+            continue;
+        }
         if (hedging && hedge_deadline.expired() && self->frames_received_ == stream->frames_at_syn &&
             stream->synack == SynAck::waiting && !stream->data_seen) {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(hedge).count();
@@ -496,22 +513,25 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
             auto stream = target;
             stream->data_seen = true;
             stream->event.notify();
+            reader_stalled_ = true;
             bool room = co_await stream->buffer.wait_for_room();
+            reader_stalled_ = false;
             if (room) stream->buffer.push(frame.data);
             break;
         }
         case Command::synack:
-            if (!current) break;
+            // For the current stream or one that lingered before its SYNACK came.
+            if (!target) break;
             if (frame.data.empty()) {
-                if (stream_->synack == ClientStreamState::SynAck::waiting)
-                    stream_->synack = ClientStreamState::SynAck::connected;
+                if (target->synack == ClientStreamState::SynAck::waiting)
+                    target->synack = ClientStreamState::SynAck::connected;
             } else {
                 // The reference closes the stream with "remote: <text>"; we keep the text as
                 // sent and classify it as the target's fault.
-                stream_->synack = ClientStreamState::SynAck::refused;
-                stream_->buffer.fail(make_error(errc::target_refused, text()));
+                target->synack = ClientStreamState::SynAck::refused;
+                target->buffer.fail(make_error(errc::target_refused, text()));
             }
-            stream_->event.notify();
+            target->event.notify();
             break;
         case Command::fin:
             // End of the stream; not echoed. A FIN for another (old) id is ignored.

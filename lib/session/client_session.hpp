@@ -253,6 +253,7 @@ private:
     std::vector<std::shared_ptr<ClientStreamState>> lingering_;
     std::uint64_t heart_responses_ = 0;
     std::uint64_t frames_received_ = 0;
+    bool reader_stalled_ = false;  // the reader waits for room in a stream's full buffer
     bool assumed_v2_ = false;
     Signal heart_signal_;
     io::Duration rtt_{0};
