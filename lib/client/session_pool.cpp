@@ -130,7 +130,7 @@ io::Task<Result<void>> PooledStream::wait_connected(io::Duration timeout) {
 io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
                                           io::Duration timeout) {
     if (closed_) co_return false;
-    while (replaying_) (void)co_await replay_done_->wait(io::Duration::zero());
+    co_await wait_for_replay();
     if (stream_ != failed) co_return stream_ != nullptr && !closed_;  // a concurrent call moved it
     SessionPool* pool = pool_;
     const bool refused = failed->ended_before_synack();  // the session is fine; the stream was turned away

@@ -512,13 +512,7 @@ func TestSocksUDPAssociateAgainstReferenceServer(t *testing.T) {
 		}
 	})
 
-	targets := echoTargets(echo)
-	assoc := associateUDP(t, entry.addr)
-	echoed := exchangeDatagrams(t, assoc, targets)
-	endAssociation(assoc)
-	if want := datagramsEach * len(targets); echoed != want {
-		t.Errorf("datagrams echoed = %d, want %d", echoed, want)
-	}
+	echoed := associateAndEcho(t, entry.addr, echo)
 	if n := server.udpStreams.Load(); n != 1 {
 		t.Errorf("the reference server relayed %d UDP-over-TCP streams, want 1 (last error: %v)", n, server.udpErr.Load())
 	}
@@ -542,11 +536,19 @@ func TestSocksUDPAssociateAgainstOurServer(t *testing.T) {
 	server := startCLIServer(t, pki)
 	entry := startSocksEntry(t, pki, server.addr)
 
+	associateAndEcho(t, entry.addr, echo)
+}
+
+// associateAndEcho runs one UDP ASSOCIATE through the entry at addr, sends datagramsEach
+// datagrams to each echo target, checks they all came back, and returns how many did.
+func associateAndEcho(t *testing.T, addr string, echo loopbackUDPEcho) int {
+	t.Helper()
 	targets := echoTargets(echo)
-	assoc := associateUDP(t, entry.addr)
+	assoc := associateUDP(t, addr)
 	echoed := exchangeDatagrams(t, assoc, targets)
 	endAssociation(assoc)
 	if want := datagramsEach * len(targets); echoed != want {
 		t.Errorf("datagrams echoed = %d, want %d", echoed, want)
 	}
+	return echoed
 }
