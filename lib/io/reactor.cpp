@@ -211,6 +211,7 @@ void Reactor::complete(IoOperation& op) {
 }
 
 void Reactor::handle_completion(io_uring_cqe* cqe) {
+    if (cqe->user_data == LIBURING_UDATA_TIMEOUT) return;  // liburing's own wait timeout (old kernels)
     auto* op = static_cast<IoOperation*>(io_uring_cqe_get_data(cqe));
     const bool more = cqe->flags & IORING_CQE_F_MORE;
     if (!more) --in_flight_cqes_;
@@ -243,6 +244,12 @@ void Reactor::handle_completion(io_uring_cqe* cqe) {
 }
 
 void Reactor::schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
+
+void Reactor::fire_due_timers() {
+    if (timers_.size() == 0) return;
+    const TimePoint now = SteadyClock::instance().now();
+    while (TimerEntry* due = timers_.pop_due(now)) due->fire(*due);
+}
 
 void Reactor::spawn(Task<void> task) {
     ++live_tasks_;
@@ -307,7 +314,18 @@ void Reactor::run_once(bool may_block) {
         std::lock_guard lock(posted_mutex_);
         wait = posted_.empty();
     }
-    int rc = wait ? io_uring_submit_and_wait(&ring_, 1) : io_uring_submit_and_get_events(&ring_);
+    int rc;
+    if (!wait) {
+        rc = io_uring_submit_and_get_events(&ring_);
+    } else if (auto earliest = timers_.earliest()) {
+        // The wait ends at the earliest timed wait (docs/DESIGN.md, "Timed waits").
+        __kernel_timespec ts{};
+        set_timespec(ts, *earliest - SteadyClock::instance().now());
+        io_uring_cqe* first = nullptr;
+        rc = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    } else {
+        rc = io_uring_submit_and_wait(&ring_, 1);
+    }
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
         log::error("io_uring_enter failed: {}", std::strerror(-rc));
     }
@@ -320,6 +338,7 @@ void Reactor::run_once(bool may_block) {
         ++count;
     }
     io_uring_cq_advance(&ring_, count);
+    fire_due_timers();
 
     // Resume outside the completion batch (seastar's rule): a resumed coroutine may start
     // new operations or even destroy other frames, which must not happen mid-walk.
@@ -349,6 +368,25 @@ CancellationSource::~CancellationSource() {
         op->cancel_prev = op->cancel_next = nullptr;
         op = next;
     }
+    while (hooks_) remove_hook(*hooks_);
+}
+
+void CancellationSource::add_hook(CancelHook& hook) {
+    if (hook.linked) return;
+    hook.prev = nullptr;
+    hook.next = hooks_;
+    if (hooks_) hooks_->prev = &hook;
+    hooks_ = &hook;
+    hook.linked = true;
+}
+
+void CancellationSource::remove_hook(CancelHook& hook) {
+    if (!hook.linked) return;
+    if (hook.prev) hook.prev->next = hook.next;
+    else hooks_ = hook.next;
+    if (hook.next) hook.next->prev = hook.prev;
+    hook.prev = hook.next = nullptr;
+    hook.linked = false;
 }
 
 void CancellationSource::attach(IoOperation& op) {
@@ -371,6 +409,12 @@ void CancellationSource::cancel() {
         IoOperation* next = op->cancel_next;  // cancel() may detach op
         reactor_->cancel(*op);
         op = next;
+    }
+    // Each hook is unlinked before it runs, so a hook may remove or add others.
+    while (hooks_) {
+        CancelHook* hook = hooks_;
+        remove_hook(*hook);
+        hook->fn(*hook);
     }
 }
 

@@ -25,6 +25,7 @@
 #include "io/clock.hpp"
 #include "io/operation.hpp"
 #include "io/task.hpp"
+#include "io/timer_list.hpp"
 
 namespace anytls::io {
 
@@ -69,6 +70,12 @@ public:
     void cancel(IoOperation& op);
     // Reactor thread: resume h on the next turn of the loop.
     void schedule(std::coroutine_handle<> h);
+    // Reactor thread: call entry.fire on the first turn at or after `at` on the real
+    // monotonic clock (docs/DESIGN.md, "Timed waits"); arming an armed entry moves it. No ring
+    // request is made: the loop's wait ends at the earliest armed time.
+    void arm_timer(TimerEntry& entry, TimePoint at) { timers_.arm(entry, at); }
+    void disarm_timer(TimerEntry& entry) { timers_.disarm(entry); }
+    std::size_t armed_timers() const { return timers_.size(); }
     // Reactor thread: run a Task<void> detached; exceptions are logged. The reactor counts
     // live detached tasks (live_tasks()).
     void spawn(Task<void> task);
@@ -114,6 +121,7 @@ private:
     void handle_completion(io_uring_cqe* cqe);
     void complete(IoOperation& op);
     void run_posted();
+    void fire_due_timers();
     void arm_wakeup();
     io_uring_sqe* get_sqe();
 
@@ -134,6 +142,7 @@ private:
 
     std::vector<std::coroutine_handle<>> ready_;
     std::vector<std::coroutine_handle<>> resuming_;
+    TimerList timers_;
 
     // Cross-thread entry point.
 public:

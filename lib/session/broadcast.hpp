@@ -27,11 +27,12 @@ public:
         for (Signal* waiter : waiters_) waiter->notify();
     }
 
-    // true: notified; false: `timeout` passed first. Zero timeout: no limit.
-    io::Task<bool> wait(io::Duration timeout) {
+    // true: notified; false: `timeout` passed first, or `cancel` was cancelled. Zero
+    // timeout: no limit.
+    io::Task<bool> wait(io::Duration timeout, io::CancellationSource* cancel = nullptr) {
         Signal mine(*reactor_);
         waiters_.push_back(&mine);
-        bool woken = co_await mine.wait(timeout);
+        bool woken = co_await mine.wait(timeout, cancel);
         waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &mine));
         co_return woken;
     }

@@ -505,7 +505,6 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
     for (auto& s : lingering_)
         if (s->id == frame.stream_id) target = s;
     if (target && target->locally_closed) target.reset();
-    const bool current = target && target == stream_;
     ++frames_received_;
     switch (frame.command) {
         case Command::psh: {
