@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
 #include "pool/lifetime.hpp"
@@ -235,6 +236,10 @@ SessionPool::~SessionPool() {
         e->in_pool = false;
         if (e->session) e->session->close();
     }
+}
+
+std::string SessionPool::server_address() const {
+    return format_host_port(client_config_.server_host, client_config_.server_port);
 }
 
 void SessionPool::start() {

@@ -189,6 +189,8 @@ public:
     void set_settings(const config::PoolSettings& settings);
     const config::PoolSettings& settings() const { return settings_; }
     const std::string& proxy_name() const { return proxy_name_; }
+    // The server's "host:port" ("[v6]:port"), as messages name it.
+    std::string server_address() const;
 
     PoolStats stats() const;
     // The pool as the policy sees it (for tests and tools).

@@ -9,8 +9,9 @@
 #include <set>
 #include <vector>
 
-#include "base/ascii.hpp"
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
+#include "client/open_failure.hpp"
 #include "base/page_buffer.hpp"
 #include "inbound/http_proxy_parser.hpp"
 #include "io/cancellation.hpp"
@@ -24,6 +25,7 @@ namespace anytls::inbound {
 struct InboundContext {
     io::Reactor* reactor = nullptr;
     std::shared_ptr<client::SessionPool> pool;
+    std::string proxy_address;  // the pool's server, for messages
     InboundOptions options;
     io::TcpListener listener;
     std::unique_ptr<io::CancellationSource> accept_cancel;
@@ -49,10 +51,6 @@ struct RelayBuffer {
 
 std::span<const std::byte> as_bytes(const Bytes& b) { return std::as_bytes(std::span<const std::uint8_t>(b)); }
 std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span<const char>(s)); }
-
-bool contains(const std::string& text, std::string_view what) {
-    return ascii_lowercase(text).find(what) != std::string::npos;
-}
 
 // One client connection and everything its coroutines share.
 struct Connection {
@@ -87,6 +85,14 @@ void report(Connection& c) {
 
 void fail(Connection& c, std::string why) {
     if (c.record.result.empty()) c.record.result = std::move(why);
+}
+
+// Why the stream could not be opened (or failed before its first byte), naming the proxy or
+// the target, whichever failed (client/open_failure.hpp).
+std::string open_failure_text(const Connection& c, const Error& error, std::string_view target) {
+    const InboundContext& context = *c.context;
+    return client::describe_open_failure(error, client::ProxyLabel{context.pool->proxy_name(), context.proxy_address},
+                                         target);
 }
 
 // Reads more of the handshake into `buffer` before `deadline`. false: EOF, error or timeout
@@ -184,13 +190,16 @@ io::Task<void> stream_to_client(std::shared_ptr<Connection> c) {
         }
         if (!n || *n == 0) {
             if (!n && n.code() != errc::closed && !c->ended) {
-                fail(*c, fmt::format("the stream failed: {}", n.error().text()));
-                if (c->record.protocol == "http" && c->record.bytes_down == 0) {
+                // Before the first byte, a failure is the open's (a refused target, a wrong
+                // password), told as the open's error would have been.
+                const bool before_answer = c->record.bytes_down == 0;
+                const std::string why = before_answer ? open_failure_text(*c, n.error(), c->record.target)
+                                                      : fmt::format("the stream failed: {}", n.error().text());
+                fail(*c, why);
+                if (c->record.protocol == "http" && before_answer) {
                     // A plain-HTTP request was sent with the SYN, before the server could say
                     // whether it reached the target: its refusal becomes the error page here.
-                    auto page = http_error_response(http_status_for(n.error()),
-                                                    fmt::format("cannot reach {}: {}", c->record.target,
-                                                                n.error().text()));
+                    auto page = http_error_response(http_status_for(n.error()), why);
                     (void)co_await io::send_all(r, c->client.fd(), as_bytes(page), c->context->options.write_timeout);
                 }
             }
@@ -362,7 +371,8 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
     auto opened = co_await open_through_pool(*c, std::string(proto::udp_over_tcp_host), 0, std::move(header),
                                              c->context->options.reply_after_synack);
     if (!opened) {
-        fail(*c, fmt::format("cannot open a UDP-over-TCP stream: {}", opened.error().text()));
+        fail(*c, fmt::format("cannot open a UDP-over-TCP stream: {}",
+                             open_failure_text(*c, opened.error(), proto::udp_over_tcp_host)));
         (void)co_await send_to_client(*c, as_bytes(fail_reply(socks5_reply_for(opened.error()))));
         report(*c);
         co_return;
@@ -490,7 +500,7 @@ io::Task<void> serve_socks5(std::shared_ptr<Connection> c, Bytes buffer, io::Dea
     auto opened = co_await open_through_pool(*c, request.request.address.host(), request.request.address.port,
                                              std::move(buffer), c->context->options.reply_after_synack);
     if (!opened) {
-        fail(*c, opened.error().text());
+        fail(*c, open_failure_text(*c, opened.error(), c->record.target));
         (void)co_await send_to_client(*c, as_bytes(socks5_failure_reply(socks5_reply_for(opened.error()))));
         report(*c);
         co_return;
@@ -546,9 +556,7 @@ io::Task<void> serve_http(std::shared_ptr<Connection> c, Bytes buffer, io::Deadl
     buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(parsed.consumed));
     const HttpProxyRequest& request = parsed.request;
     if (request.tunnel) c->record.protocol = "http-connect";
-    const bool v6 = request.host.find(':') != std::string::npos;
-    c->record.target = v6 ? fmt::format("[{}]:{}", request.host, request.port)
-                          : fmt::format("{}:{}", request.host, request.port);
+    c->record.target = format_host_port(request.host, request.port);
     if (const auto& credentials = c->context->options.credentials;
         credentials && !basic_proxy_authorization_matches(request, *credentials)) {
         co_await http_reply_error(c, 407, "this proxy requires a username and password",
@@ -570,7 +578,7 @@ io::Task<void> serve_http(std::shared_ptr<Connection> c, Bytes buffer, io::Deadl
                                              c->context->options.reply_after_synack);
     if (!opened) {
         const int status = http_status_for(opened.error());
-        co_await http_reply_error(c, status, fmt::format("cannot reach {}: {}", c->record.target, opened.error().text()));
+        co_await http_reply_error(c, status, open_failure_text(*c, opened.error(), c->record.target));
         co_return;
     }
     c->stream = std::move(opened).value();
@@ -635,23 +643,28 @@ io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
 }  // namespace
 
 std::uint8_t socks5_reply_for(const Error& error) {
-    const std::string text = error.text();
-    if (error.code == -ECONNREFUSED || contains(text, "refused")) return socks5_reply::connection_refused;
-    if (error.code == -ENETUNREACH || contains(text, "network is unreachable")) return socks5_reply::network_unreachable;
-    if (error.code == -EHOSTUNREACH || error.code == -ETIMEDOUT || contains(text, "unreachable") ||
-        contains(text, "resolve") || contains(text, "no addresses") || contains(text, "timed out"))
-        return socks5_reply::host_unreachable;
-    return socks5_reply::general_failure;
+    // 0x01 says the proxy failed; 0x03 to 0x05 that the server worked and the target did not.
+    switch (client::classify_open_failure(error)) {
+        case client::OpenFailure::target_refused: return socks5_reply::connection_refused;
+        case client::OpenFailure::target_network_unreachable: return socks5_reply::network_unreachable;
+        case client::OpenFailure::target_timeout:
+        case client::OpenFailure::target_unreachable: return socks5_reply::host_unreachable;
+        default: return socks5_reply::general_failure;
+    }
 }
 
 int http_status_for(const Error& error) {
-    if (error.code == -ETIMEDOUT || contains(error.text(), "timed out")) return 504;
-    return 502;
+    switch (client::classify_open_failure(error)) {
+        case client::OpenFailure::proxy_timeout:
+        case client::OpenFailure::target_timeout: return 504;
+        default: return 502;
+    }
 }
 
 ProxyInbound::ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::SessionPool> pool, InboundOptions options)
     : context_(std::make_shared<InboundContext>()) {
     context_->reactor = &reactor;
+    context_->proxy_address = pool->server_address();
     context_->pool = std::move(pool);
     context_->options = std::move(options);
     context_->accept_cancel = std::make_unique<io::CancellationSource>(reactor);

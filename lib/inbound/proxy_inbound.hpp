@@ -91,7 +91,11 @@ private:
     std::shared_ptr<InboundContext> context_;
 };
 
-// SOCKS5 reply code and HTTP status for a failed stream open (pure).
+// SOCKS5 reply code and HTTP status for a failed stream open (pure; client/open_failure.hpp
+// says who failed): 0x01 / 502 when the proxy failed (unreachable, TLS, authentication, ...),
+// 0x05 / 0x04 / 0x03 and 502 when the server reports the target refused, unreachable or its
+// network unreachable; a timeout is 504 (0x01 at the proxy, 0x04 at the target). The table is
+// in docs/SOCKS.md, "Errors".
 std::uint8_t socks5_reply_for(const Error& error);
 int http_status_for(const Error& error);
 

@@ -263,10 +263,138 @@ def test_socks5_unsupported_command_gets_reply_07(world):
 
 
 def test_http_refused_target_gets_502_with_reason(world):
-    result = curl("--proxy", f"http://{world['socks']}", "--write-out", "%{http_code}",
-                  f"http://127.0.0.1:{closed_port()}/")
+    port = closed_port()
+    result = curl("--proxy", f"http://{world['socks']}", "--write-out", "%{http_code}", f"http://127.0.0.1:{port}/")
     assert result.stdout.endswith(b"502"), result.stdout
-    assert b"cannot reach 127.0.0.1:" in result.stdout
+    # The target is named as the one that failed, and the proxy as the one that says so.
+    assert f'cannot reach 127.0.0.1:{port}: proxy "local" reports: '.encode() in result.stdout, result.stdout
+    assert b"refused" in result.stdout
+
+
+# --- who failed: the proxy or the target ----------------------------------------------------
+#
+# docs/SOCKS.md, "Errors": when the proxy fails (its server down, TLS, a wrong password) the
+# SOCKS reply is 0x01 and the HTTP 502 page names the proxy; when the server reports that the
+# target refused, the reply is 0x05 and the page names the target.
+
+def proxy_answer(address, request):
+    """Sends an HTTP proxy request by hand; returns (status line, body) of the answer."""
+    with socket.create_connection(host_port(address), timeout=TIMEOUT) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), body.decode()
+
+
+def connect_request(port):
+    return f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+
+
+def get_request(port):
+    return f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+
+
+def socks5_reply_code(address, target_port):
+    with socks5_connect(address, b"\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", target_port)) as s:
+        return recv_exactly(s, 10)[1]
+
+
+class EntryPoint:
+    """`anytls socks --socks-reply MODE` for one proxy entry ([[proxies]] name = NAME)."""
+
+    def __init__(self, directory, name, port, extra, mode, password=PASSWORD):
+        config = Path(directory) / f"{name}-{mode}.toml"
+        config.write_text(f'log-level = "error"\n[[proxies]]\nname = "{name}"\ntype = "anytls"\n'
+                          f'server = "127.0.0.1"\nport = {port}\npassword = "{password}"\nsni = "localhost"\n'
+                          + extra)
+        self.process, lines = start_process([ANYTLS, "socks", "--config", str(config), "--listen", "127.0.0.1:0",
+                                             "--socks-reply", mode], "listening on ")
+        self.address = lines[-1].split()[-1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        stop_process(self.process)
+
+
+@pytest.mark.parametrize("mode", ["immediate", "after-synack"])
+def test_proxy_down_is_0x01_and_502_naming_the_proxy(world, tmp_path, mode):
+    port = closed_port()
+    with EntryPoint(tmp_path, "down", port, "skip-cert-verify = true\n", mode) as entry:
+        # Before: 0x05 "connection refused", as if the target had refused.
+        assert socks5_reply_code(entry.address, world["http_port"]) == 0x01
+        for request in (connect_request(world["http_port"]), get_request(world["http_port"])):
+            status, body = proxy_answer(entry.address, request)
+            assert status == "HTTP/1.1 502 Bad Gateway", (status, body)
+            assert body.startswith(f'proxy "down" (127.0.0.1:{port}) unreachable: '), body
+            assert "Connection refused" in body and "cannot reach" not in body, body
+
+
+@pytest.mark.parametrize("mode", ["immediate", "after-synack"])
+def test_tls_verify_failure_is_0x01_and_502_naming_the_proxy(world, tmp_path, mode):
+    # No ca-file and no skip-cert-verify: the self-signed server's certificate does not verify.
+    with EntryPoint(tmp_path, "noverify", world["server_port"], "", mode) as entry:
+        assert socks5_reply_code(entry.address, world["http_port"]) == 0x01
+        for request in (connect_request(world["http_port"]), get_request(world["http_port"])):
+            status, body = proxy_answer(entry.address, request)
+            assert status == "HTTP/1.1 502 Bad Gateway", (status, body)
+            assert body.startswith(f'proxy "noverify" (127.0.0.1:{world["server_port"]}): TLS failed: '), body
+            assert "unknown CA" in body, body
+
+
+def test_a_server_that_is_not_tls_is_0x01_and_502_naming_the_proxy(world, tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def close_each():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.close()
+
+    threading.Thread(target=close_each, daemon=True).start()
+    try:
+        with EntryPoint(tmp_path, "plain", port, "skip-cert-verify = true\n", "immediate") as entry:
+            assert socks5_reply_code(entry.address, world["http_port"]) == 0x01
+            status, body = proxy_answer(entry.address, connect_request(world["http_port"]))
+            assert status == "HTTP/1.1 502 Bad Gateway", (status, body)
+            assert body.startswith(f'proxy "plain" (127.0.0.1:{port}) failed: TLS handshake: '), body
+    finally:
+        listener.close()
+
+
+def test_wrong_password_is_0x01_and_502_naming_the_proxy(world, tmp_path):
+    ca = f'ca-file = "{world["directory"] / "ca.pem"}"\n'
+    # After the SYNACK: the session's end is the open's failure, answered as such.
+    with EntryPoint(tmp_path, "wrongpw", world["server_port"], ca, "after-synack", password="wrong") as entry:
+        assert socks5_reply_code(entry.address, world["http_port"]) == 0x01
+        status, body = proxy_answer(entry.address, connect_request(world["http_port"]))
+        assert status == "HTTP/1.1 502 Bad Gateway", (status, body)
+        assert body.startswith(f'proxy "wrongpw" (127.0.0.1:{world["server_port"]}): authentication failed: '), body
+        assert "wrong password?" in body, body
+    # Immediately: a plain-HTTP request still has no answer when the session ends, so its
+    # 502 page comes late, and names the proxy rather than the target.
+    with EntryPoint(tmp_path, "wrongpw", world["server_port"], ca, "immediate", password="wrong") as entry:
+        status, body = proxy_answer(entry.address, get_request(world["http_port"]))
+        assert status == "HTTP/1.1 502 Bad Gateway", (status, body)
+        assert body.startswith(f'proxy "wrongpw" (127.0.0.1:{world["server_port"]}): authentication failed: '), body
+        assert "cannot reach" not in body, body
+
+
+def test_refused_target_is_0x05_and_502_naming_the_target(world):
+    port = closed_port()
+    assert socks5_reply_code(world["after_synack"], port) == 0x05
+    for address, request in ((world["after_synack"], connect_request(port)), (world["after_synack"], get_request(port)),
+                             (world["socks"], get_request(port))):
+        status, body = proxy_answer(address, request)
+        assert status == "HTTP/1.1 502 Bad Gateway", (status, body)
+        assert body.startswith(f'cannot reach 127.0.0.1:{port}: proxy "local" reports: '), body
+        assert "refused" in body, body
 
 
 def test_garbage_gets_400(world):

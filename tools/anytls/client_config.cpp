@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "anytls_build_config.h"
+#include "base/host_port.hpp"
 
 namespace anytls::cli {
 
@@ -75,9 +76,6 @@ Result<const config::ProxyConfig*> choose_proxy(const ClientConfiguration& loade
                                    proxy_names(config)));
 }
 
-std::string server_address(const config::ProxyConfig& proxy) {
-    if (proxy.server.find(':') != std::string::npos) return fmt::format("[{}]:{}", proxy.server, proxy.port);
-    return fmt::format("{}:{}", proxy.server, proxy.port);
-}
+std::string server_address(const config::ProxyConfig& proxy) { return format_host_port(proxy.server, proxy.port); }
 
 }  // namespace anytls::cli

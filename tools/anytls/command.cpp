@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "client/open_failure.hpp"
+
 namespace anytls::cli {
 
 namespace {
@@ -38,20 +40,22 @@ int exit_code_for(const Error& error) {
     switch (error.code) {
         case errc::invalid_argument: return exit_usage;
         case errc::config: return exit_config_error;
-        case -ECONNREFUSED:
-        case -EHOSTUNREACH:
-        case -ENETUNREACH: return exit_unreachable;
-        case errc::tls_handshake_failed:
-        case errc::tls_hostname_mismatch:
-        case errc::tls_unknown_ca:
-        case errc::tls_cert_expired:
-        case errc::tls_cert_not_yet_valid:
-        case errc::tls_protocol: return exit_tls;
-        case errc::auth_failed: return exit_auth;
-        case errc::target_refused: return exit_target;
-        case -ETIMEDOUT: return exit_timeout;
-        default: return exit_failure;
+        case errc::tls_config: return exit_failure;  // a bad CA file met at run time, not a handshake
+        default: break;
     }
+    // Network outcomes, by who failed (the classification the SOCKS entry point answers by).
+    switch (client::classify_open_failure(error)) {
+        case client::OpenFailure::proxy_unreachable: return exit_unreachable;
+        case client::OpenFailure::proxy_tls: return exit_tls;
+        case client::OpenFailure::proxy_auth: return exit_auth;
+        case client::OpenFailure::proxy_timeout: return exit_timeout;
+        case client::OpenFailure::proxy_failed: return exit_failure;
+        case client::OpenFailure::target_refused:
+        case client::OpenFailure::target_network_unreachable:
+        case client::OpenFailure::target_timeout:
+        case client::OpenFailure::target_unreachable: return exit_target;
+    }
+    return exit_failure;
 }
 
 CommandRegistration::CommandRegistration(const Command& command) {

@@ -1,0 +1,78 @@
+// The classification of stream open failures (see open_failure.hpp).
+#include "client/open_failure.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+
+#include "base/ascii.hpp"
+#include "base/errors.hpp"
+
+namespace anytls::client {
+
+namespace {
+
+bool says(const std::string& lowercase_text, std::string_view what) {
+    return lowercase_text.find(what) != std::string::npos;
+}
+
+// The server's SYNACK text, in the words of the dialers that write it (Linux strerror, Go's
+// net package).
+OpenFailure classify_target_text(const std::string& text) {
+    const std::string lower = ascii_lowercase(text);
+    if (says(lower, "refused")) return OpenFailure::target_refused;
+    if (says(lower, "network is unreachable")) return OpenFailure::target_network_unreachable;
+    if (says(lower, "timed out") || says(lower, "timeout")) return OpenFailure::target_timeout;
+    return OpenFailure::target_unreachable;
+}
+
+}  // namespace
+
+OpenFailure classify_open_failure(const Error& error) {
+    switch (error.code) {
+        case errc::target_refused: return classify_target_text(error.text());
+        case errc::auth_failed: return OpenFailure::proxy_auth;
+        case errc::tls_handshake_failed:
+        case errc::tls_hostname_mismatch:
+        case errc::tls_unknown_ca:
+        case errc::tls_cert_expired:
+        case errc::tls_cert_not_yet_valid:
+        case errc::tls_protocol:
+        case errc::tls_config: return OpenFailure::proxy_tls;
+        case -ETIMEDOUT: return OpenFailure::proxy_timeout;
+        case -ECONNREFUSED:
+        case -EHOSTUNREACH:  // also a server name that does not resolve (io::resolve)
+        case -ENETUNREACH:
+        case -EHOSTDOWN:
+        case -ENETDOWN: return OpenFailure::proxy_unreachable;
+        default: return OpenFailure::proxy_failed;
+    }
+}
+
+bool is_target_failure(OpenFailure failure) {
+    switch (failure) {
+        case OpenFailure::target_refused:
+        case OpenFailure::target_network_unreachable:
+        case OpenFailure::target_timeout:
+        case OpenFailure::target_unreachable: return true;
+        default: return false;
+    }
+}
+
+std::string describe_open_failure(const Error& error, const ProxyLabel& proxy, std::string_view target) {
+    const OpenFailure failure = classify_open_failure(error);
+    const std::string text = error.text();
+    if (is_target_failure(failure))
+        return fmt::format("cannot reach {}: proxy \"{}\" reports: {}", target, proxy.name, text);
+    std::string_view what;
+    switch (failure) {
+        case OpenFailure::proxy_unreachable: what = " unreachable"; break;
+        case OpenFailure::proxy_tls: what = ": TLS failed"; break;
+        case OpenFailure::proxy_auth: what = ": authentication failed"; break;
+        case OpenFailure::proxy_timeout: what = " did not answer in time"; break;
+        default: what = " failed"; break;
+    }
+    return fmt::format("proxy \"{}\" ({}){}: {}", proxy.name, proxy.address, what, text);
+}
+
+}  // namespace anytls::client
