@@ -28,12 +28,6 @@ bool is_ip_literal(const std::string& host) {
     return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-std::string wolfssl_reason(int code) {
-    char buf[WOLFSSL_MAX_ERROR_SZ] = {};
-    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), buf, sizeof(buf));
-    return buf;
-}
-
 // RFC 8446 section 6 alert names (wolfSSL has its own table only with OPENSSL_EXTRA).
 const char* alert_name(int code) {
     switch (code) {
@@ -127,7 +121,7 @@ Error TlsConnection::error_from_wolfssl(int code, bool in_handshake) const {
         return make_error(errc::closed, in_handshake ? "TLS handshake: the peer closed the connection"
                                                      : "TLS: the peer closed the connection without close_notify");
     }
-    std::string reason = wolfssl_reason(code);
+    std::string reason = wolfssl_error_text(code);
     switch (code) {
         case DOMAIN_NAME_MISMATCH:
             return make_error(errc::tls_hostname_mismatch, "TLS: certificate hostname mismatch (" + reason + ")");

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "base/errors.hpp"
+#include "tls/pem_files.hpp"
 #include "tls/wolfssl.hpp"
 
 namespace anytls::tls {
@@ -13,13 +14,17 @@ void ensure_wolfssl_initialized() {
     std::call_once(once, [] { wolfSSL_Init(); });
 }
 
-namespace {
-
 std::string wolfssl_error_text(int code) {
+    // The API's own "bad file" code has no entry in wolfSSL's table: a PEM block of another
+    // kind (a certificate given as the key) or one whose body does not parse.
+    if (code == WOLFSSL_BAD_FILE) return "malformed, or PEM of another kind";
     char buf[WOLFSSL_MAX_ERROR_SZ] = {};
-    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code < 0 ? -code : code), buf, sizeof(buf));
+    // The table is keyed by the negative codes the functions return.
+    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code > 0 ? -code : code), buf, sizeof(buf));
     return buf;
 }
+
+namespace {
 
 Error config_error(const std::string& what, int rc) {
     return make_error(errc::tls_config, what + " (" + wolfssl_error_text(rc) + ")");
@@ -41,14 +46,12 @@ Result<std::shared_ptr<TlsContext>> TlsContext::make_client(const ClientContextO
     wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, nullptr);
     bool loaded = false;
     if (!options.ca_file.empty()) {
-        int rc = wolfSSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot load CA file '" + options.ca_file + "'", rc);
+        if (auto ca = load_pem_file(ctx, PemContent::ca_bundle, options.ca_file); !ca) return std::move(ca).error();
         loaded = true;
     }
     if (!options.ca_pem.empty()) {
-        int rc = wolfSSL_CTX_load_verify_buffer(ctx, reinterpret_cast<const unsigned char*>(options.ca_pem.data()),
-                                                static_cast<long>(options.ca_pem.size()), WOLFSSL_FILETYPE_PEM);
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot load CA certificate", rc);
+        if (auto ca = load_pem(ctx, PemContent::ca_bundle, options.ca_pem, "the CA certificate text"); !ca)
+            return std::move(ca).error();
         loaded = true;
     }
     if (!loaded) {
@@ -69,24 +72,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::make_server(const ServerContextO
     if (!ctx) return make_error(errc::tls_config, "wolfSSL_CTX_new failed");
     std::shared_ptr<TlsContext> result(new TlsContext(ctx, true, false));
     wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
-    int rc;
-    if (!options.certificate_pem.empty()) {
-        rc = wolfSSL_CTX_use_certificate_chain_buffer(
-            ctx, reinterpret_cast<const unsigned char*>(options.certificate_pem.data()),
-            static_cast<long>(options.certificate_pem.size()));
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot use the server certificate", rc);
-    } else {
-        rc = wolfSSL_CTX_use_certificate_chain_file(ctx, options.certificate_file.c_str());
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot load certificate '" + options.certificate_file + "'", rc);
-    }
-    if (!options.private_key_pem.empty()) {
-        rc = wolfSSL_CTX_use_PrivateKey_buffer(ctx, reinterpret_cast<const unsigned char*>(options.private_key_pem.data()),
-                                               static_cast<long>(options.private_key_pem.size()), WOLFSSL_FILETYPE_PEM);
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot use the server private key", rc);
-    } else {
-        rc = wolfSSL_CTX_use_PrivateKey_file(ctx, options.private_key_file.c_str(), WOLFSSL_FILETYPE_PEM);
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot load private key '" + options.private_key_file + "'", rc);
-    }
+    auto chain = options.certificate_pem.empty()
+                     ? load_pem_file(ctx, PemContent::certificate_chain, options.certificate_file)
+                     : load_pem(ctx, PemContent::certificate_chain, options.certificate_pem, "the certificate text");
+    if (!chain) return std::move(chain).error();
+    auto key = options.private_key_pem.empty()
+                   ? load_pem_file(ctx, PemContent::private_key, options.private_key_file)
+                   : load_pem(ctx, PemContent::private_key, options.private_key_pem, "the private key text");
+    if (!key) return std::move(key).error();
     if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
         return make_error(errc::tls_config, "the private key does not match the certificate");
     }
