@@ -10,8 +10,10 @@
 #include <string>
 
 #include "base/errors.hpp"
+#include "config/input_limit.hpp"
 #include "io/tcp.hpp"
 #include "proto/padding_scheme.hpp"
+#include "tls/pem_files.hpp"
 
 namespace anytls::capi {
 
@@ -53,6 +55,7 @@ Result<std::string> read_string(std::string_view key, const toml::node& node) {
 }  // namespace
 
 Result<server::ServerConfig> parse_server_toml(std::string_view toml_text) {
+    if (auto size = config::check_config_size(toml_text.size(), kContext); !size) return std::move(size).error();
     toml::table document;
     try {
         document = toml::parse(toml_text, std::string("server config"));
@@ -124,10 +127,11 @@ Result<server::ServerConfig> parse_server_toml(std::string_view toml_text) {
             auto address = io::SocketAddress::parse_host_port(value);
             if (!address) return key_error(key, node, "expected a numeric host:port: " + address.error().text());
             config.listen = std::move(value);
-        } else if (key == "certificate") {
-            config.certificate_file = std::move(value);
-        } else if (key == "private-key") {
-            config.private_key_file = std::move(value);
+        } else if (key == "certificate" || key == "private-key") {
+            // Checked here, so that a missing or malformed file names its key and line.
+            auto checked = key == "certificate" ? tls::check_certificate_file(value) : tls::check_private_key_file(value);
+            if (!checked) return key_error(key, node, checked.error().text());
+            (key == "certificate" ? config.certificate_file : config.private_key_file) = std::move(value);
         } else if (key == "certificate-pem") {
             config.certificate_pem = std::move(value);
         } else if (key == "private-key-pem") {

@@ -14,6 +14,7 @@
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
+#include "tls/pem_files.hpp"
 
 namespace anytls::client {
 
@@ -241,17 +242,28 @@ bool Stream::warm() const { return state_->warm; }
 
 // --- Client -------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Client>> Client::from_toml(std::string_view toml_text) {
+namespace {
+
+// The ca-file of each proxy is checked as the configuration loads, so its error names the key
+// and the line.
+config::LoadOptions client_load_options() {
     config::LoadOptions options;
     options.client_version = ANYTLS_VERSION_STRING;
+    options.check_ca_file = tls::check_ca_file;
+    return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> Client::from_toml(std::string_view toml_text) {
+    const config::LoadOptions options = client_load_options();
     auto loaded = config::load_config(toml_text, options);
     if (!loaded) return std::move(loaded).error();
     return create(std::move(loaded).value());
 }
 
 Result<std::unique_ptr<Client>> Client::from_file(const std::string& path) {
-    config::LoadOptions options;
-    options.client_version = ANYTLS_VERSION_STRING;
+    config::LoadOptions options = client_load_options();
     options.source_name = path;
     auto loaded = config::load_config_file(path, options);
     if (!loaded) return std::move(loaded).error();

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,11 +53,19 @@ struct LoadOptions {
     std::string client_version;
     // Shown in TOML syntax errors ("config.toml:3:7: ..."); "config" when empty.
     std::string source_name;
+    // Checks the file a proxy's ca-file names (when skip-cert-verify is off), so that a missing,
+    // unreadable or malformed file is an error of that key with its line, at load time rather
+    // than at the first connection. The caller passes tls::check_ca_file (lib/tls/pem_files.hpp;
+    // lib/config does not link wolfSSL). Unset: the name is taken as it is, and the loader
+    // touches no file besides the one it reads.
+    std::function<Result<void>(const std::string& path)> check_ca_file;
 };
 
 // Parses and resolves a configuration. Errors carry errc::config and a message that names the
 // section or proxy, the key, what was expected and the line, for example
 //   proxy "ha-service": key "session-override.ensure-idle-session" (line 12): expected a count >= 0, got -3
+//   proxy "a": key "ca-file" (line 7): cannot read "/etc/ca.pem": No such file or directory
+// Text over config::kMaxConfigBytes (1 MiB) is refused before it is parsed.
 Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options = {});
 
 // Adds the proxy of a share link (anytls://..., share_link.hpp) to `config`: what `--uri LINK`
@@ -67,7 +76,7 @@ Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link,
                                   std::string_view fallback_name = "link");
 
 // Reads the file, then load_config() with the path as source name. A read failure is a
-// -errno error naming the path.
+// -errno error naming the path and the errno text (config/input_limit.hpp).
 Result<ResolvedConfig> load_config_file(const std::string& path, LoadOptions options = {});
 
 }  // namespace anytls::config

@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +14,7 @@
 
 #include "base/errors.hpp"
 #include "config/config.hpp"
+#include "config/input_limit.hpp"
 #include "config/merge.hpp"
 #include "config/share_link.hpp"
 #include "config/toml_values.hpp"
@@ -105,7 +104,8 @@ Result<PoolLayer> read_experimental(const toml::node& node) {
 
 // One [[proxies]] entry. `number` is its 1-based position, used until the name is known.
 Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, const PoolLayer& global,
-                               const PoolSettings& defaults, std::vector<std::string>& warnings) {
+                               const PoolSettings& defaults, const LoadOptions& options,
+                               std::vector<std::string>& warnings) {
     ProxyConfig proxy;
     std::string context = fmt::format("proxy #{}", number);
 
@@ -249,6 +249,11 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
     if (proxy.server.empty()) return missing("server");
     if (!has_port) return missing("port");
     if (proxy.password.empty()) return missing("password");
+    // After the loop: a CA file is only read when certificates are verified.
+    if (!proxy.ca_file.empty() && !proxy.skip_cert_verify && options.check_ca_file) {
+        if (auto checked = options.check_ca_file(proxy.ca_file); !checked)
+            return detail::key_error(KeyPlace{context, "ca-file"}, *table.get("ca-file"), checked.error().text());
+    }
 
     auto pool = resolve_pool(session_override, legacy, global, defaults);
     if (!pool) return make_error(errc::config, fmt::format("{}: {}", context, pool.error().message));
@@ -258,7 +263,8 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
 }
 
 Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const PoolLayer& global,
-                                              const PoolSettings& defaults, std::vector<std::string>& warnings) {
+                                              const PoolSettings& defaults, const LoadOptions& options,
+                                              std::vector<std::string>& warnings) {
     const KeyPlace place{"top level", "proxies"};
     const auto* array = node.as_array();
     if (array == nullptr)
@@ -274,7 +280,7 @@ Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const Pool
             return detail::key_error(place, element,
                                      fmt::format("expected an array of tables ([[proxies]]), element {} is {}", i + 1,
                                                  detail::toml_type_name(element)));
-        auto proxy = read_proxy(*table, i + 1, global, defaults, warnings);
+        auto proxy = read_proxy(*table, i + 1, global, defaults, options, warnings);
         if (!proxy) return std::move(proxy).error();
         // Outbounds are addressed by name (C API, rules), so names must be unique.
         const auto line = detail::line_of(*table);
@@ -291,6 +297,7 @@ Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const Pool
 
 Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options) {
     const std::string source = options.source_name.empty() ? std::string("config") : options.source_name;
+    if (auto size = check_config_size(toml_text.size(), source); !size) return std::move(size).error();
     toml::table document;
     try {
         document = toml::parse(toml_text, source);
@@ -329,7 +336,7 @@ Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions
     config.global_pool_sources = global_pool->sources;
 
     if (const toml::node* node = document.get("proxies")) {
-        auto proxies = read_proxies(*node, global, defaults, config.warnings);
+        auto proxies = read_proxies(*node, global, defaults, options, config.warnings);
         if (!proxies) return std::move(proxies).error();
         config.proxies = std::move(*proxies);
     }
@@ -360,21 +367,10 @@ Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link,
 }
 
 Result<ResolvedConfig> load_config_file(const std::string& path, LoadOptions options) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-        const int error = errno;
-        return make_error(-error, fmt::format("cannot open configuration file \"{}\": {}", path,
-                                              describe_error(-error)));
-    }
-    std::string text;
-    char buffer[8192];
-    std::size_t got = 0;
-    while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
-    const bool failed = std::ferror(file) != 0;
-    std::fclose(file);
-    if (failed) return make_error(-EIO, fmt::format("cannot read configuration file \"{}\"", path));
+    auto text = read_config_file(path);
+    if (!text) return std::move(text).error();
     if (options.source_name.empty()) options.source_name = path;
-    return load_config(text, options);
+    return load_config(*text, options);
 }
 
 }  // namespace anytls::config

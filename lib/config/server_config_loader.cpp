@@ -9,12 +9,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <map>
 
 #include "base/errors.hpp"
+#include "config/input_limit.hpp"
 #include "config/toml_values.hpp"
 
 namespace anytls::config {
@@ -215,6 +214,7 @@ Result<void> check_listen_address(std::string_view text) {
 
 Result<ServerFileConfig> load_server_config(std::string_view toml_text, const ServerLoadOptions& options) {
     const std::string source = options.source_name.empty() ? std::string("config") : options.source_name;
+    if (auto size = check_config_size(toml_text.size(), source); !size) return std::move(size).error();
     toml::table document;
     try {
         document = toml::parse(toml_text, source);
@@ -226,7 +226,9 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
 
     ServerFileConfig config;
     bool has_users = false;
-    const toml::node* certificate_node = nullptr;
+    const toml::node* certificate_node = nullptr;  // the certificate or private-key key, whichever came last
+    const toml::node* certificate_file_node = nullptr;
+    const toml::node* private_key_file_node = nullptr;
     const toml::node* self_signed_node = nullptr;
     for (const auto& entry : document) {
         const std::string key(entry.first.str());
@@ -242,6 +244,7 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
             auto text = read_nonempty_string(place, node);
             if (!text) return std::move(text).error();
             (key == "certificate" ? config.certificate_file : config.private_key_file) = std::move(*text);
+            (key == "certificate" ? certificate_file_node : private_key_file_node) = &node;
             certificate_node = &node;
         } else if (key == "self-signed") {
             auto flag = detail::read_bool(place, node);
@@ -327,25 +330,30 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
                        "keep one");
     if (!has_users || config.users.empty())
         return problem(nullptr, "missing required key \"users\": add at least one [[users]] entry with name and password");
+    // Last, so the cheap mistakes above are reported without reading any file.
+    const auto check_file = [&](const auto& check, const std::string& path, const toml::node* node,
+                                std::string_view key) -> Result<void> {
+        if (!check || path.empty() || node == nullptr) return {};
+        if (auto checked = check(path); !checked)
+            return detail::key_error(KeyPlace{std::string(kTopLevel), std::string(key)}, *node, checked.error().text());
+        return {};
+    };
+    if (auto checked = check_file(options.check_certificate_file, config.certificate_file, certificate_file_node,
+                                  "certificate");
+        !checked)
+        return std::move(checked).error();
+    if (auto checked = check_file(options.check_private_key_file, config.private_key_file, private_key_file_node,
+                                  "private-key");
+        !checked)
+        return std::move(checked).error();
     return config;
 }
 
 Result<ServerFileConfig> load_server_config_file(const std::string& path, ServerLoadOptions options) {
-    std::FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) {
-        const int error = errno;
-        return make_error(-error, fmt::format("cannot open configuration file \"{}\": {}", path,
-                                              describe_error(-error)));
-    }
-    std::string text;
-    char buffer[8192];
-    std::size_t got = 0;
-    while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
-    const bool failed = std::ferror(file) != 0;
-    std::fclose(file);
-    if (failed) return make_error(-EIO, fmt::format("cannot read configuration file \"{}\"", path));
+    auto text = read_config_file(path);
+    if (!text) return std::move(text).error();
     if (options.source_name.empty()) options.source_name = path;
-    return load_server_config(text, options);
+    return load_server_config(*text, options);
 }
 
 }  // namespace anytls::config

@@ -21,14 +21,17 @@
 //
 // lib/config does not depend on lib/server: the result is a plain struct that the CLI turns
 // into server::ServerConfig, and keys left out stay unset (std::nullopt) so the server's own
-// defaults apply. Checking the padding scheme needs lib/proto, so the caller passes the check
-// in (ServerLoadOptions::check_padding_scheme). The loader is pure: no logging, no files
-// besides the one it is asked to read. Passwords never appear in a message.
+// defaults apply. Checking the padding scheme needs lib/proto and checking the certificate and
+// key files lib/tls, so the caller passes those checks in (ServerLoadOptions). The loader
+// itself is pure: no logging, no files besides the one it is asked to read (and those the
+// checks read). Passwords never appear in a message. Text over config::kMaxConfigBytes (1 MiB)
+// is refused before it is parsed.
 //
 // Errors carry errc::config and read like the client loader's (toml_values.hpp):
 //   top level: key "max-sessions" (line 4): expected an integer >= 1, got 0
 //   user "alice": key "password" (line 9): expected a string, got an integer
 //   top level: unknown key "fallbak" (line 3); did you mean "fallback"?
+//   top level: key "certificate" (line 2): cannot read "/etc/anytls/server.pem": No such file or directory
 #pragma once
 
 #include <cstdint>
@@ -76,6 +79,12 @@ struct ServerLoadOptions {
     std::string source_name;
     // Checks padding-scheme's text; its error message is shown after the key. Unset: any text.
     std::function<Result<void>(std::string_view scheme)> check_padding_scheme;
+    // Check the files of certificate and private-key at load time, so that a missing or
+    // malformed file is an error of its key with its line; the CLI passes
+    // tls::check_certificate_file and tls::check_private_key_file (lib/tls/pem_files.hpp). Unset:
+    // the names are taken as they are.
+    std::function<Result<void>(const std::string& path)> check_certificate_file;
+    std::function<Result<void>(const std::string& path)> check_private_key_file;
 };
 
 // Limits of the values (documented in docs/SERVER.md).
@@ -86,7 +95,7 @@ inline constexpr Duration kMaxServerTimeout = std::chrono::hours(24);
 Result<ServerFileConfig> load_server_config(std::string_view toml_text, const ServerLoadOptions& options = {});
 
 // Reads the file, then load_server_config() with the path as source name. A read failure is
-// a -errno error naming the path.
+// a -errno error naming the path and the errno text (config/input_limit.hpp).
 Result<ServerFileConfig> load_server_config_file(const std::string& path, ServerLoadOptions options = {});
 
 // "host:port" with a numeric IPv4 host or a bracketed IPv6 host and a port 0..65535 — what

@@ -7,6 +7,7 @@
 
 #include "base/ascii.hpp"
 #include "base/errors.hpp"
+#include "config/input_limit.hpp"
 
 namespace anytls::config {
 
@@ -182,6 +183,7 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
 }  // namespace
 
 Result<ShareLink> parse_share_link(std::string_view text) {
+    if (auto size = check_config_size(text.size(), "share link"); !size) return std::move(size).error();
     const std::size_t first = text.find_first_not_of(kWhitespace);
     if (first == std::string_view::npos) return link_error("the link is empty; expected anytls://PASSWORD@HOST[:PORT]");
     text = text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);

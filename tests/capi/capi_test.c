@@ -358,6 +358,29 @@ static void test_server_inputs(void) {
     CHECK_RC(anytls_server_start("", NULL), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_RC(anytls_server_port(NULL, NULL), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_RC(anytls_server_stop(NULL), ANYTLS_OK);
+    /* Certificate files are checked as the text is read: key, line and cause. */
+    CHECK_RC(anytls_server_start("listen = \"127.0.0.1:0\"\ncertificate = \"/nonexistent/server.pem\"\n"
+                                 "private-key = \"/nonexistent/server.key\"\n[[users]]\npassword = \"p\"\n",
+                                 &s),
+             ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("key \"certificate\" (line 2): cannot read \"/nonexistent/server.pem\": No such file or directory");
+    /* The one size limit of configuration text (1 MiB). */
+    {
+        const size_t size = 2 * 1024 * 1024;
+        char *huge = malloc(size + 1);
+        CHECK(huge != NULL);
+        if (huge) {
+            memset(huge, '#', size);
+            huge[size] = '\0';
+            CHECK_RC(anytls_server_start(huge, &s), ANYTLS_E_CONFIG);
+            CHECK_MESSAGE("server config: larger than 1 MiB");
+            anytls_client *c = (anytls_client *)1;
+            CHECK_RC(anytls_client_open(huge, &c), ANYTLS_E_CONFIG);
+            CHECK(c == NULL);
+            CHECK_MESSAGE("config: larger than 1 MiB");
+            free(huge);
+        }
+    }
 
     /* The PEM-string form, with a TOML multi-line literal. */
     char *cert = read_text(g_cert), *key = read_text(g_key);
@@ -396,6 +419,12 @@ static void test_client_inputs(uint16_t server_port) {
     CHECK_RC(anytls_client_open("", NULL), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_RC(anytls_client_open_file("/nonexistent/anytls.toml", &c), ANYTLS_E_IO);
     CHECK_MESSAGE("/nonexistent/anytls.toml");
+    /* ca-file is checked as the configuration loads: key, line and cause. */
+    CHECK_RC(anytls_client_open("[[proxies]]\nname = \"a\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = 1\n"
+                                "password = \"p\"\nca-file = \"/nonexistent/ca.pem\"\n",
+                                &c),
+             ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("key \"ca-file\" (line 7): cannot read \"/nonexistent/ca.pem\": No such file or directory");
     CHECK_RC(anytls_client_open_file(NULL, &c), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_RC(anytls_client_close(NULL), ANYTLS_OK);
 

@@ -307,6 +307,36 @@ def test_plan_config_errors_exit_3_and_name_the_key():
         assert_one_sentence(result.stderr, missing)
 
 
+def test_plan_checks_files_and_size_with_the_cause():
+    """plan never connects, but a ca-file that cannot be used, a directory given as the
+    configuration and an oversized file are still errors (exit 3) that name the cause."""
+    with tempfile.TemporaryDirectory() as directory:
+        # ca-file on line 8 of VALID_PROXY + ca-file.
+        missing_ca = write_config(directory, VALID_PROXY + 'ca-file = "/nonexistent/ca.pem"\n')
+        result = run("plan", "--config", missing_ca, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, missing_ca, 'proxy "only": key "ca-file" (line 8): ',
+                            'cannot read "/nonexistent/ca.pem": No such file or directory')
+        assert "unknown error number" not in result.stderr
+
+        not_pem = Path(directory) / "ca.pem"
+        not_pem.write_text("not a certificate\n")
+        bad_ca = write_config(directory, VALID_PROXY + f'ca-file = "{not_pem}"\n')
+        result = run("plan", "--config", bad_ca, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, 'key "ca-file" (line 8): ', f'"{not_pem}" holds no valid PEM CA certificate')
+
+        result = run("plan", "--config", directory, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, f'cannot read configuration file "{directory}": Is a directory')
+
+        # A 2 MB password: refused before it is parsed.
+        big = write_config(directory, VALID_PROXY.replace('"secret"', '"' + "x" * 2_000_000 + '"'))
+        result = run("plan", "--config", big, "--duration", "1h")
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert_one_sentence(result.stderr, big, "larger than 1 MiB (1048576 bytes), the limit of a configuration")
+
+
 def test_plan_svg():
     with tempfile.TemporaryDirectory() as directory:
         svg = Path(directory) / "plan.svg"

@@ -387,6 +387,61 @@ def test_config_errors_exit_3_naming_the_key():
     assert_config_error(base + "listen = [\n", "TOML syntax error")
 
 
+def write_key_pair(directory):
+    """A self-signed certificate and its key, as PEM files (Debian's openssl)."""
+    cert, key = Path(directory) / "a.pem", Path(directory) / "a.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost", "-days", "2"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def test_certificate_files_are_checked_with_the_key_line_and_cause():
+    """A missing certificate and one that is not PEM say different things; both name the key
+    and its line, and the private key is checked the same way."""
+    with tempfile.TemporaryDirectory() as directory:
+        cert, key = write_key_pair(directory)
+        junk = Path(directory) / "junk.pem"
+        junk.write_text("not a certificate\n")
+
+        def config(certificate, private_key):
+            # certificate on line 2, private-key on line 3.
+            return f'listen = "127.0.0.1:0"\ncertificate = "{certificate}"\nprivate-key = "{private_key}"\n' + USERS
+
+        missing = assert_config_error(config("/nonexistent/server.pem", key), 'key "certificate" (line 2): ',
+                                      'cannot read "/nonexistent/server.pem": No such file or directory')
+        not_pem = assert_config_error(config(junk, key), 'key "certificate" (line 2): ',
+                                      f'"{junk}" holds no valid PEM certificate chain (')
+        assert missing.split("(line 2): ")[1] != not_pem.split("(line 2): ")[1]
+        assert "unknown error number" not in missing + not_pem
+        assert_config_error(config(cert, "/nonexistent/server.key"), 'key "private-key" (line 3): ',
+                            'cannot read "/nonexistent/server.key": No such file or directory')
+        assert_config_error(config(cert, cert), 'key "private-key" (line 3): ', "holds no valid PEM private key")
+        # --self-signed ignores the certificate keys, so their files are not read.
+        path = Path(directory) / "server.toml"
+        path.write_text(config("/nonexistent/server.pem", "/nonexistent/server.key"))
+        process = subprocess.Popen([ANYTLS, "server", "--config", str(path), "--self-signed"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        try:
+            lines = []
+            while (line := process.stdout.readline()) and not line.startswith("listening on "):
+                lines.append(line)
+            assert line.startswith("listening on "), lines
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def test_unreadable_and_oversized_configuration_files_say_why():
+    with tempfile.TemporaryDirectory() as directory:
+        result = run("server", "--config", directory)
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        assert f'cannot read configuration file "{directory}": Is a directory' in result.stderr, result.stderr
+    assert_config_error('listen = "127.0.0.1:0"\nself-signed = true\n'
+                        + USERS.replace(PASSWORD, "x" * 2_000_000),
+                        "larger than 1 MiB (1048576 bytes), the limit of a configuration", must_not_contain=("xxxx",))
+
+
 def test_passwords_never_appear_in_errors():
     base = 'listen = "127.0.0.1:0"\nself-signed = true\n'
     assert_config_error(base + '[[users]]\nname = "a"\npassword = 123456789\n', 'user "a"', 'key "password"',
@@ -403,7 +458,8 @@ def test_usage_errors_exit_2():
         path.write_text('listen = "127.0.0.1:0"\nself-signed = true\n' + USERS)
         result = run("server", "--config", str(path), "--listen", "nowhere")
         assert result.returncode == 2 and "--listen" in result.stderr, result.stderr
-        path.write_text('listen = "127.0.0.1:0"\ncertificate = "a.pem"\nprivate-key = "a.key"\n' + USERS)
+        cert, key = write_key_pair(directory)
+        path.write_text(f'listen = "127.0.0.1:0"\ncertificate = "{cert}"\nprivate-key = "{key}"\n' + USERS)
         result = run("server", "--config", str(path), "--write-cert", str(Path(directory) / "x.pem"))
         assert result.returncode == 2 and "--write-cert" in result.stderr, result.stderr
 

@@ -202,6 +202,21 @@ def test_unknown_ca_exits_5_with_a_sentence():
         assert "TLS verification failed" in result.stderr and "trusted CA" in result.stderr, result.stderr
 
 
+def test_missing_ca_file_exits_3_naming_the_key_and_line():
+    """Rejected while the configuration loads (as `anytls plan` rejects it), before any
+    connection: the key, its line and the errno text, not wolfSSL's "unknown error number"."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "client.toml"
+        # ca-file on line 7.
+        path.write_text('[[proxies]]\nname = "a"\ntype = "anytls"\nserver = "127.0.0.1"\nport = 1\n'
+                        'password = "p"\nca-file = "/nonexistent/ca.pem"\n')
+        result = smoke("--config", str(path), "--target", "127.0.0.1:9")
+        assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+        assert (f'{path}: proxy "a": key "ca-file" (line 7): cannot read "/nonexistent/ca.pem": '
+                "No such file or directory") in result.stderr, result.stderr
+        assert "unknown error number" not in result.stderr
+
+
 def test_refused_target_exits_7():
     with World() as w:
         closed = socket.create_server(("127.0.0.1", 0))

@@ -237,7 +237,7 @@ TEST_CASE("load_config_file: a missing file is an errno error naming the path") 
     auto loaded = anytls::config::load_config_file("/nonexistent/anytls.toml");
     REQUIRE_FALSE(loaded.ok());
     CHECK(loaded.code() == -ENOENT);
-    CHECK(loaded.error().message == "cannot open configuration file \"/nonexistent/anytls.toml\": No such file or directory");
+    CHECK(loaded.error().message == "cannot read configuration file \"/nonexistent/anytls.toml\": No such file or directory");
 }
 
 }  // TEST_SUITE

@@ -5,6 +5,7 @@
 
 #include "anytls_build_config.h"
 #include "base/host_port.hpp"
+#include "tls/pem_files.hpp"
 
 namespace anytls::cli {
 
@@ -29,6 +30,9 @@ Result<ClientConfiguration> load_client_configuration(const ParsedOptions& optio
 
     config::LoadOptions load_options;
     load_options.client_version = ANYTLS_VERSION_STRING;
+    // A missing or malformed ca-file is an error of its key and line for every command,
+    // `plan` included, not only once a connection is made.
+    load_options.check_ca_file = tls::check_ca_file;
     ClientConfiguration loaded;
     if (path != nullptr && !path->empty()) {
         auto file = config::load_config_file(*path, load_options);

@@ -29,6 +29,7 @@
 #include "log/log.hpp"
 #include "proto/padding_scheme.hpp"
 #include "server/server.hpp"
+#include "tls/pem_files.hpp"
 #include "tls/self_signed.hpp"
 
 namespace anytls::cli {
@@ -70,9 +71,15 @@ Result<void> check_padding_scheme(std::string_view text) {
     return {};
 }
 
-Result<config::ServerFileConfig> load(const std::string& path) {
+// `check_files`: the certificate and private-key are used (no --self-signed), so they are
+// checked at load time and their errors name the key and the line.
+Result<config::ServerFileConfig> load(const std::string& path, bool check_files) {
     config::ServerLoadOptions options;
     options.check_padding_scheme = check_padding_scheme;
+    if (check_files) {
+        options.check_certificate_file = tls::check_certificate_file;
+        options.check_private_key_file = tls::check_private_key_file;
+    }
     auto loaded = config::load_server_config_file(path, options);
     if (loaded) return loaded;
     std::string message = loaded.error().text();
@@ -173,7 +180,7 @@ Result<void> run_server(const Invocation& invocation) {
         write_cert_path = *path;
     }
 
-    auto file = load(*config_path);
+    auto file = load(*config_path, !self_signed_option);
     if (!file) return std::move(file).error();
     if (!listen_override.empty()) file->listen = listen_override;
     if (file->listen.empty())
