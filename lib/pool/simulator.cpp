@@ -41,6 +41,7 @@ CycleRecord PoolSimulator::step() {
     next_cycle_ += options_.settings.idle_session_check_interval;
 
     const std::vector<SessionInfo> sessions = snapshot();
+    work_steps_ += 4 * sessions_.size();  // the snapshot, and the three counts below
     const Plan plan = plan_cleanup(sessions, options_.settings, now_);
     for (const SessionToClose& victim : plan.close)
         close(victim.seq, victim.reason == CloseReason::idle ? ClosedSessionRecord::Why::idle
@@ -89,6 +90,7 @@ void PoolSimulator::advance_to(TimePoint target) {
         const TimePoint next = std::min(event_at, arrival_at);
         if (next == kNever || next > target) break;
         now_ = next;
+        ++work_steps_;
         // Events first at equal times: a session finishing its handshake or its stream at
         // the instant a stream arrives is available to it.
         if (event_at <= arrival_at) {
@@ -120,6 +122,7 @@ void PoolSimulator::open_stream(Duration duration) {
     ++pending_.streams;
     // Acquire: the newest idle session (DESIGN.md sections 5 and 6); none -> create on demand.
     for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
+        ++work_steps_;
         SimSession& session = it->second;
         if (session.info.state == SessionState::idle) {
             session.info.state = SessionState::busy;
@@ -163,6 +166,7 @@ void PoolSimulator::creation_done(std::uint64_t seq) {
 void PoolSimulator::stream_end(std::uint64_t seq) {
     auto it = sessions_.find(seq);
     if (it == sessions_.end() || it->second.info.state != SessionState::busy) return;
+    work_steps_ += sessions_.size();  // count(idle)
     const StreamEndDecision decision =
         on_stream_end(it->second.info, options_.settings, count(SessionState::idle), now_);
     switch (decision.action) {

@@ -87,6 +87,12 @@ public:
     std::vector<SessionInfo> snapshot() const;  // by seq
     const std::vector<ClosedSessionRecord>& closed() const { return closed_; }
     std::uint64_t sessions_started() const { return next_seq_ - 1; }
+    // The work done so far, in steps: one per event handled (a creation finishing, a stream
+    // ending), per stream arrival, and per session record visited by a scan (finding an idle
+    // session, counting sessions by state, the snapshot a cleanup cycle reads). It measures
+    // what a run costs without timing it: `anytls plan` bounds it, and tests check that it
+    // grows linearly with the simulated time.
+    std::uint64_t work_steps() const { return work_steps_; }
 
 private:
     struct SimSession {
@@ -129,6 +135,7 @@ private:
     std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
     std::vector<ClosedSessionRecord> closed_;
     CycleRecord pending_;  // counts since the previous record
+    std::uint64_t work_steps_ = 0;
 };
 
 }  // namespace anytls::pool
