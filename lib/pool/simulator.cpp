@@ -18,6 +18,24 @@ Duration seconds_to_duration(double seconds) {
 }
 }  // namespace
 
+std::uint64_t expected_work_steps(const SimulatorOptions& options, Duration duration) {
+    const Duration interval = options.settings.idle_session_check_interval;
+    const double cycles = interval.count() > 0 ? static_cast<double>(duration / interval) + 1 : 1;
+    const TrafficOptions& traffic = options.traffic;
+    double arrivals = 0, streams = 0;
+    if (traffic.model == TrafficModel::steady && traffic.streams_per_second > 0) {
+        streams = traffic.streams_per_second * std::chrono::duration<double>(duration).count();
+        arrivals = streams;
+    } else if (traffic.model == TrafficModel::bursty && traffic.burst_size > 0 && traffic.burst_period.count() > 0) {
+        arrivals = static_cast<double>(duration / traffic.burst_period);
+        streams = arrivals * traffic.burst_size;
+    }
+    // In double: an absurd --rate times --duration must saturate, not wrap.
+    const double steps = cycles + arrivals + streams;
+    constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
+    return steps >= static_cast<double>(kMax) ? kMax : static_cast<std::uint64_t>(steps);
+}
+
 PoolSimulator::PoolSimulator(SimulatorOptions options)
     : options_(std::move(options)), engine_(options_.seed) {
     now_ = start_;
@@ -40,20 +58,21 @@ CycleRecord PoolSimulator::step() {
     now_ = next_cycle_;
     next_cycle_ += options_.settings.idle_session_check_interval;
 
-    const std::vector<SessionInfo> sessions = snapshot();
-    work_steps_ += 4 * sessions_.size();  // the snapshot, and the three counts below
+    const std::vector<SessionInfo> sessions = policy_input();
+    work_steps_ += 1 + sessions.size();
     const Plan plan = plan_cleanup(sessions, options_.settings, now_);
     for (const SessionToClose& victim : plan.close)
         close(victim.seq, victim.reason == CloseReason::idle ? ClosedSessionRecord::Why::idle
                                                              : ClosedSessionRecord::Why::age);
     for (int i = 0; i < plan.create(); ++i) start_creation(false, Duration{0});
+    work_steps_ += static_cast<std::uint64_t>(plan.create());
 
     CycleRecord record = std::move(pending_);
     pending_ = CycleRecord{};
     record.t_s = std::chrono::duration<double>(now_ - start_).count();
-    record.idle = count(SessionState::idle);
-    record.busy = count(SessionState::busy);
-    record.creating = count(SessionState::creating);
+    record.idle = static_cast<int>(idle_.size());
+    record.busy = busy_;
+    record.creating = static_cast<int>(creating_.size());
     record.closed_idle = plan.idle.closing;
     record.closed_age = plan.age.closing;
     record.protected_idle = plan.idle.kept_protected;
@@ -72,14 +91,24 @@ std::vector<CycleRecord> PoolSimulator::run(int cycles) {
 void PoolSimulator::kill_all() {
     std::vector<std::uint64_t> all;
     for (const auto& [seq, session] : sessions_) all.push_back(seq);
+    std::sort(all.begin(), all.end());  // closed in seq order, as a repeatable record
     for (std::uint64_t seq : all) close(seq, ClosedSessionRecord::Why::killed);
     // Events of the dead sessions find nothing when they fire and are ignored.
+}
+
+std::vector<SessionInfo> PoolSimulator::policy_input() const {
+    std::vector<SessionInfo> out;
+    out.reserve(idle_.size() + creating_.size());
+    for (std::uint64_t seq : idle_) out.push_back(sessions_.at(seq).info);
+    for (std::uint64_t seq : creating_) out.push_back(sessions_.at(seq).info);
+    return out;
 }
 
 std::vector<SessionInfo> PoolSimulator::snapshot() const {
     std::vector<SessionInfo> out;
     out.reserve(sessions_.size());
     for (const auto& [seq, session] : sessions_) out.push_back(session.info);
+    std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) { return a.seq < b.seq; });
     return out;
 }
 
@@ -120,17 +149,15 @@ void PoolSimulator::arrive() {
 
 void PoolSimulator::open_stream(Duration duration) {
     ++pending_.streams;
+    ++work_steps_;
     // Acquire: the newest idle session (DESIGN.md sections 5 and 6); none -> create on demand.
-    for (auto it = sessions_.rbegin(); it != sessions_.rend(); ++it) {
-        ++work_steps_;
-        SimSession& session = it->second;
-        if (session.info.state == SessionState::idle) {
-            session.info.state = SessionState::busy;
-            schedule(now_ + duration, Event::Kind::stream_end, it->first);
-            return;
-        }
+    if (idle_.empty()) {
+        start_creation(true, duration);
+        return;
     }
-    start_creation(true, duration);
+    const std::uint64_t seq = *idle_.rbegin();
+    set_state(seq, sessions_.at(seq), SessionState::busy);
+    schedule(now_ + duration, Event::Kind::stream_end, seq);
 }
 
 std::uint64_t PoolSimulator::start_creation(bool on_demand, Duration stream_duration) {
@@ -141,6 +168,7 @@ std::uint64_t PoolSimulator::start_creation(bool on_demand, Duration stream_dura
     session.waiting_stream = on_demand;
     session.waiting_stream_duration = stream_duration;
     sessions_.emplace(seq, session);
+    creating_.insert(seq);
     ++pending_.created;
     if (on_demand) ++pending_.created_on_demand;
     schedule(now_ + options_.handshake_delay, Event::Kind::creation_done, seq);
@@ -155,24 +183,23 @@ void PoolSimulator::creation_done(std::uint64_t seq) {
     session.info.lifetime = draw_lifetime(options_.settings, engine_);
     if (session.waiting_stream) {
         session.waiting_stream = false;
-        session.info.state = SessionState::busy;
+        set_state(seq, session, SessionState::busy);
         schedule(now_ + session.waiting_stream_duration, Event::Kind::stream_end, seq);
     } else {
-        session.info.state = SessionState::idle;
         session.info.idle_since = now_;
+        set_state(seq, session, SessionState::idle);
     }
 }
 
 void PoolSimulator::stream_end(std::uint64_t seq) {
     auto it = sessions_.find(seq);
     if (it == sessions_.end() || it->second.info.state != SessionState::busy) return;
-    work_steps_ += sessions_.size();  // count(idle)
     const StreamEndDecision decision =
-        on_stream_end(it->second.info, options_.settings, count(SessionState::idle), now_);
+        on_stream_end(it->second.info, options_.settings, static_cast<int>(idle_.size()), now_);
     switch (decision.action) {
         case StreamEndAction::return_to_idle:
-            it->second.info.state = SessionState::idle;
             it->second.info.idle_since = now_;
+            set_state(seq, it->second, SessionState::idle);
             break;
         case StreamEndAction::close_aged:
             ++pending_.closed_at_stream_end;
@@ -189,7 +216,26 @@ void PoolSimulator::close(std::uint64_t seq, ClosedSessionRecord::Why why) {
     auto it = sessions_.find(seq);
     if (it == sessions_.end()) return;
     closed_.push_back({seq, it->second.info.created_at, now_, it->second.info.lifetime, why});
+    forget_state(seq, it->second);
     sessions_.erase(it);
+}
+
+void PoolSimulator::set_state(std::uint64_t seq, SimSession& session, SessionState state) {
+    forget_state(seq, session);
+    session.info.state = state;
+    switch (state) {
+        case SessionState::idle: idle_.insert(seq); break;
+        case SessionState::creating: creating_.insert(seq); break;
+        case SessionState::busy: ++busy_; break;
+    }
+}
+
+void PoolSimulator::forget_state(std::uint64_t seq, const SimSession& session) {
+    switch (session.info.state) {
+        case SessionState::idle: idle_.erase(seq); break;
+        case SessionState::creating: creating_.erase(seq); break;
+        case SessionState::busy: --busy_; break;
+    }
 }
 
 void PoolSimulator::schedule(TimePoint at, Event::Kind kind, std::uint64_t seq) {
@@ -201,13 +247,6 @@ Duration PoolSimulator::draw_stream_duration() {
     if (mean <= 0) return Duration{0};
     std::exponential_distribution<double> length(1.0 / mean);
     return seconds_to_duration(length(engine_));
-}
-
-int PoolSimulator::count(SessionState state) const {
-    int n = 0;
-    for (const auto& [seq, session] : sessions_)
-        if (session.info.state == state) ++n;
-    return n;
 }
 
 }  // namespace anytls::pool

@@ -8,13 +8,19 @@
 // ends, on_stream_end() decides whether its session returns to the pool; every check interval
 // plan_cleanup() runs and its plan is applied at once. Random draws (lifetimes, arrivals,
 // stream durations) come from one engine seeded by the options, so a run is repeatable.
+//
+// Its cost is linear in the simulated time: every event and stream costs O(log n), and a cycle
+// costs the idle and creating sessions it hands the policy. Busy sessions, which pile up by
+// the hundred thousand under long streams, are touched only by their own events: plan_cleanup
+// ignores them (policy.hpp), so leaving them out of its input changes no decision.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "config/pool_settings.hpp"
@@ -70,6 +76,12 @@ struct ClosedSessionRecord {
     Why why = Why::idle;
 };
 
+// A lower bound on the work_steps() of simulating `duration` (the cycle at start included):
+// one step per cycle, per arrival and per stream the traffic is expected to open. The bound
+// lets `anytls plan` refuse a run before starting it; the real count can be several times
+// more (handshakes, stream ends, the sessions each cycle examines).
+std::uint64_t expected_work_steps(const SimulatorOptions& options, Duration duration);
+
 class PoolSimulator {
 public:
     explicit PoolSimulator(SimulatorOptions options);
@@ -88,10 +100,10 @@ public:
     const std::vector<ClosedSessionRecord>& closed() const { return closed_; }
     std::uint64_t sessions_started() const { return next_seq_ - 1; }
     // The work done so far, in steps: one per event handled (a creation finishing, a stream
-    // ending), per stream arrival, and per session record visited by a scan (finding an idle
-    // session, counting sessions by state, the snapshot a cleanup cycle reads). It measures
-    // what a run costs without timing it: `anytls plan` bounds it, and tests check that it
-    // grows linearly with the simulated time.
+    // ending), per arrival and per stream it opens, one per cycle and per session the cycle
+    // hands the policy, and one per creation the cycle starts. It measures what a run costs
+    // without timing it: `anytls plan` bounds it, and tests check that it grows linearly with
+    // the simulated time.
     std::uint64_t work_steps() const { return work_steps_; }
 
 private:
@@ -120,7 +132,10 @@ private:
     void close(std::uint64_t seq, ClosedSessionRecord::Why why);
     void schedule(TimePoint at, Event::Kind kind, std::uint64_t seq);
     Duration draw_stream_duration();
-    int count(SessionState state) const;
+    // Every state change goes through here, so the per-state indexes below stay exact.
+    void set_state(std::uint64_t seq, SimSession& session, SessionState state);
+    void forget_state(std::uint64_t seq, const SimSession& session);
+    std::vector<SessionInfo> policy_input() const;
 
     SimulatorOptions options_;
     std::mt19937_64 engine_;
@@ -131,7 +146,10 @@ private:
     TimePoint next_burst_{};
     std::uint64_t next_seq_ = 1;
     std::uint64_t next_order_ = 0;
-    std::map<std::uint64_t, SimSession> sessions_;
+    std::unordered_map<std::uint64_t, SimSession> sessions_;  // by seq
+    std::set<std::uint64_t> idle_;      // seqs of the idle sessions; the newest is the last
+    std::set<std::uint64_t> creating_;  // seqs of the sessions in their handshake
+    int busy_ = 0;
     std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
     std::vector<ClosedSessionRecord> closed_;
     CycleRecord pending_;  // counts since the previous record
