@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -149,6 +150,9 @@ def test_usage_errors_exit_2_with_one_sentence():
         (["plan", "--config", EXAMPLE2, "--duration", "1h", "--seed", "x"], "--seed"),
         (["plan", "--config", EXAMPLE2, "--duration", "1h", "--rate", "-1"], "--rate"),
         (["plan", "--config", EXAMPLE2, "--duration", "1h", "--every", "0"], "--every"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--max-steps", "0"], "--max-steps"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--max-steps", "many"], "--max-steps"),
+        (["plan", "--config", EXAMPLE2, "--duration", "1h", "--progress", "--log"], "--progress"),
         (["plan", "--config", EXAMPLE2, "--duration", "1h", "stray"], "stray"),
         (["version", "--json=yes"], "--json"),
         (["--bogus"], "--bogus"),
@@ -367,6 +371,109 @@ def test_plan_svg():
         result = run("plan", "--config", EXAMPLE2, "--duration", "10m", "--svg", str(Path(directory) / "no" / "x.svg"))
         assert result.returncode == 1, (result.returncode, result.stderr)
         assert_one_sentence(result.stderr, "x.svg")
+
+
+# --- plan: work bound and progress ------------------------------------------------------------
+
+PROGRESS_END = re.compile(r"^anytls plan: simulated (\S+) in (\d+) cycles, (\d+) simulation steps, in [\d.]+ s$")
+
+
+def test_plan_huge_duration_is_refused_at_once():
+    """8000 h of 100 streams/s is billions of steps: refused before simulating, naming the options."""
+    started = time.monotonic()
+    result = run("plan", "--config", EXAMPLE1, "--duration", "8000h", "--rate", "100")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert result.stdout == ""
+    assert_one_sentence(result.stderr, "--duration 8000h", "--max-steps 50000000", "simulation steps")
+    assert elapsed < 5, elapsed
+
+
+def test_plan_max_steps_is_checked_against_the_real_work():
+    """The bound counts the work actually done, not an estimate of it: a run of exactly N steps
+    passes --max-steps N and is stopped by --max-steps N-1, at the point it passed the limit."""
+    args = ["plan", "--config", EXAMPLE1, "--duration", "2h", "--rate", "2", "--json"]
+    result = run(*args, "--progress")
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    match = PROGRESS_END.match(last)
+    assert match, result.stderr
+    steps = int(match.group(3))
+    assert steps > 2 * 2 * 7200, steps  # an arrival and a take (or handshake) per stream, at least
+    assert run(*args, "--max-steps", str(steps)).stdout == result.stdout
+    stopped = run(*args, "--max-steps", str(steps - 1))
+    assert stopped.returncode == 2, (stopped.returncode, stopped.stderr)
+    assert stopped.stdout == ""
+    assert_one_sentence(stopped.stderr, "stopped at 2h of --duration 2h", f"--max-steps {steps - 1}")
+
+    # Idle traffic is estimated at one step per cycle, but each cycle examines the 10 idle
+    # sessions too: the real count stops the run part-way, long before 8000 h.
+    started = time.monotonic()
+    stopped = run("plan", "--config", EXAMPLE1, "--duration", "8000h", "--max-steps", "2000000")
+    assert time.monotonic() - started < 10
+    assert stopped.returncode == 2, (stopped.returncode, stopped.stderr)
+    assert_one_sentence(stopped.stderr, "stopped at", "of --duration 8000h", "--max-steps 2000000")
+    when = duration_seconds(re.search(r"stopped at (\S+) of", stopped.stderr).group(1))
+    assert 0 < when < 8000 * 3600 / 2, when
+
+
+def test_plan_progress_only_when_forced_off_a_terminal():
+    args = ["plan", "--config", EXAMPLE1, "--duration", "6h", "--rate", "0.3"]
+    plain = run(*args)
+    assert plain.returncode == 0 and plain.stderr == "", plain.stderr
+    forced = run(*args, "--progress")
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout == plain.stdout  # the progress never reaches stdout
+    lines = forced.stderr.splitlines()
+    assert "\r" not in forced.stderr and "\x1b" not in forced.stderr, forced.stderr
+    assert lines[0].startswith("anytls plan: simulated 0s of 6h (0%)"), lines
+    assert PROGRESS_END.match(lines[-1]) and lines[-1].startswith("anytls plan: simulated 6h in 721 cycles"), lines
+
+
+def run_with_stderr_on_terminal(*args):
+    """Runs anytls with stderr on a pseudo-terminal; returns (stdout, what reached the terminal, seconds)."""
+    env = dict(os.environ, TERM="xterm")
+    controller, terminal = pty.openpty()
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen([ANYTLS, *args], stdout=subprocess.PIPE, stderr=terminal, env=env)
+        os.close(terminal)
+        terminal = -1
+        output = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            output += chunk
+        stdout = process.stdout.read().decode()
+        assert process.wait(timeout=120) == 0
+        return stdout, output.decode(), time.monotonic() - started
+    finally:
+        process.stdout.close()
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+
+
+def test_plan_progress_on_a_terminal_after_two_seconds():
+    # A run of milliseconds says nothing.
+    _, shown, _ = run_with_stderr_on_terminal("plan", "--config", EXAMPLE2, "--duration", "10m")
+    assert shown == "", repr(shown)
+    # A run of seconds (360,000 sessions alive at once) redraws one line in place, then erases it.
+    stdout, shown, seconds = run_with_stderr_on_terminal(
+        "plan", "--config", EXAMPLE1, "--duration", "12h", "--rate", "100", "--stream-duration", "1h")
+    assert seconds > 2.5, f"the run took {seconds:.1f} s, too little to test the delay: lengthen it"
+    assert "Summary" in stdout
+    redraws = shown.split("\r\x1b[K")
+    assert redraws[0] == "" and redraws[-1] == "", repr(shown[:200])  # drawn in place, erased at the end
+    lines = [text for text in redraws if text]
+    assert lines and all(text.startswith("anytls plan: simulated ") and "\n" not in text for text in lines), lines
+    assert "of 12h" in lines[-1], lines
+    first = int(re.search(r"\((\d+)%\)", lines[0]).group(1))
+    assert first > 0, lines[0]  # nothing in the first two seconds
 
 
 def run_on_terminal(*args, env=None):

@@ -4,6 +4,11 @@
 // PoolPolicy through PoolSimulator on a virtual clock (DESIGN.md section 2: the policy never
 // does I/O, so hours of pool behaviour take milliseconds). The cycles are then shown as a
 // terminal timeline with a summary, as JSON lines (--json), and/or as an SVG plot (--svg).
+//
+// The simulator's cost is linear in the simulated time and its streams, but a long --duration
+// of heavy traffic is still a great deal of work. The work is bounded by --max-steps in the
+// simulator's own work steps: refused up front when the traffic alone needs more, and stopped
+// as soon as the real count passes it. A run that takes seconds says so (plan_progress.hpp).
 #include <fmt/format.h>
 
 #include <array>
@@ -16,17 +21,22 @@
 #include "command.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
+#include "plan_progress.hpp"
 #include "plan_report.hpp"
 #include "pool/simulator.hpp"
 
 namespace anytls::cli {
 namespace {
 
-// A run longer than this many cycles is refused: the report would be unreadable and a
-// busy traffic model would take minutes. 1,000,000 cycles is 347 days at 30 s.
+// A run longer than this many cycles is refused whatever its traffic: every cycle is kept as
+// a record for the report (about 100 bytes each). 1,000,000 cycles is 347 days at 30 s.
 constexpr std::uint64_t kMaxCycles = 1'000'000;
 
-constexpr std::array<OptionSpec, 15> kOptions{{
+// The default of --max-steps: some 5 to 20 seconds of simulation, depending on how many
+// sessions are alive at once (more sessions, slower steps).
+constexpr std::uint64_t kDefaultMaxSteps = 50'000'000;
+
+constexpr std::array<OptionSpec, 17> kOptions{{
     {"config", "FILE", "the TOML configuration file (this or --uri is required)"},
     kUriOption,
     {"proxy", "NAME", "the proxy to simulate; may be left out when the file has exactly one"},
@@ -42,6 +52,9 @@ constexpr std::array<OptionSpec, 15> kOptions{{
     {"json", "", "print one JSON object per cycle instead of the timeline (format above)"},
     {"svg", "FILE", "also write an SVG plot of idle, busy and creating sessions and of closures"},
     {"log", "", "also print each cycle's pool debug lines, as a live pool logs them, to stderr"},
+    {"max-steps", "N", "refuse or stop a run of more than N simulation steps (one per cycle, arrival, stream, "
+                       "handshake, stream end and session examined). Default: 50000000"},
+    {"progress", "", "show the progress line on stderr from the start, even when it is not a terminal"},
 }};
 
 constexpr std::string_view kDescription =
@@ -63,6 +76,8 @@ constexpr std::string_view kDescription =
     "started since the previous cycle (this cycle's proactive ones included), created_on_demand\n"
     "those started for a stream that found no idle session.\n"
     "\n"
+    "A run that lasts more than 2 seconds shows its progress on stderr when stderr is a terminal.\n"
+    "\n"
     "Example:\n"
     "  anytls plan --config anytls.toml --proxy ha-service --duration 6h --traffic steady --rate 0.5\n";
 
@@ -76,8 +91,19 @@ struct PlanRequest {
     int every = 0;  // 0: default_cycles_per_line()
     bool json = false;
     bool log = false;
+    bool progress = false;  // --progress: forced, from the start, also off a terminal
+    std::uint64_t max_steps = kDefaultMaxSteps;
     std::string svg_path;
 };
+
+const char* traffic_model_name(pool::TrafficModel model) {
+    switch (model) {
+        case pool::TrafficModel::idle: return "idle";
+        case pool::TrafficModel::steady: return "steady";
+        case pool::TrafficModel::bursty: return "bursty";
+    }
+    return "?";
+}
 
 std::string traffic_description(const pool::TrafficOptions& t) {
     switch (t.model) {
@@ -179,6 +205,15 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
         request.svg_path = *svg;
     }
     request.log = options.has("log");
+    request.progress = options.has("progress");
+    if (request.progress && request.log)
+        return usage_error("--progress and --log both write to stderr as the run goes; choose one");
+    if (const std::string* text = options.value("max-steps")) {
+        auto value = parse_unsigned_option("max-steps", *text);
+        if (!value) return std::move(value).error();
+        if (*value < 1) return usage_error(fmt::format("--max-steps expects a whole number >= 1, got {}", *value));
+        request.max_steps = *value;
+    }
     return request;
 }
 
@@ -252,6 +287,14 @@ Result<void> run_plan(const Invocation& invocation) {
     sim_options.traffic = request->traffic;
     sim_options.handshake_delay = request->handshake;
     sim_options.seed = request->seed;
+    const std::uint64_t expected_steps =
+        pool::expected_work_steps(sim_options, settings.idle_session_check_interval * static_cast<std::int64_t>(cycles));
+    if (expected_steps > request->max_steps)
+        return usage_error(fmt::format(
+            "--duration {} of {} traffic needs at least about {} simulation steps, more than --max-steps {}; "
+            "shorten --duration, lighten the traffic, or raise --max-steps",
+            config::format_duration(request->duration), traffic_model_name(request->traffic.model), expected_steps,
+            request->max_steps));
     pool::PoolSimulator simulator(sim_options);
 
     PlanRun run;
@@ -267,16 +310,31 @@ Result<void> run_plan(const Invocation& invocation) {
     // The cycle at start (a live pool runs one when it starts), then one per interval up to
     // the end of --duration.
     run.records.reserve(static_cast<std::size_t>(cycles) + 1);
+    PlanProgress progress(request->progress, !request->log);
+    const auto simulated = [&] { return config::format_duration(simulator.now() - simulator.start()); };
     for (std::uint64_t i = 0; i <= cycles; ++i) {
         run.records.push_back(simulator.step());
+        if (simulator.work_steps() > request->max_steps)
+            return usage_error(fmt::format(
+                "stopped at {} of --duration {}: the run passed --max-steps {} simulation steps "
+                "({} sessions created so far); shorten --duration, lighten the traffic, or raise --max-steps",
+                simulated(), config::format_duration(request->duration), request->max_steps,
+                simulator.sessions_started()));
+        if (progress.due())
+            progress.show(fmt::format("anytls plan: simulated {} of {} ({}%), {} of at most {} simulation steps",
+                                      simulated(), config::format_duration(request->duration), i * 100 / cycles,
+                                      simulator.work_steps(), request->max_steps));
         // The lines a live pool would log at this cycle, tagged with the virtual time.
         if (request->log) {
-            const std::string when = config::format_duration(simulator.now() - simulator.start());
+            const std::string when = simulated();
             for (const std::string& line : run.records.back().log_lines) log::debug("t={} {}", when, line);
         }
         run.records.back().log_lines.clear();  // not needed any more; keeps long runs small
     }
     run.closed = simulator.closed();
+    progress.finish(fmt::format("anytls plan: simulated {} in {} cycles, {} simulation steps, in {:.1f} s",
+                                simulated(), run.records.size(), simulator.work_steps(),
+                                std::chrono::duration<double>(progress.elapsed()).count()));
 
     if (!request->svg_path.empty()) {
         if (auto written = write_file(request->svg_path, render_plan_svg(run)); !written) return written;
@@ -297,7 +355,8 @@ constexpr Command kPlan{
     .name = "plan",
     .summary = "simulate a proxy's session pool on a virtual clock and chart what it does",
     .usage = "anytls plan (--config FILE | --uri LINK) [--proxy NAME] --duration DURATION [--traffic idle|steady|bursty]\n"
-             "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] [--json]",
+             "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] [--json]\n"
+             "                   [--max-steps N] [--progress]",
     .description = kDescription,
     .options = kOptions,
     .run = run_plan,

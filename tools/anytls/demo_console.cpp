@@ -13,15 +13,17 @@ namespace {
 constexpr const char* kEraseLine = "\r\x1b[K";
 }
 
-bool stdout_is_live_terminal() {
+bool is_live_terminal(int fd) {
     const char* term = std::getenv("TERM");
     if (term != nullptr && std::strcmp(term, "dumb") == 0) return false;
-    return ::isatty(STDOUT_FILENO) == 1;
+    return ::isatty(fd) == 1;
 }
 
+bool stdout_is_live_terminal() { return is_live_terminal(STDOUT_FILENO); }
+
 void DemoConsole::write(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    std::fwrite(text.data(), 1, text.size(), out_);
+    std::fflush(out_);
 }
 
 void DemoConsole::line(const std::string& text) {
@@ -46,6 +48,12 @@ void DemoConsole::status(const std::string& text) {
 void DemoConsole::end_status() {
     std::lock_guard lock(mutex_);
     if (live_ && !status_.empty()) write("\n");
+    status_.clear();
+}
+
+void DemoConsole::clear_status() {
+    std::lock_guard lock(mutex_);
+    if (live_ && !status_.empty()) write(kEraseLine);
     status_.clear();
 }
 
