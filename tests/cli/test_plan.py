@@ -341,21 +341,62 @@ def test_plan_checks_files_and_size_with_the_cause():
         assert_one_sentence(result.stderr, big, "larger than 1 MiB (1048576 bytes), the limit of a configuration")
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+CLOSED_TITLE = re.compile(r": (\d+) closed as idle, (\d+) for age or at a stream's end$")
+
+
+def path_segments(d):
+    """The H (horizontal) segments of a path's d attribute: one per column edge."""
+    return re.findall(r"H(-?[\d.]+)", d)
+
+
 def test_plan_svg():
+    """The chart gathers cycles into columns, never more than the plot has pixels, and shows
+    closures as bars on a common scale: 24 h of 30 s cycles is 2881 cycles on a 960 px chart."""
     with tempfile.TemporaryDirectory() as directory:
         svg = Path(directory) / "plan.svg"
-        result = run("plan", "--config", EXAMPLE1, "--duration", "6h", "--rate", "0.3", "--svg", str(svg))
+        args = ["--config", EXAMPLE1, "--duration", "24h", "--rate", "0.3", "--svg", str(svg)]
+        result = run("plan", *args)
         assert result.returncode == 0, result.stderr
         root = ElementTree.parse(svg).getroot()
-        ns = "{http://www.w3.org/2000/svg}"
-        assert root.tag == ns + "svg", root.tag
-        lines = root.findall(f".//{ns}polyline")
-        assert len(lines) == 3, len(lines)  # idle, busy, creating
-        for line in lines:
-            points = line.get("points").split()
-            # The empty pool at t = 0, then one point per cycle (the first also at t = 0).
-            assert len(points) == 722, len(points)
-        assert root.findall(f".//{ns}circle"), "no idle-closure markers"
+        assert root.tag == SVG + "svg", root.tag
+        width = float(root.get("width"))
+
+        # No drawn shape has more points than the chart has pixel columns.
+        for element in root.iter():
+            points = element.get("points")
+            if points is not None:
+                assert len(points.split()) <= width, (element.tag, len(points.split()))
+            if element.tag == SVG + "path":
+                assert len(path_segments(element.get("d"))) <= width, len(path_segments(element.get("d")))
+        areas = [p for p in root.iter(SVG + "path") if p.get("fill") != "none"]
+        names = [p.find(SVG + "title").text.split(":")[0] for p in areas]
+        assert names == ["idle", "creating", "busy"], names
+        peak = next(p for p in root.iter(SVG + "path") if p.get("fill") == "none")
+        columns = len(path_segments(peak.get("d")))
+        assert 240 <= columns <= width / 2, columns  # aggregated, yet still a column per few pixels
+        for area in areas:
+            assert len(path_segments(area.get("d"))) == 2 * columns  # along the tops, back along the bases
+
+        # Closures: at most one bar per column; the bars add up to every closure of the run, and
+        # share one scale (pixels per closure), the one their y-axis is labelled in.
+        records = plan_json(*args)
+        bars = [g for g in root.iter(SVG + "g") if g.find(SVG + "title") is not None
+                and CLOSED_TITLE.search(g.find(SVG + "title").text)]
+        assert 0 < len(bars) <= columns, len(bars)
+        closed_idle = closed_age = 0
+        scales = []
+        for bar in bars:
+            idle, age = (int(n) for n in CLOSED_TITLE.search(bar.find(SVG + "title").text).groups())
+            closed_idle += idle
+            closed_age += age
+            for rect in bar.findall(SVG + "rect"):
+                count = idle if rect.get("fill") == "#e07b00" else age
+                scales.append(float(rect.get("height")) / count)
+        assert closed_idle == sum(r["closed_idle"] for r in records) > 0
+        assert closed_age == sum(r["closed_age"] + r["closed_at_stream_end"] for r in records)
+        assert max(scales) - min(scales) < 0.2, (min(scales), max(scales))
+        assert root.find(f".//{SVG}text[.='sessions closed per column (4m)']") is not None  # 8 cycles a column
 
         # With --json, stdout stays pure JSON lines and the SVG is still written; a proxy name
         # that needs escaping still gives well-formed XML.
@@ -364,7 +405,7 @@ def test_plan_svg():
         result = run("plan", "--config", escaped, "--duration", "30m", "--json", "--svg", str(svg2))
         assert result.returncode == 0, result.stderr
         assert all(json.loads(line) for line in result.stdout.splitlines())
-        title = ElementTree.parse(svg2).getroot().find(f"{ns}title").text
+        title = ElementTree.parse(svg2).getroot().find(f"{SVG}title").text
         assert 'a<b & "c"' in title, title
 
         # An SVG that cannot be written is a runtime failure.

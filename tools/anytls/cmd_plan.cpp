@@ -50,7 +50,7 @@ constexpr std::array<OptionSpec, 17> kOptions{{
     {"seed", "N", "seed of every random draw (lifetimes, arrivals, stream lengths). Default: 1"},
     {"every", "N", "cycles per timeline line. Default: 1, or enough to stay within 60 lines"},
     {"json", "", "print one JSON object per cycle instead of the timeline (format above)"},
-    {"svg", "FILE", "also write an SVG plot of idle, busy and creating sessions and of closures"},
+    {"svg", "FILE", "also write an SVG chart of idle, creating and busy sessions and of closures over time"},
     {"log", "", "also print each cycle's pool debug lines, as a live pool logs them, to stderr"},
     {"max-steps", "N", "refuse or stop a run of more than N simulation steps (one per cycle, arrival, stream, "
                        "handshake, stream end and session examined). Default: 50000000"},
@@ -287,8 +287,8 @@ Result<void> run_plan(const Invocation& invocation) {
     sim_options.traffic = request->traffic;
     sim_options.handshake_delay = request->handshake;
     sim_options.seed = request->seed;
-    const std::uint64_t expected_steps =
-        pool::expected_work_steps(sim_options, settings.idle_session_check_interval * static_cast<std::int64_t>(cycles));
+    const config::Duration simulated_span = settings.idle_session_check_interval * static_cast<std::int64_t>(cycles);
+    const std::uint64_t expected_steps = pool::expected_work_steps(sim_options, simulated_span);
     if (expected_steps > request->max_steps)
         return usage_error(fmt::format(
             "--duration {} of {} traffic needs at least about {} simulation steps, more than --max-steps {}; "

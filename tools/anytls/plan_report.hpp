@@ -65,8 +65,8 @@ std::string render_plan_text(const PlanRun& run, int cycles_per_line, const Term
 //  "protected_idle": 0, "protected_age": 0, "streams": 0, "created_on_demand": 0, "closed_at_stream_end": 0}
 std::string render_plan_json_lines(const PlanRun& run);
 
-// A self-contained SVG document: idle, busy and creating sessions over time as lines,
-// closures as markers along the time axis.
+// A self-contained SVG document: per column of cycles (at most one per two pixels), idle,
+// creating and busy sessions as stacked areas with their peak, and closures as bars.
 std::string render_plan_svg(const PlanRun& run);
 
 }  // namespace anytls::cli
