@@ -26,6 +26,7 @@ struct StreamState {
     std::mutex mutex;                   // guards `stream`: callers copy it, close() takes it
     std::shared_ptr<PooledStream> stream;
     std::atomic<bool> closed{false};
+    std::atomic<int> calls{0};  // reads and writes in progress on other threads
     std::uint64_t seq = 0;
     bool warm = false;
 };
@@ -81,8 +82,21 @@ std::shared_ptr<PooledStream> copy_stream(StreamState& st) {
 io::Task<Result<void>> stream_close(std::shared_ptr<StreamState> st) {
     auto s = take_stream(*st);
     if (!s) co_return Result<void>{};
+    // A call blocked on the stream (a write to a target that never reads) would keep the FIN
+    // waiting behind it: end the stream at once instead, which wakes the call (docs/C-API.md).
+    if (st->calls.load() > 0) {
+        s->abort();
+        co_return Result<void>{};
+    }
     co_return co_await s->close();
 }
+
+// Counts a read or write in progress, for stream_close.
+struct CallInProgress {
+    explicit CallInProgress(StreamState& st) : state(st) { ++state.calls; }
+    ~CallInProgress() { --state.calls; }
+    StreamState& state;
+};
 
 // --- the socket-pair relay ----------------------------------------------------------------
 
@@ -194,6 +208,7 @@ Stream::~Stream() { (void)close(); }
 
 Result<std::size_t> Stream::read(std::span<std::byte> buffer, io::Duration timeout) {
     if (state_->closed.load()) return closed_error();
+    CallInProgress call(*state_);
     std::shared_ptr<PooledStream> s = copy_stream(*state_);
     if (!s) return closed_error();
     return run_blocking(*state_->thread, stream_read(std::move(s), buffer, timeout));
@@ -201,6 +216,7 @@ Result<std::size_t> Stream::read(std::span<std::byte> buffer, io::Duration timeo
 
 Result<void> Stream::write(std::span<const std::byte> data, io::Duration timeout) {
     if (state_->closed.load()) return closed_error();
+    CallInProgress call(*state_);
     std::shared_ptr<PooledStream> s = copy_stream(*state_);
     if (!s) return closed_error();
     return run_blocking(*state_->thread, stream_write(std::move(s), data, timeout));

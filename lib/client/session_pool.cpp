@@ -59,7 +59,8 @@ PooledStream::~PooledStream() {
     if (stream_ && pool_ && !closed_) {
         // Dropped without close(): end the stream in the background and hand the session back
         // (unless linger() already did).
-        pool_->reactor_->spawn(close_detached(released_ ? nullptr : pool_, std::move(entry_), std::move(stream_)));
+        SessionPool* pool = released_ || pool_->stopping_ ? nullptr : pool_;
+        pool_->scope_.spawn(close_detached(pool, std::move(entry_), std::move(stream_)));
     }
 }
 
@@ -144,7 +145,7 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
     ++pool->counters_.retried_opens;
     if (refused) {
         // The old stream ends (its FIN is ignored by the server) and its session goes back.
-        pool->reactor_->spawn(close_detached(pool, old_entry, failed));
+        pool->scope_.spawn(close_detached(pool, old_entry, failed));
         log::debug("[AnyTLS] Session #{} of {} ended a stream before its SYNACK ({}); replaying it on a fresh session",
                    old_entry->seq, pool->proxy_name_, error.text());
     } else {
@@ -168,7 +169,7 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
         } else if (opened) {
             // Closed meanwhile: the fresh stream ends at once and its session goes back.
             auto fresh = std::make_shared<session::ClientStream>(std::move(opened).value());
-            pool->reactor_->spawn(close_detached(pool, entry, std::move(fresh)));
+            pool->scope_.spawn(close_detached(pool, entry, std::move(fresh)));
         } else {
             pool->close_entry(entry, &PoolStats::closed_error);
         }
@@ -197,6 +198,15 @@ io::Task<Result<void>> PooledStream::close() {
     co_return closed;
 }
 
+void PooledStream::abort() {
+    if (!stream_ || closed_) return;
+    closed_ = true;
+    // A write may be parked inside the TLS layer with half a frame sent: the session cannot
+    // carry another stream, so it closes, which wakes every wait on it at once.
+    if (auto* session = stream_->session()) session->close();
+    if (!released_ && !replaying_) pool_->stream_ended(entry_, false);
+}
+
 bool PooledStream::linger() {
     // During a replay the session this stream will end on is not known yet.
     if (replaying_) return false;
@@ -223,6 +233,7 @@ SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name, session::
       sequence_(sequence),
       clock_(clock ? clock : &reactor.clock()),
       random_(random_seed),
+      scope_(reactor),
       wake_(reactor) {
     if (!client_config_.tls_context) {
         // One TLS context per outbound, shared by its sessions.
@@ -245,8 +256,7 @@ std::string SessionPool::server_address() const {
 void SessionPool::start() {
     if (started_) return;
     started_ = true;
-    ++tasks_in_flight_;
-    reactor_->spawn(maintenance_loop(this));
+    scope_.spawn(maintenance_loop(this));
 }
 
 io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
@@ -275,7 +285,6 @@ io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
             self->run_heartbeats(self->clock_->now());
         }
     }
-    --self->tasks_in_flight_;
 }
 
 void SessionPool::set_settings(const config::PoolSettings& settings) {
@@ -292,7 +301,10 @@ io::Task<void> SessionPool::shutdown() {
         if (e->session) e->session->close();
     }
     sessions_.clear();
-    while (tasks_in_flight_ > 0) (void)co_await io::sleep_for(*reactor_, std::chrono::milliseconds(5));
+    // Creations (handshakes, name lookups), heartbeats and opens waiting for a session end at
+    // once; the pool may be destroyed when the join resumes (docs/DESIGN.md, "Shutdown").
+    scope_.cancel();
+    co_await scope_.join();
 }
 
 std::shared_ptr<PooledSession> SessionPool::take_newest_idle() {
@@ -369,7 +381,8 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
     session::ClientConfig config = client_config_;
     if (!settings_.client_name.empty()) config.client_name = settings_.client_name;
     config.tcp_keepalive = settings_.tcp_keepalive;
-    auto opened = co_await session::open_session(*reactor_, std::move(config), padding_, entry->seq);
+    auto opened = co_await session::open_session(*reactor_, std::move(config), padding_, entry->seq,
+                                                 &scope_.cancellation());
     if (!opened) {
         forget(entry);
         note_creation_failure(opened.error());
@@ -395,7 +408,6 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
 
 io::Task<void> SessionPool::proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry) {
     (void)co_await self->create_session(std::move(entry), true);
-    --self->tasks_in_flight_;
 }
 
 io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port, io::Duration timeout,
@@ -409,7 +421,7 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         const bool warm = entry != nullptr;
         io::Duration hedge = io::Duration::zero();
         if (!entry) {
-            auto created = co_await create_session(reserve_entry(), false);
+            auto created = co_await join_creation(deadline, options.cancel);
             if (!created) co_return std::move(created).error();
             entry = std::move(created).value();
             entry->state = pool::SessionState::busy;
@@ -453,6 +465,58 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         }
         co_return error;
     }
+}
+
+// A creation that an open waits for. It runs in the pool's scope, not in the open, so that
+// an open that gives up (its deadline, its caller's cancellation) leaves it to finish: the
+// session then goes to the pool as idle, ready for the next open (docs/DESIGN.md, "Opening a
+// stream").
+struct SessionPool::Creation {
+    explicit Creation(io::Reactor& reactor) : done_event(reactor) {}
+    bool done = false;
+    bool abandoned = false;  // the open stopped waiting: the session stays idle
+    std::optional<Result<std::shared_ptr<PooledSession>>> result;
+    session::Broadcast done_event;
+};
+
+io::Task<void> SessionPool::run_creation(SessionPool* self, std::shared_ptr<PooledSession> entry,
+                                         std::shared_ptr<Creation> creation) {
+    auto created = co_await self->create_session(std::move(entry), false);
+    creation->done = true;
+    creation->result = std::move(created);
+    creation->done_event.notify_all();
+}
+
+io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::join_creation(io::Deadline deadline,
+                                                                           io::CancellationSource* cancel) {
+    auto creation = std::make_shared<Creation>(*reactor_);
+    scope_.spawn(run_creation(this, reserve_entry(), creation));
+    // The wait below ends on the caller's cancellation; the pool's shutdown wakes it too.
+    io::CancelHook on_shutdown;
+    on_shutdown.fn = [](io::CancelHook& hook) { static_cast<session::Broadcast*>(hook.context)->notify_all(); };
+    on_shutdown.context = &creation->done_event;
+    scope_.cancellation().add_hook(on_shutdown);
+    struct Unhook {
+        io::CancellationSource& source;
+        io::CancelHook& hook;
+        ~Unhook() { source.remove_hook(hook); }
+    } unhook{scope_.cancellation(), on_shutdown};
+    while (!creation->done) {
+        if (scope_.cancelled() || stopping_) co_return make_error(errc::closed, "the pool is shut down");
+        if (cancel && cancel->cancelled()) {
+            creation->abandoned = true;
+            co_return make_error(-ECANCELED, "the open was cancelled");
+        }
+        if (deadline.expired()) {
+            creation->abandoned = true;
+            co_return make_error(-ETIMEDOUT, "no session to proxy \"" + proxy_name_ + "\" (" + server_address() +
+                                                 ") within the open's timeout: the TCP connect, TLS handshake "
+                                                 "and authentication did not finish in time");
+        }
+        // Each wake-up re-checks: the creation ended, the deadline passed, or a cancellation.
+        (void)co_await creation->done_event.wait(deadline.remaining(), cancel);
+    }
+    co_return std::move(*creation->result);
 }
 
 void SessionPool::watch_open_latency(session::ClientStream& stream, io::TimePoint started) {
@@ -572,8 +636,7 @@ void SessionPool::run_cycle() {
         to_create = 0;
     }
     for (int i = 0; i < to_create; ++i) {
-        ++tasks_in_flight_;
-        reactor_->spawn(proactive_create(this, reserve_entry()));
+        scope_.spawn(proactive_create(this, reserve_entry()));
     }
     run_heartbeats(now);
 }
@@ -586,15 +649,13 @@ void SessionPool::run_heartbeats(io::TimePoint now) {
         if (e->session->peer_version() < 2) continue;
         if (now - std::max(e->idle_since, e->last_heartbeat) < settings_.heartbeat_interval) continue;
         e->heartbeat_in_flight = true;
-        ++tasks_in_flight_;
-        reactor_->spawn(heartbeat(this, e));
+        scope_.spawn(heartbeat(this, e));
     }
 }
 
 io::Task<void> SessionPool::heartbeat(SessionPool* self, std::shared_ptr<PooledSession> entry) {
     auto pong = co_await entry->session->ping(self->settings_.heartbeat_timeout);
     entry->heartbeat_in_flight = false;
-    --self->tasks_in_flight_;
     if (!entry->in_pool) co_return;
     if (pong) {
         entry->last_heartbeat = self->clock_->now();

@@ -33,6 +33,8 @@
 #include "io/clock.hpp"
 #include "io/reactor.hpp"
 #include "io/task.hpp"
+#include "io/task_scope.hpp"
+#include "io/timer.hpp"
 #include "pool/policy.hpp"
 #include "pool/session_snapshot.hpp"
 #include "session/client_session.hpp"
@@ -91,6 +93,9 @@ struct OpenOptions {
     // Return only once the server has connected the target (the SYNACK): a refusal is then
     // the open's error. Off, the stream is handed out as soon as its SYN is queued.
     bool wait_connected = false;
+    // The caller gives up: the open ends with -ECANCELED (a creation it waited for goes on,
+    // and its session joins the pool). Null: only the timeout and the pool's shutdown end it.
+    io::CancellationSource* cancel = nullptr;
 };
 
 // A stream opened through the pool. close() (or destruction) ends the stream and hands the
@@ -116,6 +121,9 @@ public:
     // if its session died first.
     io::Task<Result<void>> wait_connected(io::Duration timeout);
     io::Task<Result<void>> close();
+    // Ends the stream now, whatever is in flight on it: its session closes (a write may have
+    // left half a frame), so reads, writes and waits on it wake with errc::closed.
+    void abort();
     // The caller will write no more and only drains the rest of the answer (its client
     // half-closed). When the pool would take the session back as idle at this point, it does
     // so now, and the session may carry the next stream while this one drains until close();
@@ -166,7 +174,9 @@ public:
 
     // Starts the automatic cleanup cycle (every idle-session-check-interval, real time).
     void start();
-    // Closes every session, stops the cycle; then waits until creations in flight have ended.
+    // Closes every session, stops the cycle, cancels creations, heartbeats and opens waiting
+    // for a session, and resumes once every task of the pool has ended. Call it (and let it
+    // finish) before destroying a started pool.
     io::Task<void> shutdown();
 
     // Opens a stream to host:port on the newest idle session, or on a new one. Returns once
@@ -205,6 +215,12 @@ private:
     io::Task<Result<std::shared_ptr<PooledSession>>> create_session(std::shared_ptr<PooledSession> entry,
                                                                      bool proactive);
     static io::Task<void> proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry);
+    struct Creation;
+    static io::Task<void> run_creation(SessionPool* self, std::shared_ptr<PooledSession> entry,
+                                       std::shared_ptr<Creation> creation);
+    // Starts a creation for an open and waits for it until the deadline or a cancellation.
+    io::Task<Result<std::shared_ptr<PooledSession>>> join_creation(io::Deadline deadline,
+                                                                   io::CancellationSource* cancel);
     static io::Task<void> maintenance_loop(SessionPool* self);
     static io::Task<void> heartbeat(SessionPool* self, std::shared_ptr<PooledSession> entry);
     std::shared_ptr<PooledSession> take_newest_idle();
@@ -235,7 +251,9 @@ private:
     PoolStats counters_;
     int consecutive_failures_ = 0;
     io::TimePoint backoff_until_{};
-    std::size_t tasks_in_flight_ = 0;  // creations, heartbeats, the maintenance loop
+    // Creations, heartbeats, the maintenance loop and detached stream closes: shutdown()
+    // cancels and joins them, so none outlives the pool (docs/DESIGN.md, "Shutdown").
+    io::TaskScope scope_;
     // A session of this proxy said v2 (ServerSettings): a pre-warmed session that has carried
     // no stream yet is then hedged and replayed like any v2 session (docs/DESIGN.md, "Dead warm
     // sessions"), rather than taken for a v1 server when it says nothing.

@@ -233,6 +233,10 @@ struct ResolveState {
     std::uint16_t port;
     Result<std::vector<SocketAddress>> result{make_error(errc::invalid_argument)};
     std::coroutine_handle<> waiter;
+    // Cancelled: the waiter resumed already; the helper thread's late answer is dropped.
+    CancellationSource* cancel = nullptr;
+    CancelHook hook;
+    bool abandoned = false;
 };
 
 void resolve_blocking(ResolveState& st) {
@@ -265,12 +269,28 @@ struct ResolveAwaiter {
             // The thread may outlive the reactor (destroyed while getaddrinfo runs): it
             // reaches it only through the post gate, never through st->reactor.
             std::thread([st = state, gate = state->reactor->post_gate()] {
-                resolve_blocking(*st);
-                gate->post([st] {
+                auto answer = std::make_shared<ResolveState>();
+                answer->host = st->host;
+                answer->port = st->port;
+                resolve_blocking(*answer);
+                gate->post([st, answer] {
                     st->reactor->end_external();
+                    if (st->abandoned) return;
+                    if (st->cancel) st->cancel->remove_hook(st->hook);
+                    st->result = std::move(answer->result);
                     st->reactor->schedule(st->waiter);
                 });
             }).detach();
+            if (state->cancel) {
+                state->hook.context = state.get();
+                state->hook.fn = [](CancelHook& hook) {
+                    auto* st = static_cast<ResolveState*>(hook.context);
+                    st->abandoned = true;
+                    st->result = make_error(-ECANCELED, "resolving '" + st->host + "': cancelled");
+                    st->reactor->schedule(st->waiter);
+                };
+                state->cancel->add_hook(state->hook);
+            }
         } catch (const std::exception& e) {
             state->reactor->end_external();
             state->result = make_error(-EAGAIN, std::string("cannot start resolver thread: ") + e.what());
@@ -283,7 +303,8 @@ struct ResolveAwaiter {
 
 }  // namespace
 
-Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, std::uint16_t port) {
+Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, std::uint16_t port,
+                                                 CancellationSource* cancel) {
     if (auto numeric = SocketAddress::parse_numeric(host, port)) {
         co_return std::vector<SocketAddress>{numeric.value()};
     }
@@ -292,6 +313,8 @@ Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, s
     state->reactor = &r;
     state->host = std::move(host);
     state->port = port;
+    if (cancel && cancel->cancelled()) co_return make_error(-ECANCELED, "resolving '" + state->host + "': cancelled");
+    state->cancel = cancel;
     // A named awaiter: g++ 12 destroys a braced temporary inside `co_return co_await` twice.
     ResolveAwaiter awaiter{std::move(state)};
     auto addresses = co_await awaiter;
@@ -316,7 +339,7 @@ Task<Result<Socket>> tcp_connect(Reactor& r, SocketAddress address, Duration tim
 Task<Result<Socket>> tcp_connect(Reactor& r, std::string host, std::uint16_t port, Duration timeout,
                                  CancellationSource* cancel) {
     Deadline deadline = timeout > Duration::zero() ? Deadline::after(timeout) : Deadline::never();
-    auto addresses = co_await resolve(r, host, port);
+    auto addresses = co_await resolve(r, host, port, cancel);
     if (!addresses) co_return std::move(addresses).error();
     Error last = make_error(-EHOSTUNREACH);
     for (const SocketAddress& a : *addresses) {

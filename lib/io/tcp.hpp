@@ -129,7 +129,10 @@ Task<Result<Socket>> tcp_connect(Reactor& r, SocketAddress address, Duration tim
 // one overall timeout. Name resolution runs getaddrinfo on a helper thread.
 Task<Result<Socket>> tcp_connect(Reactor& r, std::string host, std::uint16_t port, Duration timeout,
                                  CancellationSource* cancel = nullptr);
-Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, std::uint16_t port);
+// Cancelling `cancel` ends the wait at once (getaddrinfo itself cannot be interrupted: its
+// helper thread finishes on its own and its answer is dropped).
+Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, std::uint16_t port,
+                                                 CancellationSource* cancel = nullptr);
 
 class TcpListener {
 public:

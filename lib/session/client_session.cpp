@@ -609,7 +609,7 @@ io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
 
 io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor, ClientConfig config,
                                                               std::shared_ptr<PaddingState> padding,
-                                                              std::uint64_t seq) {
+                                                              std::uint64_t seq, io::CancellationSource* cancel) {
     if (!padding) padding = std::make_shared<PaddingState>();
     auto context = config.tls_context;
     if (!context) {
@@ -621,7 +621,8 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     if (!hash) co_return std::move(hash).error();
 
     const io::TimePoint connect_started = reactor.now();
-    auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port, config.connect_timeout);
+    auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port, config.connect_timeout,
+                                         cancel);
     if (!socket) co_return std::move(socket).error();
     // The TCP handshake is one round trip (plus a name lookup, if any): the first RTT sample.
     const io::Duration connect_rtt = reactor.now() - connect_started;
@@ -634,6 +635,7 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     options.server_name = config.sni.empty() ? config.server_host : config.sni;
     options.alpn = config.alpn;
     options.timeout = config.handshake_timeout;
+    options.cancel = cancel;
     auto connection = co_await tls::TlsConnection::connect(reactor, std::move(socket).value(), context, options);
     if (!connection) co_return std::move(connection).error();
 

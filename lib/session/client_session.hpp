@@ -208,7 +208,8 @@ public:
 private:
     friend class ClientStream;
     friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor&, ClientConfig,
-                                                                         std::shared_ptr<PaddingState>, std::uint64_t);
+                                                                         std::shared_ptr<PaddingState>, std::uint64_t,
+                                                                         io::CancellationSource*);
     friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(
         io::Reactor&, ClientConfig, std::shared_ptr<PaddingState>, std::unique_ptr<tls::TlsConnection>, std::uint64_t);
     ClientSession(io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
@@ -266,9 +267,11 @@ private:
 
 // Connects to config.server_host:server_port, runs the TLS handshake and sends the auth
 // preamble. `seq` is the session's sequence number (the pool numbers them from 1).
+// Cancelling `cancel` ends the connect, a name lookup's wait or the handshake at once.
 io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor, ClientConfig config,
                                                               std::shared_ptr<PaddingState> padding,
-                                                              std::uint64_t seq = 0);
+                                                              std::uint64_t seq = 0,
+                                                              io::CancellationSource* cancel = nullptr);
 
 // The same over a connection that is already established (the TLS handshake done, or
 // tls::TlsConnection::plaintext() for the session fuzzer): sends the auth preamble and starts

@@ -154,7 +154,7 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
         input_begin_ = 0;
     }
     auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_, kInputBufferSize - input_end_,
-                                 timeout);
+                                 timeout, handshake_cancel_);
     if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
     if (!got) {
         if (got.error().code != -ETIMEDOUT) socket_error_ = got.error().code;
@@ -168,7 +168,7 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
 io::Task<Result<void>> TlsConnection::flush(io::Duration timeout) {
     while (!output_pending_.empty()) {
         output_sending_.swap(output_pending_);
-        auto sent = co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout);
+        auto sent = co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout, handshake_cancel_);
         output_sending_.clear();
         if (!sent) {
             if (sent.error().code != -ETIMEDOUT) socket_error_ = sent.error().code;
@@ -185,6 +185,7 @@ io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeou
         int err = rc == WOLFSSL_SUCCESS ? 0 : wolfSSL_get_error(ssl_, rc);
         // Whatever wolfSSL produced goes out before we wait for the peer.
         if (auto sent = co_await flush(deadline.remaining()); !sent) {
+            if (sent.error().code == -ECANCELED) co_return make_error(-ECANCELED, "TLS handshake cancelled");
             if (sent.error().code == -ETIMEDOUT) {
                 co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
             }
@@ -199,6 +200,7 @@ io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeou
         }
         auto filled = co_await fill_input(deadline.remaining());
         if (!filled) {
+            if (filled.error().code == -ECANCELED) co_return make_error(-ECANCELED, "TLS handshake cancelled");
             if (filled.error().code == -ETIMEDOUT) {
                 co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
             }
@@ -230,7 +232,9 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(io::Reac
         for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
         wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
     }
+    conn->handshake_cancel_ = options.cancel;
     auto done = co_await conn->handshake(true, options.timeout);
+    conn->handshake_cancel_ = nullptr;
     if (!done) co_return std::move(done).error();
     co_return std::move(conn);
 }

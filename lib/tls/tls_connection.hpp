@@ -22,8 +22,10 @@
 #include "base/page_buffer.hpp"
 #include "base/result.hpp"
 #include "io/async_mutex.hpp"
+#include "io/cancellation.hpp"
 #include "io/clock.hpp"
 #include "io/reactor.hpp"
+#include "io/cancellation.hpp"
 #include "io/tcp.hpp"
 #include "io/task.hpp"
 #include "tls/tls_context.hpp"
@@ -36,6 +38,8 @@ struct ClientHandshakeOptions {
     std::string server_name;          // SNI (omitted for IP literals) and the name verified
     std::vector<std::string> alpn;    // optional
     io::Duration timeout = std::chrono::seconds(10);
+    // Cancelling it ends the handshake at once with -ECANCELED (a pool shutting down).
+    io::CancellationSource* cancel = nullptr;
 };
 
 struct ServerHandshakeOptions {
@@ -108,6 +112,7 @@ private:
     std::vector<std::byte> output_sending_;
     io::AsyncMutex write_mutex_;
     bool aborted_ = false;
+    io::CancellationSource* handshake_cancel_ = nullptr;  // only while connect() runs
 };
 
 }  // namespace anytls::tls
