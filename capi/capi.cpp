@@ -694,6 +694,17 @@ ANYTLS_API int anytls_stream_close(anytls_stream* stream) noexcept {
     });
 }
 
+ANYTLS_API int anytls_stream_shutdown(anytls_stream* stream) noexcept {
+    return guarded([&]() -> int {
+        if (!stream || !stream->stream) return invalid("anytls_stream_shutdown: the stream is NULL");
+        ClientCore& core = *stream->core;
+        std::shared_lock life(core.life);
+        if (core.closed) return ANYTLS_OK;  // the client's close ended it already
+        (void)stream->stream->close();       // client::Stream: wakes calls in flight at once
+        return ANYTLS_OK;
+    });
+}
+
 ANYTLS_API int anytls_stream_into_fd(anytls_stream* stream, int* fd_out) noexcept {
     if (fd_out) *fd_out = -1;
     if (!fd_out) return guarded([&]() -> int { return invalid("anytls_stream_into_fd: fd_out is NULL"); });

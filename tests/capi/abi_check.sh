@@ -16,10 +16,15 @@ echo "$defined" | sed 's/^/  /'
 
 # The functions added in ANYTLS_1.1; every other one stays at ANYTLS_1.
 node_1_1="anytls_stream_open_ex anytls_stream_fd_error"
-expected_node() { [[ " $node_1_1 " == *" $1 "* ]] && echo ANYTLS_1.1 || echo ANYTLS_1; }
+node_1_2="anytls_stream_shutdown"
+expected_node() {
+    if [[ " $node_1_2 " == *" $1 "* ]]; then echo ANYTLS_1.2
+    elif [[ " $node_1_1 " == *" $1 "* ]]; then echo ANYTLS_1.1
+    else echo ANYTLS_1; fi
+}
 
 # Only anytls_* at their nodes, plus the version nodes' own symbols.
-others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.1)?$' | grep -v -x -E 'ANYTLS_1(\.1)?' || true)
+others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.[12])?$' | grep -v -x -E 'ANYTLS_1(\.[12])?' || true)
 [[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1 / ANYTLS_1.1: $others"
 
 # objdump -T agrees on the version of every anytls_ symbol.
@@ -40,6 +45,6 @@ soname=$(objdump -p "$lib" | awk '$1 == "SONAME" {print $2}')
 [[ "$soname" == libanytls.so.1 ]] || fail "SONAME is '$soname', expected libanytls.so.1"
 
 if [[ $status -eq 0 ]]; then
-    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1 and ANYTLS_1.1, SONAME $soname"
+    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1, ANYTLS_1.1 and ANYTLS_1.2, SONAME $soname"
 fi
 exit $status

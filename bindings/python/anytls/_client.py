@@ -301,6 +301,12 @@ class Stream:
 
         A read in progress in another thread is ended with ClosedError first.
         """
+        # Calls blocked in other threads (a write to a target that never reads) wake first
+        # with ClosedError; then the gate lets the handle be freed.
+        with self._gate.cond:
+            pending = self._gate.handle if not self._gate.closing and self._gate.active else None
+        if pending is not None:
+            _lib.lib().anytls_stream_shutdown(pending)
         handle = self._gate.shut()
         if handle is None:
             return

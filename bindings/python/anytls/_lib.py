@@ -83,6 +83,7 @@ _PROTOTYPES = {
     "anytls_stream_into_fd": (_I, [_P, ctypes.POINTER(_I)]),
     "anytls_stream_open_ex": (_I, [_P, _S, _S, ctypes.c_uint16, _I, ctypes.c_uint, ctypes.POINTER(_P)]),
     "anytls_stream_fd_error": (_I, [_I]),
+    "anytls_stream_shutdown": (_I, [_P]),
     "anytls_server_start": (_I, [_S, ctypes.POINTER(_P)]),
     "anytls_server_port": (_I, [_P, ctypes.POINTER(ctypes.c_uint16)]),
     "anytls_server_stop": (_I, [_P]),

@@ -290,6 +290,13 @@ ANYTLS_API int anytls_stream_write(anytls_stream *stream, const void *buf, size_
  * returned. */
 ANYTLS_API int anytls_stream_close(anytls_stream *stream) ANYTLS_NOEXCEPT;
 
+/* Ends the stream at once without freeing the handle: every call blocked on it in another
+ * thread (a read, or a write to a target that never reads) returns ANYTLS_E_CLOSED, and later
+ * calls do too; free it with anytls_stream_close once they have returned. A write may have been
+ * cut mid-frame, so the stream's session closes rather than going back to its pool.
+ * Thread safety: any thread, any time before anytls_stream_close. Since ANYTLS_1.2. */
+ANYTLS_API int anytls_stream_shutdown(anytls_stream *stream) ANYTLS_NOEXCEPT;
+
 /* Opens a stream as anytls_stream_open does and hands it out as a file descriptor: one end
  * of a connected AF_UNIX stream socket pair (non-blocking, close-on-exec), whose other end the
  * library relays to the stream. Use it with poll/epoll, Go's poller or asyncio. The caller
