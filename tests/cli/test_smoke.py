@@ -10,7 +10,9 @@ written to a temporary file, plus a TCP echo target and an HTTP server (http.ser
 --target and --url; a wrong password (exit 6), an unknown CA (exit 5), a refused target
 (exit 7), a server that never answers (exit 8) and a closed port (exit 4) each get their exit
 code and a sentence; links with an IPv6 host (::1, skipped when IPv6 loopback is unavailable),
-an encoded password and a bad port. Standard library only; plain asserts. Prints
+an encoded password and a bad port; a 160 MiB answer to --url is counted to the byte while
+smoke's peak RSS stays bounded. Standard library only (and Debian's openssl for a
+certificate); plain asserts. Prints
 "N passed, M failed" and exits non-zero when anything failed.
 """
 import functools
@@ -80,6 +82,44 @@ class HttpTarget:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+class FloodingTarget:
+    """An HTTP target on 127.0.0.1 that answers any request with a status line and `size` bytes
+    as fast as it can, then closes: a large download or a peer that floods."""
+
+    CHUNK = b"x" * (1 << 20)
+
+    def __init__(self, size):
+        self.size = size
+        self.header = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n"
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def answer_bytes(self):
+        return len(self.header) + self.size
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._flood, args=(conn,), daemon=True).start()
+
+    def _flood(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)  # the request; its content does not matter
+                conn.sendall(self.header)
+                left = self.size
+                while left > 0:
+                    chunk = memoryview(self.CHUNK)[:min(left, len(self.CHUNK))]
+                    conn.sendall(chunk)
+                    left -= len(chunk)
+            except OSError:
+                return
 
 
 class RunningServer:
@@ -154,6 +194,23 @@ def smoke(*args):
     return subprocess.run([ANYTLS, "smoke", *args], capture_output=True, text=True, timeout=120)
 
 
+def smoke_with_peak_rss(*args):
+    """Runs smoke; returns (returncode, stdout, stderr, peak RSS in KiB of that process alone)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([ANYTLS, "smoke", *args], stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss
+
+
+def built_with_a_sanitizer():
+    version = subprocess.run([ANYTLS, "version"], capture_output=True, text=True, timeout=TIMEOUT).stdout
+    line = next(line for line in version.splitlines() if line.strip().startswith("sanitizers"))
+    return line.split()[-1] != "none"
+
+
 def ipv6_loopback_available():
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
@@ -185,6 +242,27 @@ def test_url_against_a_local_http_server():
         assert f"{len(BODY)}" in result.stdout or "bytes in" in result.stdout
         missing = smoke("--config", w.config(), "--url", f"http://127.0.0.1:{w.http.port}/missing")
         assert missing.returncode == 0 and " 404 " in missing.stdout, (missing.stdout, missing.stderr)
+
+
+def test_url_counts_a_flood_without_keeping_it():
+    """A 160 MiB answer is counted to the byte, and smoke's peak RSS stays far below its size:
+    only the head of the answer (for the status line) is kept."""
+    size = 160 << 20
+    with World() as w:
+        flood = FloodingTarget(size)
+        try:
+            code, out, err, peak_kib = smoke_with_peak_rss(
+                "--config", w.config(), "--url", f"http://127.0.0.1:{flood.port}/flood")
+        finally:
+            flood.listener.close()
+        assert code == 0, (code, out, err)
+        assert "HTTP/1.1 200 OK" in out, out
+        assert f"received   {flood.answer_bytes()} bytes in " in out, out
+        print(f"smoke peak RSS with a {size >> 20} MiB answer: {peak_kib / 1024:.1f} MiB")
+        if built_with_a_sanitizer():
+            print("sanitizer build: peak RSS reported only (the quarantine keeps freed memory)")
+        else:
+            assert peak_kib < 40 * 1024, f"peak RSS {peak_kib} KiB for a {size >> 20} MiB answer"
 
 
 def test_wrong_password_exits_6_with_a_sentence():

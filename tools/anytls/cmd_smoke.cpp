@@ -59,6 +59,9 @@ constexpr std::string_view kDescription =
     "  anytls smoke --uri 'anytls://secret@proxy.example.com/?sni=proxy.example.com' --target example.com:443\n";
 
 constexpr auto kTargetSpeaksWait = std::chrono::seconds(1);
+// How much of an answer --url keeps: the status line is all it prints, and the rest is only
+// counted, so a large (or endless) body costs no memory.
+constexpr std::size_t kKeptAnswerHead = 8 * 1024;
 
 std::string milliseconds(Clock::duration d) {
     return fmt::format("{:.1f} ms", std::chrono::duration<double, std::milli>(d).count());
@@ -144,7 +147,8 @@ Result<Request> read_request(const ParsedOptions& options) {
     return request;
 }
 
-// --url: sends the GET and reads the whole answer; prints status, first byte and size.
+// --url: sends the GET and reads the whole answer; prints status, first byte and size. It keeps
+// only the answer's head (kKeptAnswerHead) and counts the rest.
 Result<void> fetch(const Terminal& terminal, client::Stream& stream, const Request& request) {
     const std::string text = http_get_request(*request.url, fmt::format("anytls-smoke/{}", ANYTLS_VERSION_STRING));
     print(terminal, "request", fmt::format("GET {} (Host: {})", request.url->path, request.url->host_header));
@@ -152,7 +156,8 @@ Result<void> fetch(const Terminal& terminal, client::Stream& stream, const Reque
     if (auto written = stream.write(std::as_bytes(std::span(text)), request.timeout); !written)
         return runtime_error(fmt::format("could not send the request: {}", written.error().text()),
                              written.error().code);
-    std::string received;
+    std::string head;
+    std::uint64_t received = 0;
     std::optional<Clock::duration> first_byte;
     std::vector<std::byte> buffer(16 * 1024);
     for (;;) {
@@ -167,19 +172,21 @@ Result<void> fetch(const Terminal& terminal, client::Stream& stream, const Reque
         }
         if (*n == 0) break;
         if (!first_byte) first_byte = Clock::now() - sent_at;
-        received.append(reinterpret_cast<const char*>(buffer.data()), *n);
+        received += *n;
+        if (head.size() < kKeptAnswerHead)
+            head.append(reinterpret_cast<const char*>(buffer.data()), std::min(*n, kKeptAnswerHead - head.size()));
     }
     const auto total = Clock::now() - sent_at;
     if (!first_byte)
         return make_error(errc::closed, fmt::format("the target {} closed the connection without answering",
                                                     request.target->text));
-    const auto status = http_status_line(received);
+    const auto status = http_status_line(head);
     if (!status || !status->starts_with("HTTP/"))
         return runtime_error(fmt::format("the answer of {} is not HTTP (it starts with \"{}\")", request.target->text,
-                                         received.substr(0, std::min<std::size_t>(received.find('\n'), 40))));
+                                         head.substr(0, std::min<std::size_t>(head.find('\n'), 40))));
     print(terminal, "status", *status, status->find(" 2") != std::string::npos ? Style::green : Style::yellow);
     print(terminal, "first byte", fmt::format("{} after the request was sent", milliseconds(*first_byte)));
-    print(terminal, "received", fmt::format("{} bytes in {}", received.size(), milliseconds(total)));
+    print(terminal, "received", fmt::format("{} bytes in {}", received, milliseconds(total)));
     return {};
 }
 
