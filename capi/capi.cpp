@@ -125,7 +125,8 @@ int public_code(int internal) {
         case errc::tls_protocol: return ANYTLS_E_TLS;
         case errc::tls_config: return ANYTLS_E_CONFIG;
         case errc::closed: return ANYTLS_E_CLOSED;
-        case errc::protocol: return ANYTLS_E_PROTOCOL;
+        case errc::protocol:
+        case errc::server_alert: return ANYTLS_E_PROTOCOL;  // the server's Alert: it saw a violation
         case errc::target_refused: return ANYTLS_E_TARGET_REFUSED;
         case errc::auth_failed: return ANYTLS_E_AUTH;
         case errc::invalid_argument: return ANYTLS_E_INVALID_ARGUMENT;

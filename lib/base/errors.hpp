@@ -18,6 +18,7 @@ inline constexpr int closed = -10100;                // the peer closed; no more
 inline constexpr int protocol = -10101;              // AnyTLS protocol violation
 inline constexpr int target_refused = -10102;        // the server's SYNACK carried an error
 inline constexpr int auth_failed = -10103;
+inline constexpr int server_alert = -10104;          // the server ended the session with an Alert frame
 
 // Input
 inline constexpr int invalid_argument = -10200;

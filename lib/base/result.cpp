@@ -20,6 +20,7 @@ std::string describe_error(int code) {
         case errc::protocol: return "AnyTLS protocol error";
         case errc::target_refused: return "target refused by server";
         case errc::auth_failed: return "authentication failed";
+        case errc::server_alert: return "the server closed the session with an Alert";
         case errc::invalid_argument: return "invalid argument";
         case errc::config: return "invalid configuration";
         default: break;

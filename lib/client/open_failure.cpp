@@ -32,6 +32,7 @@ OpenFailure classify_open_failure(const Error& error) {
     switch (error.code) {
         case errc::target_refused: return classify_target_text(error.text());
         case errc::auth_failed: return OpenFailure::proxy_auth;
+        case errc::server_alert: return OpenFailure::proxy_alert;
         case errc::tls_handshake_failed:
         case errc::tls_hostname_mismatch:
         case errc::tls_unknown_ca:
@@ -69,6 +70,7 @@ std::string describe_open_failure(const Error& error, const ProxyLabel& proxy, s
         case OpenFailure::proxy_unreachable: what = " unreachable"; break;
         case OpenFailure::proxy_tls: what = ": TLS failed"; break;
         case OpenFailure::proxy_auth: what = ": authentication failed"; break;
+        case OpenFailure::proxy_alert: what = " closed the session with an Alert"; break;
         case OpenFailure::proxy_timeout: what = " did not answer in time"; break;
         default: what = " failed"; break;
     }

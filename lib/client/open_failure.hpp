@@ -7,7 +7,7 @@
 // the Go reference); which target failure it is can only be read from that text. Any other
 // error is a failure to reach or use the proxy itself: the TCP connect to the server (errno),
 // TLS (errc::tls_*), authentication (errc::auth_failed: the server closed the session at once),
-// a timeout, or a session that failed otherwise.
+// an Alert frame from the server (errc::server_alert), a timeout, or a session that failed otherwise.
 #pragma once
 
 #include <string>
@@ -21,6 +21,7 @@ enum class OpenFailure {
     proxy_unreachable,           // no TCP connection to the server: refused, no route, name not resolved
     proxy_tls,                   // TLS with the server: certificate not verified, handshake failed, bad CA
     proxy_auth,                  // the server closed the session right after authentication: wrong password?
+    proxy_alert,                 // the server closed the session with an Alert (its text says why)
     proxy_timeout,               // the server did not answer in time (connect, TLS, SYNACK)
     proxy_failed,                // the session failed otherwise: closed, reset, protocol error
     target_refused,              // the server reports: the target refused the connection

@@ -557,7 +557,7 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
                 if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
             if (frame.data.size() > shown.size()) shown += "...";
             log::error("[AnyTLS] Alert from server: {}", shown);
-            co_return make_error(errc::protocol, "alert from server: " + shown);
+            co_return make_error(errc::server_alert, "alert from server: " + shown);
         }
         case Command::heart_request: {
             std::vector<std::uint8_t> response;

@@ -7,19 +7,21 @@ Usage: test_smoke.py PATH_TO_ANYTLS
 Starts a real `anytls server` process on 127.0.0.1 port 0 with a self-signed certificate
 written to a temporary file, plus a TCP echo target and an HTTP server (http.server) on
 127.0.0.1, and runs `anytls smoke` against them as a user would: with --config and with --uri,
---target and --url; a wrong password (exit 6), an unknown CA (exit 5), a refused target
-(exit 7), a server that never answers (exit 8) and a closed port (exit 4) each get their exit
-code and a sentence; links with an IPv6 host (::1, skipped when IPv6 loopback is unavailable),
-an encoded password and a bad port; a 160 MiB answer to --url is counted to the byte while
-smoke's peak RSS stays bounded. Standard library only (and Debian's openssl for a
-certificate); plain asserts. Prints
-"N passed, M failed" and exits non-zero when anything failed.
+--target and --url; a wrong password and an AnyTLS Alert from the server (exit 6), an unknown
+CA (exit 5), a refused target (exit 7), a server that never answers (exit 8) and a closed port
+(exit 4) each get their exit code and a sentence; links with an IPv6 host (::1, skipped when
+IPv6 loopback is unavailable), an encoded password and a bad port; a 160 MiB answer to --url
+is counted to the byte while smoke's peak RSS stays bounded. Standard library only (and
+Debian's openssl for a certificate); plain asserts. Prints "N passed, M failed" and exits
+non-zero when anything failed.
 """
 import functools
 import http.server
 import os
 import queue
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -120,6 +122,70 @@ class FloodingTarget:
                     left -= len(chunk)
             except OSError:
                 return
+
+
+CMD_SYN, CMD_ALERT, CMD_SYNACK = 1, 5, 7
+# Commands whose frames carry data (lib/proto/frame.hpp command_carries_data).
+COMMANDS_WITH_DATA = {0, 2, 4, 5, 6, 7, 10}
+
+
+class AlertingServer:
+    """A TLS server on 127.0.0.1 that speaks just enough AnyTLS to end each session with an
+    Alert frame: once the client's Settings arrive (`when="before-open"`), or after answering
+    the first SYN with a SYNACK, once the stream's first data arrives (`when="mid-stream"`)."""
+
+    def __init__(self, directory, when, text="go away: this server is closed for maintenance"):
+        self.when, self.text = when, text.encode()
+        cert, key = Path(directory) / "alert.pem", Path(directory) / "alert.key"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost", "-days", "2"],
+                       check=True, capture_output=True, timeout=60)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read_exact(tls, n):
+        data = b""
+        while len(data) < n:
+            chunk = tls.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def _frames(self, tls):
+        while True:
+            command, stream, length = struct.unpack(">BIH", self._read_exact(tls, 7))
+            data = self._read_exact(tls, length) if command in COMMANDS_WITH_DATA else b""
+            yield command, stream, data
+
+    def _session(self, conn):
+        try:
+            with self.context.wrap_socket(conn, server_side=True) as tls:
+                preamble = self._read_exact(tls, 34)  # sha256(password), padding length
+                self._read_exact(tls, struct.unpack(">H", preamble[32:])[0])
+                frames = self._frames(tls)
+                if self.when == "mid-stream":
+                    stream = next(s for command, s, _ in frames if command == CMD_SYN)
+                    tls.sendall(struct.pack(">BIH", CMD_SYNACK, stream, 0))
+                    next(f for f in frames if f[0] == 2)  # the request, in a PSH
+                else:
+                    next(f for f in frames if f[0] == 4)  # Settings
+                tls.sendall(struct.pack(">BIH", CMD_ALERT, 0, len(self.text)) + self.text)
+                time.sleep(1)  # the client reads the Alert before the connection ends
+        except (OSError, EOFError, StopIteration, ssl.SSLError):
+            return
 
 
 class RunningServer:
@@ -263,6 +329,30 @@ def test_url_counts_a_flood_without_keeping_it():
             print("sanitizer build: peak RSS reported only (the quarantine keeps freed memory)")
         else:
             assert peak_kib < 40 * 1024, f"peak RSS {peak_kib} KiB for a {size >> 20} MiB answer"
+
+
+def test_an_alert_from_the_server_exits_6_with_its_text():
+    """A server that ends the session with an AnyTLS Alert (before the stream opened, and
+    after, while smoke reads the answer) closed the session: exit 6, and the Alert's text."""
+    with tempfile.TemporaryDirectory() as directory:
+        for when, args in [("before-open", ("--target", "127.0.0.1:9")),
+                           ("mid-stream", ("--url", "http://127.0.0.1:9/"))]:
+            server = AlertingServer(directory, when)
+            try:
+                link = f"anytls://pw@127.0.0.1:{server.port}/?sni=localhost&insecure=1#alerting"
+                result = smoke("--uri", link, *args, "--timeout", "10s")
+            finally:
+                server.listener.close()
+            assert result.returncode == 6, (when, result.returncode, result.stdout, result.stderr)
+            assert "alert from server: go away: this server is closed for maintenance" in result.stderr, \
+                (when, result.stderr)
+            if when == "before-open":
+                assert f"the server 127.0.0.1:{server.port} closed the session with an Alert" in result.stderr, \
+                    result.stderr
+                assert "wrong password" not in result.stderr, result.stderr
+            else:  # the Alert may end the session while the request is written or the answer read
+                assert ("could not send the request" in result.stderr
+                        or "reading the answer failed" in result.stderr), result.stderr
 
 
 def test_wrong_password_exits_6_with_a_sentence():

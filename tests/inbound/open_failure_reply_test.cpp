@@ -51,6 +51,8 @@ TEST_CASE("the proxy's failures are 0x01; the target's are 0x03 to 0x05") {
         {make_error(errc::auth_failed, "the server closed the session after authentication, before any answer: "
                                        "wrong password? (Broken pipe)"),
          OpenFailure::proxy_auth, socks5_reply::general_failure, 502},
+        {make_error(errc::server_alert, "alert from server: client did not send its settings"),
+         OpenFailure::proxy_alert, socks5_reply::general_failure, 502},
         {make_error(errc::closed, "TLS handshake: the peer closed the connection"), OpenFailure::proxy_failed,
          socks5_reply::general_failure, 502},
         // The text holds "refused" but the code says the proxy: not the target's refusal.
@@ -88,6 +90,9 @@ TEST_CASE("the message names the proxy when the proxy failed") {
           "proxy \"local\" (127.0.0.1:8443): TLS failed: TLS: unknown CA");
     CHECK(client::describe_open_failure(make_error(errc::auth_failed, "wrong password?"), kProxy, "example.com:443") ==
           "proxy \"local\" (127.0.0.1:8443): authentication failed: wrong password?");
+    CHECK(client::describe_open_failure(make_error(errc::server_alert, "alert from server: go away"), kProxy,
+                                        "example.com:443") ==
+          "proxy \"local\" (127.0.0.1:8443) closed the session with an Alert: alert from server: go away");
     CHECK(client::describe_open_failure(make_error(-ETIMEDOUT, "TLS handshake timed out after 10s"), kProxy,
                                         "example.com:443") ==
           "proxy \"local\" (127.0.0.1:8443) did not answer in time: TLS handshake timed out after 10s");

@@ -359,7 +359,7 @@ TEST_CASE("an Alert closes the session with the server's text; a huge Alert is h
         if (out.opened) {
             CHECK(out.received.empty());
             REQUIRE_FALSE(out.last_read);
-            CHECK(out.last_read.error().code == errc::protocol);
+            CHECK(out.last_read.error().code == errc::server_alert);
         } else {
             CHECK(out.open_error.find("alert from server") != std::string::npos);
         }

@@ -558,8 +558,8 @@ TEST_CASE("the client answers a HeartRequest on the same stream id and closes on
     CHECK(server_result.saw_settings);
     CHECK(server_result.saw_syn);
     CHECK(server_result.heart_response_stream == 5);
-    CHECK(stream_error.code == errc::protocol);
-    CHECK(session_error.code == errc::protocol);
+    CHECK(stream_error.code == errc::server_alert);
+    CHECK(session_error.code == errc::server_alert);
     CHECK(session_error.message.find("go away") != std::string::npos);
 }
 

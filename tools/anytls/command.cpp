@@ -31,7 +31,7 @@ std::string_view exit_codes_help() {
            "  3  configuration error (the file could not be read, or a key is invalid)\n"
            "  4  the proxy server could not be reached (connection refused, no route, unknown name)\n"
            "  5  TLS failed (the certificate could not be verified, or the handshake failed)\n"
-           "  6  the server closed the session at once: authentication failed (wrong password?)\n"
+           "  6  the server closed the session: with an Alert, or at once (a wrong password looks like this)\n"
            "  7  the server could not connect to the target (refused or unreachable)\n"
            "  8  timed out\n";
 }
@@ -47,7 +47,8 @@ int exit_code_for(const Error& error) {
     switch (client::classify_open_failure(error)) {
         case client::OpenFailure::proxy_unreachable: return exit_unreachable;
         case client::OpenFailure::proxy_tls: return exit_tls;
-        case client::OpenFailure::proxy_auth: return exit_auth;
+        case client::OpenFailure::proxy_auth:
+        case client::OpenFailure::proxy_alert: return exit_server_closed;
         case client::OpenFailure::proxy_timeout: return exit_timeout;
         case client::OpenFailure::proxy_failed: return exit_failure;
         case client::OpenFailure::target_refused:

@@ -35,7 +35,7 @@ enum ExitCode : int {
     // Network outcomes of commands that reach a proxy (smoke, demo); see exit_code_for.
     exit_unreachable = 4,   // the proxy server could not be reached (refused, unreachable, unknown name)
     exit_tls = 5,           // TLS failed: the certificate could not be verified, or the handshake failed
-    exit_auth = 6,          // the server closed the session at once: authentication failed (wrong password?)
+    exit_server_closed = 6, // the server closed the session: an Alert, or at once (wrong password?)
     exit_target = 7,        // the server could not connect to the target (refused, unreachable)
     exit_timeout = 8,       // no answer in time
 };

@@ -48,6 +48,10 @@ Error explain_open_failure(const Error& error, const config::ProxyConfig& proxy,
                               fmt::format("the server {} closed the session before the stream to {} opened: wrong "
                                           "password? (a server closes a session whose authentication fails)",
                                           server, target));
+        case errc::server_alert:
+            return make_error(error.code, fmt::format("the server {} closed the session with an Alert before the "
+                                                      "stream to {} opened ({})",
+                                                      server, target, detail));
         case -ETIMEDOUT:
             return make_error(error.code, fmt::format("timed out: no stream to {} through {} within {} ({})", target,
                                                       server, timeout, detail));
