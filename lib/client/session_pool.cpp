@@ -482,6 +482,10 @@ struct SessionPool::Creation {
 io::Task<void> SessionPool::run_creation(SessionPool* self, std::shared_ptr<PooledSession> entry,
                                          std::shared_ptr<Creation> creation) {
     auto created = co_await self->create_session(std::move(entry), false);
+    // The session is the waiting open's from here on: it stays busy until that open resumes
+    // (it is only scheduled), so no other open can take it as idle meanwhile. An abandoned
+    // creation leaves it idle for the next open.
+    if (created && !creation->abandoned) created.value()->state = pool::SessionState::busy;
     creation->done = true;
     creation->result = std::move(created);
     creation->done_event.notify_all();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -634,6 +635,45 @@ TEST_CASE("a stream the server ends before its SYNACK (its stream limit) moves t
     REQUIRE(sync_wait(f.reactor, first->close()));
     REQUIRE(sync_wait(f.reactor, second->close()));
     CHECK(f.pool->stats().idle == 2);
+}
+
+// Resumes the coroutine on the reactor's next pass over its ready queue.
+struct YieldToReactor {
+    Reactor* reactor;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { reactor->schedule(h); }
+    void await_resume() const noexcept {}
+};
+
+// Polls the pool on every pass of the reactor, and opens a stream the moment a session is
+// idle: between a creation's end and the resumption of the open that asked for it.
+Task<Result<client::PooledStream>> open_when_idle(Fixture* f) {
+    for (int i = 0; i < 1000000 && f->pool->stats().idle == 0; ++i) co_await YieldToReactor{&f->reactor};
+    co_return co_await f->pool->open_stream("127.0.0.1", f->echo_port(), 5s);
+}
+
+Task<Result<client::PooledStream>> open_now(Fixture* f) {
+    co_return co_await f->pool->open_stream("127.0.0.1", f->echo_port(), 5s);
+}
+
+TEST_CASE("a session that a creation made for one open goes to that open, not to the next") {
+    // The first open's creation ends while the second open looks for an idle session: the
+    // second must not take it (the first would then find it busy: "already carries a stream").
+    auto settings = base_settings();
+    settings.ensure_idle_session = 0;
+    Fixture f(settings);
+    std::optional<Result<client::PooledStream>> first, second;
+    auto keep = [](std::optional<Result<client::PooledStream>>* out, Task<Result<client::PooledStream>> t) -> Task<void> {
+        out->emplace(co_await std::move(t));
+    };
+    f.reactor.spawn(keep(&first, open_now(&f)));
+    f.reactor.spawn(keep(&second, open_when_idle(&f)));
+    REQUIRE(f.run_until([&] { return first && second; }));
+    REQUIRE_MESSAGE(*first, first->error().text());
+    REQUIRE_MESSAGE(*second, second->error().text());
+    CHECK((*first)->session_seq() != (*second)->session_seq());
+    REQUIRE(sync_wait(f.reactor, (*first)->close()));
+    REQUIRE(sync_wait(f.reactor, (*second)->close()));
 }
 
 }  // TEST_SUITE
