@@ -91,6 +91,13 @@ struct anytls_stream {
     std::shared_ptr<ClientCore> core;
 };
 
+// A pending open keeps the client's core alive: anytls_client_close ends the open (its pool
+// shuts down), and the handle is still freed by anytls_open_free.
+struct anytls_open {
+    std::unique_ptr<client::PendingOpen> pending;
+    std::shared_ptr<ClientCore> core;
+};
+
 struct anytls_server {
     std::unique_ptr<io::ReactorThread> thread;
     std::unique_ptr<server::Server> server;
@@ -333,6 +340,8 @@ ANYTLS_API const char* anytls_strerror(int code) noexcept {
         case ANYTLS_E_IO: return "I/O error";
         case ANYTLS_E_NO_MEMORY: return "out of memory";
         case ANYTLS_E_INTERNAL: return "internal error";
+        case ANYTLS_E_IN_PROGRESS: return "in progress";
+        case ANYTLS_E_CANCELLED: return "cancelled";
         default: return "unknown error code";
     }
 }
@@ -791,6 +800,68 @@ ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
         }
         thread.call([h] { h->server.reset(); });
         handle->thread.reset();
+        return ANYTLS_OK;
+    });
+}
+
+// ---- pending opens ---------------------------------------------------------------------------
+
+ANYTLS_API int anytls_open_start(anytls_client* client, const char* proxy, const char* host, uint16_t port,
+                                 int timeout_ms, anytls_open** out) noexcept {
+    if (out) *out = nullptr;
+    return guarded([&]() -> int {
+        if (!out) return invalid("anytls_open_start: out is NULL");
+        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_open_start")) return rc;
+        std::shared_ptr<ClientCore> core = client->core;
+        std::shared_lock life(core->life);
+        if (core->closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
+        if (!known_proxy(*core, proxy)) return unknown_proxy(*core, proxy);
+        auto started = core->client->start_open(proxy, host, port, std::chrono::milliseconds(timeout_ms));
+        if (!started) return fail(started.error());
+        auto handle = std::make_unique<anytls_open>();
+        handle->pending = std::move(started).value();
+        handle->core = std::move(core);
+        *out = handle.release();
+        return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API int anytls_open_notify_fd(const anytls_open* open) noexcept {
+    return guarded([&]() -> int {
+        if (!open || !open->pending) return invalid("anytls_open_notify_fd: the pending open is NULL");
+        return open->pending->notify_fd();
+    });
+}
+
+ANYTLS_API int anytls_open_result(anytls_open* open, int* fd_out) noexcept {
+    if (fd_out) *fd_out = -1;
+    return guarded([&]() -> int {
+        if (!open || !open->pending) return invalid("anytls_open_result: the pending open is NULL");
+        if (!fd_out) return invalid("anytls_open_result: fd_out is NULL");
+        auto outcome = open->pending->take_result();
+        if (!outcome) return fail(ANYTLS_E_IN_PROGRESS, "the open has not ended yet");
+        if (!*outcome) {
+            const Error& error = outcome->error();
+            if (error.code == -ECANCELED) return fail(ANYTLS_E_CANCELLED, error.text());
+            if (error.code == errc::invalid_argument) return invalid("anytls_open_result: " + error.text());
+            return fail(error);
+        }
+        *fd_out = outcome->value();
+        return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API int anytls_open_cancel(anytls_open* open) noexcept {
+    return guarded([&]() -> int {
+        if (!open || !open->pending) return invalid("anytls_open_cancel: the pending open is NULL");
+        open->pending->cancel();
+        return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API void anytls_open_free(anytls_open* open) noexcept {
+    (void)guarded([&]() -> int {
+        delete open;  // ~PendingOpen cancels a running open and closes its fds
         return ANYTLS_OK;
     });
 }

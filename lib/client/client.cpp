@@ -1,6 +1,7 @@
 // Client: pools per proxy on a reactor thread, reached from any thread (see client.hpp).
 #include "client/client.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,7 +11,9 @@
 
 #include "base/errors.hpp"
 #include "base/page_buffer.hpp"
+#include "client/fd_relay.hpp"
 #include "client/fd_stream_errors.hpp"
+#include "client/pending_open_state.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -22,6 +25,7 @@ namespace anytls::client {
 // operation holds a reference to it, so close() never destroys it under a suspended read.
 struct StreamState {
     io::ReactorThread* thread = nullptr;
+    io::TaskScope* scope = nullptr;     // the Client's: fd relays run in it
     std::shared_ptr<SessionPool> pool;  // keeps the pool alive while the stream exists
     std::mutex mutex;                   // guards `stream`: callers copy it, close() takes it
     std::shared_ptr<PooledStream> stream;
@@ -98,67 +102,17 @@ struct CallInProgress {
     StreamState& state;
 };
 
-// --- the socket-pair relay ----------------------------------------------------------------
-
-struct FdRelay {
-    std::shared_ptr<PooledStream> stream;
-    io::Socket socket;  // the library's end
-    ino_t caller_inode = 0;  // the caller's end, under which an end error is recorded
-    int finished = 0;
-};
-
-io::Task<void> finish_relay(std::shared_ptr<FdRelay> relay) {
-    if (++relay->finished < 2) {
-        // The first direction to end: wake the other one.
-        relay->socket.shutdown(SHUT_RDWR);
-        (void)co_await relay->stream->close();
-        co_return;
-    }
-    relay->socket.close();
-}
-
-io::Task<void> relay_fd_to_stream(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
-    PageBuffer pages(64 * 1024);
-    const std::span<std::byte> buffer = pages.span();
-    for (;;) {
-        auto receive = io::recv(*r, relay->socket.fd(), buffer.data(), buffer.size());
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        auto w = co_await relay->stream->write(std::span<const std::byte>(buffer.data(), *n), std::chrono::seconds(60));
-        if (!w) {
-            // Recorded before finish_relay shuts the socket down: the caller may read its end
-            // at once and ask why.
-            if (w.code() != errc::closed) record_fd_stream_error(relay->caller_inode, w.error());
-            break;
-        }
-    }
-    co_await finish_relay(relay);
-}
-
-io::Task<void> relay_stream_to_fd(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
-    PageBuffer pages(64 * 1024);
-    const std::span<std::byte> buffer = pages.span();
-    for (;;) {
-        auto n = co_await relay->stream->read(buffer, io::Duration::zero());
-        if (!n && n.code() != errc::closed) record_fd_stream_error(relay->caller_inode, n.error());
-        if (!n || *n == 0) break;
-        auto sent = co_await io::send_all(*r, relay->socket.fd(), std::span<const std::byte>(buffer.data(), *n),
-                                          std::chrono::seconds(60));
-        if (!sent) break;
-    }
-    relay->socket.shutdown(SHUT_WR);
-    co_await finish_relay(relay);
-}
-
 io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPool> pool, std::string host,
                                                        std::uint16_t port, io::Duration timeout,
-                                                       io::ReactorThread* thread, bool wait_connected) {
+                                                       io::ReactorThread* thread, io::TaskScope* scope,
+                                                       bool wait_connected) {
     OpenOptions options;
     options.wait_connected = wait_connected;
     auto opened = co_await pool->open_stream(std::move(host), port, timeout, std::move(options));
     if (!opened) co_return std::move(opened).error();
     auto state = std::make_shared<StreamState>();
     state->thread = thread;
+    state->scope = scope;
     state->pool = pool;
     state->seq = opened->session_seq();
     state->warm = opened->warm();
@@ -166,12 +120,28 @@ io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPo
     co_return std::unique_ptr<Stream>(new Stream(state));
 }
 
-io::Task<void> shutdown_pools(std::vector<std::shared_ptr<SessionPool>> pools, io::Reactor* reactor) {
-    for (auto& p : pools) co_await p->shutdown();
-    // Let the streams' coroutines see their sessions close and finish.
-    for (int i = 0; i < 200 && reactor->live_tasks() > 1; ++i) {
-        (void)co_await io::sleep_for(*reactor, std::chrono::milliseconds(5));
+// A PendingOpen's coroutine (docs/DESIGN.md, "Pending opens"): the open, cancellable through
+// the state, then the hand-over to a socket pair.
+io::Task<void> run_pending_open(std::shared_ptr<SessionPool> pool, std::string host, std::uint16_t port,
+                                io::Duration timeout, io::TaskScope* scope, std::shared_ptr<PendingOpenState> state) {
+    OpenOptions options;
+    options.cancel = &state->cancel;
+    auto opened = co_await pool->open_stream(std::move(host), port, timeout, std::move(options));
+    if (!opened) {
+        state->finish(std::move(opened).error());
+        co_return;
     }
+    auto stream = std::make_shared<PooledStream>(std::move(opened).value());
+    state->finish(hand_over_to_fd(*io::Reactor::current(), *scope, std::move(stream)));
+}
+
+// The client's shutdown (docs/DESIGN.md, "Shutdown"): the pools end their sessions, which
+// ends the streams; then the client's own tasks (fd relays, pending opens) are cancelled and
+// joined.
+io::Task<void> shutdown_client(std::vector<std::shared_ptr<SessionPool>> pools, io::TaskScope* scope) {
+    for (auto& p : pools) co_await p->shutdown();
+    scope->cancel();
+    co_await scope->join();
 }
 
 log::Level to_log_level(config::LogLevel level) {
@@ -229,28 +199,10 @@ Result<void> Stream::close() {
 
 Result<int> Stream::into_fd() {
     if (state_->closed.exchange(true)) return closed_error();
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
-        int err = errno;
-        state_->closed = false;
-        return make_error(-err, std::string("socketpair: ") + std::strerror(err));
-    }
-    auto relay = std::make_shared<FdRelay>();
-    relay->stream = take_stream(*state_);
-    if (!relay->stream) {
-        ::close(pair[0]);
-        ::close(pair[1]);
-        return closed_error();
-    }
-    relay->socket = io::Socket(pair[1]);
-    relay->caller_inode = socket_inode(pair[0]);
-    io::ReactorThread* thread = state_->thread;
-    thread->post([thread, relay] {
-        io::Reactor& r = thread->reactor();
-        r.spawn(relay_fd_to_stream(&r, relay));
-        r.spawn(relay_stream_to_fd(&r, relay));
-    });
-    return pair[0];
+    std::shared_ptr<PooledStream> stream = take_stream(*state_);
+    if (!stream) return closed_error();
+    StreamState* st = state_.get();
+    return st->thread->call([st, &stream] { return hand_over_to_fd(st->thread->reactor(), *st->scope, std::move(stream)); });
 }
 
 std::uint64_t Stream::session_seq() const { return state_->seq; }
@@ -299,6 +251,7 @@ Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
     client->config_ = std::move(config);
     Client* c = client.get();
     auto made = c->thread_->call([c]() -> Result<void> {
+        c->scope_ = std::make_unique<io::TaskScope>(c->thread_->reactor());
         for (const auto& proxy : c->config_.proxies) {
             session::ClientConfig cc = to_client_config(proxy);
             auto context = session::make_client_tls_context(cc);
@@ -336,7 +289,10 @@ Client::~Client() {
     thread_->call([&orphans] { orphans.clear(); });
     std::vector<std::shared_ptr<SessionPool>> pools;
     for (auto& o : outbounds_) pools.push_back(o.pool);
-    run_blocking(*thread_, shutdown_pools(std::move(pools), &thread_->reactor()));
+    if (scope_) {
+        run_blocking(*thread_, shutdown_client(std::move(pools), scope_.get()));
+        thread_->call([this] { scope_.reset(); });
+    }
     thread_->stop();
 }
 
@@ -400,13 +356,34 @@ Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, co
     if (!o) return std::move(o).error();
     if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
     if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
-    auto stream = run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), wait_connected));
+    auto stream = run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), scope_.get(),
+                                                                 wait_connected));
     if (stream) {
         std::lock_guard lock(streams_mutex_);
         std::erase_if(streams_, [](const auto& w) { return w.expired(); });
         streams_.push_back(stream.value()->state_);
     }
     return stream;
+}
+
+Result<std::unique_ptr<PendingOpen>> Client::start_open(const std::string& proxy, const std::string& host,
+                                                       std::uint16_t port, io::Duration timeout) {
+    auto o = find(proxy);
+    if (!o) return std::move(o).error();
+    if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
+    if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
+    const int notify = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (notify < 0) {
+        int err = errno;
+        return make_error(-err, std::string("eventfd: ") + std::strerror(err));
+    }
+    auto state = std::make_shared<PendingOpenState>(thread_->reactor(), notify);
+    std::shared_ptr<SessionPool> pool = o.value()->pool;
+    io::TaskScope* scope = scope_.get();
+    thread_->post([pool, host, port, timeout, scope, state] {
+        scope->spawn(run_pending_open(pool, host, port, timeout, scope, state));
+    });
+    return std::make_unique<PendingOpen>(std::move(state));
 }
 
 }  // namespace anytls::client

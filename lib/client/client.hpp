@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "client/pending_open.hpp"
 #include "client/session_pool.hpp"
 #include "config/config.hpp"
 #include "io/reactor_thread.hpp"
+#include "io/task_scope.hpp"
 
 namespace anytls::client {
 
@@ -80,6 +82,11 @@ public:
                                                 std::uint16_t port, io::Duration timeout,
                                                 bool wait_connected = false);
 
+    // Returns at once: the open runs on the reactor, and its notify_fd() turns readable when
+    // it ended (docs/DESIGN.md, "Pending opens"). The stream comes as a file descriptor.
+    Result<std::unique_ptr<PendingOpen>> start_open(const std::string& proxy, const std::string& host,
+                                                    std::uint16_t port, io::Duration timeout);
+
     io::ReactorThread& reactor_thread() { return *thread_; }
     // The pool of one proxy, for code that runs on the reactor thread and uses the pool's
     // coroutine API directly (the `anytls socks` entry point). Any thread may ask; only the
@@ -96,6 +103,8 @@ private:
 
     config::ResolvedConfig config_;
     std::unique_ptr<io::ReactorThread> thread_;
+    // Reactor thread: the client's own tasks (fd relays, pending opens), joined at shutdown.
+    std::unique_ptr<io::TaskScope> scope_;
     std::vector<Outbound> outbounds_;
     std::atomic<std::uint64_t> sequence_{0};
     std::shared_ptr<session::PaddingState> padding_;

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # capi-abi: the exported ABI of libanytls.so is exactly the functions anytls.h declares, each at
-# its version node (ANYTLS_1, or ANYTLS_1.1 for the functions listed in anytls.map's node of
-# that name), and the soname is libanytls.so.1.
+# its version node (ANYTLS_1, or the later node of anytls.map that lists it), and the soname is libanytls.so.1.
 # Usage: abi_check.sh <libanytls.so path> <anytls.h path>
 set -euo pipefail
 lib=$1
@@ -14,18 +13,20 @@ defined=$(nm -D --defined-only --with-symbol-versions "$lib" | awk '{print $3}')
 echo "exported:"
 echo "$defined" | sed 's/^/  /'
 
-# The functions added in ANYTLS_1.1; every other one stays at ANYTLS_1.
+# The functions added in each later node; every other one stays at ANYTLS_1.
 node_1_1="anytls_stream_open_ex anytls_stream_fd_error"
 node_1_2="anytls_stream_shutdown"
+node_1_3="anytls_open_start anytls_open_notify_fd anytls_open_result anytls_open_cancel anytls_open_free"
 expected_node() {
-    if [[ " $node_1_2 " == *" $1 "* ]]; then echo ANYTLS_1.2
+    if [[ " $node_1_3 " == *" $1 "* ]]; then echo ANYTLS_1.3
+    elif [[ " $node_1_2 " == *" $1 "* ]]; then echo ANYTLS_1.2
     elif [[ " $node_1_1 " == *" $1 "* ]]; then echo ANYTLS_1.1
     else echo ANYTLS_1; fi
 }
 
 # Only anytls_* at their nodes, plus the version nodes' own symbols.
-others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.[12])?$' | grep -v -x -E 'ANYTLS_1(\.[12])?' || true)
-[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1 / ANYTLS_1.1: $others"
+others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.[123])?$' | grep -v -x -E 'ANYTLS_1(\.[123])?' || true)
+[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1 to ANYTLS_1.3: $others"
 
 # objdump -T agrees on the version of every anytls_ symbol.
 while read -r version name; do
@@ -45,6 +46,6 @@ soname=$(objdump -p "$lib" | awk '$1 == "SONAME" {print $2}')
 [[ "$soname" == libanytls.so.1 ]] || fail "SONAME is '$soname', expected libanytls.so.1"
 
 if [[ $status -eq 0 ]]; then
-    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1, ANYTLS_1.1 and ANYTLS_1.2, SONAME $soname"
+    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1, ANYTLS_1.1, ANYTLS_1.2 and ANYTLS_1.3, SONAME $soname"
 fi
 exit $status

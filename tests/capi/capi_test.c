@@ -848,6 +848,104 @@ static void test_stream_after_client_close(uint16_t server_port) {
     close(fd);
 }
 
+/* ---- pending opens ------------------------------------------------------------------------- */
+
+/* Waits for a pending open's notify fd; the seconds it took, or -1 past limit_ms. */
+static double wait_notified(anytls_open *open, int limit_ms) {
+    double start = now_seconds();
+    struct pollfd p = {anytls_open_notify_fd(open), POLLIN, 0};
+    if (p.fd < 0 || poll(&p, 1, limit_ms) != 1) return -1;
+    return now_seconds() - start;
+}
+
+/* An open watched through its fd, as an event loop would: the stream as an fd on success;
+ * cancel and client close end an open stuck in a TLS handshake at once. */
+static void test_pending_opens(uint16_t server_port) {
+    anytls_open *open = NULL;
+    int fd = 7;
+    CHECK_RC(anytls_open_start(NULL, "test", "127.0.0.1", 1, 1000, &open), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_open_start(g_client, "test", "127.0.0.1", 1, 1000, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_open_start(g_client, "nope", "127.0.0.1", 1, 1000, &open), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_open_start(g_client, "test", "127.0.0.1", 1, 0, &open), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK(open == NULL);
+    CHECK_RC(anytls_open_result(NULL, &fd), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK(fd == -1);
+    CHECK_RC(anytls_open_notify_fd(NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_open_cancel(NULL), ANYTLS_E_INVALID_ARGUMENT);
+    anytls_open_free(NULL);
+
+    /* A healthy open: the fd carries the stream; the outcome is taken once. */
+    CHECK_RC(anytls_open_start(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &open), ANYTLS_OK);
+    CHECK(open != NULL);
+    if (open) {
+        CHECK(wait_notified(open, 10000) >= 0);
+        CHECK_RC(anytls_open_result(open, &fd), ANYTLS_OK);
+        CHECK(fd >= 0);
+        int again = 0;
+        CHECK_RC(anytls_open_result(open, &again), ANYTLS_E_INVALID_ARGUMENT);
+        CHECK_RC(anytls_open_cancel(open), ANYTLS_OK); /* ended already: keeps its outcome */
+        anytls_open_free(open);
+        char buf[8] = {0};
+        CHECK(send_all(fd, "ping", 4) == 0);
+        struct pollfd p = {fd, POLLIN, 0};
+        CHECK(poll(&p, 1, 5000) == 1);
+        CHECK(recv(fd, buf, sizeof buf, 0) == 4 && memcmp(buf, "ping", 4) == 0);
+        close(fd);
+    }
+
+    /* A proxy that accepts TCP and never answers the TLS handshake. */
+    uint16_t silent_port = 0;
+    int silent = listen_loopback(&silent_port);
+    CHECK(silent >= 0);
+    char toml[512];
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"stuck\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n",
+             (unsigned)silent_port, g_ca);
+    anytls_client *stuck = NULL;
+    CHECK_RC(anytls_client_open(toml, &stuck), ANYTLS_OK);
+    enum { kOpens = 50 };
+    anytls_open *opens[kOpens] = {0};
+    for (int i = 0; i < kOpens; ++i) {
+        CHECK_RC(anytls_open_start(stuck, "stuck", "127.0.0.1", g_echo.port, 30000, &opens[i]), ANYTLS_OK);
+    }
+    sleep_ms(200);
+    CHECK_RC(anytls_open_result(opens[0], &fd), ANYTLS_E_IN_PROGRESS);
+    CHECK(fd == -1);
+    /* Cancelled: each ends within a second with CANCELLED, nothing left waiting. */
+    double worst = 0;
+    for (int i = 0; i < kOpens - 10; ++i) CHECK_RC(anytls_open_cancel(opens[i]), ANYTLS_OK);
+    for (int i = 0; i < kOpens - 10; ++i) {
+        double took = wait_notified(opens[i], 5000);
+        CHECK(took >= 0);
+        if (took > worst) worst = took;
+        CHECK_RC(anytls_open_result(opens[i], &fd), ANYTLS_E_CANCELLED);
+        anytls_open_free(opens[i]);
+    }
+    CHECK(worst < 1.0);
+    /* A healthy client is not held up by them. */
+    double start = now_seconds();
+    CHECK_RC(anytls_open_start(g_client, kProxy, "127.0.0.1", g_echo.port, 5000, &open), ANYTLS_OK);
+    CHECK(wait_notified(open, 5000) >= 0);
+    CHECK_RC(anytls_open_result(open, &fd), ANYTLS_OK);
+    CHECK(now_seconds() - start < 2.0);
+    if (fd >= 0) close(fd);
+    anytls_open_free(open);
+    /* Five freed while running (no leak, no late fd); five ended by the client's close. */
+    for (int i = kOpens - 10; i < kOpens - 5; ++i) anytls_open_free(opens[i]);
+    start = now_seconds();
+    CHECK_RC(anytls_client_close(stuck), ANYTLS_OK);
+    CHECK(now_seconds() - start < 1.0);
+    for (int i = kOpens - 5; i < kOpens; ++i) {
+        CHECK(wait_notified(opens[i], 1000) >= 0);
+        CHECK_RC(anytls_open_result(opens[i], &fd), ANYTLS_E_CLOSED);
+        CHECK_RC(anytls_open_cancel(opens[i]), ANYTLS_OK); /* after the close: harmless */
+        anytls_open_free(opens[i]);
+    }
+    close(silent);
+    (void)server_port;
+}
+
 int main(void) {
     setvbuf(stderr, NULL, _IONBF, 0);
     if (system("openssl version >/dev/null 2>&1") != 0) {
@@ -894,6 +992,7 @@ int main(void) {
         test_fd_mode();
         test_pool_config();
         test_live_reconfigure();
+        test_pending_opens(server_port);
         CHECK_RC(anytls_client_close(g_client), ANYTLS_OK);
     }
     test_stream_after_client_close(server_port);

@@ -15,10 +15,11 @@ logger ``anytls``.
 
 from __future__ import annotations
 
-from ._client import Client, PoolConfig, PoolStats, Stream
+from ._client import Client, PendingOpen, PoolConfig, PoolStats, Stream
 from ._errors import (
     AnyTLSError,
     AuthenticationError,
+    CancelledError,
     ClosedError,
     ConfigError,
     ConnectError,
@@ -37,8 +38,8 @@ from ._server import Server
 __version__ = "0.1.0"
 
 __all__ = [
-    "ABI_VERSION", "TRACE", "AnyTLSError", "AuthenticationError", "Client", "ClosedError", "ConfigError", "ConnectError",
-    "IOError", "InternalError", "InvalidArgumentError", "LibraryLoadError", "PoolConfig",
+    "ABI_VERSION", "TRACE", "AnyTLSError", "AuthenticationError", "CancelledError", "Client", "ClosedError",
+    "ConfigError", "ConnectError", "IOError", "InternalError", "InvalidArgumentError", "LibraryLoadError", "PendingOpen", "PoolConfig",
     "PoolStats", "ProtocolError", "Server", "Stream", "TargetRefusedError", "TimeoutError",
     "UnknownProxyError", "abi_version", "load_library", "set_log_level", "strerror",
     "library_version",

@@ -385,6 +385,64 @@ class _StreamIO(io.RawIOBase):
 # ---- client ------------------------------------------------------------------------------------
 
 
+class PendingOpen:
+    """An open that runs in the library while an event loop watches :meth:`fileno` (it turns
+    readable once the open has ended); from :meth:`Client.start_open`.
+
+    :meth:`socket` then gives the stream as a socket (or raises the open's error);
+    :meth:`cancel` stops the open wherever it is; :meth:`close` frees it, cancelling it if it
+    still runs. No thread waits on its behalf. Use as a context manager.
+    """
+
+    def __init__(self, handle: int) -> None:
+        self._gate = _Gate("pending open", handle)
+        self._fd = _lib.lib().anytls_open_notify_fd(handle)
+
+    def fileno(self) -> int:
+        """The notify fd: watch it for readability, never read or close it."""
+        return self._fd
+
+    def socket(self, *, blocking: bool = False) -> socket.socket:
+        """The opened stream as a ``socket.socket`` (non-blocking unless ``blocking=True``),
+        once :meth:`fileno` is readable; raises the open's error (``CancelledError`` after
+        :meth:`cancel`, ``ClosedError`` when the client closed). The result is taken once."""
+        handle = self._gate.enter()
+        try:
+            fd = ctypes.c_int(-1)
+            _lib.check(_lib.lib().anytls_open_result(handle, ctypes.byref(fd)))
+            return stream_socket(fd.value, blocking)
+        finally:
+            self._gate.leave()
+
+    def cancel(self) -> None:
+        """Stops the open; it ends soon with CancelledError unless it ended first."""
+        handle = self._gate.enter()
+        try:
+            _lib.check(_lib.lib().anytls_open_cancel(handle))
+        finally:
+            self._gate.leave()
+
+    def close(self) -> None:
+        """Frees the pending open (cancelling it if it still runs). Idempotent."""
+        handle = self._gate.shut()
+        if handle is not None:
+            _lib.lib().anytls_open_free(handle)
+
+    def __enter__(self) -> "PendingOpen":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            gate = getattr(self, "_gate", None)
+            if gate is not None and not gate.closed:
+                self.close()
+        except Exception:
+            pass
+
+
 class Client:
     """An AnyTLS client: its proxies, their session pools and its reactor thread.
 
@@ -465,6 +523,21 @@ class Client:
         """
         fd = self.open_fd(proxy, host, port, timeout)
         return stream_socket(fd, blocking)
+
+    def start_open(self, proxy: str, host: str, port: int, timeout: float = DEFAULT_OPEN_TIMEOUT) -> PendingOpen:
+        """Starts opening a stream and returns at once: the open runs in the library, and the
+        :class:`PendingOpen`'s ``fileno()`` turns readable when it has ended. For event loops
+        (:mod:`anytls.asyncio` uses it); argument errors are raised here, the open's own from
+        :meth:`PendingOpen.socket`."""
+        ms = _lib.timeout_ms(timeout, allow_none=False)
+        p, h = _lib.encode(proxy, "proxy"), _lib.encode(host, "host")
+        handle = self._gate.enter()
+        try:
+            out = ctypes.c_void_p()
+            _lib.check(_lib.lib().anytls_open_start(handle, p, h, _port(port), ms, ctypes.byref(out)))
+            return PendingOpen(out.value)  # type: ignore[arg-type]
+        finally:
+            self._gate.leave()
 
     def pool_config(self, proxy: str) -> PoolConfig:
         """The live pool configuration of ``proxy``."""

@@ -21,6 +21,8 @@ E_PROTOCOL = -11
 E_IO = -12
 E_NO_MEMORY = -13
 E_INTERNAL = -14
+E_IN_PROGRESS = -15
+E_CANCELLED = -16
 
 
 class LibraryLoadError(ImportError):
@@ -91,6 +93,10 @@ class IOError(AnyTLSError, OSError):  # noqa: A001 - deliberate shadowing
     """ANYTLS_E_IO: another system error (file, socket); see the message."""
 
 
+class CancelledError(AnyTLSError):
+    """ANYTLS_E_CANCELLED: the pending open was cancelled (:meth:`PendingOpen.cancel`)."""
+
+
 class InternalError(AnyTLSError):
     """ANYTLS_E_INTERNAL (a library bug) or an unknown code."""
 
@@ -110,6 +116,8 @@ _BY_CODE: Dict[int, Type[AnyTLSError]] = {
     E_IO: IOError,
     E_NO_MEMORY: AnyTLSError,
     E_INTERNAL: InternalError,
+    E_IN_PROGRESS: AnyTLSError,
+    E_CANCELLED: CancelledError,
 }
 
 

@@ -1,7 +1,8 @@
 """asyncio support: streams opened in the fd mode of the C API, driven by the event loop.
 
-The blocking open (a new session's handshake; it does not wait for the SYNACK) runs in the
-loop's default executor, so the loop never blocks; the resulting socket is handed to
+The open runs in the library as a pending open (``Client.start_open``): the loop watches its
+notify fd, so no thread waits on its behalf, and cancelling the task cancels the open itself
+(docs/C-API.md, "Pending opens"). The resulting socket is handed to
 :func:`asyncio.open_connection`. A refused target raises ``TargetRefusedError`` from the
 reader, where the stream would otherwise end.
 """
@@ -9,7 +10,6 @@ reader, where the stream would otherwise end.
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 from typing import Any, Tuple
 
@@ -20,20 +20,25 @@ __all__ = ["open_connection", "open_socket"]
 
 async def open_socket(client: Client, proxy: str, host: str, port: int,
                       timeout: float = DEFAULT_OPEN_TIMEOUT) -> socket.socket:
-    """Opens a stream as a non-blocking ``socket.socket`` without blocking the event loop."""
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(
-        None, functools.partial(client.open_socket, proxy, host, port, timeout, blocking=False))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        # The open goes on in the executor; close its socket when it arrives.
-        def discard(f: "asyncio.Future[socket.socket]") -> None:
-            if not f.cancelled() and f.exception() is None:
-                f.result().close()
+    """Opens a stream as a non-blocking ``socket.socket`` without blocking the event loop.
 
-        future.add_done_callback(discard)
-        raise
+    Cancelling the awaiting task cancels the open in the library, wherever it is."""
+    loop = asyncio.get_running_loop()
+    # Leaving the with block frees the pending open, which cancels it if it still runs (this
+    # task was cancelled, or the socket could not be made).
+    with client.start_open(proxy, host, port, timeout) as pending:
+        ended = loop.create_future()
+
+        def on_ended() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        loop.add_reader(pending.fileno(), on_ended)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(pending.fileno())
+        return pending.socket(blocking=False)
 
 
 async def open_connection(client: Client, proxy: str, host: str, port: int,

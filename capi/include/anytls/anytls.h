@@ -96,7 +96,9 @@ typedef enum anytls_error {
     ANYTLS_E_PROTOCOL = -11,        /* AnyTLS protocol violation by the peer */
     ANYTLS_E_IO = -12,              /* another system error (file, socket); see the message */
     ANYTLS_E_NO_MEMORY = -13,       /* allocation failed */
-    ANYTLS_E_INTERNAL = -14         /* a bug in the library; please report the message */
+    ANYTLS_E_INTERNAL = -14,        /* a bug in the library; please report the message */
+    ANYTLS_E_IN_PROGRESS = -15,     /* a pending open has not ended yet (since ANYTLS_1.3) */
+    ANYTLS_E_CANCELLED = -16        /* the pending open was cancelled (since ANYTLS_1.3) */
 } anytls_error;
 
 /* A static English description of a code ("timed out"); never NULL, also for unknown codes.
@@ -323,6 +325,46 @@ ANYTLS_API int anytls_stream_fd_error(int fd) ANYTLS_NOEXCEPT;
  * left untouched and ANYTLS_E_INVALID_ARGUMENT is returned.
  * Thread safety: any thread; not concurrently with any other call on the same stream. */
 ANYTLS_API int anytls_stream_into_fd(anytls_stream *stream, int *fd_out) ANYTLS_NOEXCEPT;
+
+/* ---- Pending opens (since ANYTLS_1.3) ---------------------------------------------------- */
+
+/* An open that runs in the library while the caller's own event loop waits on a file
+ * descriptor (asyncio, libuv, a poll loop) instead of a blocked thread, and that the caller
+ * can cancel (docs/C-API.md, "Pending opens"). */
+typedef struct anytls_open anytls_open;
+
+/* Starts opening a stream as anytls_stream_open_fd does, and returns at once with *out, the
+ * pending open. Argument errors (INVALID_ARGUMENT, UNKNOWN_PROXY, CLOSED) are returned here;
+ * the open's own errors (CONNECT, TLS, AUTH, TIMEOUT, ...) come from anytls_open_result.
+ * timeout_ms > 0 bounds the whole open. Free *out with anytls_open_free.
+ * Thread safety: as anytls_stream_open. */
+ANYTLS_API int anytls_open_start(anytls_client *client, const char *proxy, const char *host, uint16_t port,
+                                 int timeout_ms, anytls_open **out) ANYTLS_NOEXCEPT;
+
+/* A file descriptor that becomes readable, and stays readable, once the open has ended: watch
+ * it for POLLIN, never read or close it (anytls_open_free closes it). Returns the fd (>= 0),
+ * or INVALID_ARGUMENT for a NULL handle.
+ * Thread safety: any thread. */
+ANYTLS_API int anytls_open_notify_fd(const anytls_open *open) ANYTLS_NOEXCEPT;
+
+/* The outcome of the open: IN_PROGRESS while it runs (*fd_out = -1); then 0 with *fd_out the
+ * stream as a file descriptor, exactly as from anytls_stream_open_fd (the caller owns it), or
+ * the open's error: CANCELLED after anytls_open_cancel, CLOSED when the client closed, ...
+ * Once taken, the outcome is gone: a second call is INVALID_ARGUMENT.
+ * Thread safety: any thread, one call at a time per pending open. */
+ANYTLS_API int anytls_open_result(anytls_open *open, int *fd_out) ANYTLS_NOEXCEPT;
+
+/* Stops the open wherever it is (connect, TLS handshake, authentication, a session creation it
+ * waits for): it ends soon after with CANCELLED, and the notify fd turns readable. An open that
+ * ended already keeps its outcome. Idempotent; returns 0 (or INVALID_ARGUMENT for NULL).
+ * Thread safety: any thread, any time before anytls_open_free. */
+ANYTLS_API int anytls_open_cancel(anytls_open *open) ANYTLS_NOEXCEPT;
+
+/* Cancels the open if it still runs, closes the notify fd and a stream fd nobody took, and
+ * frees the handle. NULL is accepted. It does not wait for the open to end. Pending opens of a
+ * closed client must still be freed with this function.
+ * Thread safety: any thread, once, after every other call on the handle has returned. */
+ANYTLS_API void anytls_open_free(anytls_open *open) ANYTLS_NOEXCEPT;
 
 /* ---- Embedded server ------------------------------------------------------------------- */
 
