@@ -55,6 +55,7 @@ constexpr const char* kHeaderVersion = ANYTLS_VERSION_STRING;
 #include "client/fd_stream_errors.hpp"
 #include "config/pool_settings.hpp"
 #include "io/reactor_thread.hpp"
+#include "io/run_blocking.hpp"
 #include "log/log.hpp"
 #include "server/server.hpp"
 #include "server_toml.hpp"
@@ -789,15 +790,8 @@ ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
         if (!handle->thread) return ANYTLS_OK;
         io::ReactorThread& thread = *handle->thread;
         anytls_server* h = handle.get();
-        thread.call([h] {
-            if (h->server) h->server->stop();
-        });
-        // Connection coroutines unwind on the reactor (server.hpp "Lifetime"): let them
-        // finish before the reactor goes, for at most 5 s.
-        for (int i = 0; i < 1000; ++i) {
-            if (thread.call([&thread] { return thread.reactor().live_tasks(); }) == 0) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
+        // The server's coroutines are cancelled and joined (docs/DESIGN.md, "Shutdown").
+        if (h->server) io::run_blocking(thread, h->server->shutdown());
         thread.call([h] { h->server.reset(); });
         handle->thread.reset();
         return ANYTLS_OK;

@@ -7,13 +7,13 @@
 
 #include <cerrno>
 #include <cstring>
-#include <future>
 
 #include "base/errors.hpp"
 #include "base/page_buffer.hpp"
 #include "client/fd_relay.hpp"
 #include "client/fd_stream_errors.hpp"
 #include "client/pending_open_state.hpp"
+#include "io/run_blocking.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -36,30 +36,6 @@ struct StreamState {
 };
 
 namespace {
-
-template <typename T>
-io::Task<void> deliver(io::Task<T> task, std::promise<T>* promise) {
-    try {
-        if constexpr (std::is_void_v<T>) {
-            co_await std::move(task);
-            promise->set_value();
-        } else {
-            promise->set_value(co_await std::move(task));
-        }
-    } catch (...) {
-        promise->set_exception(std::current_exception());
-    }
-}
-
-// Runs task on the reactor thread and blocks the calling thread (never the reactor's) until
-// it finishes.
-template <typename T>
-T run_blocking(io::ReactorThread& thread, io::Task<T> task) {
-    std::promise<T> promise;
-    auto future = promise.get_future();
-    thread.post([&] { thread.reactor().spawn(deliver(std::move(task), &promise)); });
-    return future.get();
-}
 
 Error closed_error() { return make_error(errc::closed, "the stream is closed"); }
 
@@ -181,7 +157,7 @@ Result<std::size_t> Stream::read(std::span<std::byte> buffer, io::Duration timeo
     CallInProgress call(*state_);
     std::shared_ptr<PooledStream> s = copy_stream(*state_);
     if (!s) return closed_error();
-    return run_blocking(*state_->thread, stream_read(std::move(s), buffer, timeout));
+    return io::run_blocking(*state_->thread, stream_read(std::move(s), buffer, timeout));
 }
 
 Result<void> Stream::write(std::span<const std::byte> data, io::Duration timeout) {
@@ -189,12 +165,12 @@ Result<void> Stream::write(std::span<const std::byte> data, io::Duration timeout
     CallInProgress call(*state_);
     std::shared_ptr<PooledStream> s = copy_stream(*state_);
     if (!s) return closed_error();
-    return run_blocking(*state_->thread, stream_write(std::move(s), data, timeout));
+    return io::run_blocking(*state_->thread, stream_write(std::move(s), data, timeout));
 }
 
 Result<void> Stream::close() {
     if (state_->closed.exchange(true)) return {};
-    return run_blocking(*state_->thread, stream_close(state_));
+    return io::run_blocking(*state_->thread, stream_close(state_));
 }
 
 Result<int> Stream::into_fd() {
@@ -290,7 +266,7 @@ Client::~Client() {
     std::vector<std::shared_ptr<SessionPool>> pools;
     for (auto& o : outbounds_) pools.push_back(o.pool);
     if (scope_) {
-        run_blocking(*thread_, shutdown_client(std::move(pools), scope_.get()));
+        io::run_blocking(*thread_, shutdown_client(std::move(pools), scope_.get()));
         thread_->call([this] { scope_.reset(); });
     }
     thread_->stop();
@@ -356,7 +332,7 @@ Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, co
     if (!o) return std::move(o).error();
     if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
     if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
-    auto stream = run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), scope_.get(),
+    auto stream = io::run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), scope_.get(),
                                                                  wait_connected));
     if (stream) {
         std::lock_guard lock(streams_mutex_);

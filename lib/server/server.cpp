@@ -12,6 +12,7 @@
 #include "base/errors.hpp"
 #include "base/page_buffer.hpp"
 #include "io/cancellation.hpp"
+#include "io/task_scope.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
 #include "proto/auth_preamble.hpp"
@@ -30,7 +31,7 @@ namespace detail {
 struct ServerSession;
 
 struct ServerCore {
-    ServerCore(io::Reactor& r, ServerConfig c) : reactor(&r), config(std::move(c)), accept_cancel(r) {}
+    ServerCore(io::Reactor& r, ServerConfig c) : reactor(&r), config(std::move(c)), scope(r) {}
 
     io::Reactor* reactor;
     ServerConfig config;
@@ -39,7 +40,10 @@ struct ServerCore {
     std::vector<proto::PasswordHash> password_hashes;
     io::TcpListener listener;
     io::SocketAddress bound;
-    io::CancellationSource accept_cancel;
+    // Every coroutine of the server runs here, and every wait of theirs gets its cancellation:
+    // stop() cancels it, shutdown() joins it (docs/DESIGN.md, "Shutdown"). The tasks hold the
+    // core, so the scope outlives them.
+    io::TaskScope scope;
     bool started = false;
     bool stopped = false;
     std::size_t live_connections = 0;
@@ -141,7 +145,7 @@ io::Task<void> relay_target_to_client(std::shared_ptr<ServerSession> session, st
     auto* frame_bytes = reinterpret_cast<std::uint8_t*>(frame_pages.data());
     while (!session->closed && !stream->finished) {
         auto receive = io::recv(*session->reactor, stream->target.fd(), frame_bytes + proto::frame_header_size,
-                                proto::max_frame_data);
+                                proto::max_frame_data, io::Duration::zero(), &session->core->scope.cancellation());
         auto n = co_await receive;
         if (!n || *n == 0) break;
         const auto header = proto::frame_header(proto::Command::psh, stream->id, static_cast<std::uint16_t>(*n));
@@ -238,7 +242,7 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
         if (!sent) co_return;
     }
     auto socket = co_await io::tcp_connect(*session->reactor, target.host(), target.port,
-                                           core.config.connect_timeout);
+                                           core.config.connect_timeout, &core.scope.cancellation());
     if (!socket) {
         log::debug("[AnyTLS] stream {}: connect to {} failed: {}", stream->id, target.to_string(),
                    socket.error().text());
@@ -259,13 +263,14 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
     }
     if (decoded.consumed < head.size()) {
         auto rest = std::as_bytes(std::span<const std::uint8_t>(head).subspan(decoded.consumed));
-        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(), rest, core.config.write_timeout);
+        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(), rest, core.config.write_timeout,
+                                          &core.scope.cancellation());
         if (!sent) {
             co_await session->finish_stream(stream);
             co_return;
         }
     }
-    session->reactor->spawn(relay_target_to_client(session, stream));
+    session->core->scope.spawn(relay_target_to_client(session, stream));
 
     // Client -> target until the client's FIN (read returns 0) or an error.
     PageBuffer pages(64 * 1024);
@@ -274,7 +279,8 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
         auto n = co_await stream->buffer.read(buffer, io::Duration::zero());
         if (!n || *n == 0) break;
         auto sent = co_await io::send_all(*session->reactor, stream->target.fd(),
-                                          std::span<const std::byte>(buffer.data(), *n), core.config.write_timeout);
+                                          std::span<const std::byte>(buffer.data(), *n), core.config.write_timeout,
+                                          &core.scope.cancellation());
         if (!sent) break;
     }
     // Client FIN: close the target (this also wakes the other pump, which then ends without a
@@ -321,7 +327,7 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
             auto stream = std::make_shared<ServerStream>(*reactor, frame.stream_id, core->config.stream_buffer_limit);
             streams.emplace(frame.stream_id, stream);
             ++core->stats.streams_opened;
-            reactor->spawn(handle_stream(shared_from_this(), stream));
+            core->scope.spawn(handle_stream(shared_from_this(), stream));
             break;
         }
         case Command::psh: {
@@ -358,10 +364,11 @@ struct FallbackRelay {
     io::Socket socket;
 };
 
-io::Task<void> fallback_socket_to_tls(io::Reactor* reactor, std::shared_ptr<FallbackRelay> relay) {
+io::Task<void> fallback_socket_to_tls(std::shared_ptr<ServerCore> core, std::shared_ptr<FallbackRelay> relay) {
     std::vector<std::uint8_t> buffer(16 * 1024);
     while (true) {
-        auto receive = io::recv(*reactor, relay->socket.fd(), buffer.data(), buffer.size());
+        auto receive = io::recv(*core->reactor, relay->socket.fd(), buffer.data(), buffer.size(), io::Duration::zero(),
+                                &core->scope.cancellation());
         auto n = co_await receive;
         if (!n || *n == 0) break;
         auto written = co_await relay->connection->write(
@@ -379,7 +386,7 @@ io::Task<void> run_fallback(std::shared_ptr<ServerCore> core, std::unique_ptr<tl
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     const int port = std::atoi(target.c_str() + colon + 1);
     auto socket = co_await io::tcp_connect(*core->reactor, host, static_cast<std::uint16_t>(port),
-                                           core->config.connect_timeout);
+                                           core->config.connect_timeout, &core->scope.cancellation());
     if (!socket) {
         log::debug("[AnyTLS] fallback connect failed: {}", socket.error().text());
         co_return;
@@ -391,19 +398,19 @@ io::Task<void> run_fallback(std::shared_ptr<ServerCore> core, std::unique_ptr<tl
     relay->socket = std::move(socket).value();
     auto sent = co_await io::send_all(*core->reactor, relay->socket.fd(),
                                       std::as_bytes(std::span<const std::uint8_t>(already_read)),
-                                      core->config.write_timeout);
+                                      core->config.write_timeout, &core->scope.cancellation());
     if (!sent) {
         log::debug("[AnyTLS] fallback send failed: {}", sent.error().text());
         co_return;
     }
-    core->reactor->spawn(fallback_socket_to_tls(core->reactor, relay));
+    core->scope.spawn(fallback_socket_to_tls(core, relay));
     std::vector<std::byte> buffer(16 * 1024);
     while (true) {
         auto n = co_await relay->connection->read(buffer, io::Duration::zero());
         if (!n || *n == 0) break;
         auto forwarded = co_await io::send_all(*core->reactor, relay->socket.fd(),
                                                std::span<const std::byte>(buffer.data(), *n),
-                                               core->config.write_timeout);
+                                               core->config.write_timeout, &core->scope.cancellation());
         if (!forwarded) break;
     }
     relay->socket.shutdown();
@@ -433,6 +440,7 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
     tls::ServerHandshakeOptions options;
     options.alpn = core->config.alpn;
     options.timeout = core->config.handshake_timeout;
+    options.cancel = &core->scope.cancellation();
     auto accepted = co_await tls::TlsConnection::accept(*core->reactor, std::move(socket), core->context, options);
     if (!accepted) {
         log::debug("[AnyTLS] TLS handshake with {} failed: {}", peer, accepted.error().text());
@@ -527,17 +535,17 @@ io::Task<void> serve_established(std::shared_ptr<ServerCore> core, std::unique_p
 
 io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
     while (!core->stopped) {
-        auto accept = core->listener.accept(*core->reactor, &core->accept_cancel);
+        auto accept = core->listener.accept(*core->reactor, &core->scope.cancellation());
         auto socket = co_await accept;
         if (!socket) {
             if (core->stopped || socket.code() == -ECANCELED) break;
             log::warn("[AnyTLS] accept failed: {}", socket.error().text());
             // EMFILE and friends: wait a little instead of spinning.
-            auto pause = io::sleep_for(*core->reactor, std::chrono::milliseconds(100), &core->accept_cancel);
+            auto pause = io::sleep_for(*core->reactor, std::chrono::milliseconds(100), &core->scope.cancellation());
             co_await pause;
             continue;
         }
-        core->reactor->spawn(run_connection(core, std::move(socket).value()));
+        core->scope.spawn(run_connection(core, std::move(socket).value()));
     }
     core->listener.close();
 }
@@ -580,7 +588,7 @@ Result<void> Server::start() {
     core_->listener = std::move(listener).value();
     core_->bound = core_->listener.address();
     core_->started = true;
-    core_->reactor->spawn(detail::accept_loop(core_));
+    core_->scope.spawn(detail::accept_loop(core_));
     log::info("[AnyTLS] server listening on {}", core_->bound.to_string());
     return {};
 }
@@ -590,14 +598,19 @@ io::SocketAddress Server::local_address() const { return core_->bound; }
 void Server::stop() {
     if (!core_ || core_->stopped) return;
     core_->stopped = true;
-    if (core_->started) core_->accept_cancel.cancel();
+    core_->scope.cancel();
     std::vector<detail::ServerSession*> sessions(core_->sessions.begin(), core_->sessions.end());
     for (auto* session : sessions) session->fail(make_error(errc::closed, "server stopping"));
 }
 
+io::Task<void> Server::shutdown() {
+    stop();
+    co_await core_->scope.join();
+}
+
 void Server::serve(std::unique_ptr<tls::TlsConnection> connection) {
     if (core_->stopped) return;
-    core_->reactor->spawn(detail::serve_established(core_, std::move(connection)));
+    core_->scope.spawn(detail::serve_established(core_, std::move(connection)));
 }
 
 std::size_t Server::session_count() const { return core_->sessions.size(); }

@@ -12,11 +12,12 @@
 // reference's writeConn pads only client sessions).
 //
 // A stream whose target is sp.v2.udp-over-tcp.arpa (UDP-over-TCP v2) is answered with SYNACK
-// at once and handed to the UDP relay (udp_relay.hpp). Not here yet: the CLI.
+// at once and handed to the UDP relay (udp_relay.hpp).
 //
-// Lifetime: connection coroutines hold the server's internal state by shared_ptr, so the
-// Server object may be destroyed after stop() while they unwind; run the reactor until
-// live_tasks() drops to let them finish. Reactor thread only.
+// Lifetime: every coroutine of the server runs in its task scope and holds the server's
+// internal state by shared_ptr. `co_await shutdown()` cancels them and resumes once they have
+// all ended (docs/DESIGN.md, "Shutdown"); a Server destroyed after a bare stop() leaves them to
+// unwind on the reactor. Reactor thread only.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@
 
 #include "base/result.hpp"
 #include "io/reactor.hpp"
+#include "io/task.hpp"
 #include "io/tcp.hpp"
 #include "server/server_config.hpp"
 
@@ -65,6 +67,9 @@ public:
     void serve(std::unique_ptr<tls::TlsConnection> connection);
     // Stops accepting and closes every session; idempotent.
     void stop();
+    // stop(), then resumes once every coroutine of the server has ended (docs/DESIGN.md,
+    // "Shutdown"): stop() cancels their waits, so this is quick. The Server may then go.
+    io::Task<void> shutdown();
 
     // Authenticated sessions open now.
     std::size_t session_count() const;

@@ -154,7 +154,7 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
         input_begin_ = 0;
     }
     auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_, kInputBufferSize - input_end_,
-                                 timeout, handshake_cancel_);
+                                 timeout, cancel_);
     if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
     if (!got) {
         if (got.error().code != -ETIMEDOUT) socket_error_ = got.error().code;
@@ -168,7 +168,7 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
 io::Task<Result<void>> TlsConnection::flush(io::Duration timeout) {
     while (!output_pending_.empty()) {
         output_sending_.swap(output_pending_);
-        auto sent = co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout, handshake_cancel_);
+        auto sent = co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout, cancel_);
         output_sending_.clear();
         if (!sent) {
             if (sent.error().code != -ETIMEDOUT) socket_error_ = sent.error().code;
@@ -232,9 +232,9 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(io::Reac
         for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
         wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
     }
-    conn->handshake_cancel_ = options.cancel;
+    conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(true, options.timeout);
-    conn->handshake_cancel_ = nullptr;
+    conn->cancel_ = nullptr;
     if (!done) co_return std::move(done).error();
     co_return std::move(conn);
 }
@@ -250,6 +250,7 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(io::React
         for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
         wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
     }
+    conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(false, options.timeout);
     if (!done) co_return std::move(done).error();
     co_return std::move(conn);
@@ -258,7 +259,7 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(io::React
 io::Task<Result<std::size_t>> TlsConnection::read(std::span<std::byte> buffer, io::Duration timeout) {
     if (!ssl_) {  // plaintext(): the socket's bytes as they come
         if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
-        auto got = co_await io::recv(*reactor_, socket_.fd(), buffer.data(), buffer.size(), timeout);
+        auto got = co_await io::recv(*reactor_, socket_.fd(), buffer.data(), buffer.size(), timeout, cancel_);
         if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
         co_return got;
     }
@@ -287,7 +288,7 @@ io::Task<Result<void>> TlsConnection::write(std::span<const std::byte> data, io:
     auto guard = co_await write_mutex_.scoped();
     if (!ssl_) {  // plaintext()
         if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
-        auto sent = co_await io::send_all(*reactor_, socket_.fd(), data, timeout);
+        auto sent = co_await io::send_all(*reactor_, socket_.fd(), data, timeout, cancel_);
         co_return sent;
     }
     while (!data.empty()) {

@@ -45,6 +45,9 @@ struct ClientHandshakeOptions {
 struct ServerHandshakeOptions {
     std::vector<std::string> alpn;    // optional: protocols the server accepts
     io::Duration timeout = std::chrono::seconds(10);
+    // Kept for the connection's whole life: cancelling it ends the handshake, and every later
+    // socket wait of the connection, with -ECANCELED (the server's scope as it shuts down).
+    io::CancellationSource* cancel = nullptr;
 };
 
 class TlsConnection {
@@ -112,7 +115,9 @@ private:
     std::vector<std::byte> output_sending_;
     io::AsyncMutex write_mutex_;
     bool aborted_ = false;
-    io::CancellationSource* handshake_cancel_ = nullptr;  // only while connect() runs
+    // Passed to every socket wait: a client's only while connect() runs, a server's for the
+    // connection's life (ServerHandshakeOptions::cancel).
+    io::CancellationSource* cancel_ = nullptr;
 };
 
 }  // namespace anytls::tls

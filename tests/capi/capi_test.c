@@ -946,6 +946,39 @@ static void test_pending_opens(uint16_t server_port) {
     (void)server_port;
 }
 
+/* A server stops at once although a connection is stuck in its TLS handshake (a client that
+ * connected and said nothing): the handshake's wait is cancelled, not waited out. */
+static void test_server_stop_cancels_handshakes(void) {
+    char toml[1024];
+    snprintf(toml, sizeof toml,
+             "listen = \"127.0.0.1:0\"\ncertificate = \"%s\"\nprivate-key = \"%s\"\n"
+             "[[users]]\nname = \"tester\"\npassword = \"secret\"\n",
+             g_cert, g_key);
+    anytls_server *server = NULL;
+    CHECK_RC(anytls_server_start(toml, &server), ANYTLS_OK);
+    uint16_t port = 0;
+    CHECK_RC(anytls_server_port(server, &port), ANYTLS_OK);
+    int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    CHECK(connect(silent, (struct sockaddr *)&a, sizeof a) == 0);
+    sleep_ms(200); /* accepted, and waiting for a ClientHello */
+    double start = now_seconds();
+    CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
+    double took = now_seconds() - start;
+    /* Before, the stop polled for up to 5 s and then freed the server under the handshake. */
+    CHECK(took < 1.0);
+    /* The server closed the connection. */
+    char byte;
+    struct pollfd p = {silent, POLLIN, 0};
+    CHECK(poll(&p, 1, 2000) == 1);
+    CHECK(recv(silent, &byte, 1, 0) <= 0);
+    close(silent);
+}
+
 int main(void) {
     setvbuf(stderr, NULL, _IONBF, 0);
     if (system("openssl version >/dev/null 2>&1") != 0) {
@@ -998,6 +1031,7 @@ int main(void) {
     test_stream_after_client_close(server_port);
 
     CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
+    test_server_stop_cancels_handshakes();
     CHECK(atomic_load(&g_log_lines) > 0); /* at least the server's "listening" line */
     CHECK(atomic_load(&g_log_overlap) == 0);
     CHECK_RC(anytls_set_log(NULL, NULL, ANYTLS_LOG_WARN), ANYTLS_OK);

@@ -26,6 +26,7 @@
 #include "command.hpp"
 #include "config/server_config_loader.hpp"
 #include "io/reactor_thread.hpp"
+#include "io/run_blocking.hpp"
 #include "log/log.hpp"
 #include "proto/padding_scheme.hpp"
 #include "server/server.hpp"
@@ -34,9 +35,6 @@
 
 namespace anytls::cli {
 namespace {
-
-// How long connection coroutines get to unwind after stop() before the process exits anyway.
-constexpr auto kShutdownGrace = std::chrono::seconds(2);
 
 constexpr std::array<OptionSpec, 4> kOptions{{
     {"config", "FILE", "the server's TOML configuration file (required; every key is in docs/SERVER.md)"},
@@ -266,11 +264,8 @@ Result<void> run_server(const Invocation& invocation) {
 
     const std::string_view signal_name = wait_for_stop_signal(stop_signals);
     log::info("[AnyTLS] {} received: stopping the server", signal_name);
-    reactor_thread.call([&] { server->stop(); });
-    const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
-    while (reactor_thread.call([&] { return reactor_thread.reactor().live_tasks(); }) > 0 &&
-           std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Every connection's waits are cancelled, and the server's coroutines joined.
+    io::run_blocking(reactor_thread, server->shutdown());
     reactor_thread.call([&] {
         const auto& stats = server->stats();
         log::info("[AnyTLS] server stopped: {} connections, {} sessions, {} authentication failures, {} fallbacks, "
