@@ -36,12 +36,15 @@ constexpr std::uint64_t kMaxCycles = 1'000'000;
 // sessions are alive at once (more sessions, slower steps).
 constexpr std::uint64_t kDefaultMaxSteps = 50'000'000;
 
+constexpr std::array<std::string_view, 3> kTrafficModels{"idle", "steady", "bursty"};
+
 constexpr std::array<OptionSpec, 17> kOptions{{
     {"config", "FILE", "the TOML configuration file (this or --uri is required)"},
     kUriOption,
     {"proxy", "NAME", "the proxy to simulate; may be left out when the file has exactly one"},
     {"duration", "DURATION", "virtual time to simulate, e.g. 6h, 90m, 1h30m (required)"},
-    {"traffic", "MODEL", "idle (no streams), steady (random arrivals) or bursty. Default: idle, or steady with --rate"},
+    {"traffic", "MODEL", "idle (no streams), steady (random arrivals) or bursty. Default: idle, or steady with --rate",
+     kTrafficModels},
     {"rate", "STREAMS_PER_SECOND", "mean arrival rate of the steady model. Default: 0.2"},
     {"stream-duration", "DURATION", "mean length of a stream (steady, bursty). Default: 10s"},
     {"burst-size", "N", "streams opened together by the bursty model. Default: 20"},
@@ -140,8 +143,7 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     if (const std::string* model = options.value("traffic")) {
         if (*model == "idle") traffic.model = pool::TrafficModel::idle;
         else if (*model == "steady") traffic.model = pool::TrafficModel::steady;
-        else if (*model == "bursty") traffic.model = pool::TrafficModel::bursty;
-        else return usage_error(fmt::format("--traffic expects idle, steady or bursty, got \"{}\"", *model));
+        else traffic.model = pool::TrafficModel::bursty;  // parse_options allows only kTrafficModels
     } else if (steady_options && bursty_options) {
         return usage_error(
             "--rate (steady traffic) and --burst-size/--burst-every (bursty traffic) exclude each other");

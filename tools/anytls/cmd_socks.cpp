@@ -31,6 +31,8 @@
 namespace anytls::cli {
 namespace {
 
+constexpr std::array<std::string_view, 2> kSocksReplyModes{"immediate", "after-synack"};
+
 constexpr std::array<OptionSpec, 8> kOptions{{
     kClientConfigOption,
     kUriOption,
@@ -41,7 +43,8 @@ constexpr std::array<OptionSpec, 8> kOptions{{
     {"verbose", "", "log every connection to stderr: client, target, bytes each way, duration, result"},
     {"socks-reply", "WHEN",
      "when a CONNECT is answered: \"immediate\" (default: as soon as the stream is queued, one round trip "
-     "sooner) or \"after-synack\" (once the server reached the target, with a distinct code on failure)"},
+     "sooner) or \"after-synack\" (once the server reached the target, with a distinct code on failure)",
+     kSocksReplyModes},
 }};
 
 constexpr std::string_view kDescription =
@@ -129,12 +132,9 @@ Result<void> run_socks(const Invocation& invocation) {
         credentials = inbound::Socks5Credentials{user->substr(0, colon), user->substr(colon + 1)};
     }
     const bool verbose = options.has("verbose");
-    bool reply_after_synack = false;
-    if (const std::string* when = options.value("socks-reply")) {
-        if (*when == "after-synack") reply_after_synack = true;
-        else if (*when != "immediate")
-            return usage_error(fmt::format("--socks-reply expects \"immediate\" or \"after-synack\", got \"{}\"", *when));
-    }
+    // parse_options allows only kSocksReplyModes.
+    const std::string* when = options.value("socks-reply");
+    const bool reply_after_synack = when != nullptr && *when == "after-synack";
     auto loaded = load_client_configuration(options, "the proxy that connections go through");
     if (!loaded) return std::move(loaded).error();
     auto chosen = choose_proxy(*loaded, options);

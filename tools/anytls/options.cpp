@@ -31,6 +31,18 @@ Error unknown_option(std::string_view name, std::span<const OptionSpec> specs) {
     return usage_error(fmt::format("unknown option --{}", name));
 }
 
+Result<void> check_choice(const OptionSpec& spec, const std::string& value) {
+    if (spec.choices.empty()) return {};
+    for (std::string_view choice : spec.choices)
+        if (choice == value) return {};
+    std::string list;
+    for (std::size_t i = 0; i < spec.choices.size(); ++i) {
+        if (i > 0) list += i + 1 == spec.choices.size() ? " or " : ", ";
+        list += fmt::format("\"{}\"", spec.choices[i]);
+    }
+    return usage_error(fmt::format("--{} expects {}, got \"{}\"", spec.name, list, value));
+}
+
 }  // namespace
 
 const std::string* ParsedOptions::value(std::string_view name) const {
@@ -72,13 +84,16 @@ Result<ParsedOptions> parse_options(std::span<const std::string> args, std::span
             parsed.values_[std::string(name)] = "";
             continue;
         }
+        std::string value;
         if (equals != std::string_view::npos) {
-            parsed.values_[std::string(name)] = std::string(body.substr(equals + 1));
+            value = std::string(body.substr(equals + 1));
         } else if (i + 1 < args.size()) {
-            parsed.values_[std::string(name)] = args[++i];
+            value = args[++i];
         } else {
             return usage_error(fmt::format("--{} needs a value ({})", name, spec->value_name));
         }
+        if (auto allowed = check_choice(*spec, value); !allowed) return std::move(allowed).error();
+        parsed.values_[std::string(name)] = std::move(value);
     }
     return parsed;
 }

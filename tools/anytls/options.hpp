@@ -20,6 +20,9 @@ struct OptionSpec {
     std::string_view name;        // "config" for --config
     std::string_view value_name;  // "FILE"; empty: a flag that takes no value
     std::string_view help;        // one line; "Default: ..." included where there is one
+    // The only values the option takes, when they are a fixed set ("idle", "steady", ...):
+    // parse_options refuses any other, and the shell completion and the man page list them.
+    std::span<const std::string_view> choices = {};
 };
 
 class ParsedOptions {
@@ -38,7 +41,8 @@ private:
 };
 
 // Accepts --name VALUE, --name=VALUE, flags, -h/--help anywhere (which wins over any other
-// problem, so `--help` always works), and "--" to end the options.
+// problem, so `--help` always works), and "--" to end the options. A value outside an
+// option's choices is a usage error that lists them.
 Result<ParsedOptions> parse_options(std::span<const std::string> args, std::span<const OptionSpec> specs);
 
 // Typed values of options; `option` is the name without dashes, used in messages.
