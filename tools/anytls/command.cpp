@@ -23,17 +23,26 @@ std::vector<const Command*>& table() {
 
 }  // namespace
 
-std::string_view exit_codes_help() {
-    return "Exit codes:\n"
-           "  0  success\n"
-           "  1  runtime failure (the command ran and failed, e.g. a file could not be written)\n"
-           "  2  usage error (unknown command or option, missing or malformed value)\n"
-           "  3  configuration error (the file could not be read, or a key is invalid)\n"
-           "  4  the proxy server could not be reached (connection refused, no route, unknown name)\n"
-           "  5  TLS failed (the certificate could not be verified, or the handshake failed)\n"
-           "  6  the server closed the session: with an Alert, or at once (a wrong password looks like this)\n"
-           "  7  the server could not connect to the target (refused or unreachable)\n"
-           "  8  timed out\n";
+std::span<const ExitCodeMeaning> exit_code_meanings() {
+    static constexpr ExitCodeMeaning kMeanings[] = {
+        {exit_ok, "success"},
+        {exit_failure, "runtime failure (the command ran and failed, e.g. a file could not be written)"},
+        {exit_usage, "usage error (unknown command or option, missing or malformed value)"},
+        {exit_config_error, "configuration error (the file could not be read, or a key is invalid)"},
+        {exit_unreachable, "the proxy server could not be reached (connection refused, no route, unknown name)"},
+        {exit_tls, "TLS failed (the certificate could not be verified, or the handshake failed)"},
+        {exit_server_closed,
+         "the server closed the session: with an Alert, or at once (a wrong password looks like this)"},
+        {exit_target, "the server could not connect to the target (refused or unreachable)"},
+        {exit_timeout, "timed out"},
+    };
+    return kMeanings;
+}
+
+std::string exit_codes_help() {
+    std::string out = "Exit codes:\n";
+    for (const ExitCodeMeaning& row : exit_code_meanings()) out += fmt::format("  {}  {}\n", row.code, row.meaning);
+    return out;
 }
 
 int exit_code_for(const Error& error) {

@@ -26,6 +26,10 @@
 
 namespace anytls::cli {
 
+// What the tool is, in one line: the main help's and the man page's first sentence.
+inline constexpr std::string_view kToolSummary =
+    "The AnyTLS proxy protocol with a managed session pool: tools around libanytls.";
+
 // Exit codes, the same for every command and listed in every --help.
 enum ExitCode : int {
     exit_ok = 0,
@@ -40,8 +44,15 @@ enum ExitCode : int {
     exit_timeout = 8,       // no answer in time
 };
 
-// The help footer that documents the codes above.
-std::string_view exit_codes_help();
+// What each code above means, in order: the help footer and the man page are made from it.
+struct ExitCodeMeaning {
+    int code;
+    std::string_view meaning;
+};
+std::span<const ExitCodeMeaning> exit_code_meanings();
+
+// The help footer that documents the codes above ("Exit codes:" and one line per code).
+std::string exit_codes_help();
 
 int exit_code_for(const Error& error);
 

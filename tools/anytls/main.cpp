@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "command.hpp"
+#include "completion_bash.hpp"
 #include "config/suggest.hpp"
+#include "man_page.hpp"
 
 namespace anytls::cli {
 namespace {
@@ -25,12 +27,7 @@ void print_error(std::string_view who, std::string_view message) {
 }
 
 std::string main_help() {
-    std::string out =
-        "Usage: anytls <command> [options]\n"
-        "\n"
-        "The AnyTLS proxy protocol with a managed session pool: tools around libanytls.\n"
-        "\n"
-        "Commands:\n";
+    std::string out = fmt::format("Usage: anytls <command> [options]\n\n{}\n\nCommands:\n", kToolSummary);
     const auto all = commands();
     std::size_t width = 0;
     for (const Command* command : all) width = std::max(width, command->name.size());
@@ -39,6 +36,8 @@ std::string main_help() {
         "\n"
         "Run \"anytls <command> --help\" for the options of one command.\n"
         "Colour is used only when stdout is a terminal and NO_COLOR is not set.\n"
+        "\"anytls --generate completion-bash\" and \"anytls --generate man\" print the bash completion\n"
+        "script and the man page, both made from the commands' option tables.\n"
         "\n";
     out += exit_codes_help();
     return out;
@@ -88,6 +87,28 @@ int run_command(const Command& command, std::span<const std::string> args) {
     return exit_ok;
 }
 
+// `anytls --generate completion-bash|man`: what meson installs, printed from the same tables
+// that parse the command lines, so neither can fall behind an option (tools/anytls/meson.build).
+int generate(std::span<const std::string> args) {
+    const std::string what = args.size() > 1 ? args[1] : "";
+    if (args.size() > 2) {
+        print_error("anytls", fmt::format("unexpected argument \"{}\" after --generate {}", args[2], what));
+        return exit_usage;
+    }
+    std::string text;
+    if (what == "completion-bash") text = bash_completion_script(commands());
+    else if (what == "man") text = man_page(commands());
+    else {
+        print_error("anytls", fmt::format("--generate expects \"completion-bash\" or \"man\", got \"{}\"", what));
+        return exit_usage;
+    }
+    if (std::fputs(text.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+        print_error("anytls", "could not write the output");
+        return exit_failure;
+    }
+    return exit_ok;
+}
+
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
     if (args.empty()) {
@@ -113,6 +134,7 @@ int run(int argc, char** argv) {
         std::fputs(command_help(*command).c_str(), stdout);
         return exit_ok;
     }
+    if (first == "--generate") return generate(args);
     if (first == "--version") args[0] = "version";
     if (!args[0].empty() && args[0][0] == '-') {
         print_error("anytls", fmt::format("expected a command before the option {} (run \"anytls --help\")", args[0]));
