@@ -10,7 +10,9 @@
 // stdout carries only facts scripts parse, one per line, flushed at once:
 //   metrics on http://127.0.0.1:PORT/metrics     (with --metrics)
 //   listening on 127.0.0.1:PORT                  (last; the real port when ADDR says 0)
-// --verbose writes one line per finished connection to stderr.
+// --verbose writes one line per finished connection to stderr. While it runs, the main thread
+// looks at the load once a second and gives idle memory back when a burst is over
+// (memory_trim.hpp).
 #include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +29,7 @@
 #include "inbound/metrics_server.hpp"
 #include "inbound/proxy_inbound.hpp"
 #include "log/log.hpp"
+#include "memory_trim.hpp"
 
 namespace anytls::cli {
 namespace {
@@ -93,13 +96,34 @@ void log_connection(const inbound::ConnectionRecord& record) {
     std::fputs(line.c_str(), stderr);
 }
 
-std::string_view wait_for_stop_signal(const sigset_t& signals) {
+// How often the waiting main thread looks at the inbound's load, and the least time between
+// two trims of idle memory (memory_trim.hpp).
+constexpr auto kLoadTick = std::chrono::seconds(1);
+constexpr auto kMinTrimInterval = std::chrono::seconds(5);
+
+// Waits for SIGINT or SIGTERM, calling on_tick once per kLoadTick meanwhile.
+template <typename OnTick>
+std::string_view wait_for_stop_signal(const sigset_t& signals, OnTick on_tick) {
+    const timespec tick{std::chrono::duration_cast<std::chrono::seconds>(kLoadTick).count(), 0};
     while (true) {
-        int signal_number = 0;
-        if (sigwait(&signals, &signal_number) != 0) continue;
+        const int signal_number = sigtimedwait(&signals, nullptr, &tick);
         if (signal_number == SIGINT) return "SIGINT";
         if (signal_number == SIGTERM) return "SIGTERM";
+        on_tick();  // a timeout (EAGAIN), or EINTR
     }
+}
+
+// Gives memory back once a burst of connections is over: without it, the RSS of the peak
+// stays (docs/RELIABILITY.md, "Idle memory").
+void trim_idle_memory(IdleMemoryTrimPolicy& policy, std::size_t open) {
+    const io::TimePoint now = std::chrono::steady_clock::now();
+    const std::size_t free_bytes = free_heap_bytes();
+    if (!policy.should_trim(now, open, free_bytes)) return;
+    const TrimOutcome outcome = trim_free_memory();
+    policy.trimmed(now, open, outcome.free_after);
+    log::debug("[AnyTLS] socks: {} connections and sessions open, {:.1f} MiB free in malloc: trimmed, "
+               "RSS {:.1f} -> {:.1f} MiB",
+               open, free_bytes / 1048576.0, outcome.rss_before / 1048576.0, outcome.rss_after / 1048576.0);
 }
 
 std::string listen_failure(std::string_view what, const std::string& address, const Error& error) {
@@ -206,7 +230,19 @@ Result<void> run_socks(const Invocation& invocation) {
     log::info("[AnyTLS] socks: connections go through proxy \"{}\"", proxy_name);
     print_line(fmt::format("listening on {}", *started));
 
-    const std::string_view signal_name = wait_for_stop_signal(stop_signals);
+    IdleMemoryTrimPolicy trim_policy(kMinTrimInterval);
+    const std::string_view signal_name = wait_for_stop_signal(stop_signals, [&] {
+        // What holds memory: the connections and the pools' sessions.
+        const std::size_t open = thread.call([&] {
+            std::size_t count = inbound->open_connections();
+            for (const auto& named : pools) {
+                const client::PoolStats stats = named.second->stats();
+                count += stats.idle + stats.busy + stats.creating;
+            }
+            return count;
+        });
+        trim_idle_memory(trim_policy, open);
+    });
     log::info("[AnyTLS] {} received: stopping the entry point", signal_name);
     thread.call([&] {
         if (metrics) metrics->stop();
