@@ -121,9 +121,10 @@ void trim_idle_memory(IdleMemoryTrimPolicy& policy, std::size_t open) {
     if (!policy.should_trim(now, open, free_bytes)) return;
     const TrimOutcome outcome = trim_free_memory();
     policy.trimmed(now, open, outcome.free_after);
-    log::debug("[AnyTLS] socks: {} connections and sessions open, {:.1f} MiB free in malloc: trimmed, "
+    log::debug("[AnyTLS] socks: {} connections and sessions open, {:.1f} MiB free in malloc: trimmed in {:.1f} ms, "
                "RSS {:.1f} -> {:.1f} MiB",
-               open, free_bytes / 1048576.0, outcome.rss_before / 1048576.0, outcome.rss_after / 1048576.0);
+               open, free_bytes / 1048576.0, std::chrono::duration<double, std::milli>(outcome.took).count(),
+               outcome.rss_before / 1048576.0, outcome.rss_after / 1048576.0);
 }
 
 std::string listen_failure(std::string_view what, const std::string& address, const Error& error) {

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 
 #if defined(__GLIBC__)
@@ -54,9 +55,11 @@ std::size_t free_heap_bytes() {
 TrimOutcome trim_free_memory() {
     TrimOutcome outcome;
     outcome.rss_before = resident_bytes();
+    const auto started = std::chrono::steady_clock::now();
 #if defined(__GLIBC__)
     malloc_trim(0);
 #endif
+    outcome.took = std::chrono::steady_clock::now() - started;
     outcome.rss_after = resident_bytes();
     outcome.free_after = free_heap_bytes();
     return outcome;
