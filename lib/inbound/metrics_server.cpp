@@ -7,6 +7,7 @@
 
 #include "inbound/http_proxy_parser.hpp"
 #include "io/cancellation.hpp"
+#include "io/task_scope.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
 
@@ -17,7 +18,9 @@ struct MetricsContext {
     io::SocketAddress listen;
     std::function<std::vector<ProxyStats>()> collect;
     io::TcpListener listener;
-    std::unique_ptr<io::CancellationSource> cancel;
+    // The accept loop and the requests run here (they hold this context); stop() cancels their
+    // waits, shutdown() joins them (docs/DESIGN.md, "Shutdown").
+    std::unique_ptr<io::TaskScope> scope;
     std::set<int> open_connections;
     bool stopping = false;
 };
@@ -58,7 +61,7 @@ io::Task<void> serve(std::shared_ptr<MetricsContext> context, io::Socket socket)
     char chunk[2048];
     bool complete = false;
     while (head.size() <= kMaxHead) {
-        auto receive = io::recv(r, fd, chunk, sizeof chunk, deadline.remaining());
+        auto receive = io::recv(r, fd, chunk, sizeof chunk, deadline.remaining(), &context->scope->cancellation());
         auto n = co_await receive;
         if (!n || *n == 0) break;
         head.append(chunk, *n);
@@ -70,7 +73,8 @@ io::Task<void> serve(std::shared_ptr<MetricsContext> context, io::Socket socket)
     if (complete || head.size() > kMaxHead) {
         const std::string reply =
             complete ? answer(*context, head) : http_error_response(431, "the request head is too large");
-        (void)co_await io::send_all(r, fd, std::as_bytes(std::span<const char>(reply)), kRequestTimeout);
+        (void)co_await io::send_all(r, fd, std::as_bytes(std::span<const char>(reply)), kRequestTimeout,
+                                    &context->scope->cancellation());
     }
     socket.shutdown(SHUT_WR);
     context->open_connections.erase(fd);
@@ -79,15 +83,15 @@ io::Task<void> serve(std::shared_ptr<MetricsContext> context, io::Socket socket)
 io::Task<void> accept_loop(std::shared_ptr<MetricsContext> context) {
     io::Reactor& r = *context->reactor;
     while (!context->stopping) {
-        auto accept = context->listener.accept(r, context->cancel.get());
+        auto accept = context->listener.accept(r, &context->scope->cancellation());
         auto accepted = co_await accept;
         if (context->stopping) break;
         if (!accepted) {
             log::warn("[AnyTLS] metrics: accept failed: {}", accepted.error().text());
-            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100), context->cancel.get());
+            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100), &context->scope->cancellation());
             continue;
         }
-        r.spawn(serve(context, std::move(accepted).value()));
+        context->scope->spawn(serve(context, std::move(accepted).value()));
     }
 }
 
@@ -99,7 +103,7 @@ MetricsServer::MetricsServer(io::Reactor& reactor, io::SocketAddress listen,
     context_->reactor = &reactor;
     context_->listen = listen;
     context_->collect = std::move(collect);
-    context_->cancel = std::make_unique<io::CancellationSource>(reactor);
+    context_->scope = std::make_unique<io::TaskScope>(reactor);
 }
 
 MetricsServer::~MetricsServer() { stop(); }
@@ -108,15 +112,20 @@ Result<io::SocketAddress> MetricsServer::start() {
     auto listener = io::TcpListener::listen(context_->listen);
     if (!listener) return std::move(listener).error();
     context_->listener = std::move(listener).value();
-    context_->reactor->spawn(accept_loop(context_));
+    context_->scope->spawn(accept_loop(context_));
     return context_->listener.address();
 }
 
 void MetricsServer::stop() {
     if (context_->stopping) return;
     context_->stopping = true;
-    context_->cancel->cancel();
+    context_->scope->cancel();
     for (int fd : context_->open_connections) ::shutdown(fd, SHUT_RDWR);
+}
+
+io::Task<void> MetricsServer::shutdown() {
+    stop();
+    co_await context_->scope->join();
 }
 
 }  // namespace anytls::inbound

@@ -28,6 +28,8 @@ public:
 
     Result<io::SocketAddress> start();
     void stop();
+    // stop(), then resumes once the accept loop and every request have ended.
+    io::Task<void> shutdown();
 
 private:
     std::shared_ptr<MetricsContext> context_;

@@ -17,6 +17,7 @@
 #include "io/cancellation.hpp"
 #include "io/timer.hpp"
 #include "io/udp.hpp"
+#include "io/task_scope.hpp"
 #include "log/log.hpp"
 #include "proto/udp_over_tcp.hpp"
 
@@ -28,7 +29,9 @@ struct InboundContext {
     std::string proxy_address;  // the pool's server, for messages
     InboundOptions options;
     io::TcpListener listener;
-    std::unique_ptr<io::CancellationSource> accept_cancel;
+    // Every coroutine of the entry runs here (they hold this context, so it outlives them);
+    // stop() cancels its waits, shutdown() joins it (docs/DESIGN.md, "Shutdown").
+    std::unique_ptr<io::TaskScope> scope;
     std::set<int> open_connections;  // client fds, shut down by stop()
     std::uint64_t accepted = 0;
     bool stopping = false;
@@ -238,7 +241,7 @@ io::Task<void> relay(std::shared_ptr<Connection> c, Bytes early) {
         c->record.bytes_up += early.size();
     }
     c->running = 2;
-    c->context->reactor->spawn(stream_to_client(c));
+    c->context->scope->spawn(stream_to_client(c));
     co_await client_to_stream(c);
 }
 
@@ -247,6 +250,7 @@ io::Task<void> relay(std::shared_ptr<Connection> c, Bytes early) {
 io::Task<Result<std::shared_ptr<client::PooledStream>>> open_through_pool(Connection& c, std::string host,
                                                                           std::uint16_t port, Bytes early, bool wait) {
     client::OpenOptions options;
+    options.cancel = &c.context->scope->cancellation();
     options.early_data = std::move(early);
     options.wait_connected = wait;
     auto opened = co_await c.context->pool->open_stream(std::move(host), port, c.context->options.open_timeout,
@@ -395,8 +399,8 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
     }
     c->udp_cancel = std::make_unique<io::CancellationSource>(*c->context->reactor);
     c->running = 3;
-    c->context->reactor->spawn(udp_stream_to_client(c));
-    c->context->reactor->spawn(udp_client_to_stream(c, *peer));
+    c->context->scope->spawn(udp_stream_to_client(c));
+    c->context->scope->spawn(udp_client_to_stream(c, *peer));
     co_await udp_watch_control(c);
 }
 
@@ -618,13 +622,13 @@ io::Task<void> serve(std::shared_ptr<Connection> c) {
 io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
     io::Reactor& r = *context->reactor;
     while (!context->stopping) {
-        auto accept = context->listener.accept(r, context->accept_cancel.get());
+        auto accept = context->listener.accept(r, &context->scope->cancellation());
         auto accepted = co_await accept;
         if (context->stopping) break;
         if (!accepted) {
             log::warn("[AnyTLS] socks: accept failed: {}", accepted.error().text());
             // EMFILE and friends: give the system a moment instead of spinning.
-            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100), context->accept_cancel.get());
+            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100), &context->scope->cancellation());
             continue;
         }
         ++context->accepted;
@@ -635,7 +639,7 @@ io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
         c->started = r.now();
         if (auto peer = c->client.peer_address()) c->record.client = peer->to_string();
         context->open_connections.insert(c->client.fd());
-        r.spawn(serve(std::move(c)));
+        context->scope->spawn(serve(std::move(c)));
     }
     context->accept_loop_running = false;
 }
@@ -667,7 +671,7 @@ ProxyInbound::ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::Session
     context_->proxy_address = pool->server_address();
     context_->pool = std::move(pool);
     context_->options = std::move(options);
-    context_->accept_cancel = std::make_unique<io::CancellationSource>(reactor);
+    context_->scope = std::make_unique<io::TaskScope>(reactor);
 }
 
 ProxyInbound::~ProxyInbound() { stop(); }
@@ -677,15 +681,22 @@ Result<io::SocketAddress> ProxyInbound::start() {
     if (!listener) return std::move(listener).error();
     context_->listener = std::move(listener).value();
     context_->accept_loop_running = true;
-    context_->reactor->spawn(accept_loop(context_));
+    context_->scope->spawn(accept_loop(context_));
     return context_->listener.address();
 }
 
 void ProxyInbound::stop() {
     if (context_->stopping) return;
     context_->stopping = true;
-    context_->accept_cancel->cancel();
+    // Ends the accept, the opens in flight (OpenOptions::cancel) and the UDP relays' waits;
+    // the shut-down client sockets end the rest.
+    context_->scope->cancel();
     for (int fd : context_->open_connections) ::shutdown(fd, SHUT_RDWR);
+}
+
+io::Task<void> ProxyInbound::shutdown() {
+    stop();
+    co_await context_->scope->join();
 }
 
 std::uint64_t ProxyInbound::connections_accepted() const { return context_->accepted; }

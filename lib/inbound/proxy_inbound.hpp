@@ -82,6 +82,9 @@ public:
     Result<io::SocketAddress> start();
     // Stops accepting and ends every open connection (their coroutines then unwind).
     void stop();
+    // stop(), then resumes once every connection's coroutines have ended (an open in flight
+    // is cancelled, not waited out).
+    io::Task<void> shutdown();
 
     std::uint64_t connections_accepted() const;
     // Connections whose coroutines have not finished yet.

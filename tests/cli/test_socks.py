@@ -767,3 +767,27 @@ ca-file = "{world["directory"] / "ca.pem"}"
             s.close()
         stop_process(entry)
         target.close()
+
+
+def test_sigterm_ends_an_open_in_flight_at_once(world, tmp_path):
+    """A proxy that accepts TCP and never answers TLS: a CONNECT waits on the session's
+    handshake. SIGTERM cancels that open and the entry exits at once; before, it waited up to
+    3 s for the open to end on its own and then left it running."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        entry = EntryPoint(tmp_path, "silent", silent.getsockname()[1], "skip-cert-verify = true\n", "after-synack")
+        s = socket.create_connection(host_port(entry.address), timeout=TIMEOUT)
+        try:
+            s.sendall(b"\x05\x01\x00")
+            assert recv_exactly(s, 2) == b"\x05\x00"
+            s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack(">H", world["http_port"]))
+            time.sleep(0.3)  # the open is waiting on the TLS handshake
+            started = time.monotonic()
+            entry.process.send_signal(signal.SIGTERM)
+            assert entry.process.wait(timeout=TIMEOUT) == 0
+            assert time.monotonic() - started < 1.0
+        finally:
+            s.close()
+            stop_process(entry.process)
+    finally:
+        silent.close()

@@ -28,6 +28,7 @@
 #include "command.hpp"
 #include "inbound/metrics_server.hpp"
 #include "inbound/proxy_inbound.hpp"
+#include "io/run_blocking.hpp"
 #include "log/log.hpp"
 #include "memory_trim.hpp"
 
@@ -245,15 +246,9 @@ Result<void> run_socks(const Invocation& invocation) {
         trim_idle_memory(trim_policy, open);
     });
     log::info("[AnyTLS] {} received: stopping the entry point", signal_name);
-    thread.call([&] {
-        if (metrics) metrics->stop();
-        if (inbound) inbound->stop();
-    });
-    // Let the connections see their sockets shut down and unwind (a stream open in flight
-    // finishes or times out first).
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-    while (std::chrono::steady_clock::now() < deadline && thread.call([&] { return inbound->open_connections(); }) > 0)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // The connections' waits are cancelled (an open in flight too) and their coroutines joined.
+    if (metrics) io::run_blocking(thread, metrics->shutdown());
+    io::run_blocking(thread, inbound->shutdown());
     thread.call([&] {
         inbound.reset();
         metrics.reset();
