@@ -354,6 +354,22 @@ void Reactor::run() {
     stop_requested_.store(false, std::memory_order_relaxed);
 }
 
+void Reactor::drain(Duration limit) {
+    // Bounds each turn's wait: the loop waits until the earliest timer at the latest.
+    TimerEntry bound;
+    bound.fire = [](TimerEntry&) {};
+    const TimePoint deadline = SteadyClock::instance().now() + limit;
+    arm_timer(bound, deadline);
+    while (live_tasks_ > 0 && SteadyClock::instance().now() < deadline) {
+        const bool can_progress = in_flight_cqes_ > 1 || pending_count_ > 0 || !ready_.empty() ||
+                                  timers_.size() > 1 || external_ > 0;
+        if (!can_progress) break;
+        run_once(true);
+    }
+    disarm_timer(bound);
+    run_once(false);  // work posted meanwhile
+}
+
 SteadyClock& SteadyClock::instance() {
     static SteadyClock clock;
     return clock;

@@ -93,6 +93,10 @@ public:
     void run_once(bool may_block = true);
     // Turns until stop().
     void run();
+    // After run(), before the reactor goes: turns until every detached task has ended, or
+    // nothing is left that could end one (no request in flight, no timer, nothing ready), or
+    // `limit` has passed. Each turn waits for events; nothing polls.
+    void drain(Duration limit);
 
     Clock& clock() const { return *clock_; }
     TimePoint now() const { return clock_->now(); }

@@ -5,6 +5,10 @@
 
 namespace anytls::io {
 
+namespace {
+constexpr auto kDrainLimit = std::chrono::seconds(2);
+}  // namespace
+
 ReactorThread::ReactorThread(Reactor::Options options) {
     std::promise<Reactor*> ready;
     auto started = ready.get_future();
@@ -20,8 +24,11 @@ ReactorThread::ReactorThread(Reactor::Options options) {
         reactor_ = std::move(reactor);
         ready.set_value(raw);
         raw->run();
-        // Let queued work and just-finished completions settle before the ring goes.
-        for (int i = 0; i < 4; ++i) raw->run_once(false);
+        // The owners joined their task scopes before stopping the reactor; what is left are
+        // self-owned tasks (a session's read loop seeing its socket shut down) whose last
+        // completions are on their way. The bound only guards against a task that nothing will
+        // wake, which would otherwise hold the thread's exit.
+        raw->drain(kDrainLimit);
     });
     try {
         started.get();

@@ -138,3 +138,36 @@ TEST_CASE("TaskScope: cancel ends kernel sleeps and Signal waits, join resumes o
     while (!joined) r.run_once();
     CHECK(ended == 5);
 }
+
+namespace {
+Task<void> sleep_then_count(Reactor* r, Duration d, int* done) {
+    (void)co_await sleep_for(*r, d);
+    ++*done;
+}
+Task<void> wait_forever(session::Signal* signal, int* done) {
+    (void)co_await signal->wait(Duration::zero());
+    ++*done;
+}
+}  // namespace
+
+TEST_CASE("drain: runs until the last detached task ends, and not for a task nothing can wake") {
+    Reactor r;
+    int done = 0;
+    r.spawn(sleep_then_count(&r, 50ms, &done));
+    auto started = std::chrono::steady_clock::now();
+    r.drain(5s);
+    CHECK(done == 1);
+    CHECK(r.live_tasks() == 0);
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    // A wait with no timer, no request and no one to notify it: drain returns at once.
+    session::Signal signal(r);
+    r.spawn(wait_forever(&signal, &done));
+    started = std::chrono::steady_clock::now();
+    r.drain(5s);
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+    CHECK(r.live_tasks() == 1);
+    signal.notify();
+    r.drain(5s);
+    CHECK(done == 2);
+    CHECK(r.live_tasks() == 0);
+}

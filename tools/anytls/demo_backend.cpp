@@ -14,6 +14,8 @@
 #include "base/errors.hpp"
 #include "io/cancellation.hpp"
 #include "io/reactor_thread.hpp"
+#include "io/run_blocking.hpp"
+#include "io/task_scope.hpp"
 #include "io/tcp.hpp"
 #include "server/server.hpp"
 #include "tls/self_signed.hpp"
@@ -22,26 +24,26 @@ namespace anytls::cli {
 
 namespace {
 
-constexpr auto kShutdownGrace = std::chrono::seconds(2);
-
-io::Task<void> echo_connection(io::Reactor* reactor, io::Socket socket) {
+io::Task<void> echo_connection(io::Reactor* reactor, io::Socket socket, io::CancellationSource* cancel) {
     std::vector<std::byte> buffer(64 * 1024);
     for (;;) {
-        auto receive = io::recv(*reactor, socket.fd(), buffer.data(), buffer.size(), std::chrono::seconds(120));
+        auto receive =
+            io::recv(*reactor, socket.fd(), buffer.data(), buffer.size(), std::chrono::seconds(120), cancel);
         auto n = co_await receive;
         if (!n || *n == 0) break;
         auto sent = co_await io::send_all(*reactor, socket.fd(), std::span<const std::byte>(buffer.data(), *n),
-                                          std::chrono::seconds(30));
+                                          std::chrono::seconds(30), cancel);
         if (!sent) break;
     }
 }
 
-io::Task<void> echo_accept_loop(io::Reactor* reactor, io::TcpListener* listener, io::CancellationSource* cancel) {
+// The accept loop and the echo connections run in `scope` (docs/DESIGN.md, "Shutdown").
+io::Task<void> echo_accept_loop(io::Reactor* reactor, io::TcpListener* listener, io::TaskScope* scope) {
     for (;;) {
-        auto accept = listener->accept(*reactor, cancel);
+        auto accept = listener->accept(*reactor, &scope->cancellation());
         auto socket = co_await accept;
         if (!socket) break;
-        reactor->spawn(echo_connection(reactor, std::move(socket).value()));
+        scope->spawn(echo_connection(reactor, std::move(socket).value(), &scope->cancellation()));
     }
 }
 
@@ -74,7 +76,16 @@ struct DemoBackend::State {
     io::ReactorThread thread;
     std::unique_ptr<server::Server> server;
     std::unique_ptr<io::TcpListener> echo;
-    std::unique_ptr<io::CancellationSource> echo_cancel;  // made, used and destroyed on the reactor thread
+    std::unique_ptr<io::TaskScope> echo_scope;  // made, used and destroyed on the reactor thread
+
+    // The server's and the echo's coroutines, cancelled and joined.
+    static io::Task<void> shutdown(State* state) {
+        if (state->server) co_await state->server->shutdown();
+        if (state->echo_scope) {
+            state->echo_scope->cancel();
+            co_await state->echo_scope->join();
+        }
+    }
 };
 
 Result<std::unique_ptr<DemoBackend>> DemoBackend::start() {
@@ -110,8 +121,8 @@ Result<std::unique_ptr<DemoBackend>> DemoBackend::start() {
         if (!listener) return std::move(listener).error();
         state.echo = std::make_unique<io::TcpListener>(std::move(listener).value());
         io::Reactor& reactor = state.thread.reactor();
-        state.echo_cancel = std::make_unique<io::CancellationSource>(reactor);
-        reactor.spawn(echo_accept_loop(&reactor, state.echo.get(), state.echo_cancel.get()));
+        state.echo_scope = std::make_unique<io::TaskScope>(reactor);
+        state.echo_scope->spawn(echo_accept_loop(&reactor, state.echo.get(), state.echo_scope.get()));
         return std::make_pair(state.server->local_address().port(), state.echo->address().port());
     });
     if (!started)
@@ -125,19 +136,11 @@ Result<std::unique_ptr<DemoBackend>> DemoBackend::start() {
 DemoBackend::~DemoBackend() {
     if (state_) {
         State& state = *state_;
-        state.thread.call([&] {
-            if (state.server) state.server->stop();
-            if (state.echo_cancel) state.echo_cancel->cancel();
-            if (state.echo) state.echo->close();
-        });
-        const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
-        while (state.thread.call([&] { return state.thread.reactor().live_tasks(); }) > 0 &&
-               std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        io::run_blocking(state.thread, State::shutdown(&state));
         state.thread.call([&] {
             state.server.reset();
             state.echo.reset();
-            state.echo_cancel.reset();
+            state.echo_scope.reset();
         });
         state_.reset();
     }
