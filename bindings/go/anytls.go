@@ -2,11 +2,11 @@
 // libanytls.so.1): an AnyTLS proxy client with a managed pool of warm sessions, and an
 // embeddable AnyTLS server for tests and examples.
 //
-// Proxied connections are handed to Go as ordinary file descriptors
-// (anytls_stream_open_fd), wrapped with net.FileConn: reads, writes and deadlines go
-// through Go's network poller, so no OS thread is parked per connection. Only the open
-// itself is a blocking C call; the number of opens in flight per client is bounded
-// (Options.MaxConcurrentDials) so that many concurrent dials never pin many OS threads.
+// Proxied connections are handed to Go as ordinary file descriptors, wrapped with
+// net.FileConn: reads, writes and deadlines go through Go's network poller, so no OS thread
+// is parked per connection. The open itself is a pending open of the C API (anytls_open_*):
+// the dial waits on its notify fd through the poller too, and a cancelled context cancels
+// the open in the library.
 //
 // The package uses cgo with `#cgo pkg-config: anytls`; see README.md for building against
 // an uninstalled build tree.
@@ -14,15 +14,25 @@ package anytls
 
 /*
 #cgo pkg-config: anytls
+#include <poll.h>
 #include <stdlib.h>
 #include <anytls/anytls.h>
+
+// 1 when fd is readable now, without waiting.
+static int anytls_go_readable(int fd) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1;
+}
 */
 import "C"
 
 import (
+	"context"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -53,6 +63,8 @@ const (
 	ErrIO              Code = -12 // another system error
 	ErrNoMemory        Code = -13 // allocation failed
 	ErrInternal        Code = -14 // a bug in the library
+	ErrInProgress      Code = -15 // a pending open has not ended yet
+	ErrCancelled       Code = -16 // the open was cancelled
 )
 
 // Error returns the library's static description of the code ("timed out").
@@ -103,9 +115,8 @@ func call(op string, f func() C.int) error {
 
 // Options tune the Go side of a Client.
 type Options struct {
-	// MaxConcurrentDials bounds the stream opens in flight at once (each is a blocking C
-	// call that occupies an OS thread until the stream is open). Further dials wait in Go,
-	// without a thread, and still honour their context. Default 16.
+	// MaxConcurrentDials bounds the stream opens in flight at once. Further dials wait in
+	// Go and still honour their context. Default 16.
 	MaxConcurrentDials int
 	// DialTimeout bounds an open whose context has no deadline. Default 30s.
 	DialTimeout time.Duration
@@ -172,8 +183,8 @@ func newClient(h *C.anytls_client, opts *Options) *Client {
 }
 
 // Close closes every stream and session of the client and stops its thread. Connections
-// handed out by Dial see the end of the stream. It waits for opens in progress (at most
-// their timeout). Calls after Close return ErrClosed. Closing twice returns nil.
+// handed out by Dial see the end of the stream, and dials in progress fail with ErrClosed.
+// Calls after Close return ErrClosed. Closing twice returns nil.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -330,20 +341,50 @@ func (c *Client) Reset(proxy string) error {
 	return c.use("pool_reset", func(h *C.anytls_client) C.int { return C.anytls_pool_reset(h, name) })
 }
 
-// openFD is the blocking anytls_stream_open_fd.
-func (c *Client) openFD(proxy, host string, port uint16, timeoutMS int) (int, error) {
+// openFD opens a stream as a file descriptor through a pending open (anytls_open_start),
+// waiting for it on Go's poller; ctx's cancellation cancels the open in the library.
+func (c *Client) openFD(ctx context.Context, proxy, host string, port uint16, timeoutMS int) (int, error) {
 	cproxy := C.CString(proxy)
 	defer C.free(unsafe.Pointer(cproxy))
 	chost := C.CString(host)
 	defer C.free(unsafe.Pointer(chost))
-	fd := C.int(-1)
-	err := c.use("stream_open_fd", func(h *C.anytls_client) C.int {
-		return C.anytls_stream_open_fd(h, cproxy, chost, C.uint16_t(port), C.int(timeoutMS), &fd)
+	var op *C.anytls_open
+	err := c.use("open_start", func(h *C.anytls_client) C.int {
+		return C.anytls_open_start(h, cproxy, chost, C.uint16_t(port), C.int(timeoutMS), &op)
 	})
 	if err != nil {
 		return -1, err
 	}
+	defer C.anytls_open_free(op)
+	stop := context.AfterFunc(ctx, func() { C.anytls_open_cancel(op) })
+	defer stop()
+	if err := waitReadable(int(C.anytls_open_notify_fd(op))); err != nil {
+		return -1, err
+	}
+	fd := C.int(-1)
+	if err := call("open_result", func() C.int { return C.anytls_open_result(op, &fd) }); err != nil {
+		return -1, err
+	}
 	return int(fd), nil
+}
+
+// waitReadable parks the goroutine on Go's poller until fd (non-blocking, never read: it
+// stays readable once it is) becomes readable. fd itself stays open.
+func waitReadable(fd int) error {
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return &Error{Code: ErrIO, Op: "open_wait", Message: "dup of the notify fd: " + errno.Error()}
+	}
+	f := os.NewFile(dup, "anytls-open") // non-blocking: registered with the poller
+	defer f.Close()
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return &Error{Code: ErrIO, Op: "open_wait", Message: err.Error()}
+	}
+	if err := raw.Read(func(fd uintptr) bool { return C.anytls_go_readable(C.int(fd)) == 1 }); err != nil {
+		return &Error{Code: ErrIO, Op: "open_wait", Message: err.Error()}
+	}
+	return nil
 }
 
 // streamFDError asks the library why the stream behind an fd stream ended (nil: it did not,

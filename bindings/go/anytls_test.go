@@ -268,6 +268,54 @@ func TestContextCancellation(t *testing.T) {
 	}
 }
 
+// Cancelled dials end in the library: nothing is left running on their behalf, so Close does
+// not wait for them. Before, each cancelled dial left its blocking C open running until the
+// open's timeout, and Close waited behind them.
+func TestCancelledDialsLeaveNothingRunning(t *testing.T) {
+	e := newEnv(t, nil)
+	// A "proxy" that accepts TCP and never says a word, for as long as the test runs.
+	hole := startTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	_, port, _ := net.SplitHostPort(hole)
+	var p int
+	fmt.Sscan(port, &p)
+	client, err := anytls.Open(proxyTOML("hole", "127.0.0.1", p, e.caFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := client.Dialer("hole")
+			d.Timeout = 30 * time.Second
+			if c, err := d.DialContext(ctx, "tcp", e.echo); err == nil {
+				c.Close()
+				errs <- errors.New("a dial through a silent proxy succeeded")
+			} else if !errors.Is(err, context.Canceled) {
+				errs <- err
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	start := time.Now()
+	if err := client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("Close took %v after the dials were cancelled", el)
+	}
+}
+
 func TestTargetRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	addr := closedPort(t)

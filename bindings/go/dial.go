@@ -48,11 +48,6 @@ func (c *Client) DialContext(ctx context.Context, proxy, network, address string
 	return c.dial(ctx, proxy, network, address, 0)
 }
 
-type dialResult struct {
-	fd  int
-	err error
-}
-
 func (c *Client) dial(ctx context.Context, proxy, network, address string, timeout time.Duration) (net.Conn, error) {
 	opErr := func(err error) error {
 		return &net.OpError{Op: "dial", Net: network, Addr: stringAddr{network, address}, Err: err}
@@ -81,7 +76,7 @@ func (c *Client) dial(ctx context.Context, proxy, network, address string, timeo
 		return nil, opErr(err)
 	}
 
-	// A slot: at most MaxConcurrentDials blocking C opens (OS threads) at once.
+	// A slot: at most MaxConcurrentDials opens in flight at once.
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -102,30 +97,15 @@ func (c *Client) dial(ctx context.Context, proxy, network, address string, timeo
 		ms = math.MaxInt32
 	}
 
-	done := make(chan dialResult, 1)
-	go func() {
-		defer func() { <-c.slots }()
-		fd, err := c.openFD(proxy, host, uint16(port), int(ms))
-		done <- dialResult{fd, err}
-	}()
-
-	var r dialResult
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		// The C open cannot be interrupted: let it finish in the background and close
-		// the connection it may still produce.
-		go func() {
-			if r := <-done; r.err == nil {
-				_ = syscall.Close(r.fd)
-			}
-		}()
-		return nil, opErr(ctx.Err())
+	fd, err := c.openFD(ctx, proxy, host, uint16(port), int(ms))
+	<-c.slots
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ErrCancelled) {
+			return nil, opErr(ctxErr)
+		}
+		return nil, opErr(err)
 	}
-	if r.err != nil {
-		return nil, opErr(r.err)
-	}
-	f := os.NewFile(uintptr(r.fd), "anytls:"+proxy+":"+address)
+	f := os.NewFile(uintptr(fd), "anytls:"+proxy+":"+address)
 	nc, err := net.FileConn(f) // dups the fd and registers it with the poller
 	f.Close()
 	if err != nil {
