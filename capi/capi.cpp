@@ -4,7 +4,7 @@
 // Every exported function is noexcept and runs its body inside guarded(), which turns any
 // exception into ANYTLS_E_NO_MEMORY / ANYTLS_E_INTERNAL plus a message: exceptions never cross
 // the ABI. Internal error codes (negative errno or errc::*, base/errors.hpp) are mapped to the
-// pinned public enum by public_code(); the message of every failure goes to the calling
+// pinned public enum by public_code(), from the one table of base/error_kind.hpp; the message of every failure goes to the calling
 // thread's last-error string.
 //
 // Handle lifetimes. A client handle owns a ClientCore shared with its stream handles, because
@@ -49,6 +49,7 @@ constexpr const char* kHeaderVersion = ANYTLS_VERSION_STRING;
 #include <vector>
 
 #include "anytls_build_config.h"
+#include "base/error_kind.hpp"
 #include "base/errors.hpp"
 #include "base/result.hpp"
 #include "client/client.hpp"
@@ -122,42 +123,29 @@ int fail(int code, std::string_view message) noexcept {
     return code;
 }
 
+// The public code of an internal one, through the one table of error kinds
+// (base/error_kind.hpp). A cancelled wait is CLOSED here: blocking calls are cancelled only by
+// a closing client; anytls_open_result reports a caller's own cancel as CANCELLED.
 int public_code(int internal) {
-    if (internal >= 0) return ANYTLS_OK;
-    switch (internal) {
-        case errc::tls_hostname_mismatch:
-        case errc::tls_unknown_ca:
-        case errc::tls_cert_expired:
-        case errc::tls_cert_not_yet_valid: return ANYTLS_E_TLS_VERIFY;
-        case errc::tls_handshake_failed:
-        case errc::tls_protocol: return ANYTLS_E_TLS;
-        case errc::tls_config: return ANYTLS_E_CONFIG;
-        case errc::closed: return ANYTLS_E_CLOSED;
-        case errc::protocol:
-        case errc::server_alert: return ANYTLS_E_PROTOCOL;  // the server's Alert: it saw a violation
-        case errc::target_refused: return ANYTLS_E_TARGET_REFUSED;
-        case errc::auth_failed: return ANYTLS_E_AUTH;
-        case errc::invalid_argument: return ANYTLS_E_INVALID_ARGUMENT;
-        case errc::config: return ANYTLS_E_CONFIG;
-        case -ETIMEDOUT: return ANYTLS_E_TIMEOUT;
-        case -ECONNREFUSED:
-        case -EHOSTUNREACH:
-        case -ENETUNREACH:
-        case -ENETDOWN:
-        case -EHOSTDOWN:
-        case -EADDRNOTAVAIL:
-        case -EAFNOSUPPORT: return ANYTLS_E_CONNECT;
-        case -ECONNRESET:
-        case -ECONNABORTED:
-        case -EPIPE:
-        case -ECANCELED: return ANYTLS_E_CLOSED;
-        case -ENOMEM:
-        case -ENOBUFS: return ANYTLS_E_NO_MEMORY;
-        case -EINVAL: return ANYTLS_E_INVALID_ARGUMENT;
-        default: break;
+    switch (error_kind(internal)) {
+        case ErrorKind::ok: return ANYTLS_OK;
+        case ErrorKind::invalid_argument: return ANYTLS_E_INVALID_ARGUMENT;
+        case ErrorKind::config: return ANYTLS_E_CONFIG;
+        case ErrorKind::closed:
+        case ErrorKind::cancelled: return ANYTLS_E_CLOSED;
+        case ErrorKind::timeout: return ANYTLS_E_TIMEOUT;
+        case ErrorKind::unreachable: return ANYTLS_E_CONNECT;
+        case ErrorKind::tls: return ANYTLS_E_TLS;
+        case ErrorKind::tls_verify: return ANYTLS_E_TLS_VERIFY;
+        case ErrorKind::auth: return ANYTLS_E_AUTH;
+        case ErrorKind::alert:  // the server's Alert: it saw a violation
+        case ErrorKind::protocol: return ANYTLS_E_PROTOCOL;
+        case ErrorKind::target_refused: return ANYTLS_E_TARGET_REFUSED;
+        case ErrorKind::no_memory: return ANYTLS_E_NO_MEMORY;
+        case ErrorKind::io: return ANYTLS_E_IO;
+        case ErrorKind::internal: break;
     }
-    if (internal > -4096) return ANYTLS_E_IO;  // any other errno
-    return ANYTLS_E_INTERNAL;                  // an errc the map does not know: a bug
+    return ANYTLS_E_INTERNAL;  // an errc the table does not know: a bug
 }
 
 int fail(const Error& error) noexcept {
@@ -836,7 +824,7 @@ ANYTLS_API int anytls_open_result(anytls_open* open, int* fd_out) noexcept {
         if (!outcome) return fail(ANYTLS_E_IN_PROGRESS, "the open has not ended yet");
         if (!*outcome) {
             const Error& error = outcome->error();
-            if (error.code == -ECANCELED) return fail(ANYTLS_E_CANCELLED, error.text());
+            if (error_kind(error.code) == ErrorKind::cancelled) return fail(ANYTLS_E_CANCELLED, error.text());
             if (error.code == errc::invalid_argument) return invalid("anytls_open_result: " + error.text());
             return fail(error);
         }

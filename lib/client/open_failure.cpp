@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "base/ascii.hpp"
+#include "base/error_kind.hpp"
 #include "base/errors.hpp"
 
 namespace anytls::client {
@@ -29,23 +30,15 @@ OpenFailure classify_target_text(const std::string& text) {
 }  // namespace
 
 OpenFailure classify_open_failure(const Error& error) {
-    switch (error.code) {
-        case errc::target_refused: return classify_target_text(error.text());
-        case errc::auth_failed: return OpenFailure::proxy_auth;
-        case errc::server_alert: return OpenFailure::proxy_alert;
-        case errc::tls_handshake_failed:
-        case errc::tls_hostname_mismatch:
-        case errc::tls_unknown_ca:
-        case errc::tls_cert_expired:
-        case errc::tls_cert_not_yet_valid:
-        case errc::tls_protocol:
-        case errc::tls_config: return OpenFailure::proxy_tls;
-        case -ETIMEDOUT: return OpenFailure::proxy_timeout;
-        case -ECONNREFUSED:
-        case -EHOSTUNREACH:  // also a server name that does not resolve (io::resolve)
-        case -ENETUNREACH:
-        case -EHOSTDOWN:
-        case -ENETDOWN: return OpenFailure::proxy_unreachable;
+    switch (error_kind(error.code)) {
+        case ErrorKind::target_refused: return classify_target_text(error.text());
+        case ErrorKind::auth: return OpenFailure::proxy_auth;
+        case ErrorKind::alert: return OpenFailure::proxy_alert;
+        case ErrorKind::tls:
+        case ErrorKind::tls_verify:
+        case ErrorKind::config: return OpenFailure::proxy_tls;  // errc::tls_config: a CA file
+        case ErrorKind::timeout: return OpenFailure::proxy_timeout;
+        case ErrorKind::unreachable: return OpenFailure::proxy_unreachable;
         default: return OpenFailure::proxy_failed;
     }
 }

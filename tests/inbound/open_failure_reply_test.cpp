@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <string>
 
+#include "base/error_kind.hpp"
 #include "base/errors.hpp"
 #include "client/open_failure.hpp"
 #include "inbound/proxy_inbound.hpp"
@@ -107,3 +108,20 @@ TEST_CASE("the message names the target when the server reports the target faile
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("error kinds: the one table, and the open failures that follow it") {
+    using anytls::ErrorKind;
+    CHECK(error_kind(0) == ErrorKind::ok);
+    CHECK(error_kind(-EADDRNOTAVAIL) == ErrorKind::unreachable);
+    CHECK(error_kind(-ECANCELED) == ErrorKind::cancelled);
+    CHECK(error_kind(-ECONNRESET) == ErrorKind::closed);
+    CHECK(error_kind(errc::tls_unknown_ca) == ErrorKind::tls_verify);
+    CHECK(error_kind(errc::server_alert) == ErrorKind::alert);
+    CHECK(error_kind(-EACCES) == ErrorKind::io);
+    CHECK(error_kind(-10999) == ErrorKind::internal);
+    // Before the table, the entry called an unusable local address a failure of the session
+    // ("proxy failed") where the C ABI called it CONNECT.
+    CHECK(client::classify_open_failure(make_error(-EADDRNOTAVAIL, "connect: Cannot assign requested address")) ==
+          OpenFailure::proxy_unreachable);
+    CHECK(client::classify_open_failure(make_error(-ECANCELED, "the open was cancelled")) == OpenFailure::proxy_failed);
+}

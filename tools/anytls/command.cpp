@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "client/open_failure.hpp"
+#include "base/error_kind.hpp"
 
 namespace anytls::cli {
 
@@ -45,27 +45,21 @@ std::string exit_codes_help() {
     return out;
 }
 
+// From the one table of error kinds (base/error_kind.hpp), as the C ABI's codes and the SOCKS
+// entry's answers are.
 int exit_code_for(const Error& error) {
-    switch (error.code) {
-        case errc::invalid_argument: return exit_usage;
-        case errc::config: return exit_config_error;
-        case errc::tls_config: return exit_failure;  // a bad CA file met at run time, not a handshake
-        default: break;
+    switch (error_kind(error.code)) {
+        case ErrorKind::invalid_argument: return exit_usage;
+        case ErrorKind::config: return exit_config_error;
+        case ErrorKind::unreachable: return exit_unreachable;
+        case ErrorKind::tls:
+        case ErrorKind::tls_verify: return exit_tls;
+        case ErrorKind::auth:
+        case ErrorKind::alert: return exit_server_closed;
+        case ErrorKind::timeout: return exit_timeout;
+        case ErrorKind::target_refused: return exit_target;
+        default: return exit_failure;
     }
-    // Network outcomes, by who failed (the classification the SOCKS entry point answers by).
-    switch (client::classify_open_failure(error)) {
-        case client::OpenFailure::proxy_unreachable: return exit_unreachable;
-        case client::OpenFailure::proxy_tls: return exit_tls;
-        case client::OpenFailure::proxy_auth:
-        case client::OpenFailure::proxy_alert: return exit_server_closed;
-        case client::OpenFailure::proxy_timeout: return exit_timeout;
-        case client::OpenFailure::proxy_failed: return exit_failure;
-        case client::OpenFailure::target_refused:
-        case client::OpenFailure::target_network_unreachable:
-        case client::OpenFailure::target_timeout:
-        case client::OpenFailure::target_unreachable: return exit_target;
-    }
-    return exit_failure;
 }
 
 CommandRegistration::CommandRegistration(const Command& command) {

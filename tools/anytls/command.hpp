@@ -8,9 +8,10 @@
 //
 // A command's run function returns a Result<void>: errors are values here too (STYLE.md
 // point 3). main.cpp turns an error into one line on stderr and an exit code chosen by the
-// error's code (exit_code_for): errc::invalid_argument is a usage error, errc::config a
-// configuration error, the TLS, authentication, target and timeout codes and the errno values of
-// an unreachable server have their own codes (4 to 8), anything else is a runtime failure.
+// error's kind (exit_code_for, from the one table of base/error_kind.hpp): an invalid argument is
+// a usage error, a configuration error (a CA file, key or certificate too) has its code, the
+// unreachable server, TLS, authentication or Alert, target and timeout kinds have theirs (4 to
+// 8), anything else is a runtime failure.
 #pragma once
 
 #include <cerrno>
