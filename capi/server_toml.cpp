@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 #include "config/input_limit.hpp"
 #include "io/tcp.hpp"
 #include "proto/padding_scheme.hpp"
@@ -145,7 +146,7 @@ Result<server::ServerConfig> parse_server_toml(std::string_view toml_text) {
             else if (value == "immediate") config.synack = server::SynAckMode::immediate;
             else return key_error(key, node, "expected \"after-connect\" or \"immediate\", got \"" + value + "\"");
         } else if (key == "fallback") {
-            if (value.rfind(':') == std::string::npos) return key_error(key, node, "expected host:port");
+            if (auto parts = parse_host_port(value); !parts) return key_error(key, node, parts.error().text());
             config.fallback = std::move(value);
         }
     }

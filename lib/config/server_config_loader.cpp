@@ -9,10 +9,10 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <map>
 
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 #include "config/input_limit.hpp"
 #include "config/toml_values.hpp"
 
@@ -37,41 +37,11 @@ std::string line_suffix(const toml::node& node) {
     return line == 0 ? std::string{} : fmt::format(" (line {})", line);
 }
 
-Result<std::uint16_t> parse_port(std::string_view text, bool allow_zero) {
-    unsigned value = 0;
-    const auto* end = text.data() + text.size();
-    auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc{} || ptr != end || value > 65535 || (!allow_zero && value == 0))
-        return make_error(errc::config, fmt::format("the port must be a number from {} to 65535, got \"{}\"",
-                                                    allow_zero ? 0 : 1, text));
-    return static_cast<std::uint16_t>(value);
-}
-
-// Splits "host:port" / "[v6]:port"; the host keeps no brackets. `bracketed` says whether it had them.
-struct HostPort {
-    std::string_view host;
-    std::string_view port;
-    bool bracketed = false;
-};
-
-std::optional<HostPort> split_host_port(std::string_view text) {
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
-        return HostPort{text.substr(1, close - 1), text.substr(close + 2), true};
-    }
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    return HostPort{text.substr(0, colon), text.substr(colon + 1), false};
-}
-
 Result<void> check_fallback_address(std::string_view text) {
-    auto parts = split_host_port(text);
-    if (!parts || parts->host.empty() || (!parts->bracketed && parts->host.find(':') != std::string_view::npos))
-        return make_error(errc::config,
-                          fmt::format("expected \"host:port\" (\"[v6]:port\" for IPv6), got \"{}\"", text));
-    auto port = parse_port(parts->port, false);
-    if (!port) return std::move(port).error();
+    auto parts = parse_host_port(text);
+    if (!parts)
+        return make_error(errc::config, fmt::format("expected \"host:port\" (\"[v6]:port\" for IPv6), got \"{}\": {}",
+                                                    text, parts.error().text()));
     return {};
 }
 
@@ -195,20 +165,19 @@ Result<std::vector<std::string>> read_names(const KeyPlace& place, const toml::n
 }  // namespace
 
 Result<void> check_listen_address(std::string_view text) {
-    auto parts = split_host_port(text);
-    const auto bad = [&] {
+    const auto bad = [&](std::string_view why) {
         return make_error(errc::config,
                           fmt::format("expected a numeric address with a port like \"127.0.0.1:8443\" or "
-                                      "\"[::1]:8443\", got \"{}\"",
-                                      text));
+                                      "\"[::1]:8443\", got \"{}\"{}{}",
+                                      text, why.empty() ? "" : ": ", why));
     };
-    if (!parts) return bad();
-    const std::string host(parts->host);
+    HostPortRules rules;
+    rules.allow_port_zero = true;  // 0 picks a free port
+    auto parts = parse_host_port(text, rules);
+    if (!parts) return bad(parts.error().text());
     unsigned char address[16];
     const int family = parts->bracketed ? AF_INET6 : AF_INET;
-    if (inet_pton(family, host.c_str(), address) != 1) return bad();
-    auto port = parse_port(parts->port, true);
-    if (!port) return std::move(port).error();
+    if (inet_pton(family, parts->host.c_str(), address) != 1) return bad("the host is not a numeric address");
     return {};
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/ascii.hpp"
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 #include "config/input_limit.hpp"
 
 namespace anytls::config {
@@ -75,21 +76,6 @@ std::string encode(std::string_view text) {
     return out;
 }
 
-Result<std::uint16_t> parse_port(std::string_view text) {
-    if (text.empty()) return link_error("the port is empty after ':'; leave out the ':' for the default port 443");
-    unsigned value = 0;
-    for (char c : text) {
-        if (!is_digit(c) || value > 65535) {
-            value = 70000;  // reported below
-            break;
-        }
-        value = value * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (value < 1 || value > 65535)
-        return link_error(fmt::format("the port must be a number from 1 to 65535, got {}", quote(text)));
-    return static_cast<std::uint16_t>(value);
-}
-
 Result<void> check_ipv6(std::string_view inside) {
     if (inside.empty()) return link_error("the IPv6 host between '[' and ']' is empty");
     bool colon = false;
@@ -112,37 +98,18 @@ Result<void> check_host_name(std::string_view host) {
     return {};
 }
 
-// "HOST[:PORT]" or "[IPV6][:PORT]".
+// "HOST[:PORT]" or "[IPV6][:PORT]", by the one host:port parser (base/host_port.hpp); the
+// host is then checked as a name or an IPv6 literal.
 Result<void> parse_host_port(std::string_view text, ShareLink& link) {
     if (text.empty()) return link_error("the host is missing after '@'");
-    std::optional<std::string_view> port;
-    if (text.front() == '[') {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos) return link_error("the IPv6 host is missing its closing ']'");
-        const std::string_view inside = text.substr(1, close - 1);
-        if (auto checked = check_ipv6(inside); !checked) return checked;
-        link.host = std::string(inside);
-        const std::string_view after = text.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return link_error(fmt::format("unexpected {} after the IPv6 host; expected ':PORT'", quote(after)));
-            port = after.substr(1);
-        }
-    } else {
-        const std::size_t colon = text.find(':');
-        if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos)
-            return link_error("an IPv6 host must be written in brackets, e.g. anytls://PASSWORD@[::1]:443");
-        const std::string_view host = text.substr(0, colon);
-        if (host.empty()) return link_error("the host is missing before ':'");
-        if (auto checked = check_host_name(host); !checked) return checked;
-        link.host = std::string(host);
-        if (colon != std::string_view::npos) port = text.substr(colon + 1);
-    }
-    if (port) {
-        auto number = parse_port(*port);
-        if (!number) return std::move(number).error();
-        link.port = *number;
-    }
+    if (text.ends_with(':'))
+        return link_error("the port is empty after ':'; leave out the ':' for the default port 443");
+    auto parts = anytls::parse_host_port(text, HostPortRules{.port_required = false, .default_port = link.port});
+    if (!parts) return link_error(parts.error().text());
+    if (auto checked = parts->bracketed ? check_ipv6(parts->host) : check_host_name(parts->host); !checked)
+        return checked;
+    link.host = std::move(parts->host);
+    link.port = parts->port;
     return {};
 }
 

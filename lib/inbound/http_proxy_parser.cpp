@@ -9,6 +9,7 @@
 
 #include "base/ascii.hpp"
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 
 namespace anytls::inbound {
 
@@ -44,48 +45,22 @@ bool has_control(std::string_view s) {
     });
 }
 
-// "host:port" / "[v6]:port" (port required when default_port is 0).
+// "host:port" / "[v6]:port" (port required when default_port is 0), by the one host:port
+// parser (base/host_port.hpp).
 Result<std::pair<std::string, std::uint16_t>> split_authority(std::string_view authority, std::uint16_t default_port) {
-    std::string_view host;
-    std::string_view port_text;
     if (authority.empty()) return bad_request("the request names no host");
-    if (authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close == std::string_view::npos) return bad_request("the IPv6 host has no closing bracket");
-        host = authority.substr(1, close - 1);
-        std::string_view rest = authority.substr(close + 1);
-        if (!rest.empty()) {
-            if (rest.front() != ':') return bad_request("unexpected characters after the IPv6 host");
-            port_text = rest.substr(1);
-        }
-    } else {
-        const auto colon = authority.rfind(':');
-        if (colon != std::string_view::npos) {
-            host = authority.substr(0, colon);
-            port_text = authority.substr(colon + 1);
-            if (host.find(':') != std::string_view::npos)
-                return bad_request("an IPv6 host must be written in brackets");
-        } else {
-            host = authority;
-        }
-    }
-    if (host.empty()) return bad_request("the request names no host");
+    // RFC 3986 allows an empty port ("host:"): the default one.
+    if (default_port != 0 && authority.ends_with(':')) authority.remove_suffix(1);
+    HostPortRules rules;
+    rules.port_required = default_port == 0;
+    rules.default_port = default_port;
+    auto parts = parse_host_port(authority, rules);
+    if (!parts) return bad_request(parts.error().text());
+    const std::string_view host = parts->host;
     if (host.size() > 255) return bad_request("the host name is longer than 255 bytes");
     if (host.find_first_of("/?#@ \t") != std::string_view::npos || has_control(host))
         return bad_request("the host contains characters a host name cannot have");
-    std::uint16_t port = default_port;
-    if (!port_text.empty() || default_port == 0) {
-        if (port_text.empty()) return bad_request("the CONNECT target has no port (expected host:port)");
-        if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(), [](char c) {
-                return c >= '0' && c <= '9';
-            }))
-            return bad_request(fmt::format("the port \"{}\" is not a number", port_text));
-        unsigned value = 0;
-        for (char c : port_text) value = value * 10 + static_cast<unsigned>(c - '0');
-        if (value == 0 || value > 65535) return bad_request(fmt::format("the port {} is out of range 1-65535", value));
-        port = static_cast<std::uint16_t>(value);
-    }
-    return std::pair<std::string, std::uint16_t>{std::string(host), port};
+    return std::pair<std::string, std::uint16_t>{parts->host, parts->port};
 }
 
 int base64_value(char c) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 #include "io/timer.hpp"
 
 namespace anytls::io {
@@ -53,24 +54,11 @@ Result<SocketAddress> SocketAddress::parse_numeric(std::string_view host_in, std
 }
 
 Result<SocketAddress> SocketAddress::parse_host_port(std::string_view text) {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon + 1 == text.size()) {
-        return make_error(errc::invalid_argument, "expected host:port, got '" + std::string(text) + "'");
-    }
-    std::string_view host = text.substr(0, colon);
-    std::string_view port_text = text.substr(colon + 1);
-    unsigned port = 0;
-    for (char c : port_text) {
-        if (c < '0' || c > '9' || port > 65535) {
-            return make_error(errc::invalid_argument, "bad port in '" + std::string(text) + "'");
-        }
-        port = port * 10 + unsigned(c - '0');
-    }
-    if (port > 65535) return make_error(errc::invalid_argument, "bad port in '" + std::string(text) + "'");
-    if (host.find(':') != std::string_view::npos && host.front() != '[') {
-        return make_error(errc::invalid_argument, "IPv6 addresses need brackets: '" + std::string(text) + "'");
-    }
-    return parse_numeric(host, static_cast<std::uint16_t>(port));
+    HostPortRules rules;
+    rules.allow_port_zero = true;  // a listen address: 0 picks a free port
+    auto parts = anytls::parse_host_port(text, rules);
+    if (!parts) return std::move(parts).error();
+    return parse_numeric(parts->host, parts->port);
 }
 
 SocketAddress SocketAddress::loopback_v4(std::uint16_t port) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/errors.hpp"
+#include "base/host_port.hpp"
 #include "base/page_buffer.hpp"
 #include "io/cancellation.hpp"
 #include "io/task_scope.hpp"
@@ -40,6 +41,7 @@ struct ServerCore {
     std::vector<proto::PasswordHash> password_hashes;
     io::TcpListener listener;
     io::SocketAddress bound;
+    HostPort fallback;  // config.fallback, parsed
     // Every coroutine of the server runs here, and every wait of theirs gets its cancellation:
     // stop() cancels it, shutdown() joins it (docs/DESIGN.md, "Shutdown"). The tasks hold the
     // core, so the scope outlives them.
@@ -380,19 +382,15 @@ io::Task<void> fallback_socket_to_tls(std::shared_ptr<ServerCore> core, std::sha
 
 io::Task<void> run_fallback(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
                             std::vector<std::uint8_t> already_read) {
-    const auto& target = core->config.fallback;
-    const auto colon = target.rfind(':');
-    std::string host = target.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    const int port = std::atoi(target.c_str() + colon + 1);
-    auto socket = co_await io::tcp_connect(*core->reactor, host, static_cast<std::uint16_t>(port),
-                                           core->config.connect_timeout, &core->scope.cancellation());
+    const HostPort& target = core->fallback;
+    auto socket = co_await io::tcp_connect(*core->reactor, target.host, target.port, core->config.connect_timeout,
+                                           &core->scope.cancellation());
     if (!socket) {
         log::debug("[AnyTLS] fallback connect failed: {}", socket.error().text());
         co_return;
     }
     ++core->stats.fallbacks;
-    log::debug("[AnyTLS] relaying a failed authentication to the fallback {}", target);
+    log::debug("[AnyTLS] relaying a failed authentication to the fallback {}", core->config.fallback);
     auto relay = std::make_shared<FallbackRelay>();
     relay->connection = std::move(connection);
     relay->socket = std::move(socket).value();
@@ -556,10 +554,15 @@ Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfi
     if (config.users.empty()) return make_error(errc::config, "server: no users configured");
     auto scheme = proto::PaddingScheme::parse(config.padding_scheme);
     if (!scheme) return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
-    if (!config.fallback.empty() && config.fallback.rfind(':') == std::string::npos)
-        return make_error(errc::config, "server: fallback must be host:port");
+    HostPort fallback;
+    if (!config.fallback.empty()) {
+        auto parsed = parse_host_port(config.fallback);
+        if (!parsed) return make_error(errc::config, "server: fallback: " + parsed.error().text());
+        fallback = std::move(parsed).value();
+    }
 
     auto core = std::make_shared<detail::ServerCore>(reactor, std::move(config));
+    core->fallback = std::move(fallback);
     core->scheme = std::move(scheme).value();
     for (const auto& user : core->config.users) {
         auto hash = proto::hash_password(user.password);

@@ -18,6 +18,7 @@
 #include "anytls_build_config.h"
 #include "client/client.hpp"
 #include "client_config.hpp"
+#include "base/host_port.hpp"
 #include "command.hpp"
 #include "config/duration.hpp"
 #include "http_url.hpp"
@@ -80,33 +81,12 @@ struct Target {
 };
 
 Result<Target> parse_target(const std::string& text) {
-    const auto bad = [&] {
-        return usage_error(fmt::format("--target expects HOST:PORT (an IPv6 host in brackets: [::1]:80), got \"{}\"",
-                                       text));
-    };
-    Target target;
-    target.text = text;
-    std::string_view port_text;
-    if (text.starts_with('[')) {
-        const std::size_t close = text.find(']');
-        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return bad();
-        target.host = text.substr(1, close - 1);
-        port_text = std::string_view(text).substr(close + 2);
-    } else {
-        const std::size_t colon = text.rfind(':');
-        if (colon == std::string::npos || text.find(':') != colon) return bad();
-        target.host = text.substr(0, colon);
-        port_text = std::string_view(text).substr(colon + 1);
+    auto parts = parse_host_port(text);
+    if (!parts) {
+        return usage_error(fmt::format("--target expects HOST:PORT (an IPv6 host in brackets: [::1]:80), got \"{}\": {}",
+                                       text, parts.error().text()));
     }
-    unsigned port = 0;
-    bool ok = !port_text.empty() && port_text.size() <= 5 && !target.host.empty();
-    for (char c : port_text) {
-        if (c < '0' || c > '9') ok = false;
-        else port = port * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (!ok || port < 1 || port > 65535) return bad();
-    target.port = static_cast<std::uint16_t>(port);
-    return target;
+    return Target{std::move(parts->host), parts->port, text};
 }
 
 std::string pool_line(const client::PoolStats& s) {

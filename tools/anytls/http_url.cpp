@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "base/host_port.hpp"
 #include "command.hpp"
 
 namespace anytls::cli {
@@ -24,33 +25,10 @@ Result<HttpUrl> parse_http_url(std::string_view text) {
     }
     if (authority.find('@') != std::string_view::npos)
         return usage_error("--url: user names and passwords in the URL are not supported");
-    std::string_view port_text;
-    if (authority.starts_with('[')) {
-        const std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) return usage_error("--url: the IPv6 host is missing its closing ']'");
-        url.host = std::string(authority.substr(1, close - 1));
-        std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return usage_error("--url: expected ':PORT' after the IPv6 host");
-            port_text = after.substr(1);
-        }
-    } else {
-        const std::size_t colon = authority.find(':');
-        url.host = std::string(authority.substr(0, colon));
-        if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-    }
-    if (url.host.empty()) return usage_error(fmt::format("--url: no host in \"{}\"", text));
-    if (!port_text.empty() || authority.ends_with(':')) {
-        unsigned value = 0;
-        bool ok = !port_text.empty() && port_text.size() <= 5;
-        for (char c : port_text) {
-            if (c < '0' || c > '9') ok = false;
-            else value = value * 10 + static_cast<unsigned>(c - '0');
-        }
-        if (!ok || value < 1 || value > 65535)
-            return usage_error(fmt::format("--url: the port must be a number from 1 to 65535, got \"{}\"", port_text));
-        url.port = static_cast<std::uint16_t>(value);
-    }
+    auto parts = parse_host_port(authority, HostPortRules{.port_required = false, .default_port = url.port});
+    if (!parts) return usage_error(fmt::format("--url: {}", parts.error().text()));
+    url.host = std::move(parts->host);
+    url.port = parts->port;
     const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     url.host_header = url.port == 80 ? host : fmt::format("{}:{}", host, url.port);
     return url;
