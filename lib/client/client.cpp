@@ -120,18 +120,6 @@ io::Task<void> shutdown_client(std::vector<std::shared_ptr<SessionPool>> pools, 
     co_await scope->join();
 }
 
-log::Level to_log_level(config::LogLevel level) {
-    switch (level) {
-        case config::LogLevel::silent: return log::Level::error;
-        case config::LogLevel::error: return log::Level::error;
-        case config::LogLevel::warning: return log::Level::warn;
-        case config::LogLevel::info: return log::Level::info;
-        case config::LogLevel::debug: return log::Level::debug;
-        case config::LogLevel::trace: return log::Level::trace;
-    }
-    return log::Level::info;
-}
-
 session::ClientConfig to_client_config(const config::ProxyConfig& p) {
     session::ClientConfig c;
     c.server_host = p.server;
@@ -216,7 +204,7 @@ Result<std::unique_ptr<Client>> Client::from_file(const std::string& path) {
 
 Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
     std::unique_ptr<Client> client(new Client());
-    log::set_level(to_log_level(config.log_level));
+    log::set_level(config::to_log_threshold(config.log_level));
     for (const auto& w : config.warnings) log::warn("{}", w);
     try {
         client->thread_ = std::make_unique<io::ReactorThread>();

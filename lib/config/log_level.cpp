@@ -29,4 +29,16 @@ std::string_view log_level_name(LogLevel level) {
     return "?";
 }
 
+log::Level to_log_threshold(LogLevel level) {
+    switch (level) {
+        case LogLevel::silent: return log::Level::off;
+        case LogLevel::error: return log::Level::error;
+        case LogLevel::warning: return log::Level::warn;
+        case LogLevel::info: return log::Level::info;
+        case LogLevel::debug: return log::Level::debug;
+        case LogLevel::trace: return log::Level::trace;
+    }
+    return log::Level::info;
+}
+
 }  // namespace anytls::config

@@ -26,18 +26,9 @@ std::string_view level_name(Level level) {
         case Level::info: return "INFO";
         case Level::debug: return "DEBUG";
         case Level::trace: return "TRACE";
+        case Level::off: return "OFF";
     }
     return "?";
-}
-
-bool parse_level(std::string_view name, Level* out) {
-    if (name == "error") *out = Level::error;
-    else if (name == "warning" || name == "warn") *out = Level::warn;
-    else if (name == "info") *out = Level::info;
-    else if (name == "debug") *out = Level::debug;
-    else if (name == "trace") *out = Level::trace;
-    else return false;
-    return true;
 }
 
 void set_sink(Sink sink) {

@@ -1,7 +1,7 @@
 // Logging: one fmt-based logger with levels and a replaceable sink (STYLE.md point 9).
 //
 // Every line goes through log::write(level, text); the sink (stderr by default) can be
-// replaced, which is how the C ABI will forward lines to a user callback. Trace lines compile
+// replaced, which is how the C ABI forwards lines to a user callback (anytls_set_log). Trace lines compile
 // out unless the build sets -Dtrace_log=true, so they cost nothing on hot paths.
 // Secrets (passwords, keys) must never be passed to any of these functions.
 #pragma once
@@ -16,13 +16,10 @@
 
 namespace anytls::log {
 
-enum class Level : int { error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
+// `off` is a threshold only (log-level = "silent"): no line is written at it.
+enum class Level : int { off = -1, error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
 
 std::string_view level_name(Level level);
-
-
-// Parses "error", "warning"/"warn", "info", "debug", "trace"; false on an unknown name.
-bool parse_level(std::string_view name, Level* out);
 
 using Sink = std::function<void(Level, std::string_view message)>;
 

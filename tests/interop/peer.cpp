@@ -49,6 +49,7 @@
 #include "io/reactor.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
+#include "config/log_level.hpp"
 #include "log/log.hpp"
 #include "server/server.hpp"
 #include "session/client_session.hpp"
@@ -502,8 +503,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (auto level = option(options, "log-level"); !level.empty()) {
-        log::Level parsed;
-        if (log::parse_level(level, &parsed)) log::set_level(parsed);
+        if (auto parsed = config::parse_log_level(level)) log::set_level(config::to_log_threshold(*parsed));
     }
     std::string_view mode = argv[1];
     if (mode == "server") return run_server(options);

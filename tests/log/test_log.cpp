@@ -37,14 +37,18 @@ TEST_CASE("a replaced sink receives formatted lines at or above the level") {
     log::set_level(log::Level::info);
 }
 
-TEST_CASE("level names parse both ways") {
-    log::Level l{};
-    CHECK(log::parse_level("warning", &l));
-    CHECK(l == log::Level::warn);
-    CHECK(log::parse_level("debug", &l));
-    CHECK(l == log::Level::debug);
-    CHECK_FALSE(log::parse_level("loud", &l));
+TEST_CASE("level names; the off threshold writes nothing, not even errors") {
     CHECK(log::level_name(log::Level::debug) == "DEBUG");
+    Captured cap;
+    log::set_sink([&](log::Level l, std::string_view m) { cap.lines.emplace_back(l, std::string(m)); });
+    log::set_level(log::Level::off);
+    log::error("not written");
+    CHECK(cap.lines.empty());
+    log::set_level(log::Level::error);
+    log::error("written");
+    CHECK(cap.lines.size() == 1);
+    log::set_sink({});
+    log::set_level(log::Level::info);
 }
 
 TEST_CASE("trace lines compile out unless -Dtrace_log=true: arguments are not evaluated") {

@@ -86,20 +86,6 @@ Result<config::ServerFileConfig> load(const std::string& path, bool check_files)
     return config_error(std::move(message));
 }
 
-void apply_log_level(config::LogLevel level) {
-    switch (level) {
-        case config::LogLevel::silent:
-            log::set_sink([](log::Level, std::string_view) {});
-            log::set_level(log::Level::error);
-            return;
-        case config::LogLevel::error: log::set_level(log::Level::error); return;
-        case config::LogLevel::warning: log::set_level(log::Level::warn); return;
-        case config::LogLevel::info: log::set_level(log::Level::info); return;
-        case config::LogLevel::debug: log::set_level(log::Level::debug); return;
-        case config::LogLevel::trace: log::set_level(log::Level::trace); return;
-    }
-}
-
 server::ServerConfig to_server_config(const config::ServerFileConfig& file) {
     server::ServerConfig out;
     out.listen = file.listen;
@@ -191,7 +177,7 @@ Result<void> run_server(const Invocation& invocation) {
                                         *config_path));
     if (!write_cert_path.empty() && !self_signed)
         return usage_error("--write-cert saves a generated certificate; it needs --self-signed or self-signed = true");
-    apply_log_level(file->log_level);
+    log::set_level(config::to_log_threshold(file->log_level));
 
     server::ServerConfig server_config = to_server_config(*file);
     if (self_signed) {
