@@ -1,5 +1,5 @@
 // capi.cpp: the stable C ABI (anytls.h) over the C++ core — the only place with extern "C"
-// definitions (DESIGN.md section 2, STYLE.md point 3).
+// definitions (docs/DESIGN.md, "The C ABI" and "Errors are values").
 //
 // Every exported function is noexcept and runs its body inside guarded(), which turns any
 // exception into ANYTLS_E_NO_MEMORY / ANYTLS_E_INTERNAL plus a message: exceptions never cross

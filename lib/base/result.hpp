@@ -1,4 +1,5 @@
-// Result<T>: the value-or-error type used on every I/O and parsing path (STYLE.md point 3).
+// Result<T>: the value-or-error type used on every I/O and parsing path (docs/DESIGN.md, "Errors
+// are values").
 //
 // g++ 12's library has no std::expected, so this is a small one. An Error carries a code —
 // a negative errno (-ECONNRESET, -ETIMEDOUT, ...) or one of the anytls codes in errors.hpp —

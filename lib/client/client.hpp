@@ -1,11 +1,11 @@
 // Client: one configuration's outbounds, their session pools, and the reactor thread they live
-// on — the object behind the C ABI's anytls_client (DESIGN.md section 2).
+// on — the object behind the C ABI's anytls_client (docs/DESIGN.md, "Ownership and lifetimes").
 //
 // A Client owns a ReactorThread; every pool (one per [[proxies]] entry) and every session
 // belongs to it. The public functions here may be called from any thread: they post to the
 // reactor and wait for the answer, so they block the caller, never the reactor. Streams are
 // blocking too, each call with its own timeout, and can instead be handed out as one end of a
-// connected socket pair that the reactor relays (DESIGN.md section 2, "Streams as file
+// connected socket pair that the reactor relays (docs/DESIGN.md, "Streams as file
 // descriptors").
 #pragma once
 

@@ -1,7 +1,7 @@
 // Why a stream handed out as a socket (Stream::into_fd) ended, for the caller's end.
 //
 // A socket pair can carry bytes and an end, not an error: a target the server refused after
-// the open was handed out (opens do not wait for the SYNACK, docs/DESIGN.md "Opening a
+// the open was handed out (opens do not wait for the SYNACK, docs/DESIGN.md, "Opening a
 // stream"), or a session that failed mid-stream, would read as a clean end. The relay records
 // the error here under the caller's socket (its inode, which stays unique while the socket is
 // open), and the bindings ask for it when a read ends, so that a refusal still surfaces as

@@ -343,7 +343,7 @@ void SessionPool::prune_dead() {
 
 void SessionPool::note_early_death(const PooledSession& entry) {
     // A server that drops fresh sessions must not make us redial in a tight loop: a session
-    // that dies this soon counts as a failed creation (DESIGN.md section 6).
+    // that dies this soon counts as a failed creation (docs/DESIGN.md, "Session health").
     if (clock_->now() - entry.created_at < kEarlyDeathWindow) {
         ++consecutive_failures_;
         backoff_until_ = clock_->now() + backoff_delay();
@@ -367,8 +367,8 @@ void SessionPool::note_creation_failure(const Error& error) {
 
 std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
     // The entry exists (as *creating*) from the moment the creation is decided, so the next
-    // cycle counts it even before its coroutine has run (DESIGN.md section 6: in-flight
-    // creations count; the pool never overshoots).
+    // cycle counts it even before its coroutine has run (docs/DESIGN.md, "The cleanup cycle":
+    // in-flight creations count; the pool never overshoots).
     auto entry = std::make_shared<PooledSession>();
     entry->seq = sequence_->fetch_add(1, std::memory_order_relaxed) + 1;
     entry->state = pool::SessionState::creating;

@@ -1,4 +1,5 @@
-// SessionPool: the managed pool of warm sessions for one outbound proxy (DESIGN.md section 6).
+// SessionPool: the managed pool of warm sessions for one outbound proxy (docs/DESIGN.md, "The
+// session pool").
 //
 // The pool owns the live ClientSessions of one proxy and carries out what pool::PoolPolicy
 // decides: every idle-session-check-interval a cleanup cycle asks plan_cleanup() which idle
@@ -8,7 +9,7 @@
 // decides whether the session goes back to idle or is closed (past its lifetime, or
 // session-reuse = false).
 //
-// Beyond the references (DESIGN.md section 6, "Session health"): idle sessions of v2 peers are
+// Beyond the references (docs/DESIGN.md, "Session health"): idle sessions of v2 peers are
 // probed with HeartRequest and closed when they do not answer; consecutive creation failures
 // back off exponentially (a session that dies soon after creation counts as a failure); a
 // stream that lands on a reused session which turns out dead before any of its bytes could
@@ -162,8 +163,8 @@ private:
 
 class SessionPool {
 public:
-    // `sequence` numbers sessions across all outbounds of one client, from 1 (DESIGN.md
-    // section 5); it must outlive the pool. `clock` null: the reactor's clock.
+    // `sequence` numbers sessions across all outbounds of one client, from 1 (docs/DESIGN.md,
+    // "The session pool"); it must outlive the pool. `clock` null: the reactor's clock.
     SessionPool(io::Reactor& reactor, std::string proxy_name, session::ClientConfig client_config,
                 config::PoolSettings settings, std::shared_ptr<session::PaddingState> padding,
                 std::atomic<std::uint64_t>* sequence, io::Clock* clock = nullptr,

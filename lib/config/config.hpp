@@ -1,6 +1,6 @@
 // The configuration file: TOML text in, a complete resolved configuration (or one error) out.
 //
-// The TOML mirrors mihomo's YAML one to one (DESIGN.md section 6):
+// The TOML mirrors mihomo's YAML one to one (docs/DESIGN.md, "Configuration"):
 //   log-level = "debug"
 //   [experimental.anytls-session-management]   global pool keys (pool_keys.hpp)
 //   [[proxies]]                                 one outbound: name, type = "anytls", server, ...

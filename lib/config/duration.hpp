@@ -1,5 +1,5 @@
-// Durations as written in configuration files (DESIGN.md section 6: "Durations are strings
-// ("2h", "30m", "1h30m", "500ms") or integers (seconds) everywhere").
+// Durations as written in configuration files (docs/DESIGN.md, "Configuration": strings
+// ("2h", "30m", "1h30m", "500ms") or integers (seconds), everywhere).
 //
 // The string form is the subset of Go's time.ParseDuration that mihomo users already write:
 // an optional sign, then one or more <number><unit> pairs where the number may carry a

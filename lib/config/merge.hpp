@@ -1,7 +1,7 @@
-// The priority merge of pool settings (DESIGN.md section 6): for each key separately, the
-// proxy's session-override wins, then the proxy's legacy per-proxy key, then the global
-// [experimental.anytls-session-management] section, then the default. Pure: layers in,
-// validated settings (with where each value came from) out.
+// The priority merge of pool settings (docs/DESIGN.md, "Configuration"): for each key separately,
+// the proxy's session-override wins, then the proxy's legacy per-proxy key, then the global
+// [experimental.anytls-session-management] section, then the default. Pure: layers in, validated
+// settings (with where each value came from) out.
 #pragma once
 
 #include <array>

@@ -12,7 +12,7 @@ namespace anytls::config {
 namespace {
 
 // Order must match PoolKeyId. The legacy flags are the three keys mihomo accepted per proxy
-// before session management existed (DESIGN.md section 6).
+// before session management existed (docs/DESIGN.md, "Configuration").
 constexpr std::array<PoolKey, kPoolKeyCount> kKeys{{
     {"ensure-idle-session", ValueKind::count, ValueRule::non_negative, false,
      "target of idle + creating sessions kept ready (0 = no proactive creation)"},
@@ -132,7 +132,8 @@ Result<void> check_pool_value(PoolKeyId id, const PoolValue& value) {
             return make_error(errc::config, "must be greater than 0, got 0s");
     } else if (const auto* text = std::get_if<std::string>(&value)) {
         // client-name becomes one line of the Settings frame ("key=value" lines joined by
-        // "\n", DESIGN.md section 5): a control character would corrupt the frame.
+        // "\n", docs/DESIGN.md, "Settings and ServerSettings"): a control character would corrupt
+        // the frame.
         for (unsigned char c : *text)
             if (c < 0x20 || c == 0x7f)
                 return make_error(errc::config, "must not contain control characters (such as a newline)");

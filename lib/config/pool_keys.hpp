@@ -1,4 +1,5 @@
-// The table of session-pool keys: one row per key of DESIGN.md section 6 plus the health keys.
+// The table of session-pool keys: the eight of the cleanup cycle plus the health keys
+// (docs/DESIGN.md, "Configuration"; every key in docs/CONFIG.md).
 //
 // Every place that handles pool keys by name walks this table instead of repeating the list:
 // the TOML loader (which keys a section accepts, how a value is read, "did you mean"), the
@@ -71,8 +72,9 @@ std::optional<PoolKeyId> find_pool_key(std::string_view name);
 // One value as read from a configuration layer. Counts are kept wide until validated.
 using PoolValue = std::variant<std::int64_t, Duration, bool, std::string>;
 
-// Where a resolved value came from, lowest priority first (DESIGN.md section 6: session-override
-// beats the legacy per-proxy keys, which beat the global section, which beats the defaults).
+// Where a resolved value came from, lowest priority first (docs/DESIGN.md, "Configuration":
+// session-override beats the legacy per-proxy keys, which beat the global section, which beats the
+// defaults).
 enum class Source { default_value, global, legacy_per_proxy, session_override };
 std::string_view source_name(Source source);  // "session-override", "[experimental.anytls-session-management]", ...
 

@@ -16,8 +16,8 @@ Result<void> validate(const PoolSettings& settings, const PoolSources* sources) 
         }
     }
     // Jitter must stay below the lifetime, or a drawn lifetime could be zero or negative
-    // (DESIGN.md section 6: lifetime = max-connection-lifetime + U(-jitter, +jitter)).
-    // With rotation off (lifetime 0) the jitter is unused, so any value is accepted.
+    // (docs/DESIGN.md, "The session pool": lifetime = max-connection-lifetime + U(-jitter,
+    // +jitter)). With rotation off (lifetime 0) the jitter is unused, so any value is accepted.
     const Duration lifetime = settings.max_connection_lifetime;
     const Duration jitter = settings.connection_lifetime_jitter;
     if (lifetime.count() > 0 && jitter >= lifetime) {

@@ -1,4 +1,5 @@
-// PoolSettings: every resolved session-pool value of one outbound proxy (DESIGN.md section 6).
+// PoolSettings: every resolved session-pool value of one outbound proxy (docs/DESIGN.md, "The
+// session pool").
 //
 // This is what the loader produces per proxy after the priority merge (merge.hpp), what the
 // pool policy (lib/pool) reads, and what the C API replaces when it sets the pool
@@ -38,7 +39,7 @@ struct PoolSettings {
     Duration idle_session_timeout = std::chrono::seconds(30);
     Duration idle_session_check_interval = std::chrono::seconds(30);
 
-    // Session health ("Session health" in DESIGN.md section 6; beyond the reference clients).
+    // Session health (docs/DESIGN.md, "Session health"; beyond the reference clients).
     // 25 s: an idle session moves bytes at least every 50 s (a beat is due 25 s after the last
     // traffic and found by a wake-up at most 25 s later), inside a 60 s NAT mapping timeout.
     Duration heartbeat_interval = std::chrono::seconds(25);  // probe idle v2 sessions; 0 = off

@@ -1,4 +1,4 @@
-// The server's configuration file (`anytls server --config server.toml`, issue 3; every key is
+// The server's configuration file (`anytls server --config server.toml`; every key is
 // documented in docs/SERVER.md):
 //
 //   listen = "127.0.0.1:8443"            numeric host:port, "[::1]:8443" for IPv6; port 0 picks one

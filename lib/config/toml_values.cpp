@@ -98,7 +98,7 @@ Result<PoolValue> read_pool_value(const KeyPlace& place, const toml::node& node,
             break;
         }
         case ValueKind::duration: {
-            // DESIGN.md section 6: a duration string, or an integer number of seconds
+            // docs/DESIGN.md, "Configuration": a duration string, or an integer number of seconds
             // (mihomo's legacy per-proxy keys were plain seconds).
             if (const auto* integer = node.as_integer()) {
                 auto duration = duration_from_seconds(integer->get());

@@ -10,10 +10,10 @@
 // `open_timeout`. A CONNECT is answered before the server's SYNACK unless
 // `reply_after_synack` (docs/SOCKS.md, "When the reply is sent").
 //
-// Relay and half-close: an AnyTLS FIN closes a stream in both directions (DESIGN.md section
-// 5), so a client's half-close (EOF while it still reads) keeps the stream open and the
-// answer keeps flowing until the target ends it. When the stream ends, the client gets a FIN
-// (shutdown SHUT_WR after the last byte) and the connection is done.
+// Relay and half-close: an AnyTLS FIN closes a stream in both directions (docs/DESIGN.md,
+// "Opening a stream on the wire"), so a client's half-close (EOF while it still reads) keeps the
+// stream open and the answer keeps flowing until the target ends it. When the stream ends, the
+// client gets a FIN (shutdown SHUT_WR after the last byte) and the connection is done.
 //
 // UDP ASSOCIATE: a UDP socket is bound on the address the client reached us on, and one
 // UDP-over-TCP v2 stream (per-packet mode; proto/udp_over_tcp.hpp) to the magic target

@@ -1,8 +1,8 @@
 // AsyncMutex: mutual exclusion between coroutines on one reactor (no OS locking).
 //
 // Used where two coroutines must not interleave their awaits on a shared resource: the TLS
-// layer's single writer (STYLE.md point 4). Unlock hands the lock directly to the next
-// waiter, in FIFO order, and resumes it on the reactor's next turn. Reactor thread only.
+// layer's single writer (docs/DESIGN.md, "The TLS bridge"). Unlock hands the lock directly to the
+// next waiter, in FIFO order, and resumes it on the reactor's next turn. Reactor thread only.
 #pragma once
 
 #include <coroutine>

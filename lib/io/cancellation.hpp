@@ -2,9 +2,9 @@
 //
 // Cancelling never frees anything early: the reactor submits IORING_OP_ASYNC_CANCEL for each
 // registered in-flight operation and the awaiting coroutine resumes, with -ECANCELED, only
-// when the original request's completion arrives (STYLE.md point 2). Operations started after
-// cancel() complete at once with -ECANCELED. Waits that are not ring requests (a Signal, a name
-// lookup, a task scope's join) register a CancelHook, called once by cancel(). Reactor thread
+// when the original request's completion arrives (docs/DESIGN.md, "Coroutines"). Operations started
+// after cancel() complete at once with -ECANCELED. Waits that are not ring requests (a Signal, a
+// name lookup, a task scope's join) register a CancelHook, called once by cancel(). Reactor thread
 // only.
 #pragma once
 

@@ -1,11 +1,11 @@
 // IoOperation: the intrusive state of one io_uring request, living in the awaiting frame.
 //
-// As in libunifex's io_uring_context (STYLE.md), an operation is not allocated: the awaiter
-// object that a coroutine co_awaits *is* the operation, its address is the SQE's user_data,
-// and it stays put (immovable) until its completion arrives. The reactor calls `prepare` when
-// there is room in the rings — which may be later than the co_await, since the reactor never
-// has more requests in flight than its completion queue can hold — and `on_complete` (or, by
-// default, resumes `waiter`) when the CQE arrives.
+// As in libunifex's io_uring_context (source/linux/io_uring_context.cpp), an operation is not
+// allocated: the awaiter object that a coroutine co_awaits *is* the operation, its address is the
+// SQE's user_data, and it stays put (immovable) until its completion arrives. The reactor calls
+// `prepare` when there is room in the rings — which may be later than the co_await, since the
+// reactor never has more requests in flight than its completion queue can hold — and `on_complete`
+// (or, by default, resumes `waiter`) when the CQE arrives.
 #pragma once
 
 #include <liburing.h>

@@ -1,10 +1,10 @@
 // Reactor: one io_uring ring driven by one thread, the engine under every socket and timer.
 //
-// The loop follows liburing's echo server and seastar (STYLE.md): submit what is queued and
-// wait for completions in one io_uring_enter, walk the completion batch recording each result
-// and collecting the coroutines it makes ready, advance the CQ once, and only then resume the
-// ready coroutines — never inside the batch. Requests beyond what the completion queue can
-// hold wait in an intrusive FIFO until completions free room, so the CQ never overflows.
+// The loop follows liburing's echo server and seastar (docs/DESIGN.md, "Coroutines"): submit what
+// is queued and wait for completions in one io_uring_enter, walk the completion batch recording
+// each result and collecting the coroutines it makes ready, advance the CQ once, and only then
+// resume the ready coroutines — never inside the batch. Requests beyond what the completion queue
+// can hold wait in an intrusive FIFO until completions free room, so the CQ never overflows.
 //
 // Threads: a Reactor belongs to the thread that runs it (the ring is created with
 // SINGLE_ISSUER | DEFER_TASKRUN when the kernel allows). post() and stop() are the only
@@ -56,7 +56,7 @@ public:
         Clock* clock = nullptr;  // null: SteadyClock
     };
 
-    // Creates the ring; aborts with a message if io_uring is unavailable (see create()).
+    // Creates the ring; throws std::runtime_error naming the cause if io_uring is unavailable.
     Reactor();
     explicit Reactor(const Options& options);
     ~Reactor();

@@ -1,4 +1,4 @@
-// ReactorThread: a Reactor with a thread of its own (DESIGN.md section 2, "Threads").
+// ReactorThread: a Reactor with a thread of its own (docs/DESIGN.md, "Threads").
 //
 // The ring is created on the thread that runs it (SINGLE_ISSUER requires that), so the
 // constructor starts the thread and waits until the reactor is up. Other threads talk to it

@@ -1,10 +1,11 @@
 // Task<T>: the lazy, move-only coroutine type every asynchronous function returns.
 //
-// Modelled on cppcoro's task (STYLE.md): a Task does nothing until it is awaited; awaiting it
-// starts it, and when it finishes it resumes its awaiter by symmetric transfer, so arbitrarily
-// long chains of co_await never grow the stack. The frame is destroyed with the Task object.
-// Exceptions thrown inside are captured and rethrown to the awaiter; the I/O path itself
-// reports errors as Result values, so this only carries programming errors or bad_alloc.
+// Modelled on cppcoro's task (docs/DESIGN.md, "Coroutines"): a Task does nothing until it is
+// awaited; awaiting it starts it, and when it finishes it resumes its awaiter by symmetric
+// transfer, so arbitrarily long chains of co_await never grow the stack. The frame is destroyed
+// with the Task object. Exceptions thrown inside are captured and rethrown to the awaiter; the I/O
+// path itself reports errors as Result values, so this only carries programming errors or
+// bad_alloc.
 #pragma once
 
 #include <coroutine>

@@ -1,8 +1,8 @@
-// Logging: one fmt-based logger with levels and a replaceable sink (STYLE.md point 9).
+// Logging: one fmt-based logger with levels and a replaceable sink (docs/DESIGN.md, "Logging").
 //
 // Every line goes through log::write(level, text); the sink (stderr by default) can be
-// replaced, which is how the C ABI forwards lines to a user callback (anytls_set_log). Trace lines compile
-// out unless the build sets -Dtrace_log=true, so they cost nothing on hot paths.
+// replaced, which is how the C ABI forwards lines to the caller's callback (anytls_set_log). Trace
+// lines compile out unless the build sets -Dtrace_log=true, so they cost nothing on hot paths.
 // Secrets (passwords, keys) must never be passed to any of these functions.
 #pragma once
 

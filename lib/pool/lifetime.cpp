@@ -18,8 +18,8 @@ Duration draw_lifetime(const config::PoolSettings& settings, const UniformSource
         const double offset = (2.0 * u - 1.0) * static_cast<double>(jitter.count());
         lifetime = base + Duration{static_cast<Duration::rep>(std::llround(offset))};
     }
-    // Never below one check interval (DESIGN.md section 6); validate() keeps jitter < lifetime,
-    // so this only matters for lifetimes close to the interval.
+    // Never below one check interval (docs/DESIGN.md, "The session pool"); validate() keeps jitter
+    // < lifetime, so this only matters for lifetimes close to the interval.
     return std::max(lifetime, Duration{settings.idle_session_check_interval});
 }
 

@@ -1,4 +1,4 @@
-// Per-session lifetimes for age-based rotation (DESIGN.md section 6):
+// Per-session lifetimes for age-based rotation (docs/DESIGN.md, "The session pool"):
 //   lifetime = max-connection-lifetime + U(-jitter, +jitter)
 // drawn once per session when it is created, truly uniform and independent per session —
 // never derived from the sequence number. (mihomo derives it as seq % (2 * jitter), which

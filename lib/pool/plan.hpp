@@ -1,4 +1,5 @@
-// Plan: what one cleanup cycle decided (DESIGN.md section 6), for SessionPool to carry out.
+// Plan: what one cleanup cycle decided (docs/DESIGN.md, "The cleanup cycle"), for SessionPool to
+// carry out.
 //
 // The policy returns decisions, never performs them: which idle sessions to close and why,
 // how many sessions to start creating, the counts behind those decisions, and the debug lines

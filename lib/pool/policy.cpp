@@ -1,6 +1,7 @@
-// The cleanup cycle and the stream-end rule (see policy.hpp). Every step follows DESIGN.md
-// section 6 literally; where this differs from mihomo's transport/anytls/session/client.go
-// (whose cleanup() the feature description documents), the comment says why.
+// The cleanup cycle and the stream-end rule (see policy.hpp). Every step follows docs/DESIGN.md,
+// "The cleanup cycle", literally; where this differs from mihomo's
+// transport/anytls/session/client.go (whose cleanup() mihomo's anytls-session-management.md, the
+// feature description, documents), the comment says why.
 #include "pool/policy.hpp"
 
 #include <algorithm>
@@ -24,12 +25,12 @@ Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSetti
     }
 
     // Step 1: idle cleanup, newest -> oldest, the order in which sessions are reused
-    // (DESIGN.md section 5), so the sessions kept are the ones the next streams will take.
-    // The floor includes ensure-idle-session on purpose: without it, proactively created
-    // sessions are closed as idle at the next cycle and a slow-rate pool never reaches its
-    // target (mihomo uses min-idle-session alone; see DESIGN.md section 6).
-    // Unlike mihomo, a protected session keeps its idle-since: the snapshot is read-only, and
-    // a session kept by the floor is still timed out, so it is counted as found each cycle.
+    // (docs/DESIGN.md, "The session pool"), so the sessions kept are the ones the next streams will
+    // take. The floor includes ensure-idle-session on purpose: without it, proactively created
+    // sessions are closed as idle at the next cycle and a slow-rate pool never reaches its target
+    // (mihomo uses min-idle-session alone; see docs/DESIGN.md, "The cleanup cycle"). Unlike mihomo,
+    // a protected session keeps its idle-since: the snapshot is read-only, and a session kept by
+    // the floor is still timed out, so it is counted as found each cycle.
     std::sort(idle.begin(), idle.end(), [](const SessionInfo* a, const SessionInfo* b) { return a->seq > b->seq; });
     const int floor = std::max(settings.min_idle_session, settings.ensure_idle_session);
     int kept = 0;
@@ -54,7 +55,7 @@ Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSetti
     // Step 2: age cleanup over what step 1 left (a session closed as idle is not counted
     // again), oldest first, never leaving fewer than min-idle-session-for-age idle sessions.
     // (mihomo counts only the aged sessions it spares toward min-idle-session-for-age, so it
-    // keeps that many aged sessions even when plenty of younger idle ones remain; DESIGN.md
+    // keeps that many aged sessions even when plenty of younger idle ones remain; this
     // counts every idle session that remains, which is what "keep minimum 2 sessions" means.)
     std::vector<const SessionInfo*> aged;
     for (const SessionInfo* session : remaining)

@@ -1,4 +1,5 @@
-// PoolPolicy: the pure decisions of the session pool (DESIGN.md sections 2 and 6).
+// PoolPolicy: the pure decisions of the session pool (docs/DESIGN.md, "Architecture" and "The
+// cleanup cycle").
 //
 // SessionPool (lib/client) owns the sessions and does the I/O; every rule about which
 // session to close and how many to create lives here instead, as functions of a snapshot,
@@ -43,9 +44,9 @@ struct StreamEndDecision {
 };
 
 // A busy session's stream ended (the session itself is healthy; a failed one is simply
-// closed). DESIGN.md section 6: a busy session is never cut for age; past its lifetime it is
-// closed when its stream ends, under the same protection as step 2 — closed only if at least
-// min-idle-session-for-age idle sessions remain without it. `idle_count` is the number of
+// closed). docs/DESIGN.md, "The session pool": a busy session is never cut for age; past its
+// lifetime it is closed when its stream ends, under the same protection as step 2 — closed only if
+// at least min-idle-session-for-age idle sessions remain without it. `idle_count` is the number of
 // idle sessions in the pool now, not counting this one.
 StreamEndDecision on_stream_end(const SessionInfo& session, const config::PoolSettings& settings, int idle_count,
                                 TimePoint now);

@@ -1,7 +1,7 @@
 // What the pool policy sees of a pool: a snapshot of its sessions at one instant.
 //
-// The policy (policy.hpp) never touches a live session and never reads a clock (STYLE.md
-// point 1): SessionPool copies these few fields out of its sessions, passes `now` from its
+// The policy (policy.hpp) never touches a live session and never reads a clock (docs/DESIGN.md,
+// "Pure logic"): SessionPool copies these few fields out of its sessions, passes `now` from its
 // Clock, and carries out the returned plan. Tests and the simulator build snapshots directly.
 #pragma once
 
@@ -15,12 +15,13 @@ namespace anytls::pool {
 using TimePoint = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::nanoseconds;
 
-// DESIGN.md section 6: a session is creating, idle (no stream), busy (one stream) or closed;
-// closed sessions are gone from the pool and never appear in a snapshot.
+// docs/DESIGN.md, "The session pool": a session is creating, idle (no stream), busy (one stream) or
+// closed; closed sessions are gone from the pool and never appear in a snapshot.
 enum class SessionState { creating, idle, busy };
 
 struct SessionInfo {
-    std::uint64_t seq = 0;       // per-client sequence number, from 1; higher = newer (DESIGN.md section 5)
+    // Per-client sequence number, from 1; higher = newer (docs/DESIGN.md, "The session pool").
+    std::uint64_t seq = 0;
     SessionState state = SessionState::idle;
     TimePoint created_at{};      // when the session became usable (handshake done)
     TimePoint idle_since{};      // when it last became idle; meaningful for idle sessions only

@@ -150,7 +150,8 @@ void PoolSimulator::arrive() {
 void PoolSimulator::open_stream(Duration duration) {
     ++pending_.streams;
     ++work_steps_;
-    // Acquire: the newest idle session (DESIGN.md sections 5 and 6); none -> create on demand.
+    // Acquire: the newest idle session (docs/DESIGN.md, "The session pool"); none -> create on
+    // demand.
     if (idle_.empty()) {
         start_creation(true, duration);
         return;

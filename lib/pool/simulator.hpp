@@ -1,6 +1,6 @@
 // PoolSimulator: the pool policy run against a virtual clock and a traffic model, so hours of
-// pool behaviour take milliseconds (DESIGN.md section 2). `anytls plan` prints its records for
-// a configuration; the pool tests use it to check the feature description's promises.
+// pool behaviour take milliseconds (docs/DESIGN.md, "Architecture"). `anytls plan` prints its
+// records for a configuration; the pool tests use it to check the feature description's promises.
 //
 // It models exactly what SessionPool does with the policy's decisions, and nothing of the
 // network: a creation takes `handshake_delay` and always succeeds; a stream takes the newest

@@ -1,4 +1,5 @@
-// The auth preamble: the client's first TLS write on a new connection (DESIGN.md section 5).
+// The auth preamble: the client's first TLS write on a new connection (docs/DESIGN.md,
+// "Authentication").
 //
 //     sha256(password) (32 bytes) | padding length (u16, big-endian) | padding (zero bytes)
 //

@@ -1,6 +1,6 @@
 // Digests the protocol needs, through wolfCrypt: sha256 of the password (the auth preamble,
-// DESIGN.md section 5) and md5 of the raw padding scheme (Settings' `padding-md5`), plus the
-// lower-case hex the references print with fmt.Sprintf("%x", ...).
+// docs/DESIGN.md, "Authentication") and md5 of the raw padding scheme (Settings' `padding-md5`),
+// plus the lower-case hex the references print with fmt.Sprintf("%x", ...).
 #pragma once
 
 #include <array>

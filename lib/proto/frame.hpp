@@ -1,4 +1,4 @@
-// Frame layout and encoder: the unit of the AnyTLS session layer (DESIGN.md section 5).
+// Frame layout and encoder: the unit of the AnyTLS session layer (docs/DESIGN.md, "Frames").
 //
 // After the auth preamble, both directions of the TLS connection carry a plain byte stream of
 //     u8 command | u32 stream id (big-endian) | u16 data length (big-endian) | data

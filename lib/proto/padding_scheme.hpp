@@ -1,5 +1,5 @@
 // PaddingScheme: the text that tells a client how to cut and pad its first writes on a
-// connection (DESIGN.md section 5; anytls-go proxy/padding/padding.go PaddingFactory).
+// connection (docs/DESIGN.md, "Padding scheme"; anytls-go proxy/padding/padding.go PaddingFactory).
 //
 // The text is settings-style lines (settings.hpp parse_settings):
 //     stop=8                  writes numbered >= stop are sent unpadded

@@ -1,5 +1,6 @@
-// Settings and ServerSettings frame bodies: `key=value` lines joined by "\n" (DESIGN.md
-// section 5; anytls-go util/string_map.go StringMap.ToBytes / StringMapFromBytes).
+// Settings and ServerSettings frame bodies: `key=value` lines joined by "\n" (docs/DESIGN.md,
+// "Settings and ServerSettings"; anytls-go util/string_map.go StringMap.ToBytes /
+// StringMapFromBytes).
 //
 // The client sends, once per session before its first SYN:
 //     v=2

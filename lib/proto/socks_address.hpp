@@ -1,5 +1,6 @@
 // The stream target: a SOCKS5-style address (RFC 1928 section 5) in the form sing's
-// M.SocksaddrSerializer writes, sent as the first PSH of every stream (DESIGN.md section 5):
+// M.SocksaddrSerializer writes, sent as the first PSH of every stream (docs/DESIGN.md, "Opening a
+// stream on the wire"):
 //
 //     0x01 | 4 bytes IPv4          | u16 port (big-endian)
 //     0x03 | u8 n | n bytes name   | u16 port
@@ -52,7 +53,7 @@ struct SocksAddress {
     bool operator==(const SocksAddress&) const = default;
 };
 
-// UDP-over-TCP (sing uot v2) uses this target (DESIGN.md section 5).
+// UDP-over-TCP (sing uot v2) uses this target (docs/DESIGN.md, "UDP over TCP").
 inline constexpr std::string_view udp_over_tcp_host = "sp.v2.udp-over-tcp.arpa";
 
 // Appends the encoding. Fails with errc::invalid_argument for a domain that is empty or

@@ -1,6 +1,6 @@
 // UDP-over-TCP v2: sing's "uot" format (github.com/sagernet/sing common/uot, read at v0.6.1),
-// carried inside an AnyTLS stream whose target is `sp.v2.udp-over-tcp.arpa` (DESIGN.md
-// section 5; uot/protocol.go MagicAddress, Version = 2; the port is not looked at — sing-box
+// carried inside an AnyTLS stream whose target is `sp.v2.udp-over-tcp.arpa` (docs/DESIGN.md,
+// "UDP over TCP"; uot/protocol.go MagicAddress, Version = 2; the port is not looked at — sing-box
 // common/uot/router.go matches on the name only; clients send port 0).
 //
 // After the stream's SOCKS address, the client sends one request header

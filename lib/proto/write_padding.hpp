@@ -1,6 +1,6 @@
 // Client write padding: how the bytes of one connection write are cut into several TLS writes
 // and padded with Waste frames, reproducing the reference client byte for byte (anytls-go /
-// sing-anytls proxy/session/session.go writeConn; DESIGN.md section 5).
+// sing-anytls proxy/session/session.go writeConn; docs/DESIGN.md, "Padding scheme").
 //
 // Writes are numbered from 1 on each connection (the auth preamble is not counted; the first
 // write carries Settings + SYN + PSH(target address)). For write k < stop, the sizes of scheme

@@ -1,4 +1,4 @@
-// Server: the AnyTLS inbound (DESIGN.md sections 2 and 5, issue 3).
+// Server: the AnyTLS inbound (docs/DESIGN.md, "The server"; docs/SERVER.md).
 //
 // For each accepted TCP connection: TLS handshake (timeout), the auth preamble parsed
 // incrementally (timeout) and compared in constant time against every user's sha256; on

@@ -1,4 +1,4 @@
-// ServerConfig: what an AnyTLS server listens on, whom it admits, and its limits (issue 3).
+// ServerConfig: what an AnyTLS server listens on, whom it admits, and its limits (docs/SERVER.md).
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// ClientConfig: what one client session needs to reach an AnyTLS server (issue 3).
+// ClientConfig: what one client session needs to reach an AnyTLS server.
 #pragma once
 
 #include <chrono>

@@ -627,7 +627,7 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     // The TCP handshake is one round trip (plus a name lookup, if any): the first RTT sample.
     const io::Duration connect_rtt = reactor.now() - connect_started;
     // Keepalive probes keep NAT mappings alive and reveal a dead path on idle sessions
-    // (DESIGN.md section 6, "Session health"); a failure to set it is not fatal.
+    // (docs/DESIGN.md, "Session health"); a failure to set it is not fatal.
     if (auto ka = socket->set_keepalive(config.tcp_keepalive); !ka) {
         log::debug("[AnyTLS] cannot set TCP keepalive: {}", ka.error().text());
     }

@@ -1,8 +1,8 @@
 // StreamBuffer: the bounded receive buffer of one stream, shared by the client and the server.
 //
 // The session's reader coroutine is the producer: it decodes PSH frames and pushes their
-// data here. The stream's user is the consumer. Memory stays bounded (issue 3,
-// "backpressure"): before pushing, the producer waits until fewer than `limit` bytes are
+// data here. The stream's user is the consumer. Memory stays bounded
+// (backpressure): before pushing, the producer waits until fewer than `limit` bytes are
 // buffered, so a slow consumer stops the whole session reading — the same effect as the
 // reference's synchronous pipe (sing-anytls session.go recvLoop: stream.pipeW.Write blocks).
 // At most limit + 65535 bytes (one frame) are ever held.

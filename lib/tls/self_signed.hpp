@@ -1,4 +1,5 @@
-// A self-signed certificate made at server start (`anytls server --self-signed`, issue 3).
+// A self-signed certificate made at server start (`anytls server`, `self-signed = true`;
+// docs/SERVER.md).
 //
 // For tests, demos and private deployments whose clients pin the certificate (a client's
 // `ca-file` is the written PEM): an EC P-256 key and an X.509 v3 certificate signed with it

@@ -1,11 +1,11 @@
 // TlsConnection: one TLS connection over a TCP socket, driven by the reactor.
 //
-// The bridge (STYLE.md point 4, seastar's tls): wolfSSL never sees the socket. Its I/O
-// callbacks only copy memory — the receive callback takes ciphertext from `input_`, which
-// the reading coroutine fills from the socket; the send callback appends ciphertext to
-// `output_pending_`, which the single writer moves to the socket. A buffer the kernel is
-// reading from (`output_sending_`) is never touched by a callback, and `input_` never
-// moves while a receive into it is in flight.
+// The bridge (docs/DESIGN.md, "The TLS bridge"; seastar's tls): wolfSSL never sees the socket. Its
+// I/O callbacks only copy memory — the receive callback takes ciphertext from `input_`, which the
+// reading coroutine fills from the socket; the send callback appends ciphertext to
+// `output_pending_`, which the single writer moves to the socket. A buffer the kernel is reading
+// from (`output_sending_`) is never touched by a callback, and `input_` never moves while a receive
+// into it is in flight.
 //
 // Concurrency: at most one reader and one writer at a time, which may run concurrently
 // (a session reads frames while streams write). Writers are serialized by a mutex; the

@@ -2,9 +2,9 @@
 # Recipe: build wolfSSL from Debian's source package with its x86-64 assembly.
 #
 # Why: Debian's libwolfssl is configured without --enable-intelasm/--enable-aesni, so
-# AES-GCM runs ~30x slower than the same source built with them (DESIGN.md section 4).
-# The source comes from the Debian package registry (`apt-get source wolfssl`) and is
-# cached under subprojects/packagecache/ (git-ignored); it is never committed.
+# AES-GCM runs ~30x slower than the same source built with them (docs/DESIGN.md, "Dependencies and
+# the wolfSSL build"). The source comes from the Debian package registry (`apt-get source wolfssl`)
+# and is cached under subprojects/packagecache/ (git-ignored); it is never committed.
 #
 # Usage: build.sh    builds once into subprojects/packagecache/wolfssl-prefix-v1 (shared by
 # every build directory) and prints that prefix on stdout; a later call only prints it.
@@ -55,10 +55,10 @@ cd "$work"
 log="$prefix.log"
 {
     [[ -x configure ]] || ./autogen.sh
-    # What we need (DESIGN.md section 4): TLS 1.3 (1.2 still allowed), SNI, ALPN, session
-    # tickets, X25519, ChaCha20-Poly1305, AES-GCM; the x86-64 assembly for AES and SP math;
-    # IP SANs for hostname checks against IP literals; cert/key generation for the server's
-    # self-signed certificate.
+    # What we need (docs/DESIGN.md, "Dependencies and the wolfSSL build"): TLS 1.3 (1.2 still
+    # allowed), SNI, ALPN, session tickets, X25519, ChaCha20-Poly1305, AES-GCM; the x86-64 assembly
+    # for AES and SP math; IP SANs for hostname checks against IP literals; cert/key generation for
+    # the server's self-signed certificate.
     ./configure --prefix="$prefix" --enable-static --disable-shared --with-pic \
         --enable-intelasm --enable-aesni --enable-sp --enable-sp-asm \
         --enable-tls13 --enable-sni --enable-alpn --enable-session-ticket \

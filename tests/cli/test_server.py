@@ -6,11 +6,11 @@ Usage: test_server.py PATH_TO_ANYTLS
 Starts the built binary as a user would, on 127.0.0.1 port 0 with a self-signed certificate
 written to a temporary file, and talks to it with Python's ssl module trusting that file:
 a wrong password relayed to a fallback echo server, a wrong password closed without one, and
-a right password followed by hand-written AnyTLS frames (DESIGN.md section 5: Settings, SYN,
-PSH with a SOCKS address) that open a stream to an echo server. Also: configuration errors
-exit 3 naming the key (never showing a password), a port in use exits 1, SIGTERM and SIGINT
-exit 0. Standard library only; plain asserts. Prints "N passed, M failed" and exits non-zero
-when anything failed.
+a right password followed by hand-written AnyTLS frames (docs/DESIGN.md, "The protocol":
+Settings, SYN, PSH with a SOCKS address) that open a stream to an echo server. Also:
+configuration errors exit 3 naming the key (never showing a password), a port in use exits 1,
+SIGTERM and SIGINT exit 0. Standard library only; plain asserts. Prints "N passed, M failed" and
+exits non-zero when anything failed.
 """
 import hashlib
 import os
@@ -145,7 +145,7 @@ class RunningServer:
 
 
 def preamble(password):
-    """sha256(password), a u16 BE padding length and that many zero bytes (DESIGN.md 5)."""
+    """The auth preamble (docs/DESIGN.md, "Authentication"): sha256, u16 BE length, zeros."""
     return hashlib.sha256(password.encode()).digest() + struct.pack(">H", 30) + bytes(30)
 
 

@@ -1,4 +1,4 @@
-// The pool end to end, in real time, against the `anytls server` process (issue 4): a client
+// The pool end to end, in real time, against the `anytls server` process: a client
 // with ensure 5, rate 2, lifetime 8s, jitter 2s, idle timeout 2s and check interval 1s opens
 // streams for at least 14 s while the pool fills, rotates and cleans up. The debug log is
 // captured and checked for the three kinds of cleanup lines.

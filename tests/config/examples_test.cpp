@@ -1,4 +1,4 @@
-// Every configuration example of the feature description (seed/anytls-session-management.md),
+// Every configuration example of the feature description (mihomo's anytls-session-management.md),
 // written as TOML under tests/data/, resolves to the values the description promises.
 #include <doctest/doctest.h>
 
@@ -133,7 +133,7 @@ TEST_CASE("migration guide: the legacy values moved to the global section mean t
     CHECK(after.max_connection_lifetime == 2h);
 }
 
-TEST_CASE("DESIGN.md section 6 example") {
+TEST_CASE("the example of docs/DESIGN.md, \"Configuration\"") {
     const auto config = load_data("design-example.toml");
     const auto& pool = proxy_named(config, "ha-service").pool;
     CHECK(pool.ensure_idle_session == 20);

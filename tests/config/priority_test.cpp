@@ -1,5 +1,5 @@
-// The priority merge, key by key (DESIGN.md section 6): session-override, then the legacy
-// per-proxy keys, then the global section, then defaults.
+// The priority merge, key by key (docs/DESIGN.md, "Configuration"): session-override, then the
+// legacy per-proxy keys, then the global section, then defaults.
 #include <doctest/doctest.h>
 
 #include "config/config.hpp"

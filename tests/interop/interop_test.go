@@ -1,4 +1,4 @@
-// Interoperability of libanytls with the Go reference implementation (issue 3).
+// Interoperability of libanytls with the Go reference implementation (sing-anytls).
 //
 // The reference is github.com/anytls/sing-anytls v0.0.8 (pinned in go.mod / go.sum). Our side
 // is the `peer` program (tests/interop/peer.cpp), found through ANYTLS_PEER; tests/interop/run
@@ -62,7 +62,7 @@ const (
 	maxEchoSize  = 64 * 1024
 	maxFrameData = 16 * 1024 // the reference Stream.Write sends one frame per call: stay below 65535
 
-	// AnyTLS commands (DESIGN.md section 5) seen on the reference server's writes.
+	// AnyTLS commands (docs/DESIGN.md, "Frames") seen on the reference server's writes.
 	cmdUpdatePaddingScheme = 6
 )
 

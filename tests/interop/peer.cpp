@@ -4,7 +4,7 @@
 // shares this directory: Go refuses C++ sources in a package that does not use cgo.)
 //
 // peer: our AnyTLS client and server as a command-line program, for the interoperability test
-// against the Go reference (tests/interop/interop_test.go, issue 3).
+// against the Go reference (tests/interop/interop_test.go).
 //
 //   peer server --listen 127.0.0.1:0 --password P --cert F --key F [--padding-scheme-file F]
 //     Runs our Server. Prints "listening on 127.0.0.1:PORT" once bound, then runs until stdin
@@ -19,7 +19,7 @@
 //     errc::target_refused carrying the server's SYNACK text. Last, it opens one fresh session
 //     directly (session::open_session with the pool's PaddingState) so the padding-md5 its
 //     Settings carried can be reported: after a server pushed a scheme, that is the pushed
-//     scheme's md5 (DESIGN.md section 5, "A server may push a new scheme").
+//     scheme's md5 (docs/DESIGN.md, "Padding scheme").
 //     With --udp-target, last of all: a UDP-over-TCP v2 stream (connect mode) on a fresh
 //     session to that UDP echo, N datagrams of random sizes each sent and its echo compared.
 //     Prints one JSON line; exits 1 on any failure.

@@ -84,10 +84,10 @@ TEST_CASE("example 1 under steady traffic: streams never wait for a handshake, n
         if (i > 0) CHECK(record.created_on_demand == 0);  // the pool was always ready
     }
     CHECK(streams > 5000);
-    // Busy sessions are not part of the idle target (DESIGN.md section 6), so the sessions a
-    // cycle creates while streams run are surplus once those streams end, and idle cleanup
-    // closes the oldest surplus after idle-session-timeout. Whatever way a session leaves, it
-    // never outlives its lifetime by more than a check interval, or its last stream.
+    // Busy sessions are not part of the idle target (docs/DESIGN.md, "The cleanup cycle"), so the
+    // sessions a cycle creates while streams run are surplus once those streams end, and idle
+    // cleanup closes the oldest surplus after idle-session-timeout. Whatever way a session leaves,
+    // it never outlives its lifetime by more than a check interval, or its last stream.
     for (const ClosedSessionRecord& closed : simulator.closed()) {
         CHECK(closed.lifetime >= 90min);
         CHECK(closed.lifetime <= 150min);

@@ -1,5 +1,5 @@
-// plan_cleanup() and on_stream_end() on hand-built snapshots: each step of DESIGN.md
-// section 6, the counts and the exact debug lines.
+// plan_cleanup() and on_stream_end() on hand-built snapshots: each step of docs/DESIGN.md,
+// "The cleanup cycle", the counts and the exact debug lines.
 #include <doctest/doctest.h>
 
 #include <algorithm>

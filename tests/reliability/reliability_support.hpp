@@ -1,5 +1,5 @@
-// Shared parts of the reliability tests (issue 10): the figures each test adds to (faults
-// injected, streams, bytes verified, printed once when the executable ends), an in-process
+// Shared parts of the reliability tests (docs/RELIABILITY.md): the figures each test adds to
+// (faults injected, streams, bytes verified, printed once when the executable ends), an in-process
 // server with an echo target on one reactor, and small probes (open fds, RSS).
 #pragma once
 

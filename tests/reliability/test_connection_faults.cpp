@@ -1,6 +1,6 @@
 // Connection faults injected by a relay the test controls (tests/support/fault_relay.hpp,
-// issue 10): a TCP reset at many points of the TLS handshake, a path that stalls (bytes stop,
-// no FIN) under a busy session, and a reset in the middle of a transfer. The client must fail
+// docs/RELIABILITY.md): a TCP reset at many points of the TLS handshake, a path that stalls (bytes
+// stop, no FIN) under a busy session, and a reset in the middle of a transfer. The client must fail
 // with a clear error, leak nothing (fds and tasks back to their baseline), and the pool must
 // replace the broken session. Pool time runs on a ManualClock.
 #include <doctest/doctest.h>

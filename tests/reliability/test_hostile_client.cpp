@@ -1,8 +1,8 @@
-// A hostile client against our server (lib/server in process, issue 10): a garbage preamble, a
-// wrong password (closed, or relayed to the fallback, and in both cases indistinguishable from
-// garbage), slowloris during the handshake and during auth (closed at the configured timeout),
-// 10,000 SYNs on one session (capped by the stream limit while the server keeps serving), and
-// a SYN before Settings (Alert, then close).
+// A hostile client against our server (lib/server in process; docs/RELIABILITY.md): a garbage
+// preamble, a wrong password (closed, or relayed to the fallback, and in both cases
+// indistinguishable from garbage), slowloris during the handshake and during auth (closed at the
+// configured timeout), 10,000 SYNs on one session (capped by the stream limit while the server
+// keeps serving), and a SYN before Settings (Alert, then close).
 #include <doctest/doctest.h>
 
 #include <cerrno>

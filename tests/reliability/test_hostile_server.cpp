@@ -1,7 +1,7 @@
-// A hostile server (issue 10): a test-written server that speaks TLS with the test PKI,
+// A hostile server (docs/RELIABILITY.md): a test-written server that speaks TLS with the test PKI,
 // answers the client's Settings and first SYN like a v2 server, then writes crafted frames.
-// The client must error or ignore as DESIGN.md section 5 says, never crash, never hang, and
-// keep its memory bounded.
+// The client must error or ignore as docs/DESIGN.md, "The protocol", says, never crash, never hang,
+// and keep its memory bounded.
 #include <doctest/doctest.h>
 
 #include <cerrno>

@@ -1,7 +1,7 @@
-// Security checks as tests (issue 10): no password, password hash or private key in any log
-// line at the most verbose level; certificate verification on by default; the server's
-// limits on sessions and buffered bytes trigger (the stream limit is in
-// test_hostile_client.cpp, "10,000 SYNs").
+// Security checks as tests (docs/RELIABILITY.md): no password, password hash or private key in any
+// log line at the most verbose level; certificate verification on by default; the server's limits
+// on sessions and buffered bytes trigger (the stream limit is in test_hostile_client.cpp, "10,000
+// SYNs").
 //
 // About trace level: lines written with ANYTLS_TRACE exist only in builds configured with
 // -Dtrace_log=true. The runtime check below captures every line the library emits at

@@ -1,8 +1,8 @@
-// The real `anytls server` process is killed (SIGKILL) in the middle of transfers (issue 10):
-// every stream gets an error within its timeout and none hangs; while the server is down the
-// pool's creations fail and back off; once the server is back on the same port the pool
-// refills at its configured rate (ensure 4, rate 2: two cycles), read from its debug lines.
-// The pool's decisions run on a ManualClock; the test runs the cycles itself.
+// The real `anytls server` process is killed (SIGKILL) in the middle of transfers
+// (docs/RELIABILITY.md): every stream gets an error within its timeout and none hangs; while the
+// server is down the pool's creations fail and back off; once the server is back on the same port
+// the pool refills at its configured rate (ensure 4, rate 2: two cycles), read from its debug
+// lines. The pool's decisions run on a ManualClock; the test runs the cycles itself.
 #include <doctest/doctest.h>
 
 #include <cstdlib>

@@ -1,11 +1,11 @@
-// Soak (issue 10): many streams of random sizes through a rotating pool against the real
-// `anytls server` process and a local echo target, every byte SHA-256 verified; afterwards the
-// process's open file descriptors and resident memory must be back at their baseline.
+// Soak (docs/RELIABILITY.md, "Soak"): many streams of random sizes through a rotating pool against
+// the real `anytls server` process and a local echo target, every byte SHA-256 verified; afterwards
+// the process's open file descriptors and resident memory must be back at their baseline.
 //
 //     soak [--streams N] [--max-size BYTES] [--seconds S] [--concurrency C] [--seed X]
 //          [--rss-tolerance PERCENT] [--no-rss-check] [--anytls PATH]
 //
-// The full run of issue 10 (docs/RELIABILITY.md, "Soak"):
+// The full run (docs/RELIABILITY.md, "Soak"):
 //     ANYTLS_EXE=build/tools/anytls/anytls build/tests/soak/soak --streams 20000 --max-size 4194304 --seconds 300
 // The test suite runs a scaled version (tests/soak/meson.build).
 //

@@ -1,5 +1,5 @@
 // FaultRelay: a TCP relay on 127.0.0.1 between a client and a server that a test controls, for
-// fault injection (issue 10): it forwards bytes both ways until told to
+// fault injection (docs/RELIABILITY.md): it forwards bytes both ways until told to
 //   - stall: swallow every byte from now on, with no FIN and no reset (a dead NAT path);
 //   - reset after N bytes: once N bytes went server -> client (or client -> server) on a new
 //     connection, both sides get a TCP reset (RST), not a FIN;

@@ -1,8 +1,8 @@
 // `anytls plan`: what a proxy's session pool will do, before it is deployed.
 //
 // Loads the configuration, takes one proxy's resolved pool settings, and runs the real
-// PoolPolicy through PoolSimulator on a virtual clock (DESIGN.md section 2: the policy never
-// does I/O, so hours of pool behaviour take milliseconds). The cycles are then shown as a
+// PoolPolicy through PoolSimulator on a virtual clock (docs/DESIGN.md, "Architecture": the policy
+// never does I/O, so hours of pool behaviour take milliseconds). The cycles are then shown as a
 // terminal timeline with a summary, as JSON lines (--json), and/or as an SVG plot (--svg).
 //
 // The simulator's cost is linear in the simulated time and its streams, but a long --duration

@@ -6,12 +6,12 @@
 // The cmd_*.cpp files must be compiled into the executable itself, not pulled from a static
 // library: a linker drops library objects nothing refers to, registration included.
 //
-// A command's run function returns a Result<void>: errors are values here too (STYLE.md
-// point 3). main.cpp turns an error into one line on stderr and an exit code chosen by the
-// error's kind (exit_code_for, from the one table of base/error_kind.hpp): an invalid argument is
-// a usage error, a configuration error (a CA file, key or certificate too) has its code, the
-// unreachable server, TLS, authentication or Alert, target and timeout kinds have theirs (4 to
-// 8), anything else is a runtime failure.
+// A command's run function returns a Result<void>: errors are values here too (docs/DESIGN.md,
+// "Errors are values"). main.cpp turns an error into one line on stderr and an exit code chosen
+// by the error's kind (exit_code_for, from the one table of base/error_kind.hpp): an invalid
+// argument is a usage error, a configuration error (a CA file, key or certificate too) has its
+// code, the unreachable server, TLS, authentication or Alert, target and timeout kinds have
+// theirs (4 to 8), anything else is a runtime failure.
 #pragma once
 
 #include <cerrno>

@@ -1,4 +1,4 @@
-// `anytls`: the command-line tool of libanytls (DESIGN.md section 2).
+// `anytls`: the command-line tool of libanytls (docs/DESIGN.md, "The CLI").
 //
 //   anytls <command> [options]
 //

@@ -7,8 +7,8 @@
 // brings RSS back near its idle size.
 //
 // IdleMemoryTrimPolicy decides when, from the load, the free memory and the time it is given
-// (no clock, no I/O: STYLE.md point 1); free_heap_bytes and trim_free_memory measure and do
-// it. The entry point asks the policy once per tick (cmd_socks.cpp).
+// (no clock, no I/O: docs/DESIGN.md, "Pure logic"); free_heap_bytes and trim_free_memory measure
+// and do it. The entry point asks the policy once per tick (cmd_socks.cpp).
 #pragma once
 
 #include <cstddef>

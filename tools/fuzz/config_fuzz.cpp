@@ -4,7 +4,7 @@
 // Input layout: the whole input is the TOML text.
 //
 // Invariants:
-//   - no exception escapes (STYLE.md point 3: errors are values); a failure carries
+//   - no exception escapes (docs/DESIGN.md, "Errors are values"); a failure carries
 //     errc::config and a message;
 //   - an accepted configuration is whole: the global pool and every proxy's pool pass
 //     validate(), every proxy has a name (unique), type, server, port 1..65535 and password;

@@ -1,5 +1,5 @@
-// Fuzz target: a client session and a server session joined in memory (issue 10), in the style
-// of nghttp2's session fuzzing. The TLS layer is left out (tls::TlsConnection::plaintext()):
+// Fuzz target: a client session and a server session joined in memory (docs/RELIABILITY.md), in the
+// style of nghttp2's session fuzzing. The TLS layer is left out (tls::TlsConnection::plaintext()):
 // what is fuzzed is the AnyTLS layer on both sides — the server's auth preamble reading, frame
 // dispatch, stream table, SYNACK and relay to a target; the client's frame dispatch, stream
 // buffers, padding, heartbeats — with every byte between them passing a relay that the input

@@ -1,5 +1,5 @@
 /*
- * anytls.h — the stable C ABI of libanytls (DESIGN.md section 2; docs/C-API.md).
+ * anytls.h — the stable C ABI of libanytls (docs/DESIGN.md, "The C ABI"; docs/C-API.md).
  *
  * An AnyTLS proxy client with a managed pool of warm sessions, and an embeddable AnyTLS
  * server for tests and demos. Everything is reached through opaque handles:
@@ -169,10 +169,10 @@ ANYTLS_API int anytls_client_close(anytls_client *client) ANYTLS_NOEXCEPT;
 
 /* ---- Session pool ---------------------------------------------------------------------- */
 
-/* The live pool configuration of one proxy (DESIGN.md section 6; docs/CONFIG.md has every
- * key). Counts are plain numbers; durations are milliseconds (values read back are rounded up
- * to whole milliseconds, so a non-zero duration never reads as 0).
- * Initialise with `anytls_pool_config cfg = { .size = sizeof cfg };` (or set cfg.size). */
+/* The live pool configuration of one proxy (docs/DESIGN.md, "The session pool"; docs/CONFIG.md
+ * has every key). Counts are plain numbers; durations are milliseconds (values read back are
+ * rounded up to whole milliseconds, so a non-zero duration never reads as 0). Initialise with
+ * `anytls_pool_config cfg = { .size = sizeof cfg };` (or set cfg.size). */
 typedef struct anytls_pool_config {
     size_t size;                              /* sizeof(anytls_pool_config), set by the caller */
     int64_t ensure_idle_session;              /* ensure-idle-session */
