@@ -15,16 +15,25 @@
 //     then `length` data bytes only for commands that carry data), and the decoder holds
 //     exactly the bytes of the incomplete last frame;
 //   - the same frames come out when the stream is fed whole, cut at the fuzz-chosen points,
-//     or one byte at a time;
+//     or with every transition of the decoder in a read of one byte (each header byte, the
+//     first and last 8 data bytes of each frame; over the input's own bytes and the first
+//     two filler frames);
 //   - next() returns nullopt only once its input is used up, and a data-less command never
 //     carries data;
 //   - the decoder never holds more than 7 + 65535 bytes;
-//   - with split_stream_data(true), whole or cut: the same frames other than PSH, in order,
-//     and the same bytes per stream from PSH frames (including what has arrived of an
-//     unfinished last PSH, whose parts are already out).
+//   - with split_stream_data(true), for the same three ways of cutting: the same frames in
+//     the same order, except that a PSH may come as parts (same stream id, never empty) whose
+//     data joins up to its data; what has arrived of an unfinished last PSH is already out.
+//
+// Speed (docs/RELIABILITY.md, Fuzzing): each decoding is checked frame by frame as the frames
+// come out, against views into the stream, so no frame is copied and no list of frames is
+// built per decoding; reading single bytes only where the decoder changes state keeps a run
+// short when a long frame's data is in the middle.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -34,11 +43,7 @@ namespace {
 
 using anytls::fuzz::FuzzInput;
 using namespace anytls::proto;
-
-struct Decoded {
-    std::vector<Frame> frames;
-    std::size_t buffered = 0;  // bytes of the unfinished frame at the end
-};
+using Bytes = std::span<const std::uint8_t>;
 
 // The big-endian stream id of a 7-byte header.
 std::uint32_t stream_id_of(const std::uint8_t* header) {
@@ -46,9 +51,25 @@ std::uint32_t stream_id_of(const std::uint8_t* header) {
            std::uint32_t{header[4]};
 }
 
-// The wire format read directly from the whole stream.
-Decoded read_plainly(std::span<const std::uint8_t> stream) {
-    Decoded out;
+// A view of the very bytes expected (a frame handed out in place) is equal without reading it;
+// a frame the decoder assembled in its own buffer is compared byte by byte.
+bool same_bytes(Bytes a, Bytes b) {
+    if (a.size() != b.size()) return false;
+    return a.data() == b.data() || std::equal(a.begin(), a.end(), b.begin());
+}
+
+// The wire format read directly from the whole stream: the frames, as views into it.
+struct Expected {
+    std::vector<FrameView> frames;
+    std::size_t buffered = 0;  // bytes of the unfinished frame at the end
+    // What a split decoder has handed out of an unfinished last PSH: the data that arrived.
+    std::optional<FrameView> partial_psh;
+};
+
+// Fills `out` (kept from run to run, so its frame list does not grow anew each time).
+void read_plainly(Bytes stream, Expected& out) {
+    out.frames.clear();
+    out.partial_psh.reset();
     std::size_t position = 0;
     while (stream.size() - position >= frame_header_size) {
         const std::uint8_t* header = stream.data() + position;
@@ -57,16 +78,82 @@ Decoded read_plainly(std::span<const std::uint8_t> stream) {
         const std::size_t length = (std::size_t{header[5]} << 8) | header[6];
         const std::size_t data_size = command_carries_data(command) ? length : 0;
         if (stream.size() - position - frame_header_size < data_size) break;
-        const auto data = stream.subspan(position + frame_header_size, data_size);
-        out.frames.push_back(Frame{command, stream_id, {data.begin(), data.end()}});
+        out.frames.push_back(FrameView{command, stream_id, stream.subspan(position + frame_header_size, data_size)});
         position += frame_header_size + data_size;
     }
     out.buffered = stream.size() - position;
-    return out;
+    if (out.buffered > frame_header_size) {
+        const std::uint8_t* header = stream.data() + position;
+        if (static_cast<Command>(header[0]) == Command::psh) {
+            out.partial_psh = FrameView{Command::psh, stream_id_of(header), stream.subspan(position + frame_header_size)};
+        }
+    }
 }
 
-// Feeds one chunk, collecting the frames and checking the per-call invariants.
-void feed(FrameDecoder& decoder, std::span<const std::uint8_t> chunk, std::vector<Frame>& frames) {
+// Where a decoding stands against the expected frames; each frame is checked as it comes out
+// (a view is only valid until the next call of next()).
+class Checker {
+public:
+    Checker(const Expected& expected, bool split) : expected_(expected), split_(split) {}
+
+    void frame(const FrameView& frame) {
+        if (!command_carries_data(frame.command)) FUZZ_CHECK(frame.data.empty());
+        FUZZ_CHECK(frame.data.size() <= max_frame_data);
+        const FrameView* want = current();
+        FUZZ_CHECK(want != nullptr);  // no more frames than the plain reading
+        FUZZ_CHECK(frame.command == want->command && frame.stream_id == want->stream_id);
+        if (!split_ || frame.command != Command::psh || (offset_ == 0 && frame.data.size() == want->data.size())) {
+            FUZZ_CHECK(offset_ == 0);
+            FUZZ_CHECK(same_bytes(frame.data, want->data));
+            advance();
+            return;
+        }
+        // A part of a PSH: never empty, the next bytes of its data.
+        FUZZ_CHECK(!frame.data.empty());
+        FUZZ_CHECK(frame.data.size() <= want->data.size() - offset_);
+        FUZZ_CHECK(same_bytes(frame.data, want->data.subspan(offset_, frame.data.size())));
+        offset_ += frame.data.size();
+        if (offset_ == want->data.size()) advance();
+    }
+
+    void finish(const FrameDecoder& decoder) {
+        // A split decoder holds only the header of a PSH it passes through.
+        const bool passing = split_ && expected_.partial_psh;
+        FUZZ_CHECK(decoder.buffered() == (passing ? frame_header_size : expected_.buffered));
+        FUZZ_CHECK(decoder.at_frame_boundary() == (decoder.buffered() == 0));
+        FUZZ_CHECK(index_ == expected_.frames.size());  // every frame came out
+        if (split_ && expected_.partial_psh) {
+            // Every byte of the unfinished PSH that arrived is out.
+            FUZZ_CHECK(partial_done_);
+        } else {
+            FUZZ_CHECK(offset_ == 0);
+        }
+    }
+
+private:
+    const FrameView* current() const {
+        if (index_ < expected_.frames.size()) return &expected_.frames[index_];
+        if (split_ && expected_.partial_psh && !partial_done_) return &*expected_.partial_psh;
+        return nullptr;
+    }
+    void advance() {
+        offset_ = 0;
+        if (index_ < expected_.frames.size()) {
+            ++index_;
+        } else {
+            partial_done_ = true;
+        }
+    }
+
+    const Expected& expected_;
+    const bool split_;
+    std::size_t index_ = 0;   // the next expected frame
+    std::size_t offset_ = 0;  // bytes of its data already handed out in parts
+    bool partial_done_ = false;
+};
+
+// Feeds one chunk, checking each frame and the per-call invariants.
+void feed(FrameDecoder& decoder, Bytes chunk, Checker& checker) {
     while (true) {
         const std::size_t before = chunk.size();
         const auto frame = decoder.next(chunk);
@@ -76,61 +163,51 @@ void feed(FrameDecoder& decoder, std::span<const std::uint8_t> chunk, std::vecto
             FUZZ_CHECK(chunk.empty());
             return;
         }
-        if (!command_carries_data(frame->command)) FUZZ_CHECK(frame->data.empty());
-        FUZZ_CHECK(frame->data.size() <= max_frame_data);
-        frames.push_back(frame->copy());
+        checker.frame(*frame);
     }
 }
 
-Decoded decode_in_chunks(std::span<const std::uint8_t> stream, const std::vector<std::size_t>& bounds,
-                         bool split = false) {
+// Decodes the stream cut at `bounds` (sorted, from 0 to the stream size).
+void check_decoding(Bytes stream, const Expected& expected, const std::vector<std::size_t>& bounds, bool split) {
     FrameDecoder decoder;
     decoder.split_stream_data(split);
-    Decoded out;
+    Checker checker(expected, split);
     for (std::size_t i = 0; i + 1 < bounds.size(); ++i) {
-        feed(decoder, stream.subspan(bounds[i], bounds[i + 1] - bounds[i]), out.frames);
+        feed(decoder, stream.subspan(bounds[i], bounds[i + 1] - bounds[i]), checker);
     }
-    out.buffered = decoder.buffered();
-    FUZZ_CHECK(decoder.at_frame_boundary() == (out.buffered == 0));
-    return out;
+    checker.finish(decoder);
 }
 
-void check_same(const Decoded& expected, const Decoded& actual) {
-    FUZZ_CHECK(actual.frames.size() == expected.frames.size());
-    FUZZ_CHECK(actual.frames == expected.frames);
-    FUZZ_CHECK(actual.buffered == expected.buffered);
-}
-
-// What a split decoder must preserve: the other frames in order, and each stream's bytes.
-struct StreamData {
-    std::vector<Frame> others;
-    std::map<std::uint32_t, std::vector<std::uint8_t>> bytes;
-    bool operator==(const StreamData&) const = default;
-};
-
-StreamData stream_data_of(const std::vector<Frame>& frames) {
-    StreamData out;
-    for (const auto& frame : frames) {
-        if (frame.command != Command::psh) {
-            out.others.push_back(frame);
-        } else if (!frame.data.empty()) {
-            auto& into = out.bytes[frame.stream_id];
-            into.insert(into.end(), frame.data.begin(), frame.data.end());
-        }
+// Cut points that make every transition of the decoder happen in a read of one byte: each
+// header byte, and the first and last `edge` data bytes of every frame, are a read of their
+// own; the data between them (where the decoder only collects) is one read. Up to `limit`
+// bytes of the stream; the rest is one read.
+std::vector<std::size_t> byte_reads_at_transitions(Bytes stream, const Expected& expected, std::size_t limit) {
+    constexpr std::size_t edge = 8;
+    std::vector<std::size_t> bounds;
+    bounds.reserve(std::min(limit, stream.size()) + 2);
+    bounds.push_back(0);
+    const auto single_bytes_to = [&](std::size_t end) {
+        for (std::size_t at = bounds.back() + 1; at <= std::min(end, limit); ++at) bounds.push_back(at);
+    };
+    const auto one_read_to = [&](std::size_t end) {
+        if (std::min(end, limit) > bounds.back()) bounds.push_back(std::min(end, limit));
+    };
+    const auto frame_at = [&](std::size_t start, std::size_t data_size) {
+        single_bytes_to(start + frame_header_size + std::min(data_size, edge));
+        if (data_size > 2 * edge) one_read_to(start + frame_header_size + data_size - edge);
+        single_bytes_to(start + frame_header_size + data_size);
+    };
+    for (const FrameView& frame : expected.frames) {
+        const auto start = static_cast<std::size_t>(frame.data.data() - stream.data()) - frame_header_size;
+        if (start >= limit) break;
+        frame_at(start, frame.data.size());
     }
-    return out;
-}
-
-void check_split(std::span<const std::uint8_t> stream, const Decoded& plain, const std::vector<std::size_t>& bounds) {
-    StreamData want = stream_data_of(plain.frames);
-    if (plain.buffered >= frame_header_size) {
-        const std::uint8_t* header = stream.data() + (stream.size() - plain.buffered);
-        if (static_cast<Command>(header[0]) == Command::psh && plain.buffered > frame_header_size) {
-            auto& into = want.bytes[stream_id_of(header)];
-            into.insert(into.end(), header + frame_header_size, stream.data() + stream.size());
-        }
-    }
-    FUZZ_CHECK(stream_data_of(decode_in_chunks(stream, bounds, true).frames) == want);
+    // The unfinished last frame: its header bytes and the start of its data.
+    const std::size_t rest = stream.size() - expected.buffered;
+    if (rest < limit) single_bytes_to(std::min(stream.size(), rest + frame_header_size + edge));
+    if (bounds.back() != stream.size()) bounds.push_back(stream.size());
+    return bounds;
 }
 
 }  // namespace
@@ -140,19 +217,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::uint16_t> cuts;
     const std::uint8_t flags = anytls::fuzz::take_cuts(input, cuts);
     const std::size_t filler_count = (flags & 0x1) ? input.take_u16() : 0;
-    std::vector<std::uint8_t> stream(input.rest().begin(), input.rest().end());
+    std::vector<std::uint8_t> stream;
+    stream.reserve(input.remaining() + filler_count);
+    stream.insert(stream.end(), input.rest().begin(), input.rest().end());
     stream.insert(stream.end(), filler_count, std::uint8_t{0x02});
 
-    const Decoded expected = read_plainly(stream);
-
-    check_same(expected, decode_in_chunks(stream, {0, stream.size()}));
-    check_same(expected, decode_in_chunks(stream, anytls::fuzz::chunk_bounds(cuts, stream.size())));
-    check_split(stream, expected, {0, stream.size()});
-    check_split(stream, expected, anytls::fuzz::chunk_bounds(cuts, stream.size()));
-    if (stream.size() <= 4096) {  // every byte its own read: slow, so not with a long filler
-        std::vector<std::size_t> every_byte(stream.size() + 1);
-        for (std::size_t i = 0; i < every_byte.size(); ++i) every_byte[i] = i;
-        check_same(expected, decode_in_chunks(stream, every_byte));
+    static Expected expected;
+    read_plainly(stream, expected);
+    const std::vector<std::size_t> whole{0, stream.size()};
+    const std::vector<std::size_t> cut = anytls::fuzz::chunk_bounds(cuts, stream.size());
+    // One byte per read at every transition, over the bytes the input spells out and the
+    // first two frames of filler (521 bytes each when aligned); the rest of a long filler
+    // repeats the same frame.
+    const std::size_t limit = (stream.size() - filler_count) + 2 * 521;
+    const std::vector<std::size_t> transitions = byte_reads_at_transitions(stream, expected, limit);
+    for (const bool split : {false, true}) {
+        check_decoding(stream, expected, whole, split);
+        check_decoding(stream, expected, cut, split);
+        check_decoding(stream, expected, transitions, split);
     }
     return 0;
 }
