@@ -12,8 +12,10 @@
 //     length, that many padding bytes; a length above the cap fails with errc::protocol;
 //     the bytes after the padding come back as `rest`, and consumed() counts the others;
 //   - the outcome (status, hash, padding length, consumed, rest, failure) is the same for
-//     the whole input and for any cuts; after a failure every feed fails, after done every
-//     feed returns all its input as rest;
+//     the whole input, for any cuts, and with every transition of the parser in a read of one
+//     byte (each hash and length byte, the first and last 8 padding bytes; the padding between
+//     and what follows the preamble or a failure are one read each); after a failure every
+//     feed fails, after done every feed returns all its input as rest;
 //   - build_auth_preamble of the parsed hash and length parses back to the same values, and
 //     the hash comparison helpers agree with ==.
 #include <cstddef>
@@ -120,6 +122,29 @@ void check_round_trip(const PasswordHash& hash, std::uint16_t padding_length, st
     FUZZ_CHECK(find_password_hash(hash, std::span(known, 1)) == std::nullopt);
 }
 
+// Cut points that put every change of the parser's state in a read of one byte: the hash and
+// length bytes, and the first and last `edge` padding bytes. The padding between (where the
+// parser only counts) is one read, and so is everything after the preamble or a failure
+// (where every feed answers the same way).
+std::vector<std::size_t> byte_reads_at_transitions(std::span<const std::uint8_t> bytes, const Outcome& expected) {
+    constexpr std::size_t edge = 8;
+    std::vector<std::size_t> bounds{0};
+    const auto single_bytes_to = [&](std::size_t end) {
+        for (std::size_t at = bounds.back() + 1; at <= std::min(end, bytes.size()); ++at) bounds.push_back(at);
+    };
+    single_bytes_to(auth_preamble_fixed_size);
+    if (!expected.failed) {
+        const std::size_t padding = expected.padding_length;
+        single_bytes_to(auth_preamble_fixed_size + std::min<std::size_t>(padding, edge));
+        if (padding > 2 * edge && bytes.size() > bounds.back()) {
+            bounds.push_back(std::min(bytes.size(), auth_preamble_fixed_size + padding - edge));
+        }
+        single_bytes_to(auth_preamble_fixed_size + padding);
+    }
+    if (bounds.back() != bytes.size()) bounds.push_back(bytes.size());
+    return bounds;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -132,11 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Outcome expected = read_plainly(bytes, max_padding);
     FUZZ_CHECK(parse_in_chunks(bytes, {0, bytes.size()}, max_padding) == expected);
     FUZZ_CHECK(parse_in_chunks(bytes, anytls::fuzz::chunk_bounds(cuts, bytes.size()), max_padding) == expected);
-    if (bytes.size() <= 4096) {
-        std::vector<std::size_t> every_byte(bytes.size() + 1);
-        for (std::size_t i = 0; i < every_byte.size(); ++i) every_byte[i] = i;
-        FUZZ_CHECK(parse_in_chunks(bytes, every_byte, max_padding) == expected);
-    }
+    FUZZ_CHECK(parse_in_chunks(bytes, byte_reads_at_transitions(bytes, expected), max_padding) == expected);
     if (expected.done) check_round_trip(expected.hash, expected.padding_length, max_padding);
     return 0;
 }

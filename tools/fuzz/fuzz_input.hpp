@@ -96,20 +96,16 @@ inline std::uint8_t take_cuts(FuzzInput& input, std::vector<std::uint16_t>& cuts
 // A RandomSource that draws from bytes of the fuzz input: each draw reads the next 8 bytes
 // (cycling; all zeros when there are none) and reduces them modulo the bound. Two sources
 // built from the same bytes give the same draws, which is how the targets compare a function
-// against its spelled-out definition.
+// against its spelled-out definition. The bytes are not copied: they must outlive the source
+// (they are the fuzz input, which lives for the whole run).
 inline proto::RandomSource input_random_source(std::span<const std::uint8_t> bytes) {
-    struct State {
-        std::vector<std::uint8_t> bytes;
-        std::size_t position = 0;
-    };
-    auto state = std::make_shared<State>(State{{bytes.begin(), bytes.end()}, 0});
-    return [state](std::uint64_t bound) -> std::uint64_t {
+    return [bytes, position = std::size_t{0}](std::uint64_t bound) mutable -> std::uint64_t {
         if (bound == 0) invariant_broken("RandomSource called with bound 0", __FILE__, __LINE__);
         std::uint64_t value = 0;
-        if (!state->bytes.empty()) {
+        if (!bytes.empty()) {
             for (int i = 0; i < 8; ++i) {
-                value = (value << 8) | state->bytes[state->position];
-                state->position = (state->position + 1) % state->bytes.size();
+                value = (value << 8) | bytes[position];
+                position = (position + 1) % bytes.size();
             }
         }
         return value % bound;
