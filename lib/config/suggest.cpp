@@ -30,6 +30,10 @@ std::optional<std::string_view> closest_name(std::string_view unknown,
     std::optional<std::string_view> best;
     std::size_t best_distance = 0;
     for (std::string_view candidate : candidates) {
+        // Each edit changes the length by at most one, so a length gap over 3 rules the
+        // candidate out without the quadratic table (a long unknown key stays cheap).
+        const std::size_t gap = std::max(unknown.size(), candidate.size()) - std::min(unknown.size(), candidate.size());
+        if (gap > 3) continue;
         const std::size_t distance = edit_distance(unknown, candidate);
         const std::size_t longer = std::max(unknown.size(), candidate.size());
         if (distance > 3 || distance * 2 > longer) continue;
