@@ -214,12 +214,14 @@ func TestDeadlines(t *testing.T) {
 	}
 }
 
-func TestContextCancellation(t *testing.T) {
-	e := newEnv(t, nil)
-	// A "proxy" that accepts TCP and never speaks TLS: the open hangs in the handshake.
-	// It hangs up after a second, so that the pool's background handshake ends soon too.
+// silentProxyClient opens a client whose proxy "hole" accepts TCP and never speaks TLS, and
+// hangs up after hangUp (0: never).
+func silentProxyClient(t *testing.T, e *env, hangUp time.Duration) *anytls.Client {
+	t.Helper()
 	hole := startTCP(t, func(c net.Conn) {
-		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		if hangUp > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(hangUp))
+		}
 		_, _ = io.Copy(io.Discard, c)
 	})
 	_, port, _ := net.SplitHostPort(hole)
@@ -229,6 +231,14 @@ func TestContextCancellation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return client
+}
+
+func TestContextCancellation(t *testing.T) {
+	e := newEnv(t, nil)
+	// The open hangs in the handshake. The proxy hangs up after a second, so that the pool's
+	// background handshake ends soon too.
+	client := silentProxyClient(t, e, time.Second)
 	defer client.Close()
 
 	// Cancelled while the open is in progress.
@@ -273,15 +283,7 @@ func TestContextCancellation(t *testing.T) {
 // open's timeout, and Close waited behind them.
 func TestCancelledDialsLeaveNothingRunning(t *testing.T) {
 	e := newEnv(t, nil)
-	// A "proxy" that accepts TCP and never says a word, for as long as the test runs.
-	hole := startTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
-	_, port, _ := net.SplitHostPort(hole)
-	var p int
-	fmt.Sscan(port, &p)
-	client, err := anytls.Open(proxyTOML("hole", "127.0.0.1", p, e.caFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := silentProxyClient(t, e, 0) // silent for as long as the test runs
 	defer client.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

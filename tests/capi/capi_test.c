@@ -811,16 +811,22 @@ static void *blocked_reader(void *arg) {
     return NULL;
 }
 
+/* A client with one proxy, `name`, at 127.0.0.1:port (password "secret", the test CA). */
+static anytls_client *open_one_proxy_client(const char *name, uint16_t port) {
+    char toml[1024];
+    snprintf(toml, sizeof toml,
+             "[[proxies]]\nname = \"%s\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"secret\"\nca-file = \"%s\"\n",
+             name, (unsigned)port, g_ca);
+    anytls_client *c = NULL;
+    CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
+    return c;
+}
+
 /* Streams outlive their client: they answer CLOSED and are still freed normally. A read
  * blocked in another thread wakes up when the client closes. */
 static void test_stream_after_client_close(uint16_t server_port) {
-    char toml[1024];
-    snprintf(toml, sizeof toml,
-             "[[proxies]]\nname = \"short\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
-             "password = \"secret\"\nca-file = \"%s\"\n",
-             (unsigned)server_port, g_ca);
-    anytls_client *c = NULL;
-    CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
+    anytls_client *c = open_one_proxy_client("short", server_port);
     anytls_stream *s = NULL;
     int fd = -1;
     CHECK_RC(anytls_stream_open(c, "short", "127.0.0.1", g_echo.port, 10000, &s), ANYTLS_OK);
@@ -897,13 +903,7 @@ static void test_pending_opens(uint16_t server_port) {
     uint16_t silent_port = 0;
     int silent = listen_loopback(&silent_port);
     CHECK(silent >= 0);
-    char toml[512];
-    snprintf(toml, sizeof toml,
-             "[[proxies]]\nname = \"stuck\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
-             "password = \"secret\"\nca-file = \"%s\"\n",
-             (unsigned)silent_port, g_ca);
-    anytls_client *stuck = NULL;
-    CHECK_RC(anytls_client_open(toml, &stuck), ANYTLS_OK);
+    anytls_client *stuck = open_one_proxy_client("stuck", silent_port);
     enum { kOpens = 50 };
     anytls_open *opens[kOpens] = {0};
     for (int i = 0; i < kOpens; ++i) {
@@ -946,9 +946,8 @@ static void test_pending_opens(uint16_t server_port) {
     (void)server_port;
 }
 
-/* A server stops at once although a connection is stuck in its TLS handshake (a client that
- * connected and said nothing): the handshake's wait is cancelled, not waited out. */
-static void test_server_stop_cancels_handshakes(void) {
+/* Starts the test server (the PKI's certificate, user "tester" / "secret"); its port in *port. */
+static anytls_server *start_test_server(uint16_t *port) {
     char toml[1024];
     snprintf(toml, sizeof toml,
              "listen = \"127.0.0.1:0\"\ncertificate = \"%s\"\nprivate-key = \"%s\"\n"
@@ -956,8 +955,16 @@ static void test_server_stop_cancels_handshakes(void) {
              g_cert, g_key);
     anytls_server *server = NULL;
     CHECK_RC(anytls_server_start(toml, &server), ANYTLS_OK);
+    *port = 0;
+    if (server) CHECK_RC(anytls_server_port(server, port), ANYTLS_OK);
+    return server;
+}
+
+/* A server stops at once although a connection is stuck in its TLS handshake (a client that
+ * connected and said nothing): the handshake's wait is cancelled, not waited out. */
+static void test_server_stop_cancels_handshakes(void) {
     uint16_t port = 0;
-    CHECK_RC(anytls_server_port(server, &port), ANYTLS_OK);
+    anytls_server *server = start_test_server(&port);
     int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -996,15 +1003,8 @@ int main(void) {
     CHECK_RC(anytls_set_log(log_callback, &g_log_lines, ANYTLS_LOG_INFO), ANYTLS_OK);
 
     test_server_inputs();
-    char server_toml[1024];
-    snprintf(server_toml, sizeof server_toml,
-             "listen = \"127.0.0.1:0\"\ncertificate = \"%s\"\nprivate-key = \"%s\"\n"
-             "[[users]]\nname = \"tester\"\npassword = \"secret\"\n",
-             g_cert, g_key);
-    anytls_server *server = NULL;
-    CHECK_RC(anytls_server_start(server_toml, &server), ANYTLS_OK);
     uint16_t server_port = 0;
-    CHECK_RC(anytls_server_port(server, &server_port), ANYTLS_OK);
+    anytls_server *server = start_test_server(&server_port);
     CHECK(server_port != 0);
 
     test_client_inputs(server_port);

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from cli_runner import run_tests
+from echo_target import EchoTarget
 
 ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
 TIMEOUT = 10
@@ -45,39 +46,6 @@ password = "{PASSWORD}"
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-class EchoServer:
-    """A TCP echo server on 127.0.0.1 (a fallback service, or a stream's target)."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _echo(conn):
-        with conn:
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                conn.sendall(data)
-
-    def close(self):
-        self.listener.close()
 
 
 class RunningServer:
@@ -258,7 +226,7 @@ def test_certificate_verifies_for_ip_address_names():
 
 
 def test_wrong_password_goes_to_the_fallback():
-    echo = EchoServer()
+    echo = EchoTarget()
     config = f'fallback = "127.0.0.1:{echo.port}"\n' + USERS
     try:
         with tempfile.TemporaryDirectory() as directory, RunningServer(directory, config) as server:
@@ -285,7 +253,7 @@ def test_wrong_password_without_fallback_is_closed():
 
 
 def test_right_password_opens_a_stream_to_an_echo_server():
-    echo = EchoServer()
+    echo = EchoTarget()
     try:
         with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
             with server.connect() as tls:

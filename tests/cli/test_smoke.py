@@ -31,6 +31,7 @@ import urllib.parse
 from pathlib import Path
 
 from cli_runner import run_tests
+from echo_target import EchoTarget
 
 # The binary: argv[1] when run as a script (tests/cli/meson.build), else $ANYTLS (pytest).
 ANYTLS = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else os.environ.get("ANYTLS", "anytls")
@@ -40,34 +41,6 @@ BODY = b"hello through the tunnel\n"
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-class EchoServer:
-    """A TCP echo target on 127.0.0.1."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _echo(conn):
-        with conn:
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                conn.sendall(data)
 
 
 class HttpTarget:
@@ -233,7 +206,7 @@ class World:
         self.tmp = tempfile.TemporaryDirectory()
         self.dir = Path(self.tmp.name)
         self.server = RunningServer(self.dir)
-        self.echo = EchoServer()
+        self.echo = EchoTarget()
         self.http = HttpTarget(self.dir)
         return self
 
@@ -442,7 +415,7 @@ def test_uri_with_an_ipv6_host():
         return
     with tempfile.TemporaryDirectory() as directory:
         server = RunningServer(directory, listen="[::1]:0")
-        echo = EchoServer()
+        echo = EchoTarget()
         try:
             link = f"anytls://{urllib.parse.quote(PASSWORD, safe='')}@[::1]:{server.port}/?sni=localhost&insecure=1#v6"
             result = smoke("--uri", link, "--target", f"127.0.0.1:{echo.port}")

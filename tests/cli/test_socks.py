@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from echo_target import EchoTarget
 
 ANYTLS = os.environ.get("ANYTLS", "anytls")
 TIMEOUT = 60  # generous: a loaded 2-core machine, sanitizer builds
@@ -651,34 +652,6 @@ def test_share_link_instead_of_a_file(world):
 
 
 # --- idle memory (tools/anytls/memory_trim.hpp, docs/RELIABILITY.md "Idle memory") ----------
-
-class EchoTarget:
-    """A TCP echo server on 127.0.0.1, a thread per connection."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _echo(conn):
-        with conn:
-            try:
-                while data := conn.recv(65536):
-                    conn.sendall(data)
-            except OSError:
-                pass
-
-    def close(self):
-        self.listener.close()
 
 
 def resident_kib(process):

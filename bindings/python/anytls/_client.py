@@ -11,7 +11,7 @@ import socket
 import threading
 import warnings
 import weakref
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, TypeVar, Union
 
 from . import _lib
 from ._errors import E_CLOSED, E_CONFIG, ClosedError, make_error
@@ -385,7 +385,34 @@ class _StreamIO(io.RawIOBase):
 # ---- client ------------------------------------------------------------------------------------
 
 
-class PendingOpen:
+_Self = TypeVar("_Self", bound="_ClosedOnExit")
+
+
+class _ClosedOnExit:
+    """A handle behind a _Gate that close() frees: closed at the end of a with block and, as a
+    last resort, when collected."""
+
+    _gate: _Gate
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            gate = getattr(self, "_gate", None)
+            if gate is not None and not gate.closed:
+                self.close()
+        except Exception:
+            pass
+
+
+class PendingOpen(_ClosedOnExit):
     """An open that runs in the library while an event loop watches :meth:`fileno` (it turns
     readable once the open has ended); from :meth:`Client.start_open`.
 
@@ -428,22 +455,9 @@ class PendingOpen:
         if handle is not None:
             _lib.lib().anytls_open_free(handle)
 
-    def __enter__(self) -> "PendingOpen":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            gate = getattr(self, "_gate", None)
-            if gate is not None and not gate.closed:
-                self.close()
-        except Exception:
-            pass
 
 
-class Client:
+class Client(_ClosedOnExit):
     """An AnyTLS client: its proxies, their session pools and its reactor thread.
 
     ``Client(config=toml_text)`` or ``Client(path="client.toml")``; use as a context manager or
@@ -617,19 +631,6 @@ class Client:
                 except Exception:
                     pass
 
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            gate = getattr(self, "_gate", None)
-            if gate is not None and not gate.closed:
-                self.close()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         return f"<anytls.Client {'closed' if self.closed else 'open'}>"
