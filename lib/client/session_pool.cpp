@@ -385,7 +385,8 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
                                                  &scope_.cancellation());
     if (!opened) {
         forget(entry);
-        note_creation_failure(opened.error());
+        // A creation that the pool's shutdown cancelled did not fail: nothing to count or log.
+        if (!stopping_ && !scope_.cancelled()) note_creation_failure(opened.error());
         co_return std::move(opened).error();
     }
     if (stopping_ || !entry->in_pool) {

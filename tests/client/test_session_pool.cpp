@@ -677,3 +677,42 @@ TEST_CASE("a session that a creation made for one open goes to that open, not to
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("client") {
+
+TEST_CASE("a creation that the pool's shutdown cancels is not a failure: not counted, not logged") {
+    Reactor reactor;
+    // A server that accepts TCP (the kernel does, from the backlog) and never answers TLS.
+    auto silent = TcpListener::listen(SocketAddress::loopback_v4(0));
+    REQUIRE(silent);
+    session::ClientConfig cc;
+    cc.server_host = "127.0.0.1";
+    cc.server_port = silent->address().port();
+    cc.password = kPassword;
+    cc.ca_file = test::test_pki().ca_cert;
+    std::atomic<std::uint64_t> sequence{0};
+    ManualClock clock{TimePoint{} + std::chrono::hours(1000)};
+    auto pool = std::make_unique<client::SessionPool>(reactor, "test-proxy", cc, base_settings(),
+                                                      std::make_shared<session::PaddingState>(), &sequence, &clock, 42);
+    std::vector<std::string> lines;
+    log::set_level(log::Level::debug);
+    log::set_sink([&](log::Level, std::string_view line) { lines.emplace_back(line); });
+    std::optional<Result<client::PooledStream>> opened;
+    auto keep = [](std::optional<Result<client::PooledStream>>* out, Task<Result<client::PooledStream>> t) -> Task<void> {
+        out->emplace(co_await std::move(t));
+    };
+    reactor.spawn(keep(&opened, pool->open_stream("127.0.0.1", 9, 30s)));
+    for (int i = 0; i < 1000 && pool->creating() == 0; ++i) reactor.run_once(false);
+    REQUIRE(pool->creating() == 1);
+    sync_wait(reactor, pool->shutdown());
+    for (int i = 0; i < 1000 && !opened; ++i) reactor.run_once(true);
+    log::set_sink({});
+    log::set_level(log::Level::info);
+    REQUIRE(opened);
+    CHECK_FALSE(*opened);
+    CHECK(pool->stats().creation_failures == 0);
+    CHECK(std::none_of(lines.begin(), lines.end(),
+                       [](const std::string& l) { return l.find("Session creation") != std::string::npos; }));
+}
+
+}  // TEST_SUITE
