@@ -355,9 +355,18 @@ func (c *Client) openFD(ctx context.Context, proxy, host string, port uint16, ti
 	if err != nil {
 		return -1, err
 	}
-	defer C.anytls_open_free(op)
-	stop := context.AfterFunc(ctx, func() { C.anytls_open_cancel(op) })
-	defer stop()
+	// The cancel may be running when the dial ends: the handle is freed only after it.
+	cancelDone := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.anytls_open_cancel(op)
+		close(cancelDone)
+	})
+	defer func() {
+		if !stop() {
+			<-cancelDone
+		}
+		C.anytls_open_free(op)
+	}()
 	if err := waitReadable(int(C.anytls_open_notify_fd(op))); err != nil {
 		return -1, err
 	}
