@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from cli_runner import run_tests
-from echo_target import EchoTarget
+from tcp_targets import EchoTarget
 
 ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
 TIMEOUT = 10

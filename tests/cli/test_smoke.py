@@ -31,7 +31,7 @@ import urllib.parse
 from pathlib import Path
 
 from cli_runner import run_tests
-from echo_target import EchoTarget
+from tcp_targets import EchoTarget, TcpTarget
 
 # The binary: argv[1] when run as a script (tests/cli/meson.build), else $ANYTLS (pytest).
 ANYTLS = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else os.environ.get("ANYTLS", "anytls")
@@ -59,7 +59,7 @@ class HttpTarget:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-class FloodingTarget:
+class FloodingTarget(TcpTarget):
     """An HTTP target on 127.0.0.1 that answers any request with a status line and `size` bytes
     as fast as it can, then closes: a large download or a peer that floods."""
 
@@ -68,22 +68,12 @@ class FloodingTarget:
     def __init__(self, size):
         self.size = size
         self.header = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n"
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def answer_bytes(self):
         return len(self.header) + self.size
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._flood, args=(conn,), daemon=True).start()
-
-    def _flood(self, conn):
+    def handle(self, conn):
         with conn:
             try:
                 conn.recv(65536)  # the request; its content does not matter
@@ -102,7 +92,7 @@ CMD_SYN, CMD_ALERT, CMD_SYNACK = 1, 5, 7
 COMMANDS_WITH_DATA = {0, 2, 4, 5, 6, 7, 10}
 
 
-class AlertingServer:
+class AlertingServer(TcpTarget):
     """A TLS server on 127.0.0.1 that speaks just enough AnyTLS to end each session with an
     Alert frame: once the client's Settings arrive (`when="before-open"`), or after answering
     the first SYN with a SYNACK, once the stream's first data arrives (`when="mid-stream"`)."""
@@ -115,17 +105,7 @@ class AlertingServer:
                        check=True, capture_output=True, timeout=60)
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+        super().__init__()
 
     @staticmethod
     def _read_exact(tls, n):
@@ -143,7 +123,7 @@ class AlertingServer:
             data = self._read_exact(tls, length) if command in COMMANDS_WITH_DATA else b""
             yield command, stream, data
 
-    def _session(self, conn):
+    def handle(self, conn):
         try:
             with self.context.wrap_socket(conn, server_side=True) as tls:
                 preamble = self._read_exact(tls, 34)  # sha256(password), padding length

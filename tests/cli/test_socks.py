@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from echo_target import EchoTarget
+from tcp_targets import EchoTarget
 
 ANYTLS = os.environ.get("ANYTLS", "anytls")
 TIMEOUT = 60  # generous: a loaded 2-core machine, sanitizer builds
