@@ -129,8 +129,8 @@ session::ClientConfig to_client_config(const config::ProxyConfig& p) {
     c.skip_verify = p.skip_cert_verify;
     c.ca_file = p.ca_file;
     c.alpn = p.alpn;
-    if (!p.pool.client_name.empty()) c.client_name = p.pool.client_name;
-    c.tcp_keepalive = p.pool.tcp_keepalive;
+    // client-name and tcp-keepalive are pool settings, which may change live: the pool lays
+    // them over this at every creation (SessionPool::create_session), so they are not set here.
     return c;
 }
 
