@@ -552,11 +552,17 @@ ANYTLS_API int anytls_pool_reset(anytls_client* client, const char* proxy) noexc
 
 namespace {
 
+// Every open's check of its client and proxy, under `life` held shared: 0 or the error.
+int check_open_target(const ClientCore& core, const char* proxy) {
+    if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
+    if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
+    return 0;
+}
+
 // The part shared by anytls_stream_open and anytls_stream_open_fd; `life` is held shared.
 int open_stream_locked(ClientCore& core, const char* proxy, const char* host, std::uint16_t port, int timeout_ms,
                        std::unique_ptr<client::Stream>* out, bool wait_connected = false) {
-    if (core.closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
-    if (!known_proxy(core, proxy)) return unknown_proxy(core, proxy);
+    if (int rc = check_open_target(core, proxy)) return rc;
     auto opened = core.client->open_stream(proxy, host, port, std::chrono::milliseconds(timeout_ms), wait_connected);
     if (!opened) return fail(opened.error());
     *out = std::move(opened).value();
@@ -796,8 +802,7 @@ ANYTLS_API int anytls_open_start(anytls_client* client, const char* proxy, const
         if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_open_start")) return rc;
         std::shared_ptr<ClientCore> core = client->core;
         std::shared_lock life(core->life);
-        if (core->closed) return fail(ANYTLS_E_CLOSED, "the client is closed");
-        if (!known_proxy(*core, proxy)) return unknown_proxy(*core, proxy);
+        if (int rc = check_open_target(*core, proxy)) return rc;
         auto started = core->client->start_open(proxy, host, port, std::chrono::milliseconds(timeout_ms));
         if (!started) return fail(started.error());
         auto handle = std::make_unique<anytls_open>();

@@ -313,13 +313,20 @@ Result<std::size_t> Client::reset(const std::string& proxy) {
     return thread_->call([pool] { return pool->reset(); });
 }
 
+Result<Client::Outbound*> Client::find_for_open(const std::string& proxy, const std::string& host,
+                                               io::Duration timeout) {
+    auto o = find(proxy);
+    if (!o) return o;
+    if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
+    if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
+    return o;
+}
+
 Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, const std::string& host,
                                                     std::uint16_t port, io::Duration timeout,
                                                     bool wait_connected) {
-    auto o = find(proxy);
+    auto o = find_for_open(proxy, host, timeout);
     if (!o) return std::move(o).error();
-    if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
-    if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
     auto stream = io::run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), scope_.get(),
                                                                  wait_connected));
     if (stream) {
@@ -332,10 +339,8 @@ Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, co
 
 Result<std::unique_ptr<PendingOpen>> Client::start_open(const std::string& proxy, const std::string& host,
                                                        std::uint16_t port, io::Duration timeout) {
-    auto o = find(proxy);
+    auto o = find_for_open(proxy, host, timeout);
     if (!o) return std::move(o).error();
-    if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
-    if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
     const int notify = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (notify < 0) {
         int err = errno;

@@ -100,6 +100,8 @@ private:
     };
     Client() = default;
     Result<Outbound*> find(const std::string& proxy);
+    // find(), plus the checks every open makes of its target host and timeout.
+    Result<Outbound*> find_for_open(const std::string& proxy, const std::string& host, io::Duration timeout);
 
     config::ResolvedConfig config_;
     std::unique_ptr<io::ReactorThread> thread_;
