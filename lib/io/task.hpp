@@ -11,12 +11,21 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 namespace anytls::io {
 
 template <typename T = void>
 class Task;
+
+// What awaiting a Task without a coroutine throws: a default-constructed or moved-from Task, or
+// one whose handle was released. It is a programming error, so it travels as an exception like
+// any other the Task carries, and reaches the awaiter instead of dereferencing a null handle.
+class EmptyTaskError : public std::logic_error {
+public:
+    EmptyTaskError() : std::logic_error("awaited a Task that holds no coroutine") {}
+};
 
 namespace detail {
 
@@ -73,7 +82,7 @@ public:
     using promise_type = detail::TaskPromise<T>;
     using Handle = std::coroutine_handle<promise_type>;
 
-    Task() noexcept = default;
+    Task() noexcept = default;  // holds no coroutine: awaiting it throws EmptyTaskError
     explicit Task(Handle h) noexcept : handle_(h) {}
     Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
     Task& operator=(Task&& other) noexcept {
@@ -100,7 +109,10 @@ public:
                 handle.promise().continuation = awaiting;
                 return handle;  // start the task by symmetric transfer
             }
-            T await_resume() { return handle.promise().take_result(); }
+            T await_resume() {
+                if (!handle) throw EmptyTaskError{};
+                return handle.promise().take_result();
+            }
         };
         return Awaiter{handle_};
     }

@@ -114,6 +114,21 @@ TEST_CASE("Task propagates exceptions to its awaiter") {
     CHECK_THROWS_WITH(sync_wait(r, Thrower::run()), "boom");
 }
 
+TEST_CASE("awaiting an empty Task throws EmptyTaskError to the awaiter") {
+    struct Awaits {
+        static Task<int> value(Task<int> inner) { co_return co_await std::move(inner); }
+        static Task<void> nothing(Task<void> inner) { co_await std::move(inner); }
+    };
+    Reactor r;
+    CHECK_THROWS_AS(sync_wait(r, Awaits::value(Task<int>{})), EmptyTaskError);
+    CHECK_THROWS_AS(sync_wait(r, Awaits::nothing(Task<void>{})), EmptyTaskError);
+    // A moved-from Task is empty too.
+    Task<int> moved = add_one(1);
+    Task<int> taker = std::move(moved);
+    CHECK_THROWS_AS(sync_wait(r, Awaits::value(std::move(moved))), EmptyTaskError);
+    CHECK(sync_wait(r, std::move(taker)) == 2);
+}
+
 TEST_CASE("sleep_for waits about as long as asked") {
     Reactor r;
     auto t0 = std::chrono::steady_clock::now();
