@@ -14,13 +14,16 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "client/session_pool.hpp"
 #include "io/cancellation.hpp"
 #include "io/reactor.hpp"
 #include "io/sync_wait.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
+#include "log/log.hpp"
 #include "server/server.hpp"
 #include "session/client_session.hpp"
 #include "support/echo_service.hpp"
@@ -168,6 +171,88 @@ inline io::Task<std::string> echo_verified(session::ClientStream* stream, std::u
     figures().bytes_verified += size;
     ++figures().streams;
     co_return std::string();
+}
+
+// Captures every log line at `level` and below while it lives (the tests read the pool's and the
+// server's lines); restores the default level and sink afterwards.
+struct LogCapture {
+    explicit LogCapture(log::Level level = log::Level::debug) {
+        log::set_level(level);
+        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
+    }
+    ~LogCapture() {
+        log::set_sink({});
+        log::set_level(log::Level::info);
+    }
+    LogCapture(const LogCapture&) = delete;
+    LogCapture& operator=(const LogCapture&) = delete;
+    // Some line contains `part`.
+    bool any(std::string_view part) const {
+        for (const auto& l : lines)
+            if (l.find(part) != std::string::npos) return true;
+        return false;
+    }
+    // Some line is exactly `line`.
+    bool logged(std::string_view line) const {
+        for (const auto& l : lines)
+            if (l == line) return true;
+        return false;
+    }
+    std::vector<std::string> lines;
+};
+
+// One stream's long echo transfer through a pool, for the tests that break the path under it.
+struct EchoTransfer {
+    std::size_t verified = 0;  // bytes that came back equal
+    bool ended = false;
+    bool clean_end = false;  // the stream ended with EOF instead of an error
+    std::string error;
+    std::chrono::steady_clock::time_point ended_at{};
+};
+
+// Echo rounds of 32 KiB of seeded random bytes until something fails (or `rounds` pass); every
+// read and write has a 5 s timeout.
+inline io::Task<void> echo_until_failure(client::SessionPool* pool, std::uint16_t echo_port,
+                                         EchoTransfer* t, std::uint64_t seed,
+                                         std::uint64_t rounds) {
+    using std::chrono::seconds;
+    auto stream = co_await pool->open_stream("127.0.0.1", echo_port, seconds(5));
+    if (!stream) {
+        t->error = "open: " + stream.error().text();
+        t->ended_at = std::chrono::steady_clock::now();
+        t->ended = true;
+        co_return;
+    }
+    std::vector<std::byte> back(32 * 1024);
+    for (std::uint64_t round = 0; round < rounds; ++round) {
+        auto data = random_bytes(seed + round, back.size());
+        auto w = co_await stream->write(data, seconds(5));
+        if (!w) {
+            t->error = w.error().text();
+            break;
+        }
+        std::size_t got = 0;
+        while (got < back.size()) {
+            auto n = co_await stream->read(std::span<std::byte>(back).subspan(got), seconds(5));
+            if (!n) {
+                t->error = n.error().text();
+                break;
+            }
+            if (*n == 0) {
+                t->clean_end = true;
+                break;
+            }
+            got += *n;
+        }
+        if (got < back.size()) break;
+        if (back != data) {
+            t->error = "echo differs";
+            break;
+        }
+        t->verified += back.size();
+    }
+    t->ended_at = std::chrono::steady_clock::now();
+    t->ended = true;
 }
 
 }  // namespace anytls::test

@@ -21,22 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct LogCapture {
-    LogCapture() {
-        log::set_level(log::Level::debug);
-        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
-    }
-    ~LogCapture() {
-        log::set_sink({});
-        log::set_level(log::Level::info);
-    }
-    bool any(std::string_view part) const {
-        for (const auto& l : lines)
-            if (l.find(part) != std::string::npos) return true;
-        return false;
-    }
-    std::vector<std::string> lines;
-};
 
 Task<std::string> session_and_echo(test::ServerEnvironment* env, std::uint16_t port, std::uint64_t seed) {
     auto opened = co_await session::open_session(env->reactor, env->client_config(port), env->padding, seed);
@@ -74,7 +58,7 @@ std::unique_ptr<client::SessionPool> make_pool(test::ServerEnvironment& env, std
 TEST_SUITE("reliability.connection_faults") {
 
 TEST_CASE("a reset during the TLS handshake fails the open with a clear error; nothing leaks; the next open works") {
-    LogCapture logs;
+    test::LogCapture logs;
     test::ServerEnvironment env;
     test::FaultRelay relay(env.reactor, env.server->local_address());
     REQUIRE(relay.listening());
@@ -120,7 +104,7 @@ TEST_CASE("a reset during the TLS handshake fails the open with a clear error; n
 }
 
 TEST_CASE("a stalled path under a busy stream: the read times out, the heartbeat closes the session, a fresh one serves") {
-    LogCapture logs;
+    test::LogCapture logs;
     test::ServerEnvironment env;
     test::FaultRelay relay(env.reactor, env.server->local_address());
     auto settings = pool_settings();
@@ -201,7 +185,7 @@ TEST_CASE("a stalled path under a busy stream: the read times out, the heartbeat
 }
 
 TEST_CASE("a reset in the middle of transfers: every stream fails with an error (never a clean end), the pool replaces the sessions") {
-    LogCapture logs;
+    test::LogCapture logs;
     test::ServerEnvironment env;
     test::FaultRelay relay(env.reactor, env.server->local_address());
     ManualClock clock{TimePoint{} + std::chrono::hours(10)};
@@ -212,53 +196,8 @@ TEST_CASE("a reset in the middle of transfers: every stream fails with an error 
     pool->run_cycle();
     REQUIRE(env.run_until([&] { return pool->creating() == 0 && pool->stats().idle == 3; }));
 
-    struct Transfer {
-        std::size_t verified = 0;
-        bool ended = false;
-        bool clean_end = false;
-        std::string error;
-    };
-    struct Run {
-        static Task<void> transfer(test::ServerEnvironment* env, client::SessionPool* pool, Transfer* t, int index) {
-            auto stream = co_await pool->open_stream("127.0.0.1", env->echo_port(), 5s);
-            if (!stream) {
-                t->error = "open: " + stream.error().text();
-                t->ended = true;
-                co_return;
-            }
-            std::vector<std::byte> back(32 * 1024);
-            for (std::uint64_t round = 0; round < 100000; ++round) {
-                auto data = test::random_bytes(index * 1000003 + round, back.size());
-                auto w = co_await stream->write(data, 5s);
-                if (!w) {
-                    t->error = w.error().text();
-                    break;
-                }
-                std::size_t got = 0;
-                while (got < back.size()) {
-                    auto n = co_await stream->read(std::span<std::byte>(back).subspan(got), 5s);
-                    if (!n) {
-                        t->error = n.error().text();
-                        break;
-                    }
-                    if (*n == 0) {
-                        t->clean_end = true;
-                        break;
-                    }
-                    got += *n;
-                }
-                if (got < back.size()) break;
-                if (back != data) {
-                    t->error = "echo differs";
-                    break;
-                }
-                t->verified += back.size();
-            }
-            t->ended = true;
-        }
-    };
-    std::vector<Transfer> transfers(3);
-    for (int i = 0; i < 3; ++i) env.reactor.spawn(Run::transfer(&env, pool.get(), &transfers[i], i));
+    std::vector<test::EchoTransfer> transfers(3);
+    for (int i = 0; i < 3; ++i) env.reactor.spawn(test::echo_until_failure(pool.get(), env.echo_port(), &transfers[i], i * 1000003, 100000));
     REQUIRE(env.run_until([&] {
         for (auto& t : transfers)
             if (t.verified < 256 * 1024) return false;

@@ -130,17 +130,6 @@ std::vector<proto::Frame> decode_all(const Bytes& bytes) {
     return frames;
 }
 
-struct LogCapture {
-    LogCapture() {
-        log::set_level(log::Level::debug);
-        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
-    }
-    ~LogCapture() {
-        log::set_sink({});
-        log::set_level(log::Level::info);
-    }
-    std::vector<std::string> lines;
-};
 
 // A normal client session through the server still echoes: the server keeps working.
 Task<std::string> healthy_echo(test::ServerEnvironment* env) {
@@ -164,7 +153,7 @@ Task<std::string> healthy_echo(test::ServerEnvironment* env) {
 TEST_SUITE("reliability.hostile_client") {
 
 TEST_CASE("garbage and a wrong password look the same from outside: no byte, the same close") {
-    LogCapture logs;
+    test::LogCapture logs;
     test::ServerEnvironment env;
     RawClientPlan garbage;
     garbage.writes = {Bytes(64, 0x5a)};
@@ -192,7 +181,7 @@ TEST_CASE("garbage and a wrong password look the same from outside: no byte, the
 }
 
 TEST_CASE("with a fallback, garbage and a wrong password are both relayed to it, byte for byte") {
-    LogCapture logs;
+    test::LogCapture logs;
     test::ServerEnvironment env;
     // The echo target stands in for the web server a fallback normally names.
     auto config = test::ServerEnvironment::default_config();
@@ -221,7 +210,7 @@ TEST_CASE("with a fallback, garbage and a wrong password are both relayed to it,
 }
 
 TEST_CASE("slowloris: a silent connection closes at the handshake timeout, a stuck preamble at the auth timeout") {
-    LogCapture logs;
+    test::LogCapture logs;
     auto config = test::ServerEnvironment::default_config();
     config.handshake_timeout = 1s;
     config.auth_timeout = 1s;
@@ -245,7 +234,7 @@ TEST_CASE("slowloris: a silent connection closes at the handshake timeout, a stu
 }
 
 TEST_CASE("10,000 SYNs on one session: the stream limit caps them and the server keeps working") {
-    LogCapture logs;
+    test::LogCapture logs;
     auto config = test::ServerEnvironment::default_config();
     config.max_streams_per_session = 64;
     test::ServerEnvironment env(config);
@@ -293,7 +282,7 @@ TEST_CASE("10,000 SYNs on one session: the stream limit caps them and the server
 }
 
 TEST_CASE("a SYN before Settings gets an Alert and the session closes") {
-    LogCapture logs;
+    test::LogCapture logs;
     test::ServerEnvironment env;
     Bytes bytes = preamble(test::kReliabilityPassword);
     put_header(bytes, proto::Command::syn, 1);

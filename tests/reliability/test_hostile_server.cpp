@@ -210,25 +210,13 @@ Outcome run_case(Script script, std::size_t expected, bool try_second,
     return out;
 }
 
-// Quiet logs (a hostile server makes the client warn); restores the default afterwards.
-struct LogCapture {
-    LogCapture() {
-        log::set_level(log::Level::debug);
-        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
-    }
-    ~LogCapture() {
-        log::set_sink({});
-        log::set_level(log::Level::info);
-    }
-    std::vector<std::string> lines;
-};
 
 }  // namespace
 
 TEST_SUITE("reliability.hostile_server") {
 
 TEST_CASE("a frame longer than the bytes that follow, then EOF: the stream fails, it does not end cleanly") {
-    LogCapture logs;
+    test::LogCapture logs;
     for (int header_only : {0, 1}) {
         Script script;
         Bytes bytes;
@@ -256,7 +244,7 @@ TEST_CASE("a frame longer than the bytes that follow, then EOF: the stream fails
 }
 
 TEST_CASE("unknown commands and client-bound junk are skipped by their header only") {
-    LogCapture logs;
+    test::LogCapture logs;
     Script script;
     Bytes bytes;
     put_header(bytes, 11, 1, 5);          // unknown command with a length: header only
@@ -278,7 +266,7 @@ TEST_CASE("unknown commands and client-bound junk are skipped by their header on
 }
 
 TEST_CASE("FIN, SYNACK and PSH for unknown stream ids are ignored") {
-    LogCapture logs;
+    test::LogCapture logs;
     Script script;
     Bytes bytes;
     put_frame(bytes, proto::Command::fin, 99, "");
@@ -298,7 +286,7 @@ TEST_CASE("FIN, SYNACK and PSH for unknown stream ids are ignored") {
 }
 
 TEST_CASE("an invalid or enormous UpdatePaddingScheme is refused; memory stays bounded") {
-    LogCapture logs;
+    test::LogCapture logs;
     // The default scheme's largest write is ~4.5 KB, far below the bound pushed schemes get.
     CHECK(proto::PaddingScheme::default_scheme().largest_padded_write() < 8000);
     CHECK(proto::PaddingScheme::default_scheme().largest_padded_write() > 4000);
@@ -346,7 +334,7 @@ TEST_CASE("an invalid or enormous UpdatePaddingScheme is refused; memory stays b
 }
 
 TEST_CASE("an Alert closes the session with the server's text; a huge Alert is handled") {
-    LogCapture logs;
+    test::LogCapture logs;
     for (std::size_t size : {std::size_t{8}, std::size_t{65535}}) {
         Script script;
         Bytes bytes;

@@ -63,17 +63,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-struct TraceCapture {
-    TraceCapture() {
-        log::set_level(log::Level::trace);
-        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
-    }
-    ~TraceCapture() {
-        log::set_sink({});
-        log::set_level(log::Level::info);
-    }
-    std::vector<std::string> lines;
-};
 
 Task<std::string> full_client_life(test::ServerEnvironment* env, client::SessionPool* pool) {
     for (int i = 0; i < 3; ++i) {
@@ -148,7 +137,7 @@ TEST_SUITE("reliability.security") {
 
 TEST_CASE("no password, password hash or private key in any log line at trace level") {
     const auto& pki = test::test_pki();
-    TraceCapture capture;  // from before the server starts
+    test::LogCapture capture{log::Level::trace};  // from before the server starts
     auto server_config = test::ServerEnvironment::default_config();
     server_config.users = {{"alice", kSecret}};
     test::ServerEnvironment env(server_config);
@@ -232,7 +221,7 @@ TEST_CASE("no logging call in lib/ or capi/ passes a password, a hash or a priva
 }
 
 TEST_CASE("certificate verification is on by default") {
-    TraceCapture capture;
+    test::LogCapture capture{log::Level::trace};
     // A server whose certificate is self-signed, made at start (what `--self-signed` does).
     auto self_signed = tls::generate_self_signed({"localhost", "127.0.0.1"});
     REQUIRE_MESSAGE(self_signed, self_signed.error().text());
@@ -273,7 +262,7 @@ TEST_CASE("certificate verification is on by default") {
 }
 
 TEST_CASE("the server's session limit refuses the connection beyond it, and frees the slot on close") {
-    TraceCapture capture;
+    test::LogCapture capture{log::Level::trace};
     auto config = test::ServerEnvironment::default_config();
     config.max_sessions = 3;
     test::ServerEnvironment env(config);
@@ -319,7 +308,7 @@ Task<void> write_forever(session::ClientStream* stream, bool* stopped) {
 }  // namespace
 
 TEST_CASE("the server's buffered bytes per stream stay under its stream buffer limit") {
-    TraceCapture capture;
+    test::LogCapture capture{log::Level::trace};
     auto config = test::ServerEnvironment::default_config();
     config.stream_buffer_limit = 64 * 1024;
     test::ServerEnvironment env(config);

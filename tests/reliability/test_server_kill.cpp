@@ -22,20 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct LogCapture {
-    LogCapture() {
-        log::set_level(log::Level::debug);
-        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
-    }
-    ~LogCapture() {
-        log::set_sink({});
-        log::set_level(log::Level::info);
-    }
-    bool logged(const std::string& line) const {
-        return std::find(lines.begin(), lines.end(), line) != lines.end();
-    }
-    std::vector<std::string> lines;
-};
 
 std::string write_server_config(const std::string& name, const std::string& listen) {
     const auto& pki = test::test_pki();
@@ -45,54 +31,6 @@ std::string write_server_config(const std::string& name, const std::string& list
                         << "\"\nlog-level = \"warning\"\n[[users]]\nname = \"kill\"\npassword = \""
                         << test::kReliabilityPassword << "\"\n";
     return path;
-}
-
-struct Transfer {
-    std::size_t verified = 0;
-    bool ended = false;
-    bool clean_end = false;
-    std::string error;
-    std::chrono::steady_clock::time_point ended_at{};
-};
-
-// Echo rounds of 32 KiB until something fails; every read and write has a 5 s timeout.
-Task<void> transfer(client::SessionPool* pool, std::uint16_t echo_port, Transfer* t, int index) {
-    auto stream = co_await pool->open_stream("127.0.0.1", echo_port, 5s);
-    if (!stream) {
-        t->error = "open: " + stream.error().text();
-        t->ended = true;
-        co_return;
-    }
-    std::vector<std::byte> back(32 * 1024);
-    for (std::uint64_t round = 0; round < 1000000; ++round) {
-        auto data = test::random_bytes(index * 7919 + round, back.size());
-        auto w = co_await stream->write(data, 5s);
-        if (!w) {
-            t->error = w.error().text();
-            break;
-        }
-        std::size_t got = 0;
-        while (got < back.size()) {
-            auto n = co_await stream->read(std::span<std::byte>(back).subspan(got), 5s);
-            if (!n) {
-                t->error = n.error().text();
-                break;
-            }
-            if (*n == 0) {
-                t->clean_end = true;
-                break;
-            }
-            got += *n;
-        }
-        if (got < back.size()) break;
-        if (back != data) {
-            t->error = "echo differs";
-            break;
-        }
-        t->verified += back.size();
-    }
-    t->ended_at = std::chrono::steady_clock::now();
-    t->ended = true;
 }
 
 Task<std::string> one_echo(client::SessionPool* pool, std::uint16_t echo_port) {
@@ -123,7 +61,7 @@ TEST_SUITE("reliability.server_kill") {
 TEST_CASE("SIGKILL of the server mid-transfer: every stream errors in time; the pool refills at its rate once it is back") {
     const char* exe = std::getenv("ANYTLS_EXE");
     REQUIRE_MESSAGE(exe, "ANYTLS_EXE must name the anytls binary (meson sets it)");
-    LogCapture logs;
+    test::LogCapture logs;
     // The in-process parts: an echo target and the pool (no in-process AnyTLS server is used).
     test::ServerEnvironment env;
     test::ServerProcess first;
@@ -150,8 +88,8 @@ TEST_CASE("SIGKILL of the server mid-transfer: every stream errors in time; the 
     REQUIRE(pool.stats().idle == 4);
     clock.advance(10s);  // the sessions are past the early-death window
 
-    std::vector<Transfer> transfers(4);
-    for (int i = 0; i < 4; ++i) env.reactor.spawn(transfer(&pool, env.echo_port(), &transfers[i], i));
+    std::vector<test::EchoTransfer> transfers(4);
+    for (int i = 0; i < 4; ++i) env.reactor.spawn(test::echo_until_failure(&pool, env.echo_port(), &transfers[i], i * 7919, 1000000));
     REQUIRE(env.run_until([&] {
         for (auto& t : transfers)
             if (t.verified < 128 * 1024 && !t.ended) return false;
