@@ -101,17 +101,25 @@ std::string SocksAddress::to_string() const {
 
 std::size_t SocksAddress::encoded_size() const { return 1 + body_size(*this) + 2; }
 
-Result<void> append_socks_address(std::vector<std::uint8_t>& out, const SocksAddress& address) {
+Result<void> append_address(std::vector<std::uint8_t>& out, const SocksAddress& address,
+                            const AddressFamilyBytes& families) {
     if (address.type == SocksAddress::Type::domain &&
         (address.domain.empty() || address.domain.size() > max_domain_size)) {
-        return make_error(errc::invalid_argument, "target host name must be 1..255 bytes");
+        return make_error(errc::invalid_argument,
+                          std::string(families.what) + ": host name must be 1..255 bytes");
     }
     out.reserve(out.size() + address.encoded_size());
-    out.push_back(static_cast<std::uint8_t>(address.type));
     switch (address.type) {
-        case SocksAddress::Type::ipv4: out.insert(out.end(), address.ip.begin(), address.ip.begin() + 4); break;
-        case SocksAddress::Type::ipv6: out.insert(out.end(), address.ip.begin(), address.ip.end()); break;
+        case SocksAddress::Type::ipv4:
+            out.push_back(families.ipv4);
+            out.insert(out.end(), address.ip.begin(), address.ip.begin() + 4);
+            break;
+        case SocksAddress::Type::ipv6:
+            out.push_back(families.ipv6);
+            out.insert(out.end(), address.ip.begin(), address.ip.end());
+            break;
         case SocksAddress::Type::domain:
+            out.push_back(families.name);
             out.push_back(static_cast<std::uint8_t>(address.domain.size()));
             out.insert(out.end(), address.domain.begin(), address.domain.end());
             break;
@@ -121,30 +129,29 @@ Result<void> append_socks_address(std::vector<std::uint8_t>& out, const SocksAdd
     return {};
 }
 
-Result<std::vector<std::uint8_t>> encode_socks_address(const SocksAddress& address) {
-    std::vector<std::uint8_t> out;
-    if (auto appended = append_socks_address(out, address); !appended) return std::move(appended).error();
-    return out;
-}
-
-Result<SocksAddressDecode> decode_socks_address(std::span<const std::uint8_t> input) {
+Result<SocksAddressDecode> decode_address(std::span<const std::uint8_t> input,
+                                          const AddressFamilyBytes& families) {
     SocksAddressDecode result;
     if (input.empty()) return result;
 
     SocksAddress address;
     std::size_t body = 0;
-    switch (input[0]) {
-        case 0x01: address.type = SocksAddress::Type::ipv4; body = 4; break;
-        case 0x04: address.type = SocksAddress::Type::ipv6; body = 16; break;
-        case 0x03:
-            address.type = SocksAddress::Type::domain;
-            if (input.size() < 2) return result;
-            if (input[1] == 0) return make_error(errc::protocol, "empty target name in stream address");
-            body = 1 + std::size_t{input[1]};
-            break;
-        default:
-            return make_error(errc::protocol, "unknown address type " + std::to_string(input[0]) +
-                                                  " in stream address");
+    if (input[0] == families.ipv4) {
+        address.type = SocksAddress::Type::ipv4;
+        body = 4;
+    } else if (input[0] == families.ipv6) {
+        address.type = SocksAddress::Type::ipv6;
+        body = 16;
+    } else if (input[0] == families.name) {
+        address.type = SocksAddress::Type::domain;
+        if (input.size() < 2) return result;
+        if (input[1] == 0) {
+            return make_error(errc::protocol, "empty name in " + std::string(families.what));
+        }
+        body = 1 + std::size_t{input[1]};
+    } else {
+        return make_error(errc::protocol, "unknown address type " + std::to_string(input[0]) +
+                                              " in " + std::string(families.what));
     }
     const std::size_t total = 1 + body + 2;
     if (input.size() < total) return result;
@@ -159,6 +166,20 @@ Result<SocksAddressDecode> decode_socks_address(std::span<const std::uint8_t> in
     result.address = std::move(address);
     result.consumed = total;
     return result;
+}
+
+Result<void> append_socks_address(std::vector<std::uint8_t>& out, const SocksAddress& address) {
+    return append_address(out, address, socks_family_bytes);
+}
+
+Result<std::vector<std::uint8_t>> encode_socks_address(const SocksAddress& address) {
+    std::vector<std::uint8_t> out;
+    if (auto appended = append_socks_address(out, address); !appended) return std::move(appended).error();
+    return out;
+}
+
+Result<SocksAddressDecode> decode_socks_address(std::span<const std::uint8_t> input) {
+    return decode_address(input, socks_family_bytes);
 }
 
 }  // namespace anytls::proto

@@ -56,10 +56,16 @@ struct SocksAddress {
 // UDP-over-TCP (sing uot v2) uses this target (docs/DESIGN.md, "UDP over TCP").
 inline constexpr std::string_view udp_over_tcp_host = "sp.v2.udp-over-tcp.arpa";
 
-// Appends the encoding. Fails with errc::invalid_argument for a domain that is empty or
-// longer than 255 bytes.
-Result<void> append_socks_address(std::vector<std::uint8_t>& out, const SocksAddress& address);
-Result<std::vector<std::uint8_t>> encode_socks_address(const SocksAddress& address);
+// The family bytes of an address encoding. The layout (family byte, body, u16 BE port) is the
+// same everywhere; only the numbering differs: SOCKS5's for stream targets and the UDP-over-TCP
+// request, uot.AddrParser's for UDP-over-TCP per-packet addresses (udp_over_tcp.hpp).
+struct AddressFamilyBytes {
+    std::uint8_t ipv4;
+    std::uint8_t ipv6;
+    std::uint8_t name;
+    std::string_view what;  // the encoding, as errors name it: "stream address"
+};
+inline constexpr AddressFamilyBytes socks_family_bytes{0x01, 0x04, 0x03, "stream address"};
 
 struct SocksAddressDecode {
     enum class Status { need_more, done };
@@ -68,8 +74,18 @@ struct SocksAddressDecode {
     std::size_t consumed = 0;  // when done: the encoding's length; the rest is stream data
 };
 
+// Appends the encoding with `families`' bytes. Fails with errc::invalid_argument for a domain
+// that is empty or longer than 255 bytes.
+Result<void> append_address(std::vector<std::uint8_t>& out, const SocksAddress& address,
+                            const AddressFamilyBytes& families);
 // Decodes an address from the front of `input`. need_more when `input` is a strict prefix of
-// a valid encoding; errc::protocol for an unknown type byte or an empty name.
+// a valid encoding; errc::protocol for an unknown family byte or an empty name.
+Result<SocksAddressDecode> decode_address(std::span<const std::uint8_t> input,
+                                          const AddressFamilyBytes& families);
+
+// The SOCKS5 form (socks_family_bytes).
+Result<void> append_socks_address(std::vector<std::uint8_t>& out, const SocksAddress& address);
+Result<std::vector<std::uint8_t>> encode_socks_address(const SocksAddress& address);
 Result<SocksAddressDecode> decode_socks_address(std::span<const std::uint8_t> input);
 
 }  // namespace anytls::proto

@@ -11,9 +11,7 @@ namespace anytls::proto {
 namespace {
 
 // uot.AddrParser's family bytes (sing common/uot/protocol.go).
-constexpr std::uint8_t packet_family_ipv4 = 0x00;
-constexpr std::uint8_t packet_family_ipv6 = 0x01;
-constexpr std::uint8_t packet_family_name = 0x02;
+constexpr AddressFamilyBytes packet_family_bytes{0x00, 0x01, 0x02, "UDP-over-TCP packet address"};
 
 void append_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
     out.push_back(static_cast<std::uint8_t>(value >> 8));
@@ -21,45 +19,6 @@ void append_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
 }
 
 std::uint16_t read_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-
-struct AddressDecode {
-    bool done = false;
-    SocksAddress address;
-    std::size_t consumed = 0;
-};
-
-// A per-packet address from the front of `input`; done == false: need more bytes.
-Result<AddressDecode> decode_packet_address(std::span<const std::uint8_t> input) {
-    AddressDecode result;
-    if (input.empty()) return result;
-    SocksAddress address;
-    std::size_t body = 0;
-    switch (input[0]) {
-        case packet_family_ipv4: address.type = SocksAddress::Type::ipv4; body = 4; break;
-        case packet_family_ipv6: address.type = SocksAddress::Type::ipv6; body = 16; break;
-        case packet_family_name:
-            address.type = SocksAddress::Type::domain;
-            if (input.size() < 2) return result;
-            if (input[1] == 0) return make_error(errc::protocol, "empty name in UDP-over-TCP packet address");
-            body = 1 + std::size_t{input[1]};
-            break;
-        default:
-            return make_error(errc::protocol, "unknown address family " + std::to_string(input[0]) +
-                                                  " in UDP-over-TCP packet");
-    }
-    const std::size_t total = 1 + body + 2;
-    if (input.size() < total) return result;
-    if (address.type == SocksAddress::Type::domain) {
-        address.domain.assign(reinterpret_cast<const char*>(input.data() + 2), body - 1);
-    } else {
-        std::copy_n(input.begin() + 1, body, address.ip.begin());
-    }
-    address.port = read_u16(input.data() + 1 + body);
-    result.done = true;
-    result.address = std::move(address);
-    result.consumed = total;
-    return result;
-}
 
 }  // namespace
 
@@ -90,26 +49,7 @@ std::size_t udp_over_tcp_address_size(const SocksAddress& address) {
 }
 
 Result<void> append_udp_over_tcp_address(std::vector<std::uint8_t>& out, const SocksAddress& address) {
-    switch (address.type) {
-        case SocksAddress::Type::ipv4:
-            out.push_back(packet_family_ipv4);
-            out.insert(out.end(), address.ip.begin(), address.ip.begin() + 4);
-            break;
-        case SocksAddress::Type::ipv6:
-            out.push_back(packet_family_ipv6);
-            out.insert(out.end(), address.ip.begin(), address.ip.end());
-            break;
-        case SocksAddress::Type::domain:
-            if (address.domain.empty() || address.domain.size() > 255) {
-                return make_error(errc::invalid_argument, "UDP-over-TCP address name must be 1..255 bytes");
-            }
-            out.push_back(packet_family_name);
-            out.push_back(static_cast<std::uint8_t>(address.domain.size()));
-            out.insert(out.end(), address.domain.begin(), address.domain.end());
-            break;
-    }
-    append_u16(out, address.port);
-    return {};
+    return append_address(out, address, packet_family_bytes);
 }
 
 Result<void> append_udp_over_tcp_packet(std::vector<std::uint8_t>& out, bool connect_mode,
@@ -144,9 +84,11 @@ Result<std::optional<UdpOverTcpPacketView>> UdpOverTcpPacketDecoder::next() {
     UdpOverTcpPacketView packet;
     std::size_t header = 0;
     if (!connect_mode_) {
-        auto address = decode_packet_address(rest);
+        auto address = decode_address(rest, packet_family_bytes);
         if (!address) return std::move(address).error();
-        if (!address->done) return std::optional<UdpOverTcpPacketView>{};
+        if (address->status == SocksAddressDecode::Status::need_more) {
+            return std::optional<UdpOverTcpPacketView>{};
+        }
         packet.address = std::move(address->address);
         header = address->consumed;
     }
