@@ -179,6 +179,14 @@ func startEcho(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveEach(t, ln, func(c net.Conn) { io.Copy(c, c) })
+	return ln.Addr().String()
+}
+
+// serveEach accepts on ln until the test ends and runs handle for each connection on a goroutine
+// of its own; the connection is closed when handle returns. At cleanup the listener and every
+// connection still open are closed.
+func serveEach(t *testing.T, ln net.Listener, handle func(net.Conn)) {
 	var conns connSet
 	t.Cleanup(func() { ln.Close(); conns.closeAll() })
 	go func() {
@@ -190,11 +198,10 @@ func startEcho(t *testing.T) string {
 			conns.add(c)
 			go func() {
 				defer c.Close()
-				io.Copy(c, c)
+				handle(c)
 			}()
 		}
 	}()
-	return ln.Addr().String()
 }
 
 // startUDPEcho answers every datagram on 127.0.0.1 with the same bytes.
@@ -440,21 +447,10 @@ func startRefServer(t *testing.T, pki *testPKI, scheme []byte) *refServer {
 	}
 	s.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	var conns connSet
-	t.Cleanup(func() { cancel(); ln.Close(); conns.closeAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.add(c)
-			go func() {
-				defer c.Close()
-				service.NewConnection(ctx, &frameSniffingConn{Conn: c, server: s}, M.SocksaddrFromNet(c.RemoteAddr()), nil)
-			}()
-		}
-	}()
+	t.Cleanup(cancel)
+	serveEach(t, ln, func(c net.Conn) {
+		service.NewConnection(ctx, &frameSniffingConn{Conn: c, server: s}, M.SocksaddrFromNet(c.RemoteAddr()), nil)
+	})
 	return s
 }
 
@@ -674,6 +670,45 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// lineProcess is a started command whose stdout arrives line by line on lines (closed at EOF;
+// then exited gets cmd.Wait's result) and whose stderr is kept for failure messages.
+type lineProcess struct {
+	lines  chan string
+	exited chan error
+	stderr *lockedBuffer
+}
+
+// startWithLines starts cmd. With keepAll, every stdout line waits for its reader; without, a
+// line nobody is reading is dropped, so a process that keeps printing never blocks on a full pipe.
+func startWithLines(t *testing.T, cmd *exec.Cmd, keepAll bool) lineProcess {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := lineProcess{lines: make(chan string, 16), exited: make(chan error, 1), stderr: &lockedBuffer{}}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if keepAll {
+				p.lines <- scanner.Text()
+				continue
+			}
+			select {
+			case p.lines <- scanner.Text():
+			default: // nobody reads after start-up
+			}
+		}
+		close(p.lines)
+		p.exited <- cmd.Wait()
+	}()
+	return p
+}
+
 type ourServer struct {
 	addr  string
 	stop  func() serverReport
@@ -694,25 +729,8 @@ func startOurServer(t *testing.T, pki *testPKI, schemeFile string) *ourServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 16)
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			lines <- scanner.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
+	proc := startWithLines(t, cmd, true)
+	lines, exited, stderr := proc.lines, proc.exited, proc.stderr
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {

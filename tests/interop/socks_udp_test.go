@@ -13,7 +13,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -114,28 +113,8 @@ type cliProcess struct {
 func startCLI(t *testing.T, args ...string) *cliProcess {
 	t.Helper()
 	cmd := exec.Command(cliPath(t), args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 16)
-	go func() {
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			select {
-			case lines <- scanner.Text():
-			default: // nobody reads after start-up
-			}
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
+	proc := startWithLines(t, cmd, false)
+	lines, exited, stderr := proc.lines, proc.exited, proc.stderr
 	name := args[0]
 	stopped := false
 	p := &cliProcess{stderr: stderr}
