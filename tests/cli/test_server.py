@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from cli_runner import run_tests
+from processes import recv_exactly
 from tcp_targets import EchoTarget
 
 ANYTLS = sys.argv[1] if len(sys.argv) > 1 else "anytls"
@@ -127,16 +128,6 @@ def settings(md5=DEFAULT_SCHEME_MD5):
 
 def socks_ipv4(host, port):
     return bytes([0x01]) + socket.inet_aton(host) + struct.pack(">H", port)
-
-
-def recv_exactly(sock, count):
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise AssertionError(f"connection closed after {len(data)} of {count} bytes")
-        data += chunk
-    return data
 
 
 def read_frame(sock):

@@ -21,44 +21,12 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import recv_exactly, start_process, stop_process
 from tcp_targets import EchoTarget
 
 ANYTLS = os.environ.get("ANYTLS", "anytls")
 TIMEOUT = 60  # generous: a loaded 2-core machine, sanitizer builds
 PASSWORD = "socks test password"
-
-
-def start_process(args, ready_prefix):
-    """Starts args; returns (process, stdout lines up to the one starting with ready_prefix)."""
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    stderr_lines = []
-    threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
-    lines = []
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.startswith(ready_prefix):
-            threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
-            process.stderr_lines = stderr_lines
-            return process, lines
-    process.kill()
-    process.wait()
-    raise AssertionError(f"{args[:2]} did not print {ready_prefix!r}: stdout {lines!r}, stderr {stderr_lines!r}")
-
-
-def stop_process(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=TIMEOUT) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def host_port(text):
@@ -219,16 +187,6 @@ def socks5_connect(address, request_address, timeout=TIMEOUT):
     assert sock.recv(2) == b"\x05\x00"
     sock.sendall(b"\x05\x01\x00" + request_address)
     return sock
-
-
-def recv_exactly(sock, count):
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise AssertionError(f"connection closed after {len(data)} of {count} bytes")
-        data += chunk
-    return data
 
 
 def test_socks5_refused_target_is_answered_at_once_then_closed(world):

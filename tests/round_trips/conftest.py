@@ -6,50 +6,17 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import threading
-import time
-from typing import Iterator, List, Tuple
+from typing import Iterator, List
 
 import pytest
 
 from flight_relay import FlightRelay
+from processes import start_process, stop_process  # tests/cli/processes.py
 
 ANYTLS = os.environ.get("ANYTLS_EXE", "anytls")
 PASSWORD = "round trips password"
-START_TIMEOUT = 60  # generous: a loaded 2-core machine, sanitizer builds
 PAYLOAD = bytes((i * 7 + 1) % 256 for i in range(1000))
-
-
-def start_process(args: List[str], ready_prefix: str) -> Tuple[subprocess.Popen, List[str]]:
-    """Starts args; returns (process, stdout lines up to the one starting with ready_prefix)."""
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    stderr_lines: List[str] = []
-    threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
-    lines: List[str] = []
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.startswith(ready_prefix):
-            threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
-            return process, lines
-    process.kill()
-    process.wait()
-    raise AssertionError(f"{args[:2]} did not print {ready_prefix!r}: stdout {lines!r}, stderr {stderr_lines!r}")
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=START_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +39,7 @@ password = "{PASSWORD}"
     try:
         yield {"port": int(lines[-1].rpartition(":")[2]), "ca": str(ca)}
     finally:
-        stop_process(process)
+        stop_process(process, expect_success=False)
 
 
 @pytest.fixture()

@@ -19,7 +19,8 @@ import urllib.request
 
 import pytest
 
-from conftest import ANYTLS, PASSWORD, PAYLOAD, pool_keys, start_process, stop_process
+from conftest import ANYTLS, PASSWORD, PAYLOAD, pool_keys
+from processes import recv_exactly, start_process, stop_process  # tests/cli/processes.py
 from round_trip_count import COLD, WARM
 from round_trip_measure import measure_round_trips
 
@@ -49,17 +50,7 @@ ca-file = "{anytls_server['ca']}"
     try:
         yield {"address": (host, int(port)), "metrics": metrics}
     finally:
-        stop_process(process)
-
-
-def recv_exactly(sock: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise AssertionError(f"connection closed after {len(data)} of {count} bytes")
-        data += chunk
-    return data
+        stop_process(process, expect_success=False)
 
 
 def read_echo(sock: socket.socket, first_echo) -> bytes:
