@@ -17,6 +17,7 @@
 #include "proto/settings.hpp"
 #include "proto/socks_address.hpp"
 #include "reliability/reliability_support.hpp"
+#include "support/test_tls_client.hpp"
 #include "tls/tls_connection.hpp"
 
 using namespace anytls;
@@ -59,13 +60,7 @@ Task<void> raw_client(Reactor* r, std::uint16_t port, RawClientPlan plan, Seen* 
         else if (!n) seen->end_code = n.code();
         co_return;
     }
-    tls::ClientContextOptions options;
-    options.ca_file = test::test_pki().ca_cert;
-    auto context = tls::TlsContext::make_client(options);
-    REQUIRE(context);
-    tls::ClientHandshakeOptions handshake;
-    handshake.server_name = "localhost";
-    auto connected = co_await tls::TlsConnection::connect(*r, std::move(socket).value(), context.value(), handshake);
+    auto connected = co_await test::handshake_trusting_test_ca(*r, std::move(socket).value(), "localhost");
     if (!connected) {
         seen->tls_error = connected.error().text();
         co_return;

@@ -20,6 +20,7 @@
 #include "server/server.hpp"
 #include "session/client_session.hpp"
 #include "support/test_certs.hpp"
+#include "support/test_tls_client.hpp"
 #include "tls/tls_connection.hpp"
 
 using namespace anytls;
@@ -334,13 +335,7 @@ Task<void> padding_push(Environment* env, std::string* first_md5, std::string* s
 Task<void> syn_before_settings(Environment* env, std::vector<proto::Frame>* frames, bool* ended) {
     auto socket = co_await tcp_connect(env->reactor, SocketAddress::loopback_v4(env->server->local_address().port()), 5s);
     REQUIRE(socket);
-    tls::ClientContextOptions options;
-    options.ca_file = test::test_pki().ca_cert;
-    auto context = tls::TlsContext::make_client(options);
-    REQUIRE(context);
-    tls::ClientHandshakeOptions handshake;
-    handshake.server_name = "127.0.0.1";
-    auto connection = co_await tls::TlsConnection::connect(env->reactor, std::move(socket).value(), context.value(), handshake);
+    auto connection = co_await test::handshake_trusting_test_ca(env->reactor, std::move(socket).value(), "127.0.0.1");
     REQUIRE_MESSAGE(connection, connection.error().text());
     auto hash = proto::hash_password(password);
     REQUIRE(hash);
@@ -366,13 +361,7 @@ Task<void> syn_before_settings(Environment* env, std::vector<proto::Frame>* fram
 Task<void> fallback_echo(Environment* env, bool* echoed) {
     auto socket = co_await tcp_connect(env->reactor, SocketAddress::loopback_v4(env->server->local_address().port()), 5s);
     REQUIRE(socket);
-    tls::ClientContextOptions options;
-    options.ca_file = test::test_pki().ca_cert;
-    auto context = tls::TlsContext::make_client(options);
-    REQUIRE(context);
-    tls::ClientHandshakeOptions handshake;
-    handshake.server_name = "localhost";
-    auto connection = co_await tls::TlsConnection::connect(env->reactor, std::move(socket).value(), context.value(), handshake);
+    auto connection = co_await test::handshake_trusting_test_ca(env->reactor, std::move(socket).value(), "localhost");
     REQUIRE_MESSAGE(connection, connection.error().text());
     std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\nsome more bytes to pass 34";
     auto written = co_await connection.value()->write(std::as_bytes(std::span<const char>(request)), 5s);
