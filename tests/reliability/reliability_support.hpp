@@ -155,7 +155,9 @@ struct ServerEnvironment {
 
 // Writes `size` seeded random bytes to the echo target through `stream` and reads them back.
 // Returns an error text, or empty when every byte came back equal.
-inline io::Task<std::string> echo_verified(session::ClientStream* stream, std::uint64_t seed, std::size_t size) {
+// Stream: a session::ClientStream or a client::PooledStream (the same read/write calls).
+template <typename Stream>
+io::Task<std::string> echo_verified(Stream* stream, std::uint64_t seed, std::size_t size) {
     auto data = random_bytes(seed, size);
     auto written = co_await stream->write(data, std::chrono::seconds(10));
     if (!written) co_return "write: " + written.error().text();
@@ -200,6 +202,41 @@ struct LogCapture {
     }
     std::vector<std::string> lines;
 };
+
+// A new session (to `port`, the server's own when 0) carries one verified echo of `size` bytes,
+// then ends. Returns an error text, or empty.
+inline io::Task<std::string> session_echo(ServerEnvironment* env, std::uint16_t port,
+                                          std::uint64_t session_seed, std::uint64_t echo_seed,
+                                          std::size_t size) {
+    auto opened = co_await session::open_session(env->reactor, env->client_config(port),
+                                                 env->padding, session_seed);
+    if (!opened) co_return "open_session: " + opened.error().text();
+    auto session = std::move(opened).value();
+    auto stream = co_await session->open_stream("127.0.0.1", env->echo_port(), std::chrono::seconds(5));
+    if (!stream) {
+        session->close();
+        co_return "open_stream: " + stream.error().text();
+    }
+    auto verified = co_await echo_verified(&stream.value(), echo_seed, size);
+    auto closed = co_await stream->close();
+    (void)closed;
+    session->close();
+    co_return verified;
+}
+
+// One verified echo of `size` bytes through a stream the pool opens, which is then closed;
+// `session_seq`, when given, receives the sequence number of the session that carried it.
+inline io::Task<std::string> pooled_echo(client::SessionPool* pool, std::uint16_t echo_port,
+                                         std::uint64_t seed, std::size_t size,
+                                         std::uint64_t* session_seq = nullptr) {
+    auto stream = co_await pool->open_stream("127.0.0.1", echo_port, std::chrono::seconds(5));
+    if (!stream) co_return "open: " + stream.error().text();
+    if (session_seq) *session_seq = stream->session_seq();
+    auto verified = co_await echo_verified(&stream.value(), seed, size);
+    auto closed = co_await stream->close();
+    (void)closed;
+    co_return verified;
+}
 
 // One stream's long echo transfer through a pool, for the tests that break the path under it.
 struct EchoTransfer {

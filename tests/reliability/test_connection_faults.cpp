@@ -22,22 +22,6 @@ using namespace std::chrono_literals;
 namespace {
 
 
-Task<std::string> session_and_echo(test::ServerEnvironment* env, std::uint16_t port, std::uint64_t seed) {
-    auto opened = co_await session::open_session(env->reactor, env->client_config(port), env->padding, seed);
-    if (!opened) co_return "open_session: " + opened.error().text();
-    auto session = std::move(opened).value();
-    auto stream = co_await session->open_stream("127.0.0.1", env->echo_port(), 5s);
-    if (!stream) {
-        session->close();
-        co_return "open_stream: " + stream.error().text();
-    }
-    auto verified = co_await test::echo_verified(&stream.value(), seed, 200 * 1000);
-    auto closed = co_await stream->close();
-    (void)closed;
-    session->close();
-    co_return verified;
-}
-
 config::PoolSettings pool_settings() {
     config::PoolSettings s;
     s.idle_session_check_interval = 1s;
@@ -63,7 +47,7 @@ TEST_CASE("a reset during the TLS handshake fails the open with a clear error; n
     test::FaultRelay relay(env.reactor, env.server->local_address());
     REQUIRE(relay.listening());
     // Warm up (PKI files, first handshake) before taking the baseline.
-    REQUIRE(sync_wait(env.reactor, session_and_echo(&env, relay.port(), 1)) == std::string());
+    REQUIRE(sync_wait(env.reactor, test::session_echo(&env, relay.port(), 1, 1, 200 * 1000)) == std::string());
     REQUIRE(env.run_until([&] { return relay.finished() == relay.accepted(); }));
     env.run_until([] { return false; }, 300ms);  // let the warm-up's tasks unwind
     const std::size_t fds = test::open_fd_count();
@@ -100,7 +84,7 @@ TEST_CASE("a reset during the TLS handshake fails the open with a clear error; n
     MESSAGE("fds " << test::open_fd_count() << " (baseline " << fds << "), tasks " << env.reactor.live_tasks()
                    << " (baseline " << tasks << ")");
     relay.clear_faults();
-    CHECK(sync_wait(env.reactor, session_and_echo(&env, relay.port(), 2)) == std::string());
+    CHECK(sync_wait(env.reactor, test::session_echo(&env, relay.port(), 2, 2, 200 * 1000)) == std::string());
 }
 
 TEST_CASE("a stalled path under a busy stream: the read times out, the heartbeat closes the session, a fresh one serves") {
@@ -154,31 +138,8 @@ TEST_CASE("a stalled path under a busy stream: the read times out, the heartbeat
     CHECK(pool->stats().idle == 0);
     CHECK(logs.any("Heartbeat failed on session #" + std::to_string(stalled_seq)));
     // A fresh session (through a healthy new path) serves the next stream.
-    struct Next {
-        static Task<std::string> run(test::ServerEnvironment* env, client::SessionPool* pool, std::uint64_t* seq) {
-            auto stream = co_await pool->open_stream("127.0.0.1", env->echo_port(), 5s);
-            if (!stream) co_return "open: " + stream.error().text();
-            *seq = stream->session_seq();
-            auto data = test::random_bytes(4, 100000);
-            auto w = co_await stream->write(data, 5s);
-            if (!w) co_return "write: " + w.error().text();
-            std::vector<std::byte> back(data.size());
-            std::size_t got = 0;
-            while (got < back.size()) {
-                auto n = co_await stream->read(std::span<std::byte>(back).subspan(got), 5s);
-                if (!n || *n == 0) co_return "read failed";
-                got += *n;
-            }
-            if (back != data) co_return "echo differs";
-            test::figures().bytes_verified += data.size();
-            ++test::figures().streams;
-            auto c = co_await stream->close();
-            (void)c;
-            co_return std::string();
-        }
-    };
     std::uint64_t fresh_seq = 0;
-    CHECK(sync_wait(env.reactor, Next::run(&env, pool.get(), &fresh_seq)) == std::string());
+    CHECK(sync_wait(env.reactor, test::pooled_echo(pool.get(), env.echo_port(), 4, 100000, &fresh_seq)) == std::string());
     CHECK(fresh_seq > stalled_seq);
     sync_wait(env.reactor, pool->shutdown());
     relay.stop();
@@ -222,7 +183,7 @@ TEST_CASE("a reset in the middle of transfers: every stream fails with an error 
     clock.advance(61s);
     pool->run_cycle();  // replaces them (ensure 3, no rate limit)
     REQUIRE(env.run_until([&] { return pool->creating() == 0 && pool->stats().idle == 3; }));
-    CHECK(sync_wait(env.reactor, session_and_echo(&env, relay.port(), 9)) == std::string());
+    CHECK(sync_wait(env.reactor, test::session_echo(&env, relay.port(), 9, 9, 200 * 1000)) == std::string());
     sync_wait(env.reactor, pool->shutdown());
     relay.stop();
 }

@@ -126,23 +126,6 @@ std::vector<proto::Frame> decode_all(const Bytes& bytes) {
 }
 
 
-// A normal client session through the server still echoes: the server keeps working.
-Task<std::string> healthy_echo(test::ServerEnvironment* env) {
-    auto opened = co_await session::open_session(env->reactor, env->client_config(), env->padding, 1);
-    if (!opened) co_return "open_session: " + opened.error().text();
-    auto session = std::move(opened).value();
-    auto stream = co_await session->open_stream("127.0.0.1", env->echo_port(), 5s);
-    if (!stream) {
-        session->close();
-        co_return "open_stream: " + stream.error().text();
-    }
-    auto verified = co_await test::echo_verified(&stream.value(), 7, 100 * 1000);
-    auto closed = co_await stream->close();
-    (void)closed;
-    session->close();
-    co_return verified;
-}
-
 }  // namespace
 
 TEST_SUITE("reliability.hostile_client") {
@@ -172,7 +155,7 @@ TEST_CASE("garbage and a wrong password look the same from outside: no byte, the
     std::size_t failures = 0;
     for (const auto& l : logs.lines) failures += l.rfind("[AnyTLS] authentication failed from ", 0) == 0;
     CHECK(failures == 2);
-    CHECK(sync_wait(env.reactor, healthy_echo(&env)) == std::string());
+    CHECK(sync_wait(env.reactor, test::session_echo(&env, 0, 1, 7, 100 * 1000)) == std::string());
 }
 
 TEST_CASE("with a fallback, garbage and a wrong password are both relayed to it, byte for byte") {
@@ -225,7 +208,7 @@ TEST_CASE("slowloris: a silent connection closes at the handshake timeout, a stu
     CHECK(a.elapsed >= 500ms);  // the server's auth clock starts a little after ours
     CHECK(env.server->stats().auth_failures == 1);
     CHECK(env.server->stats().sessions_authenticated == 0);
-    CHECK(sync_wait(env.reactor, healthy_echo(&env)) == std::string());
+    CHECK(sync_wait(env.reactor, test::session_echo(&env, 0, 1, 7, 100 * 1000)) == std::string());
 }
 
 TEST_CASE("10,000 SYNs on one session: the stream limit caps them and the server keeps working") {
@@ -266,7 +249,7 @@ TEST_CASE("10,000 SYNs on one session: the stream limit caps them and the server
     CHECK(env.server->stats().streams_opened == 64);
     CHECK(env.server->session_count() == 1);
     // Meanwhile a well-behaved client is served.
-    CHECK(sync_wait(env.reactor, healthy_echo(&env)) == std::string());
+    CHECK(sync_wait(env.reactor, test::session_echo(&env, 0, 1, 7, 100 * 1000)) == std::string());
     const std::size_t rss_after = test::rss_bytes();
     MESSAGE("RSS before " << rss_before / 1024 << " KiB, after " << rss_after / 1024 << " KiB");
     if (!ANYTLS_TEST_ASAN) CHECK(rss_after < rss_before + 32 * 1024 * 1024);

@@ -33,27 +33,6 @@ std::string write_server_config(const std::string& name, const std::string& list
     return path;
 }
 
-Task<std::string> one_echo(client::SessionPool* pool, std::uint16_t echo_port) {
-    auto stream = co_await pool->open_stream("127.0.0.1", echo_port, 5s);
-    if (!stream) co_return "open: " + stream.error().text();
-    auto data = test::random_bytes(77, 300000);
-    auto w = co_await stream->write(data, 5s);
-    if (!w) co_return "write: " + w.error().text();
-    std::vector<std::byte> back(data.size());
-    std::size_t got = 0;
-    while (got < back.size()) {
-        auto n = co_await stream->read(std::span<std::byte>(back).subspan(got), 5s);
-        if (!n || *n == 0) co_return "read failed";
-        got += *n;
-    }
-    if (back != data) co_return "echo differs";
-    test::figures().bytes_verified += data.size();
-    ++test::figures().streams;
-    auto c = co_await stream->close();
-    (void)c;
-    co_return std::string();
-}
-
 }  // namespace
 
 TEST_SUITE("reliability.server_kill") {
@@ -141,7 +120,7 @@ TEST_CASE("SIGKILL of the server mid-transfer: every stream errors in time; the 
     settle();
     CHECK(pool.stats().idle == 4);
     CHECK(logs.logged("[AnyTLS] Proactive pool maintenance: current=2, target=4, creating 2 sessions"));
-    CHECK(sync_wait(env.reactor, one_echo(&pool, env.echo_port())) == std::string());
+    CHECK(sync_wait(env.reactor, test::pooled_echo(&pool, env.echo_port(), 77, 300000)) == std::string());
     sync_wait(env.reactor, pool.shutdown());
     second.kill(SIGTERM);
 }
