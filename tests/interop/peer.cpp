@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "base/errors.hpp"
+#include "base/json_string.hpp"
 #include "client/session_pool.hpp"
 #include "io/reactor.hpp"
 #include "io/tcp.hpp"
@@ -95,28 +96,6 @@ bool split_host_port(const std::string& text, std::string* host, std::uint16_t* 
     if (!parse_count(text.substr(colon + 1), &value) || value > 65535) return false;
     *port = static_cast<std::uint16_t>(value);
     return true;
-}
-
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                    out += escaped;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
 }
 
 // --- stopping the server from other threads -------------------------------------------------

@@ -11,7 +11,7 @@
 #include "anytls_build_config.h"
 #include "cli_build_facts.h"
 #include "command.hpp"
-#include "json.hpp"
+#include "base/json_string.hpp"
 
 namespace anytls::cli {
 namespace {

@@ -1,9 +1,9 @@
-// JSON string quoting (see json.hpp).
-#include "json.hpp"
+// JSON string quoting (see json_string.hpp).
+#include "base/json_string.hpp"
 
-#include <fmt/format.h>
+#include <cstdio>
 
-namespace anytls::cli {
+namespace anytls {
 
 std::string json_string(std::string_view text) {
     std::string out = "\"";
@@ -16,12 +16,17 @@ std::string json_string(std::string_view text) {
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
             default:
-                if (byte < 0x20) out += fmt::format("\\u{:04x}", byte);
-                else out += c;  // UTF-8 passes through unchanged
+                if (byte < 0x20) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(byte));
+                    out += escaped;
+                } else {
+                    out += c;
+                }
         }
     }
     out += '"';
     return out;
 }
 
-}  // namespace anytls::cli
+}  // namespace anytls
