@@ -211,6 +211,12 @@ func startUDPEcho(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveUDPEcho(t, pc)
+	return pc.LocalAddr().String()
+}
+
+// serveUDPEcho sends every datagram that arrives on pc back to its sender, until the test ends.
+func serveUDPEcho(t *testing.T, pc net.PacketConn) {
 	t.Cleanup(func() { pc.Close() })
 	go func() {
 		buf := make([]byte, 65536)
@@ -222,7 +228,6 @@ func startUDPEcho(t *testing.T) string {
 			pc.WriteTo(buf[:n], from)
 		}
 	}()
-	return pc.LocalAddr().String()
 }
 
 func closedPort(t *testing.T) string {

@@ -60,19 +60,7 @@ type loopbackUDPEcho struct {
 
 func startLoopbackUDPEcho(t *testing.T) loopbackUDPEcho {
 	t.Helper()
-	serve := func(pc net.PacketConn) {
-		t.Cleanup(func() { pc.Close() })
-		go func() {
-			data := make([]byte, 65536)
-			for {
-				n, from, err := pc.ReadFrom(data)
-				if err != nil {
-					return
-				}
-				pc.WriteTo(data[:n], from)
-			}
-		}()
-	}
+	serve := func(pc net.PacketConn) { serveUDPEcho(t, pc) }
 	for attempt := 0; attempt < 20; attempt++ {
 		v4, err := net.ListenPacket("udp4", "127.0.0.1:0")
 		if err != nil {
