@@ -159,7 +159,7 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
     auto created = co_await pool->create_session(pool->reserve_entry(), false);
     if (created) {
         auto entry = std::move(created).value();
-        entry->state = pool::SessionState::busy;
+        entry->state = pool::PoolSessionState::busy;
         auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay), io::Duration::zero(),
                                                            pool->server_v2_);
         if (opened && !closed_) {
@@ -311,9 +311,9 @@ std::shared_ptr<PooledSession> SessionPool::take_newest_idle() {
     prune_dead();
     std::shared_ptr<PooledSession> best;
     for (auto& e : sessions_) {
-        if (e->state == pool::SessionState::idle && (!best || e->seq > best->seq)) best = e;
+        if (e->state == pool::PoolSessionState::idle && (!best || e->seq > best->seq)) best = e;
     }
-    if (best) best->state = pool::SessionState::busy;
+    if (best) best->state = pool::PoolSessionState::busy;
     return best;
 }
 
@@ -332,7 +332,7 @@ void SessionPool::close_entry(const std::shared_ptr<PooledSession>& entry, std::
 void SessionPool::prune_dead() {
     auto sessions = sessions_;
     for (auto& e : sessions) {
-        if (e->state == pool::SessionState::idle && e->session && e->session->closed()) {
+        if (e->state == pool::PoolSessionState::idle && e->session && e->session->closed()) {
             log::debug("[AnyTLS] Session #{} of {} closed while idle: {}", e->seq, proxy_name_,
                        e->session->close_reason() ? e->session->close_reason()->text() : "closed");
             note_early_death(*e);
@@ -371,7 +371,7 @@ std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
     // in-flight creations count; the pool never overshoots).
     auto entry = std::make_shared<PooledSession>();
     entry->seq = sequence_->fetch_add(1, std::memory_order_relaxed) + 1;
-    entry->state = pool::SessionState::creating;
+    entry->state = pool::PoolSessionState::creating;
     sessions_.push_back(entry);
     return entry;
 }
@@ -400,7 +400,7 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
     entry->idle_since = now;
     entry->last_heartbeat = now;
     entry->lifetime = pool::draw_lifetime(settings_, random_);
-    entry->state = pool::SessionState::idle;
+    entry->state = pool::PoolSessionState::idle;
     ++counters_.created_total;
     consecutive_failures_ = 0;
     if (proactive) log::debug("{}", pool::created_proactive_session_line(entry->seq));
@@ -425,7 +425,7 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
             auto created = co_await join_creation(deadline, options.cancel);
             if (!created) co_return std::move(created).error();
             entry = std::move(created).value();
-            entry->state = pool::SessionState::busy;
+            entry->state = pool::PoolSessionState::busy;
         } else if (clock_->now() - entry->idle_since >= kProbeIdleAfter) {
             hedge = hedge_timeout(entry->session->rtt());
         }
@@ -486,7 +486,7 @@ io::Task<void> SessionPool::run_creation(SessionPool* self, std::shared_ptr<Pool
     // The session is the waiting open's from here on: it stays busy until that open resumes
     // (it is only scheduled), so no other open can take it as idle meanwhile. An abandoned
     // creation leaves it idle for the next open.
-    if (created && !creation->abandoned) created.value()->state = pool::SessionState::busy;
+    if (created && !creation->abandoned) created.value()->state = pool::PoolSessionState::busy;
     creation->done = true;
     creation->result = std::move(created);
     creation->done_event.notify_all();
@@ -546,7 +546,7 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
     auto decision = end_decision(*entry, now);
     switch (decision.action) {
         case pool::StreamEndAction::return_to_idle:
-            entry->state = pool::SessionState::idle;
+            entry->state = pool::PoolSessionState::idle;
             entry->idle_since = now;
             entry->last_heartbeat = now;
             break;
@@ -562,7 +562,7 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
 
 pool::StreamEndDecision SessionPool::end_decision(const PooledSession& entry, io::TimePoint now) const {
     int idle_count = 0;
-    for (auto& e : sessions_) idle_count += e->state == pool::SessionState::idle;
+    for (auto& e : sessions_) idle_count += e->state == pool::PoolSessionState::idle;
     return pool::on_stream_end(info_of(entry), settings_, idle_count, now);
 }
 
@@ -580,7 +580,7 @@ std::vector<pool::SessionInfo> SessionPool::snapshot() const {
 
 std::size_t SessionPool::creating() const {
     return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& e) {
-        return e->state == pool::SessionState::creating;
+        return e->state == pool::PoolSessionState::creating;
     }));
 }
 
@@ -596,9 +596,9 @@ PoolStats SessionPool::stats() const {
     PoolStats s = counters_;
     for (auto& e : sessions_) {
         switch (e->state) {
-            case pool::SessionState::idle: ++s.idle; break;
-            case pool::SessionState::busy: ++s.busy; break;
-            case pool::SessionState::creating: ++s.creating; break;
+            case pool::PoolSessionState::idle: ++s.idle; break;
+            case pool::PoolSessionState::busy: ++s.busy; break;
+            case pool::PoolSessionState::creating: ++s.creating; break;
         }
     }
     return s;
@@ -608,7 +608,7 @@ std::size_t SessionPool::reset() {
     std::size_t closed = 0;
     auto sessions = sessions_;
     for (auto& e : sessions) {
-        if (e->state == pool::SessionState::idle) {
+        if (e->state == pool::PoolSessionState::idle) {
             close_entry(e, &PoolStats::closed_reset);
             ++closed;
         }
@@ -650,7 +650,7 @@ void SessionPool::run_heartbeats(io::TimePoint now) {
     if (stopping_ || settings_.heartbeat_interval <= io::Duration::zero()) return;
     // Heartbeat idle sessions of v2 peers that have been quiet for a whole interval.
     for (auto& e : sessions_) {
-        if (e->state != pool::SessionState::idle || !e->session || e->heartbeat_in_flight) continue;
+        if (e->state != pool::PoolSessionState::idle || !e->session || e->heartbeat_in_flight) continue;
         if (e->session->peer_version() < 2) continue;
         if (now - std::max(e->idle_since, e->last_heartbeat) < settings_.heartbeat_interval) continue;
         e->heartbeat_in_flight = true;
@@ -666,7 +666,7 @@ io::Task<void> SessionPool::heartbeat(SessionPool* self, std::shared_ptr<PooledS
         entry->last_heartbeat = self->clock_->now();
         co_return;
     }
-    if (entry->state != pool::SessionState::idle) co_return;  // its stream will see the failure
+    if (entry->state != pool::PoolSessionState::idle) co_return;  // its stream will see the failure
     log::debug("[AnyTLS] Heartbeat failed on session #{} of {}: {}; closing it", entry->seq, self->proxy_name_,
                pong.error().text());
     self->close_entry(entry, &PoolStats::closed_heartbeat);

@@ -74,7 +74,7 @@ struct PoolStats {
 // One pooled session and the pool's bookkeeping about it.
 struct PooledSession {
     std::uint64_t seq = 0;
-    pool::SessionState state = pool::SessionState::creating;
+    pool::PoolSessionState state = pool::PoolSessionState::creating;
     std::shared_ptr<session::ClientSession> session;  // null while creating
     io::TimePoint created_at{};
     io::TimePoint idle_since{};

@@ -20,8 +20,8 @@ Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSetti
     std::vector<const SessionInfo*> idle;
     int in_flight = 0;
     for (const SessionInfo& session : sessions) {
-        if (session.state == SessionState::idle) idle.push_back(&session);
-        else if (session.state == SessionState::creating) ++in_flight;
+        if (session.state == PoolSessionState::idle) idle.push_back(&session);
+        else if (session.state == PoolSessionState::creating) ++in_flight;
     }
 
     // Step 1: idle cleanup, newest -> oldest, the order in which sessions are reused

@@ -16,13 +16,14 @@ using TimePoint = std::chrono::steady_clock::time_point;
 using Duration = std::chrono::nanoseconds;
 
 // docs/DESIGN.md, "The session pool": a session is creating, idle (no stream), busy (one stream) or
-// closed; closed sessions are gone from the pool and never appear in a snapshot.
-enum class SessionState { creating, idle, busy };
+// closed; closed sessions are gone from the pool and never appear in a snapshot. Named apart from
+// session::SessionState, which is the protocol state of one connection, not its place in a pool.
+enum class PoolSessionState { creating, idle, busy };
 
 struct SessionInfo {
     // Per-client sequence number, from 1; higher = newer (docs/DESIGN.md, "The session pool").
     std::uint64_t seq = 0;
-    SessionState state = SessionState::idle;
+    PoolSessionState state = PoolSessionState::idle;
     TimePoint created_at{};      // when the session became usable (handshake done)
     TimePoint idle_since{};      // when it last became idle; meaningful for idle sessions only
     Duration lifetime{0};        // drawn once at creation by draw_lifetime(); 0 = no age limit

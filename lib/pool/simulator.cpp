@@ -157,7 +157,7 @@ void PoolSimulator::open_stream(Duration duration) {
         return;
     }
     const std::uint64_t seq = *idle_.rbegin();
-    set_state(seq, sessions_.at(seq), SessionState::busy);
+    set_state(seq, sessions_.at(seq), PoolSessionState::busy);
     schedule(now_ + duration, Event::Kind::stream_end, seq);
 }
 
@@ -165,7 +165,7 @@ std::uint64_t PoolSimulator::start_creation(bool on_demand, Duration stream_dura
     const std::uint64_t seq = next_seq_++;
     SimSession session;
     session.info.seq = seq;
-    session.info.state = SessionState::creating;
+    session.info.state = PoolSessionState::creating;
     session.waiting_stream = on_demand;
     session.waiting_stream_duration = stream_duration;
     sessions_.emplace(seq, session);
@@ -184,23 +184,23 @@ void PoolSimulator::creation_done(std::uint64_t seq) {
     session.info.lifetime = draw_lifetime(options_.settings, engine_);
     if (session.waiting_stream) {
         session.waiting_stream = false;
-        set_state(seq, session, SessionState::busy);
+        set_state(seq, session, PoolSessionState::busy);
         schedule(now_ + session.waiting_stream_duration, Event::Kind::stream_end, seq);
     } else {
         session.info.idle_since = now_;
-        set_state(seq, session, SessionState::idle);
+        set_state(seq, session, PoolSessionState::idle);
     }
 }
 
 void PoolSimulator::stream_end(std::uint64_t seq) {
     auto it = sessions_.find(seq);
-    if (it == sessions_.end() || it->second.info.state != SessionState::busy) return;
+    if (it == sessions_.end() || it->second.info.state != PoolSessionState::busy) return;
     const StreamEndDecision decision =
         on_stream_end(it->second.info, options_.settings, static_cast<int>(idle_.size()), now_);
     switch (decision.action) {
         case StreamEndAction::return_to_idle:
             it->second.info.idle_since = now_;
-            set_state(seq, it->second, SessionState::idle);
+            set_state(seq, it->second, PoolSessionState::idle);
             break;
         case StreamEndAction::close_aged:
             ++pending_.closed_at_stream_end;
@@ -221,21 +221,21 @@ void PoolSimulator::close(std::uint64_t seq, ClosedSessionRecord::Why why) {
     sessions_.erase(it);
 }
 
-void PoolSimulator::set_state(std::uint64_t seq, SimSession& session, SessionState state) {
+void PoolSimulator::set_state(std::uint64_t seq, SimSession& session, PoolSessionState state) {
     forget_state(seq, session);
     session.info.state = state;
     switch (state) {
-        case SessionState::idle: idle_.insert(seq); break;
-        case SessionState::creating: creating_.insert(seq); break;
-        case SessionState::busy: ++busy_; break;
+        case PoolSessionState::idle: idle_.insert(seq); break;
+        case PoolSessionState::creating: creating_.insert(seq); break;
+        case PoolSessionState::busy: ++busy_; break;
     }
 }
 
 void PoolSimulator::forget_state(std::uint64_t seq, const SimSession& session) {
     switch (session.info.state) {
-        case SessionState::idle: idle_.erase(seq); break;
-        case SessionState::creating: creating_.erase(seq); break;
-        case SessionState::busy: --busy_; break;
+        case PoolSessionState::idle: idle_.erase(seq); break;
+        case PoolSessionState::creating: creating_.erase(seq); break;
+        case PoolSessionState::busy: --busy_; break;
     }
 }
 

@@ -133,7 +133,7 @@ private:
     void schedule(TimePoint at, Event::Kind kind, std::uint64_t seq);
     Duration draw_stream_duration();
     // Every state change goes through here, so the per-state indexes below stay exact.
-    void set_state(std::uint64_t seq, SimSession& session, SessionState state);
+    void set_state(std::uint64_t seq, SimSession& session, PoolSessionState state);
     void forget_state(std::uint64_t seq, const SimSession& session);
     std::vector<SessionInfo> policy_input() const;
 

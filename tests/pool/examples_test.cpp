@@ -95,7 +95,7 @@ TEST_CASE("example 1 under steady traffic: streams never wait for a handshake, n
             CHECK(closed.closed_at - closed.created_at <= closed.lifetime + settings.idle_session_check_interval);
     }
     for (const auto& session : simulator.snapshot()) {
-        if (session.state != anytls::pool::SessionState::idle) continue;
+        if (session.state != anytls::pool::PoolSessionState::idle) continue;
         CHECK(simulator.now() - session.created_at <= session.lifetime + settings.idle_session_check_interval);
     }
 }

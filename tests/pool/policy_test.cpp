@@ -306,11 +306,11 @@ TEST_CASE("random snapshots: the invariants of every step hold") {
         int idle_total = 0, in_flight = 0;
         std::set<std::uint64_t> idle_seqs;
         for (const auto& s : sessions) {
-            if (s.state == SessionState::idle) {
+            if (s.state == PoolSessionState::idle) {
                 ++idle_total;
                 idle_seqs.insert(s.seq);
             }
-            if (s.state == SessionState::creating) ++in_flight;
+            if (s.state == PoolSessionState::creating) ++in_flight;
         }
         // Only idle sessions are closed, each at most once.
         std::set<std::uint64_t> closed;
@@ -341,7 +341,7 @@ TEST_CASE("random snapshots: the invariants of every step hold") {
         // Busy sessions play no part in the plan, so the simulator may leave them out of its input.
         std::vector<SessionInfo> without_busy;
         std::copy_if(sessions.begin(), sessions.end(), std::back_inserter(without_busy),
-                     [](const SessionInfo& s) { return s.state != SessionState::busy; });
+                     [](const SessionInfo& s) { return s.state != PoolSessionState::busy; });
         const auto same = plan_cleanup(without_busy, settings, now);
         CHECK(same.close == plan.close);
         CHECK(same.log_lines == plan.log_lines);

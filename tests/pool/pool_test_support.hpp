@@ -16,7 +16,7 @@ namespace pool_test {
 using namespace std::chrono_literals;
 using anytls::pool::Duration;
 using anytls::pool::SessionInfo;
-using anytls::pool::SessionState;
+using anytls::pool::PoolSessionState;
 using anytls::pool::TimePoint;
 
 // The virtual clock's origin; tests express every instant as kT0 + offset.
@@ -39,13 +39,13 @@ inline anytls::config::PoolSettings settings_of(const std::string& file, std::st
 
 inline SessionInfo idle_session(std::uint64_t seq, TimePoint created_at, TimePoint idle_since,
                                 Duration lifetime = Duration{0}) {
-    return SessionInfo{seq, SessionState::idle, created_at, idle_since, lifetime};
+    return SessionInfo{seq, PoolSessionState::idle, created_at, idle_since, lifetime};
 }
 
 inline SessionInfo busy_session(std::uint64_t seq, TimePoint created_at, Duration lifetime = Duration{0}) {
-    return SessionInfo{seq, SessionState::busy, created_at, created_at, lifetime};
+    return SessionInfo{seq, PoolSessionState::busy, created_at, created_at, lifetime};
 }
 
-inline SessionInfo creating_session(std::uint64_t seq) { return SessionInfo{seq, SessionState::creating, {}, {}, {}}; }
+inline SessionInfo creating_session(std::uint64_t seq) { return SessionInfo{seq, PoolSessionState::creating, {}, {}, {}}; }
 
 }  // namespace pool_test
