@@ -8,7 +8,11 @@
 #include "base/host_port.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
+#include "pool/creation_backoff.hpp"
+#include "pool/heartbeat_schedule.hpp"
 #include "pool/lifetime.hpp"
+#include "pool/newest_idle.hpp"
+#include "pool/open_retry.hpp"
 #include "pool/plan.hpp"
 #include "pool/policy.hpp"
 
@@ -25,8 +29,6 @@ pool::SessionInfo info_of(const PooledSession& e) {
     info.lifetime = e.lifetime;
     return info;
 }
-
-long long to_ms(io::Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
 }  // namespace
 
@@ -136,7 +138,13 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
     if (stream_ != failed) co_return stream_ != nullptr && !closed_;  // a concurrent call moved it
     SessionPool* pool = pool_;
     const bool refused = failed->ended_before_synack();  // the session is fine; the stream was turned away
-    if ((!warm_ && !refused) || replayed_ || released_ || pool->stopping_ || !failed->replayable()) co_return false;
+    const pool::StreamFailure failure{.warm = warm_,
+                                      .refused = refused,
+                                      .already_replayed = replayed_,
+                                      .released = released_,
+                                      .pool_stopping = pool->stopping_,
+                                      .replayable = failed->replayable()};
+    if (!pool::replay_on_fresh_session(failure)) co_return false;
     replaying_ = true;
     if (!replay_done_) replay_done_ = std::make_unique<session::Broadcast>(*pool->reactor_);
     // The early data and every byte written so far (the failed stream kept them all).
@@ -267,10 +275,8 @@ io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
     while (!self->stopping_) {
         // Heartbeats may be due more often than cycles: wake for whichever comes first.
         // Pacing is real time (the reactor clock); decisions read the pool clock.
-        io::Duration sleep = next_cycle - self->reactor_->now();
-        const io::Duration beat = self->settings_.heartbeat_interval;
-        if (beat > io::Duration::zero() && beat < sleep) sleep = beat;
-        if (sleep < std::chrono::milliseconds(1)) sleep = std::chrono::milliseconds(1);
+        const io::Duration sleep =
+            pool::maintenance_sleep(next_cycle - self->reactor_->now(), self->settings_.heartbeat_interval);
         int rc = co_await io::sleep_for(*self->reactor_, sleep, &self->wake_);
         if (self->stopping_) break;
         if (rc == -ECANCELED) {
@@ -309,12 +315,10 @@ io::Task<void> SessionPool::shutdown() {
 
 std::shared_ptr<PooledSession> SessionPool::take_newest_idle() {
     prune_dead();
-    std::shared_ptr<PooledSession> best;
-    for (auto& e : sessions_) {
-        if (e->state == pool::PoolSessionState::idle && (!best || e->seq > best->seq)) best = e;
-    }
-    if (best) best->state = pool::PoolSessionState::busy;
-    return best;
+    auto newest = pool::newest_idle(sessions_, [](const auto& e) -> const PooledSession& { return *e; });
+    if (newest == sessions_.end()) return nullptr;
+    (*newest)->state = pool::PoolSessionState::busy;
+    return *newest;
 }
 
 void SessionPool::forget(const std::shared_ptr<PooledSession>& entry) {
@@ -342,27 +346,15 @@ void SessionPool::prune_dead() {
 }
 
 void SessionPool::note_early_death(const PooledSession& entry) {
-    // A server that drops fresh sessions must not make us redial in a tight loop: a session
-    // that dies this soon counts as a failed creation (docs/DESIGN.md, "Session health").
-    if (clock_->now() - entry.created_at < kEarlyDeathWindow) {
-        ++consecutive_failures_;
-        backoff_until_ = clock_->now() + backoff_delay();
-    }
-}
-
-io::Duration SessionPool::backoff_delay() const {
-    if (settings_.creation_backoff_max <= io::Duration::zero() || consecutive_failures_ <= 0) return io::Duration::zero();
-    io::Duration d = std::chrono::seconds(1);
-    for (int i = 1; i < consecutive_failures_ && d < settings_.creation_backoff_max; ++i) d *= 2;
-    return std::min(d, settings_.creation_backoff_max);
+    // A server that drops fresh sessions must not make us redial in a tight loop
+    // (pool/creation_backoff.hpp).
+    (void)backoff_.record_session_death(entry.created_at, clock_->now(), settings_);
 }
 
 void SessionPool::note_creation_failure(const Error& error) {
     ++counters_.creation_failures;
-    ++consecutive_failures_;
-    backoff_until_ = clock_->now() + backoff_delay();
-    log::warn("[AnyTLS] Session creation for {} failed ({} in a row): {}", proxy_name_, consecutive_failures_,
-              error.text());
+    backoff_.record_failure(clock_->now(), settings_);
+    log::warn("{}", pool::creation_failure_line(proxy_name_, backoff_.consecutive_failures(), error.text()));
 }
 
 std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
@@ -402,7 +394,7 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
     entry->lifetime = pool::draw_lifetime(settings_, random_);
     entry->state = pool::PoolSessionState::idle;
     ++counters_.created_total;
-    consecutive_failures_ = 0;
+    backoff_.record_success();
     if (proactive) log::debug("{}", pool::created_proactive_session_line(entry->seq));
     co_return entry;
 }
@@ -454,10 +446,12 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         Error error = std::move(stream).error();
         note_early_death(*entry);
         close_entry(entry, &PoolStats::closed_error);
-        // Transparent retry (like Go's http.Transport for idle connections): a reused session
-        // that fails before any of the stream's bytes could reach the target is retried once,
-        // on a fresh session.
-        if (warm && !retried && !stopping_ && !deadline.expired()) {
+        // Transparent retry on a fresh session (pool/open_retry.hpp).
+        const pool::SynFailure failure{.warm = warm,
+                                       .already_retried = retried,
+                                       .pool_stopping = stopping_,
+                                       .deadline_expired = deadline.expired()};
+        if (pool::retry_on_fresh_session(failure)) {
             retried = true;
             ++counters_.retried_opens;
             log::debug("[AnyTLS] Reused session #{} of {} failed ({}); retrying on a fresh session", entry->seq,
@@ -634,13 +628,9 @@ void SessionPool::run_cycle() {
             }
         }
     }
-    int to_create = plan.create();
-    if (to_create > 0 && now < backoff_until_) {
-        log::debug("[AnyTLS] Proactive creation for {} backing off for {}ms after {} failures in a row", proxy_name_,
-                   to_ms(backoff_until_ - now), consecutive_failures_);
-        to_create = 0;
-    }
-    for (int i = 0; i < to_create; ++i) {
+    const pool::GatedCreations gated = backoff_.gate(plan.create(), now, proxy_name_);
+    if (!gated.log_line.empty()) log::debug("{}", gated.log_line);
+    for (int i = 0; i < gated.create; ++i) {
         scope_.spawn(proactive_create(this, reserve_entry()));
     }
     run_heartbeats(now);
@@ -652,7 +642,7 @@ void SessionPool::run_heartbeats(io::TimePoint now) {
     for (auto& e : sessions_) {
         if (e->state != pool::PoolSessionState::idle || !e->session || e->heartbeat_in_flight) continue;
         if (e->session->peer_version() < 2) continue;
-        if (now - std::max(e->idle_since, e->last_heartbeat) < settings_.heartbeat_interval) continue;
+        if (!pool::heartbeat_due(e->idle_since, e->last_heartbeat, now, settings_.heartbeat_interval)) continue;
         e->heartbeat_in_flight = true;
         scope_.spawn(heartbeat(this, e));
     }

@@ -14,7 +14,9 @@
 // back off exponentially (a session that dies soon after creation counts as a failure); a
 // stream that lands on a reused session which turns out dead before any of its bytes could
 // have reached the target is retried once on a fresh session; reset() closes every idle
-// session after a network change.
+// session after a network change. Each of those rules is lib/pool's (creation_backoff.hpp,
+// heartbeat_schedule.hpp, open_retry.hpp, newest_idle.hpp), the same code the simulator runs;
+// this class only gathers the facts, asks, and does the I/O.
 //
 // Time: decisions read the injectable Clock (tests drive a ManualClock and call run_cycle()
 // themselves); only the pacing of the automatic cycle uses a real reactor timer.
@@ -36,6 +38,7 @@
 #include "io/task.hpp"
 #include "io/task_scope.hpp"
 #include "io/timer.hpp"
+#include "pool/creation_backoff.hpp"
 #include "pool/policy.hpp"
 #include "pool/session_snapshot.hpp"
 #include "session/client_session.hpp"
@@ -237,7 +240,6 @@ private:
     void watch_open_latency(session::ClientStream& stream, io::TimePoint started);
     void note_creation_failure(const Error& error);
     void note_early_death(const PooledSession& entry);
-    io::Duration backoff_delay() const;
 
     io::Reactor* reactor_;
     std::string proxy_name_;
@@ -250,8 +252,7 @@ private:
 
     std::vector<std::shared_ptr<PooledSession>> sessions_;  // creating, idle and busy
     PoolStats counters_;
-    int consecutive_failures_ = 0;
-    io::TimePoint backoff_until_{};
+    pool::CreationBackoff backoff_;
     // Creations, heartbeats, the maintenance loop and detached stream closes: shutdown()
     // cancels and joins them, so none outlives the pool (docs/DESIGN.md, "Shutdown").
     io::TaskScope scope_;
@@ -275,8 +276,5 @@ inline constexpr int kHedgeRttMultiple = 4;
 // How many half-closed streams may drain on one session that went back to the pool meanwhile.
 inline constexpr std::size_t kMaxLingeringStreams = 64;
 io::Duration hedge_timeout(io::Duration rtt);
-
-// A session that dies within this long of its creation counts as a failed creation.
-inline constexpr io::Duration kEarlyDeathWindow = std::chrono::seconds(5);
 
 }  // namespace anytls::client

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <limits>
 
+#include "pool/heartbeat_schedule.hpp"
 #include "pool/lifetime.hpp"
+#include "pool/newest_idle.hpp"
 #include "pool/plan.hpp"
 #include "pool/policy.hpp"
 
@@ -51,6 +53,15 @@ PoolSimulator::PoolSimulator(SimulatorOptions options)
     } else if (traffic.model == TrafficModel::bursty && traffic.burst_size > 0 && traffic.burst_period.count() > 0) {
         next_burst_ = start_ + traffic.burst_period;
     }
+    next_heartbeat_wake_ = kNever;
+    for (const Outage& outage : options_.outages)
+        if (outage.length.count() > 0) schedule(start_ + outage.start, Event::Kind::outage_start, 0);
+}
+
+bool PoolSimulator::server_down(TimePoint at) const {
+    for (const Outage& outage : options_.outages)
+        if (at >= start_ + outage.start && at < start_ + outage.start + outage.length) return true;
+    return false;
 }
 
 CycleRecord PoolSimulator::step() {
@@ -64,11 +75,20 @@ CycleRecord PoolSimulator::step() {
     for (const SessionToClose& victim : plan.close)
         close(victim.seq, victim.reason == CloseReason::idle ? ClosedSessionRecord::Why::idle
                                                              : ClosedSessionRecord::Why::age);
-    for (int i = 0; i < plan.create(); ++i) start_creation(false, Duration{0});
-    work_steps_ += static_cast<std::uint64_t>(plan.create());
+    // As SessionPool::run_cycle: the plan's lines, then the backoff's when it holds creations back.
+    const GatedCreations gated = backoff_.gate(plan.create(), now_, options_.proxy_name);
+    for (int i = 0; i < gated.create; ++i) start_creation(false, Duration{0});
+    work_steps_ += static_cast<std::uint64_t>(gated.create);
+    run_heartbeats();
+    schedule_heartbeat_wake();
 
     CycleRecord record = std::move(pending_);
     pending_ = CycleRecord{};
+    record.log_lines.insert(record.log_lines.end(), plan.log_lines.begin(), plan.log_lines.end());
+    if (!gated.log_line.empty()) record.log_lines.push_back(gated.log_line);
+    record.consecutive_failures = backoff_.consecutive_failures();
+    record.backoff_s = std::chrono::duration<double>(backoff_.remaining(now_)).count();
+    record.server_down = server_down(now_);
     record.t_s = std::chrono::duration<double>(now_ - start_).count();
     record.idle = static_cast<int>(idle_.size());
     record.busy = busy_;
@@ -77,7 +97,6 @@ CycleRecord PoolSimulator::step() {
     record.closed_age = plan.age.closing;
     record.protected_idle = plan.idle.kept_protected;
     record.protected_age = plan.age.kept_protected;
-    record.log_lines = plan.log_lines;
     return record;
 }
 
@@ -116,17 +135,23 @@ void PoolSimulator::advance_to(TimePoint target) {
     for (;;) {
         const TimePoint event_at = events_.empty() ? kNever : events_.top().at;
         const TimePoint arrival_at = next_arrival();
-        const TimePoint next = std::min(event_at, arrival_at);
+        const TimePoint next = std::min({event_at, arrival_at, next_heartbeat_wake_});
         if (next == kNever || next > target) break;
         now_ = next;
         ++work_steps_;
         // Events first at equal times: a session finishing its handshake or its stream at
         // the instant a stream arrives is available to it.
-        if (event_at <= arrival_at) {
+        if (event_at == next) {
             const Event event = events_.top();
             events_.pop();
-            if (event.kind == Event::Kind::creation_done) creation_done(event.seq);
-            else stream_end(event.seq);
+            switch (event.kind) {
+                case Event::Kind::creation_done: creation_done(event.seq); break;
+                case Event::Kind::stream_end: stream_end(event.seq); break;
+                case Event::Kind::outage_start: outage_start(); break;
+            }
+        } else if (next_heartbeat_wake_ == next) {
+            run_heartbeats();
+            schedule_heartbeat_wake();
         } else {
             arrive();
         }
@@ -156,7 +181,9 @@ void PoolSimulator::open_stream(Duration duration) {
         start_creation(true, duration);
         return;
     }
-    const std::uint64_t seq = *idle_.rbegin();
+    const auto newest =
+        newest_idle(idle_, [this](std::uint64_t idle_seq) -> const SessionInfo& { return sessions_.at(idle_seq).info; });
+    const std::uint64_t seq = *newest;
     set_state(seq, sessions_.at(seq), PoolSessionState::busy);
     schedule(now_ + duration, Event::Kind::stream_end, seq);
 }
@@ -180,7 +207,13 @@ void PoolSimulator::creation_done(std::uint64_t seq) {
     auto it = sessions_.find(seq);
     if (it == sessions_.end()) return;  // killed while creating
     SimSession& session = it->second;
+    if (server_down(now_)) {
+        creation_failed(seq, session);
+        return;
+    }
+    backoff_.record_success();
     session.info.created_at = now_;
+    session.last_heartbeat = now_;
     session.info.lifetime = draw_lifetime(options_.settings, engine_);
     if (session.waiting_stream) {
         session.waiting_stream = false;
@@ -200,6 +233,7 @@ void PoolSimulator::stream_end(std::uint64_t seq) {
     switch (decision.action) {
         case StreamEndAction::return_to_idle:
             it->second.info.idle_since = now_;
+            it->second.last_heartbeat = now_;
             set_state(seq, it->second, PoolSessionState::idle);
             break;
         case StreamEndAction::close_aged:
@@ -211,6 +245,57 @@ void PoolSimulator::stream_end(std::uint64_t seq) {
             close(seq, ClosedSessionRecord::Why::no_reuse);
             break;
     }
+}
+
+void PoolSimulator::creation_failed(std::uint64_t seq, SimSession& session) {
+    // As SessionPool::note_creation_failure; a stream that waited for it fails with it.
+    backoff_.record_failure(now_, options_.settings);
+    ++pending_.creation_failures;
+    if (session.waiting_stream) ++pending_.failed_streams;
+    pending_.log_lines.push_back(creation_failure_line(options_.proxy_name, backoff_.consecutive_failures(),
+                                                       "the server is down (simulated outage)"));
+    forget_state(seq, session);
+    sessions_.erase(seq);
+}
+
+void PoolSimulator::outage_start() {
+    // Every connection to the server resets. A session that dies this young counts as a
+    // failed creation, as SessionPool counts it when it sees the session closed.
+    std::vector<std::uint64_t> usable;
+    for (const auto& [seq, session] : sessions_)
+        if (session.info.state != PoolSessionState::creating) usable.push_back(seq);
+    std::sort(usable.begin(), usable.end());  // a repeatable record
+    for (std::uint64_t seq : usable) {
+        (void)backoff_.record_session_death(sessions_.at(seq).info.created_at, now_, options_.settings);
+        ++pending_.closed_outage;
+        close(seq, ClosedSessionRecord::Why::outage);
+    }
+    work_steps_ += usable.size();
+    // Creations in flight fail when they finish (creation_done sees the server down).
+}
+
+void PoolSimulator::run_heartbeats() {
+    // As SessionPool::run_heartbeats: every idle session quiet for a whole interval is probed.
+    // The quietest idle sessions come first in quiet_, so only the due ones are touched.
+    const Duration interval = options_.settings.heartbeat_interval;
+    if (interval <= Duration::zero()) return;
+    while (!quiet_.empty()) {
+        const std::uint64_t seq = quiet_.begin()->second;
+        SimSession& session = sessions_.at(seq);
+        if (!heartbeat_due(session.info.idle_since, session.last_heartbeat, now_, interval)) break;
+        ++pending_.heartbeats;
+        quiet_.erase(quiet_.begin());
+        session.last_heartbeat = now_;  // answered at once: the outage killed every dead session
+        quiet_.emplace(now_, seq);
+    }
+}
+
+void PoolSimulator::schedule_heartbeat_wake() {
+    // SessionPool's loop sleeps maintenance_sleep() and runs the heartbeats alone when it
+    // wakes before the next cycle.
+    const Duration interval = options_.settings.heartbeat_interval;
+    const TimePoint wake = now_ + maintenance_sleep(next_cycle_ - now_, interval);
+    next_heartbeat_wake_ = interval > Duration::zero() && wake < next_cycle_ ? wake : kNever;
 }
 
 void PoolSimulator::close(std::uint64_t seq, ClosedSessionRecord::Why why) {
@@ -225,7 +310,10 @@ void PoolSimulator::set_state(std::uint64_t seq, SimSession& session, PoolSessio
     forget_state(seq, session);
     session.info.state = state;
     switch (state) {
-        case PoolSessionState::idle: idle_.insert(seq); break;
+        case PoolSessionState::idle:
+            idle_.insert(seq);
+            quiet_.emplace(std::max(session.info.idle_since, session.last_heartbeat), seq);
+            break;
         case PoolSessionState::creating: creating_.insert(seq); break;
         case PoolSessionState::busy: ++busy_; break;
     }
@@ -233,7 +321,10 @@ void PoolSimulator::set_state(std::uint64_t seq, SimSession& session, PoolSessio
 
 void PoolSimulator::forget_state(std::uint64_t seq, const SimSession& session) {
     switch (session.info.state) {
-        case PoolSessionState::idle: idle_.erase(seq); break;
+        case PoolSessionState::idle:
+            idle_.erase(seq);
+            quiet_.erase({std::max(session.info.idle_since, session.last_heartbeat), seq});
+            break;
         case PoolSessionState::creating: creating_.erase(seq); break;
         case PoolSessionState::busy: --busy_; break;
     }
