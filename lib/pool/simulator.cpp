@@ -87,7 +87,10 @@ CycleRecord PoolSimulator::step() {
     record.log_lines.insert(record.log_lines.end(), plan.log_lines.begin(), plan.log_lines.end());
     if (!gated.log_line.empty()) record.log_lines.push_back(gated.log_line);
     record.consecutive_failures = backoff_.consecutive_failures();
-    record.backoff_s = std::chrono::duration<double>(backoff_.remaining(now_)).count();
+    record.backoff_s = std::chrono::duration<double>(
+                           backoff_delay(backoff_.consecutive_failures(), options_.settings.creation_backoff_max))
+                           .count();
+    record.backoff_left_s = std::chrono::duration<double>(backoff_.remaining(now_)).count();
     record.server_down = server_down(now_);
     record.t_s = std::chrono::duration<double>(now_ - start_).count();
     record.idle = static_cast<int>(idle_.size());

@@ -21,6 +21,7 @@
 #include "command.hpp"
 #include "config/config.hpp"
 #include "log/log.hpp"
+#include "plan_outage.hpp"
 #include "plan_progress.hpp"
 #include "plan_report.hpp"
 #include "pool/simulator.hpp"
@@ -38,7 +39,7 @@ constexpr std::uint64_t kDefaultMaxSteps = 50'000'000;
 
 constexpr std::array<std::string_view, 3> kTrafficModels{"idle", "steady", "bursty"};
 
-constexpr std::array<OptionSpec, 17> kOptions{{
+constexpr std::array<OptionSpec, 18> kOptions{{
     {"config", "FILE", "the TOML configuration file (this or --uri is required)"},
     kUriOption,
     {"proxy", "NAME", "the proxy to simulate; may be left out when the file has exactly one"},
@@ -50,6 +51,7 @@ constexpr std::array<OptionSpec, 17> kOptions{{
     {"burst-size", "N", "streams opened together by the bursty model. Default: 20"},
     {"burst-every", "DURATION", "period of the bursty model; the first burst comes one period in. Default: 5m"},
     {"handshake", "DURATION", "time from the start of a creation to a usable session. Default: 200ms"},
+    {"outage", "START+DURATION", "the server is down from START for DURATION, e.g. 10m+5m; may be repeated"},
     {"seed", "N", "seed of every random draw (lifetimes, arrivals, stream lengths). Default: 1"},
     {"every", "N", "cycles per timeline line. Default: 1, or enough to stay within 60 lines"},
     {"json", "", "print one JSON object per cycle instead of the timeline (format above)"},
@@ -63,8 +65,14 @@ constexpr std::array<OptionSpec, 17> kOptions{{
 constexpr std::string_view kDescription =
     "Runs the real pool policy (cleanup every idle-session-check-interval: idle cleanup, age\n"
     "cleanup, proactive creation) through a simulator on a virtual clock: nothing sleeps and\n"
-    "nothing touches the network. Creations always succeed after --handshake; a stream takes\n"
-    "the newest idle session or, when there is none, creates one and waits for it.\n"
+    "nothing touches the network. Creations succeed after --handshake; a stream takes the\n"
+    "newest idle session or, when there is none, creates one and waits for it. Heartbeats\n"
+    "probe idle sessions every heartbeat-interval (always answered), and failed creations back\n"
+    "off (1s, 2s, 4s, ... up to creation-backoff-max), by the same code the live pool runs.\n"
+    "\n"
+    "--outage START+DURATION takes the server down from START for DURATION: every session\n"
+    "dies when it goes down, creations finishing while it is down fail, and the report shows\n"
+    "the failures, the backoff growing up to creation-backoff-max, and the recovery.\n"
     "\n"
     "The report shows the resolved pool settings with where each came from, a timeline of idle,\n"
     "busy and creating sessions and of creations and closures per cycle, and a summary: sessions\n"
@@ -74,15 +82,20 @@ constexpr std::string_view kDescription =
     "--json prints one object per cycle and line, counts for that cycle:\n"
     "  {\"t_s\": 60, \"idle\": 0, \"busy\": 0, \"creating\": 1, \"created\": 1, \"closed_idle\": 0,\n"
     "   \"closed_age\": 0, \"protected_idle\": 0, \"protected_age\": 0, \"streams\": 0,\n"
-    "   \"created_on_demand\": 0, \"closed_at_stream_end\": 0}\n"
+    "   \"created_on_demand\": 0, \"closed_at_stream_end\": 0, \"creation_failures\": 0,\n"
+    "   \"failed_streams\": 0, \"closed_outage\": 0, \"heartbeats\": 0, \"consecutive_failures\": 0,\n"
+    "   \"backoff_s\": 0, \"backoff_left_s\": 0, \"server_down\": false}\n"
     "idle/busy/creating are the sessions right after the cycle's cleanup; created counts creations\n"
     "started since the previous cycle (this cycle's proactive ones included), created_on_demand\n"
-    "those started for a stream that found no idle session.\n"
+    "those started for a stream that found no idle session; backoff_s is the hold-back the\n"
+    "creation failures in a row earn (1s, 2s, 4s, ... up to creation-backoff-max), backoff_left_s\n"
+    "how much of it is left after the cycle.\n"
     "\n"
     "A run that lasts more than 2 seconds shows its progress on stderr when stderr is a terminal.\n"
     "\n"
     "Example:\n"
-    "  anytls plan --config anytls.toml --proxy ha-service --duration 6h --traffic steady --rate 0.5\n";
+    "  anytls plan --config anytls.toml --proxy ha-service --duration 6h --traffic steady --rate 0.5\n"
+    "  anytls plan --config anytls.toml --duration 30m --outage 10m+5m\n";
 
 struct PlanRequest {
     std::string config_path;
@@ -97,6 +110,7 @@ struct PlanRequest {
     bool progress = false;  // --progress: forced, from the start, also off a terminal
     std::uint64_t max_steps = kDefaultMaxSteps;
     std::string svg_path;
+    std::vector<pool::Outage> outages;
 };
 
 const char* traffic_model_name(pool::TrafficModel model) {
@@ -186,6 +200,14 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
         if (!value || value->count() < 0)
             return usage_error(fmt::format("--handshake expects a duration >= 0 such as \"200ms\", got \"{}\"", *text));
         request.handshake = *value;
+    }
+    for (const std::string& text : options.values("outage")) {
+        auto outage = parse_outage_option(text);
+        if (!outage) return std::move(outage).error();
+        if (outage->start >= request.duration)
+            return usage_error(fmt::format("--outage {} starts after the end of --duration {}", text,
+                                           config::format_duration(request.duration)));
+        request.outages.push_back(*outage);
     }
     if (const std::string* text = options.value("seed")) {
         auto value = parse_unsigned_option("seed", *text);
@@ -289,6 +311,8 @@ Result<void> run_plan(const Invocation& invocation) {
     sim_options.traffic = request->traffic;
     sim_options.handshake_delay = request->handshake;
     sim_options.seed = request->seed;
+    sim_options.outages = request->outages;
+    sim_options.proxy_name = (*proxy)->name;
     const config::Duration simulated_span = settings.idle_session_check_interval * static_cast<std::int64_t>(cycles);
     const std::uint64_t expected_steps = pool::expected_work_steps(sim_options, simulated_span);
     if (expected_steps > request->max_steps)
@@ -308,6 +332,7 @@ Result<void> run_plan(const Invocation& invocation) {
     run.seed = request->seed;
     run.duration = request->duration;
     run.handshake_delay = request->handshake;
+    run.outages = request->outages;
     if (request->log) log::set_level(log::Level::debug);
     // The cycle at start (a live pool runs one when it starts), then one per interval up to
     // the end of --duration.
@@ -358,7 +383,7 @@ constexpr Command kPlan{
     .summary = "simulate a proxy's session pool on a virtual clock and chart what it does",
     .usage = "anytls plan (--config FILE | --uri LINK) [--proxy NAME] --duration DURATION [--traffic idle|steady|bursty]\n"
              "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] [--json]\n"
-             "                   [--max-steps N] [--progress]",
+             "                   [--outage START+DURATION]... [--max-steps N] [--progress]",
     .description = kDescription,
     .options = kOptions,
     .run = run_plan,

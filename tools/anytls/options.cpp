@@ -50,6 +50,11 @@ const std::string* ParsedOptions::value(std::string_view name) const {
     return it == values_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> ParsedOptions::values(std::string_view name) const {
+    auto it = all_values_.find(name);
+    return it == all_values_.end() ? std::vector<std::string>{} : it->second;
+}
+
 Result<ParsedOptions> parse_options(std::span<const std::string> args, std::span<const OptionSpec> specs) {
     ParsedOptions parsed;
     // --help first: `anytls plan --bogus --help` shows the help rather than an error.
@@ -93,6 +98,7 @@ Result<ParsedOptions> parse_options(std::span<const std::string> args, std::span
             return usage_error(fmt::format("--{} needs a value ({})", name, spec->value_name));
         }
         if (auto allowed = check_choice(*spec, value); !allowed) return std::move(allowed).error();
+        parsed.all_values_[std::string(name)].push_back(value);
         parsed.values_[std::string(name)] = std::move(value);
     }
     return parsed;

@@ -30,12 +30,15 @@ public:
     bool has(std::string_view name) const { return values_.find(name) != values_.end(); }
     // The value given, or nullptr if the option was not given (flags have an empty value).
     const std::string* value(std::string_view name) const;
+    // Every value given, in order, for an option that may be repeated (--outage A --outage B).
+    std::vector<std::string> values(std::string_view name) const;
     const std::vector<std::string>& positionals() const { return positionals_; }
     bool help_requested() const { return help_; }
 
 private:
     friend Result<ParsedOptions> parse_options(std::span<const std::string>, std::span<const OptionSpec>);
     std::map<std::string, std::string, std::less<>> values_;  // a repeated option: the last wins
+    std::map<std::string, std::vector<std::string>, std::less<>> all_values_;
     std::vector<std::string> positionals_;
     bool help_ = false;
 };

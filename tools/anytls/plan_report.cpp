@@ -28,6 +28,11 @@ PlanTotals summarize(const PlanRun& run) {
         totals.created_on_demand += r.created_on_demand;
         totals.closed_idle += r.closed_idle;
         totals.closed_age += r.closed_age;
+        totals.heartbeats += r.heartbeats;
+        totals.creation_failures += r.creation_failures;
+        totals.failed_streams += r.failed_streams;
+        totals.closed_outage += r.closed_outage;
+        totals.backoff_max_s = std::max(totals.backoff_max_s, r.backoff_s);
         totals.protected_idle_max = std::max(totals.protected_idle_max, r.protected_idle);
         totals.protected_age_max = std::max(totals.protected_age_max, r.protected_age);
         totals.idle_min = first ? r.idle : std::min(totals.idle_min, r.idle);
@@ -68,9 +73,16 @@ std::string render_plan_json_lines(const PlanRun& run) {
         fmt::format_to(std::back_inserter(out),
                        "{{\"t_s\": {}, \"idle\": {}, \"busy\": {}, \"creating\": {}, \"created\": {}, "
                        "\"closed_idle\": {}, \"closed_age\": {}, \"protected_idle\": {}, \"protected_age\": {}, "
-                       "\"streams\": {}, \"created_on_demand\": {}, \"closed_at_stream_end\": {}}}\n",
+                       "\"streams\": {}, \"created_on_demand\": {}, \"closed_at_stream_end\": {}, "
+                       "\"creation_failures\": {}, \"failed_streams\": {}, \"closed_outage\": {}, "
+                       "\"heartbeats\": {}, \"consecutive_failures\": {}, \"backoff_s\": {}, \"backoff_left_s\": {}, "
+                       "\"server_down\": {}}}\n",
                        json_seconds(r.t_s), r.idle, r.busy, r.creating, r.created, r.closed_idle, r.closed_age,
-                       r.protected_idle, r.protected_age, r.streams, r.created_on_demand, r.closed_at_stream_end);
+                       r.protected_idle, r.protected_age, r.streams, r.created_on_demand, r.closed_at_stream_end,
+                       r.creation_failures, r.failed_streams, r.closed_outage, r.heartbeats,
+                       r.consecutive_failures, json_seconds(std::round(r.backoff_s * 1000) / 1000),
+                       json_seconds(std::round(r.backoff_left_s * 1000) / 1000),
+                       r.server_down);
     }
     return out;
 }

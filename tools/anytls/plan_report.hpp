@@ -28,6 +28,7 @@ struct PlanRun {
     config::Duration handshake_delay{0};
     std::vector<pool::CycleRecord> records;             // one per cleanup cycle
     std::vector<pool::ClosedSessionRecord> closed;      // every session that left the pool
+    std::vector<pool::Outage> outages;                  // --outage: when the server was down
 };
 
 // The figures of the summary, computed once from the records.
@@ -49,6 +50,11 @@ struct PlanTotals {
     std::optional<std::size_t> target_idle_cycle;      // first cycle (index) with idle >= target
     std::optional<config::Duration> aged_lifetime_min;  // lifetimes actually lived by sessions closed for age
     std::optional<config::Duration> aged_lifetime_max;
+    long long heartbeats = 0;
+    long long creation_failures = 0;
+    long long failed_streams = 0;      // waited for a creation that failed
+    long long closed_outage = 0;
+    double backoff_max_s = 0;          // the longest hold-back a cycle saw
 };
 
 PlanTotals summarize(const PlanRun& run);
@@ -62,7 +68,9 @@ std::string render_plan_text(const PlanRun& run, int cycles_per_line, const Term
 
 // One JSON object per cycle, one per line:
 // {"t_s": 60, "idle": 0, "busy": 0, "creating": 1, "created": 1, "closed_idle": 0, "closed_age": 0,
-//  "protected_idle": 0, "protected_age": 0, "streams": 0, "created_on_demand": 0, "closed_at_stream_end": 0}
+//  "protected_idle": 0, "protected_age": 0, "streams": 0, "created_on_demand": 0, "closed_at_stream_end": 0,
+//  "creation_failures": 0, "failed_streams": 0, "closed_outage": 0, "heartbeats": 0,
+//  "consecutive_failures": 0, "backoff_s": 0, "backoff_left_s": 0, "server_down": false}
 std::string render_plan_json_lines(const PlanRun& run);
 
 // A self-contained SVG document: per column of cycles (at most one per two pixels), idle,

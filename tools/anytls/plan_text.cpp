@@ -14,14 +14,15 @@ namespace {
 
 constexpr int kChartWidth = 40;  // characters of the widest bar
 
-// The keys that shape what the simulator does; the others (heartbeats, keepalive, client
-// name) act on the network, which the simulator does not model.
-constexpr std::array<config::PoolKeyId, 9> kSimulatedKeys{
+// The keys that shape what the simulator does; the others (heartbeat-timeout, keepalive,
+// client name) act on the network, which the simulator does not model.
+constexpr std::array<config::PoolKeyId, 11> kSimulatedKeys{
     config::PoolKeyId::ensure_idle_session,      config::PoolKeyId::ensure_idle_session_create_rate,
     config::PoolKeyId::min_idle_session,         config::PoolKeyId::min_idle_session_for_age,
     config::PoolKeyId::max_connection_lifetime,  config::PoolKeyId::connection_lifetime_jitter,
     config::PoolKeyId::idle_session_timeout,     config::PoolKeyId::idle_session_check_interval,
-    config::PoolKeyId::session_reuse,
+    config::PoolKeyId::session_reuse,            config::PoolKeyId::heartbeat_interval,
+    config::PoolKeyId::creation_backoff_max,
 };
 
 // Virtual times are whole milliseconds or coarser; rounding hides double noise in labels.
@@ -91,6 +92,15 @@ std::string timeline_section(const PlanRun& run, int cycles_per_line, const Term
         bar += term.paint(std::string(static_cast<std::size_t>(bar_chars(last.busy, per_char)), '='), Style::yellow);
         bar += term.paint(std::string(static_cast<std::size_t>(bar_chars(last.creating, per_char)), '~'), Style::cyan);
         const std::string protected_cell = fmt::format("{}/{}", last.protected_idle, last.protected_age);
+        long long failed = 0;
+        bool down = false;
+        for (std::size_t i = begin; i < end; ++i) {
+            failed += run.records[i].creation_failures;
+            down = down || run.records[i].server_down;
+        }
+        // Only a run with --outage has these, so other timelines read as before.
+        if (down) bar += term.paint(" server down", Style::red);
+        if (failed > 0) bar += term.paint(fmt::format(" {} failed", failed), Style::red);
         out += fmt::format("  {:>8}  {:>4} {:>4} {:>5} | {} {} {} | {} | {}\n",
                            config::format_duration(seconds(last.t_s)), last.idle, last.busy, last.creating,
                            count_cell(created, 5, Style::cyan, term, "+"),
@@ -141,10 +151,69 @@ std::string summary_section(const PlanRun& run, const Terminal& term) {
             out += ", idle never did";
         out += '\n';
     }
+    if (t.heartbeats > 0 || run.settings.heartbeat_interval.count() > 0)
+        out += fmt::format("  heartbeats sent         {} (every {} to each quiet idle session)\n", t.heartbeats,
+                           config::format_duration(run.settings.heartbeat_interval));
     if (t.aged_lifetime_min)
         out += fmt::format("  aged-out lifetimes      {} .. {} (to the second)\n",
                            config::format_duration(std::chrono::round<std::chrono::seconds>(*t.aged_lifetime_min)),
                            config::format_duration(std::chrono::round<std::chrono::seconds>(*t.aged_lifetime_max)));
+    return out;
+}
+
+// One outage: the cycles from the server going down to the pool's recovery, the ones where
+// something happened (failures, a hold-back, the server down).
+std::string outage_section(const PlanRun& run, const pool::Outage& outage, const Terminal& term) {
+    constexpr std::size_t kMaxRows = 40;
+    const double from_s = std::chrono::duration<double>(outage.start).count();
+    const double to_s = std::chrono::duration<double>(outage.start + outage.length).count();
+    const int target = run.settings.ensure_idle_session;
+    std::string out = term.paint("Outage", Style::bold) +
+                      fmt::format(": the server is down from {} to {} (creation-backoff-max {})\n",
+                                  config::format_duration(seconds(from_s)), config::format_duration(seconds(to_s)),
+                                  config::format_duration(run.settings.creation_backoff_max));
+    out += term.paint(fmt::format("  {:>8}  {:>6} {:>6} {:>8} {:>9} {:>9} {:>4}\n", "time", "server", "failed",
+                                  "in a row", "backoff", "left", "idle"),
+                      Style::dim);
+    std::size_t rows = 0, skipped = 0;
+    long long failures = 0, failed_streams = 0, died = 0;
+    double backoff_max = 0;
+    std::optional<std::size_t> recovered;
+    for (std::size_t i = 0; i < run.records.size(); ++i) {
+        const pool::CycleRecord& r = run.records[i];
+        if (r.t_s < from_s) continue;
+        failures += r.creation_failures;
+        failed_streams += r.failed_streams;
+        died += r.closed_outage;
+        backoff_max = std::max(backoff_max, r.backoff_s);
+        const bool eventful =
+            r.server_down || r.creation_failures > 0 || r.backoff_left_s > 0 || r.closed_outage > 0;
+        if (eventful && rows < kMaxRows) {
+            out += fmt::format("  {:>8}  {:>6} {:>6} {:>8} {:>9} {:>9} {:>4}\n",
+                               config::format_duration(seconds(r.t_s)), r.server_down ? "down" : "up",
+                               r.creation_failures, r.consecutive_failures,
+                               config::format_duration(seconds(r.backoff_s)),
+                               config::format_duration(seconds(r.backoff_left_s)), r.idle);
+            ++rows;
+        } else if (eventful) {
+            ++skipped;
+        }
+        if (!r.server_down && r.t_s >= to_s && r.consecutive_failures == 0 && r.idle >= std::max(target, 0)) {
+            recovered = i;
+            break;
+        }
+    }
+    if (skipped > 0) out += fmt::format("  ... {} more cycles like these\n", skipped);
+    out += fmt::format("  {} sessions died when it went down; {} creations failed, {} streams with them; "
+                       "the longest hold-back was {}\n",
+                       died, failures, failed_streams, config::format_duration(seconds(backoff_max)));
+    if (recovered)
+        out += fmt::format("  recovered at {}: creations succeed again{}\n",
+                           config::format_duration(seconds(run.records[*recovered].t_s)),
+                           target > 0 ? fmt::format(" and {} sessions are idle (the target)", run.records[*recovered].idle)
+                                      : std::string());
+    else
+        out += "  not recovered by the end of the run\n";
     return out;
 }
 
@@ -162,6 +231,10 @@ std::string render_plan_text(const PlanRun& run, int cycles_per_line, const Term
     out += timeline_section(run, cycles_per_line, term);
     out += '\n';
     out += summary_section(run, term);
+    for (const pool::Outage& outage : run.outages) {
+        out += '\n';
+        out += outage_section(run, outage, term);
+    }
     return out;
 }
 
