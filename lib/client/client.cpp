@@ -293,7 +293,7 @@ Result<void> Client::set_pool_settings(const std::string& proxy, const config::P
     return {};
 }
 
-std::shared_ptr<SessionPool> Client::pool(const std::string& proxy) {
+std::shared_ptr<SessionPool> Client::pool(const std::string& proxy, const OnReactorThread&) {
     for (auto& o : outbounds_)
         if (o.config.name == proxy) return o.pool;
     return nullptr;

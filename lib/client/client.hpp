@@ -57,6 +57,20 @@ private:
     std::shared_ptr<StreamState> state_;
 };
 
+// Proof that the holder runs on a Client's reactor thread: only Client::on_reactor_thread
+// makes one, for the function it runs there. Reactor-only parts of the client (a SessionPool)
+// are handed out against it, so code on another thread cannot reach them by mistake
+// (docs/DESIGN.md, "Threads").
+class OnReactorThread {
+public:
+    OnReactorThread(const OnReactorThread&) = delete;
+    OnReactorThread& operator=(const OnReactorThread&) = delete;
+
+private:
+    friend class Client;
+    OnReactorThread() = default;
+};
+
 class Client {
 public:
     // Starts the reactor thread and one pool per proxy (each begins its cleanup cycle).
@@ -88,10 +102,17 @@ public:
                                                     std::uint16_t port, io::Duration timeout);
 
     io::ReactorThread& reactor_thread() { return *thread_; }
-    // The pool of one proxy, for code that runs on the reactor thread and uses the pool's
-    // coroutine API directly (the `anytls socks` entry point). Any thread may ask; only the
-    // reactor thread may use it. Null for an unknown name.
-    std::shared_ptr<SessionPool> pool(const std::string& proxy);
+    // Runs fn(const OnReactorThread&) on the reactor thread and returns its result, for code
+    // that uses a pool's coroutine API directly (the `anytls socks` entry point).
+    template <class F>
+    auto on_reactor_thread(F&& fn) {
+        return thread_->call([&fn] {
+            const OnReactorThread on_reactor;
+            return fn(on_reactor);
+        });
+    }
+    // The pool of one proxy; reactor thread only, hence the token. Null for an unknown name.
+    std::shared_ptr<SessionPool> pool(const std::string& proxy, const OnReactorThread& on_reactor);
 
 private:
     struct Outbound {

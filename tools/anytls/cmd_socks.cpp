@@ -189,9 +189,9 @@ Result<void> run_socks(const Invocation& invocation) {
     }
     std::unique_ptr<client::Client> client = std::move(made).value();
     const std::vector<std::string> names = client->proxy_names();
-    std::shared_ptr<client::SessionPool> pool = client->pool(proxy_name);
+    // Reactor thread only, like everything that touches them below.
+    std::shared_ptr<client::SessionPool> pool;
     std::vector<std::pair<std::string, std::shared_ptr<client::SessionPool>>> pools;
-    for (const auto& n : names) pools.emplace_back(n, client->pool(n));
 
     io::ReactorThread& thread = client->reactor_thread();
     std::unique_ptr<inbound::ProxyInbound> inbound;
@@ -202,7 +202,9 @@ Result<void> run_socks(const Invocation& invocation) {
     inbound_options.reply_after_synack = reply_after_synack;
     if (verbose) inbound_options.on_connection_end = log_connection;
 
-    auto started = thread.call([&]() -> Result<std::string> {
+    const auto start_on_reactor = [&](const client::OnReactorThread& on_reactor) -> Result<std::string> {
+        pool = client->pool(proxy_name, on_reactor);
+        for (const auto& n : names) pools.emplace_back(n, client->pool(n, on_reactor));
         if (metrics_address) {
             std::vector<std::pair<std::string, std::weak_ptr<client::SessionPool>>> watched(pools.begin(), pools.end());
             metrics = std::make_unique<inbound::MetricsServer>(thread.reactor(), *metrics_address, [watched] {
@@ -227,7 +229,8 @@ Result<void> run_socks(const Invocation& invocation) {
             return runtime_error(listen_failure("the entry point", listen_text, bound.error()), bound.error().code);
         }
         return bound->to_string();
-    });
+    };
+    auto started = client->on_reactor_thread(start_on_reactor);
     if (!started) return std::move(started).error();
     log::info("[AnyTLS] socks: connections go through proxy \"{}\"", proxy_name);
     print_line(fmt::format("listening on {}", *started));
