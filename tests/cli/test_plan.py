@@ -120,6 +120,66 @@ def test_plan_help_documents_options():
         assert option in out, option
 
 
+OUTAGE_CONFIG = """
+[experimental.anytls-session-management]
+ensure-idle-session = 1
+idle-session-check-interval = "10s"
+creation-backoff-max = "1m"
+
+[[proxies]]
+name = "one"
+type = "anytls"
+server = "example.com"
+port = 443
+password = "secret"
+"""
+
+
+def test_plan_outage_shows_failures_backoff_and_recovery():
+    assert "--outage START+DURATION" in run("plan", "--help").stdout
+    with tempfile.TemporaryDirectory() as tmp:
+        config = os.path.join(tmp, "outage.toml")
+        with open(config, "w") as f:
+            f.write(OUTAGE_CONFIG)
+        args = ["--config", config, "--duration", "20m", "--outage", "10m+5m"]
+        records = plan_json(*args)
+        down = [r for r in records if r["server_down"]]
+        assert down and down[0]["t_s"] == 600 and down[-1]["t_s"] == 890, (down[0], down[-1])
+        assert sum(r["creation_failures"] for r in records) >= 8
+        holdbacks = [r["backoff_s"] for r in records if r["creation_failures"] > 0]
+        assert holdbacks[:7] == [1, 2, 4, 8, 16, 32, 60], holdbacks
+        assert max(r["backoff_s"] for r in records) == 60  # creation-backoff-max
+        after = [r for r in records if r["t_s"] >= 900]
+        recovered = next(r for r in after if r["idle"] == 1 and r["consecutive_failures"] == 0)
+        assert recovered["t_s"] <= 900 + 80, recovered
+        assert records[-1]["idle"] == 1 and records[-1]["backoff_s"] == 0
+        # Without --outage nothing fails.
+        quiet = plan_json("--config", config, "--duration", "20m")
+        assert all(r["creation_failures"] == 0 and not r["server_down"] for r in quiet)
+
+        text = run("plan", *args)
+        assert text.returncode == 0, text.stderr
+        assert "Outage: the server is down from 10m to 15m (creation-backoff-max 1m)" in text.stdout
+        assert "the longest hold-back was 1m" in text.stdout
+        assert re.search(r"recovered at \d+m\d*s?: creations succeed again", text.stdout), text.stdout
+        assert "server down" in text.stdout
+
+        svg = os.path.join(tmp, "outage.svg")
+        assert run("plan", *args, "--svg", svg).returncode == 0
+        with open(svg) as f:
+            assert "server down from 10m for 5m" in f.read()
+
+        # Repeated: two outages, two sections.
+        twice = run("plan", *args, "--outage", "17m+1m")
+        assert twice.returncode == 0, twice.stderr
+        assert twice.stdout.count("Outage: the server is down") == 2
+
+    for bad, why in (("10m", "no '+'"), ("x+5m", "start"), ("1m+0s", "duration"), ("30m+1m", "after the end")):
+        result = run("plan", "--config", EXAMPLE2, "--duration", "20m", "--outage", bad)
+        assert result.returncode == 2, (bad, result.returncode)
+        assert_one_sentence(result.stderr, "--outage", why)
+
+
 def test_unknown_command_is_usage_error():
     result = run("no-such-command")
     assert result.returncode == 2, result.returncode
