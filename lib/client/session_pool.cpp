@@ -275,8 +275,8 @@ io::Task<void> SessionPool::maintenance_loop(SessionPool* self) {
     while (!self->stopping_) {
         // Heartbeats may be due more often than cycles: wake for whichever comes first.
         // Pacing is real time (the reactor clock); decisions read the pool clock.
-        const io::Duration sleep =
-            pool::maintenance_sleep(next_cycle - self->reactor_->now(), self->settings_.heartbeat_interval);
+        const io::Duration sleep = pool::maintenance_sleep(next_cycle - self->reactor_->now(),
+                                                           self->settings_.heartbeat_interval);
         int rc = co_await io::sleep_for(*self->reactor_, sleep, &self->wake_);
         if (self->stopping_) break;
         if (rc == -ECANCELED) {
@@ -315,7 +315,8 @@ io::Task<void> SessionPool::shutdown() {
 
 std::shared_ptr<PooledSession> SessionPool::take_newest_idle() {
     prune_dead();
-    auto newest = pool::newest_idle(sessions_, [](const auto& e) -> const PooledSession& { return *e; });
+    auto newest =
+        pool::newest_idle(sessions_, [](const auto& e) -> const PooledSession& { return *e; });
     if (newest == sessions_.end()) return nullptr;
     (*newest)->state = pool::PoolSessionState::busy;
     return *newest;
@@ -354,7 +355,8 @@ void SessionPool::note_early_death(const PooledSession& entry) {
 void SessionPool::note_creation_failure(const Error& error) {
     ++counters_.creation_failures;
     backoff_.record_failure(clock_->now(), settings_);
-    log::warn("{}", pool::creation_failure_line(proxy_name_, backoff_.consecutive_failures(), error.text()));
+    log::warn("{}", pool::creation_failure_line(proxy_name_, backoff_.consecutive_failures(),
+                                                error.text()));
 }
 
 std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
@@ -640,9 +642,12 @@ void SessionPool::run_heartbeats(io::TimePoint now) {
     if (stopping_ || settings_.heartbeat_interval <= io::Duration::zero()) return;
     // Heartbeat idle sessions of v2 peers that have been quiet for a whole interval.
     for (auto& e : sessions_) {
-        if (e->state != pool::PoolSessionState::idle || !e->session || e->heartbeat_in_flight) continue;
+        if (e->state != pool::PoolSessionState::idle || !e->session || e->heartbeat_in_flight)
+            continue;
         if (e->session->peer_version() < 2) continue;
-        if (!pool::heartbeat_due(e->idle_since, e->last_heartbeat, now, settings_.heartbeat_interval)) continue;
+        if (!pool::heartbeat_due(e->idle_since, e->last_heartbeat, now,
+                                 settings_.heartbeat_interval))
+            continue;
         e->heartbeat_in_flight = true;
         scope_.spawn(heartbeat(this, e));
     }

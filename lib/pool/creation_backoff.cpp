@@ -7,7 +7,9 @@
 
 namespace anytls::pool {
 
-bool is_early_death(TimePoint created_at, TimePoint now) { return now - created_at < kEarlyDeathWindow; }
+bool is_early_death(TimePoint created_at, TimePoint now) {
+    return now - created_at < kEarlyDeathWindow;
+}
 
 Duration backoff_delay(int consecutive_failures, Duration backoff_max) {
     if (backoff_max <= Duration::zero() || consecutive_failures <= 0) return Duration::zero();
@@ -31,13 +33,16 @@ bool CreationBackoff::record_session_death(TimePoint created_at, TimePoint now,
 GatedCreations CreationBackoff::gate(int planned, TimePoint now, std::string_view proxy) const {
     if (planned <= 0 || !holding_back(now)) return {std::max(planned, 0), {}};
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(until_ - now).count();
-    return {0, fmt::format("[AnyTLS] Proactive creation for {} backing off for {}ms after {} failures in a row",
-                           proxy, ms, consecutive_failures_)};
+    return {
+        0, fmt::format(
+               "[AnyTLS] Proactive creation for {} backing off for {}ms after {} failures in a row",
+               proxy, ms, consecutive_failures_)};
 }
 
-std::string creation_failure_line(std::string_view proxy, int consecutive_failures, std::string_view reason) {
-    return fmt::format("[AnyTLS] Session creation for {} failed ({} in a row): {}", proxy, consecutive_failures,
-                       reason);
+std::string creation_failure_line(std::string_view proxy, int consecutive_failures,
+                                  std::string_view reason) {
+    return fmt::format("[AnyTLS] Session creation for {} failed ({} in a row): {}", proxy,
+                       consecutive_failures, reason);
 }
 
 }  // namespace anytls::pool

@@ -39,13 +39,16 @@ public:
     void record_failure(TimePoint now, const config::PoolSettings& settings);
     // A session died at `now`: counted as a failure when it was an early death. Returns
     // whether it counted.
-    bool record_session_death(TimePoint created_at, TimePoint now, const config::PoolSettings& settings);
+    bool record_session_death(TimePoint created_at, TimePoint now,
+                              const config::PoolSettings& settings);
     // A creation succeeded: the next failure starts again from 1 s. (A hold-back already
     // running is not cut short, as before: it ends by itself within the delay.)
     void record_success() { consecutive_failures_ = 0; }
 
     bool holding_back(TimePoint now) const { return now < until_; }
-    Duration remaining(TimePoint now) const { return holding_back(now) ? until_ - now : Duration{0}; }
+    Duration remaining(TimePoint now) const {
+        return holding_back(now) ? until_ - now : Duration{0};
+    }
     int consecutive_failures() const { return consecutive_failures_; }
 
     // The cycle's proactive creations: none while holding back, with the line that says so.
@@ -58,6 +61,7 @@ private:
 };
 
 // "[AnyTLS] Session creation for NAME failed (N in a row): REASON" (logged at warn level).
-std::string creation_failure_line(std::string_view proxy, int consecutive_failures, std::string_view reason);
+std::string creation_failure_line(std::string_view proxy, int consecutive_failures,
+                                  std::string_view reason);
 
 }  // namespace anytls::pool

@@ -13,7 +13,8 @@ namespace anytls::pool {
 
 // True when a session idle since `idle_since`, last answering a probe at `last_heartbeat`,
 // is due a probe at `now`.
-bool heartbeat_due(TimePoint idle_since, TimePoint last_heartbeat, TimePoint now, Duration heartbeat_interval);
+bool heartbeat_due(TimePoint idle_since, TimePoint last_heartbeat, TimePoint now,
+                   Duration heartbeat_interval);
 
 // How long the maintenance loop sleeps when the next cycle is `until_next_cycle` away: the
 // heartbeat interval when shorter (and on), never less than 1 ms.

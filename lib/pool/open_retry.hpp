@@ -22,12 +22,12 @@ bool retry_on_fresh_session(const SynFailure& failure);
 // it was heard back: its session was a reused one that died, or the server ended the stream
 // before its SYNACK (a refusal the session survives); and it still has its bytes.
 struct StreamFailure {
-    bool warm = false;             // the stream took an idle session
-    bool refused = false;          // ended by the server before its SYNACK
+    bool warm = false;     // the stream took an idle session
+    bool refused = false;  // ended by the server before its SYNACK
     bool already_replayed = false;
-    bool released = false;         // linger() already handed its session back
+    bool released = false;  // linger() already handed its session back
     bool pool_stopping = false;
-    bool replayable = false;       // the stream kept every byte it sent (within the replay limit)
+    bool replayable = false;  // the stream kept every byte it sent (within the replay limit)
 };
 bool replay_on_fresh_session(const StreamFailure& failure);
 

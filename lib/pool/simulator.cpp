@@ -55,7 +55,8 @@ PoolSimulator::PoolSimulator(SimulatorOptions options)
     }
     next_heartbeat_wake_ = kNever;
     for (const Outage& outage : options_.outages)
-        if (outage.length.count() > 0) schedule(start_ + outage.start, Event::Kind::outage_start, 0);
+        if (outage.length.count() > 0)
+            schedule(start_ + outage.start, Event::Kind::outage_start, 0);
 }
 
 bool PoolSimulator::server_down(TimePoint at) const {
@@ -87,9 +88,10 @@ CycleRecord PoolSimulator::step() {
     record.log_lines.insert(record.log_lines.end(), plan.log_lines.begin(), plan.log_lines.end());
     if (!gated.log_line.empty()) record.log_lines.push_back(gated.log_line);
     record.consecutive_failures = backoff_.consecutive_failures();
-    record.backoff_s = std::chrono::duration<double>(
-                           backoff_delay(backoff_.consecutive_failures(), options_.settings.creation_backoff_max))
-                           .count();
+    record.backoff_s =
+        std::chrono::duration<double>(
+            backoff_delay(backoff_.consecutive_failures(), options_.settings.creation_backoff_max))
+            .count();
     record.backoff_left_s = std::chrono::duration<double>(backoff_.remaining(now_)).count();
     record.server_down = server_down(now_);
     record.t_s = std::chrono::duration<double>(now_ - start_).count();
@@ -184,8 +186,9 @@ void PoolSimulator::open_stream(Duration duration) {
         start_creation(true, duration);
         return;
     }
-    const auto newest =
-        newest_idle(idle_, [this](std::uint64_t idle_seq) -> const SessionInfo& { return sessions_.at(idle_seq).info; });
+    const auto newest = newest_idle(idle_, [this](std::uint64_t idle_seq) -> const SessionInfo& {
+        return sessions_.at(idle_seq).info;
+    });
     const std::uint64_t seq = *newest;
     set_state(seq, sessions_.at(seq), PoolSessionState::busy);
     schedule(now_ + duration, Event::Kind::stream_end, seq);
@@ -255,7 +258,8 @@ void PoolSimulator::creation_failed(std::uint64_t seq, SimSession& session) {
     backoff_.record_failure(now_, options_.settings);
     ++pending_.creation_failures;
     if (session.waiting_stream) ++pending_.failed_streams;
-    pending_.log_lines.push_back(creation_failure_line(options_.proxy_name, backoff_.consecutive_failures(),
+    pending_.log_lines.push_back(creation_failure_line(options_.proxy_name,
+                                                       backoff_.consecutive_failures(),
                                                        "the server is down (simulated outage)"));
     forget_state(seq, session);
     sessions_.erase(seq);
@@ -269,7 +273,8 @@ void PoolSimulator::outage_start() {
         if (session.info.state != PoolSessionState::creating) usable.push_back(seq);
     std::sort(usable.begin(), usable.end());  // a repeatable record
     for (std::uint64_t seq : usable) {
-        (void)backoff_.record_session_death(sessions_.at(seq).info.created_at, now_, options_.settings);
+        (void)backoff_.record_session_death(sessions_.at(seq).info.created_at, now_,
+                                            options_.settings);
         ++pending_.closed_outage;
         close(seq, ClosedSessionRecord::Why::outage);
     }

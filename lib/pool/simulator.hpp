@@ -85,7 +85,7 @@ struct CycleRecord {
     int heartbeats = 0;             // since the previous record: probes sent to idle sessions
     int consecutive_failures = 0;   // after this cycle, as CreationBackoff counts them
     double backoff_s = 0;           // after this cycle: the hold-back the failures in a row earn
-    double backoff_left_s = 0;      // after this cycle: how long proactive creation still holds back
+    double backoff_left_s = 0;  // after this cycle: how long proactive creation still holds back
     bool server_down = false;       // at this cycle's instant
     std::vector<std::string> log_lines;  // the cycle's debug lines (plan.hpp), and any since
 };

@@ -161,7 +161,8 @@ def test_plan_outage_shows_failures_backoff_and_recovery():
         assert text.returncode == 0, text.stderr
         assert "Outage: the server is down from 10m to 15m (creation-backoff-max 1m)" in text.stdout
         assert "the longest hold-back was 1m" in text.stdout
-        assert re.search(r"recovered at \d+m\d*s?: creations succeed again", text.stdout), text.stdout
+        recovered_line = r"recovered at \d+m\d*s?: creations succeed again"
+        assert re.search(recovered_line, text.stdout), text.stdout
         assert "server down" in text.stdout
 
         svg = os.path.join(tmp, "outage.svg")
@@ -174,7 +175,8 @@ def test_plan_outage_shows_failures_backoff_and_recovery():
         assert twice.returncode == 0, twice.stderr
         assert twice.stdout.count("Outage: the server is down") == 2
 
-    for bad, why in (("10m", "no '+'"), ("x+5m", "start"), ("1m+0s", "duration"), ("30m+1m", "after the end")):
+    for bad, why in (("10m", "no '+'"), ("x+5m", "start"), ("1m+0s", "duration"),
+                     ("30m+1m", "after the end")):
         result = run("plan", "--config", EXAMPLE2, "--duration", "20m", "--outage", bad)
         assert result.returncode == 2, (bad, result.returncode)
         assert_one_sentence(result.stderr, "--outage", why)

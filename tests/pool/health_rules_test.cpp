@@ -53,9 +53,10 @@ TEST_CASE("CreationBackoff holds proactive creations back, says so, and resets o
     CHECK(backoff.remaining(kT0 + 1s) == 3s);
     const auto gated = backoff.gate(2, kT0 + 1500ms, "edge");
     CHECK(gated.create == 0);
-    CHECK(gated.log_line == "[AnyTLS] Proactive creation for edge backing off for 2500ms after 4 failures in a row");
+    CHECK(gated.log_line ==
+          "[AnyTLS] Proactive creation for edge backing off for 2500ms after 4 failures in a row");
     CHECK(backoff.gate(0, kT0 + 1s, "edge").log_line.empty());  // nothing held back, nothing said
-    CHECK(backoff.gate(2, kT0 + 4s, "edge").create == 2);        // the hold-back is over
+    CHECK(backoff.gate(2, kT0 + 4s, "edge").create == 2);       // the hold-back is over
 
     backoff.record_success();
     CHECK(backoff.consecutive_failures() == 0);
@@ -93,8 +94,8 @@ TEST_CASE("the maintenance loop wakes for whichever comes first, the cycle or a 
     using anytls::pool::maintenance_sleep;
     CHECK(maintenance_sleep(30s, 25s) == 25s);
     CHECK(maintenance_sleep(20s, 25s) == 20s);
-    CHECK(maintenance_sleep(30s, 0s) == 30s);      // heartbeats off
-    CHECK(maintenance_sleep(-5s, 25s) == 1ms);     // a late cycle: at once, but never a busy loop
+    CHECK(maintenance_sleep(30s, 0s) == 30s);   // heartbeats off
+    CHECK(maintenance_sleep(-5s, 25s) == 1ms);  // a late cycle: at once, but never a busy loop
     CHECK(maintenance_sleep(100us, 0s) == 1ms);
 }
 
@@ -102,7 +103,8 @@ TEST_CASE("an open whose SYN failed retries once, on a fresh session, only from 
     using anytls::pool::retry_on_fresh_session;
     using anytls::pool::SynFailure;
     CHECK(retry_on_fresh_session(SynFailure{.warm = true}));
-    CHECK_FALSE(retry_on_fresh_session(SynFailure{.warm = false}));  // a fresh session failed: no retry
+    CHECK_FALSE(
+        retry_on_fresh_session(SynFailure{.warm = false}));  // a fresh session failed: no retry
     CHECK_FALSE(retry_on_fresh_session(SynFailure{.warm = true, .already_retried = true}));
     CHECK_FALSE(retry_on_fresh_session(SynFailure{.warm = true, .pool_stopping = true}));
     CHECK_FALSE(retry_on_fresh_session(SynFailure{.warm = true, .deadline_expired = true}));
@@ -115,14 +117,18 @@ TEST_CASE("a stream failing before its SYNACK is replayed once when nothing of i
     CHECK(replay_on_fresh_session(StreamFailure{.refused = true, .replayable = true}));
     CHECK_FALSE(replay_on_fresh_session(StreamFailure{.replayable = true}));  // cold, not refused
     CHECK_FALSE(replay_on_fresh_session(StreamFailure{.warm = true}));        // bytes not kept
-    CHECK_FALSE(replay_on_fresh_session(StreamFailure{.warm = true, .already_replayed = true, .replayable = true}));
-    CHECK_FALSE(replay_on_fresh_session(StreamFailure{.warm = true, .released = true, .replayable = true}));
-    CHECK_FALSE(replay_on_fresh_session(StreamFailure{.warm = true, .pool_stopping = true, .replayable = true}));
+    CHECK_FALSE(replay_on_fresh_session(
+        StreamFailure{.warm = true, .already_replayed = true, .replayable = true}));
+    CHECK_FALSE(
+        replay_on_fresh_session(StreamFailure{.warm = true, .released = true, .replayable = true}));
+    CHECK_FALSE(replay_on_fresh_session(
+        StreamFailure{.warm = true, .pool_stopping = true, .replayable = true}));
 }
 
 TEST_CASE("an open takes the idle session with the highest seq") {
-    const std::vector<SessionInfo> sessions{idle_session(3, kT0, kT0), busy_session(9, kT0), idle_session(7, kT0, kT0),
-                                            creating_session(8), idle_session(5, kT0, kT0)};
+    const std::vector<SessionInfo> sessions{idle_session(3, kT0, kT0), busy_session(9, kT0),
+                                            idle_session(7, kT0, kT0), creating_session(8),
+                                            idle_session(5, kT0, kT0)};
     const auto same = [](const SessionInfo& s) -> const SessionInfo& { return s; };
     auto newest = anytls::pool::newest_idle(sessions, same);
     REQUIRE(newest != sessions.end());

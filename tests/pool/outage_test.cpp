@@ -66,8 +66,9 @@ TEST_CASE("an outage shows failures, backoff up to creation-backoff-max, and rec
     CHECK(std::vector<double>(holdbacks.begin(), holdbacks.begin() + 7) == growth);
     CHECK(std::all_of(holdbacks.begin() + 6, holdbacks.end(), [](double s) { return s == 60.0; }));
     // A cycle inside a hold-back starts nothing and logs the pool's line for it.
-    const auto held = std::find_if(records.begin() + 60, records.begin() + 90,
-                                   [](const CycleRecord& r) { return r.backoff_left_s > 0 && r.created == 0; });
+    const auto held =
+        std::find_if(records.begin() + 60, records.begin() + 90,
+                     [](const CycleRecord& r) { return r.backoff_left_s > 0 && r.created == 0; });
     REQUIRE(held != records.begin() + 90);
     CHECK(has_line(*held, "[AnyTLS] Proactive creation for sim backing off for "));
     CHECK(std::any_of(records.begin() + 60, records.begin() + 90, [](const CycleRecord& r) {
@@ -76,16 +77,17 @@ TEST_CASE("an outage shows failures, backoff up to creation-backoff-max, and rec
 
     // Up again: within one hold-back and a cycle of the end, a creation succeeds and the pool
     // is back at its target.
-    const auto recovered = std::find_if(records.begin() + 90, records.end(), [](const CycleRecord& r) {
-        return r.idle == 1 && r.consecutive_failures == 0;
-    });
+    const auto recovered = std::find_if(
+        records.begin() + 90, records.end(),
+        [](const CycleRecord& r) { return r.idle == 1 && r.consecutive_failures == 0; });
     REQUIRE(recovered != records.end());
     CHECK(recovered->t_s <= 15 * 60 + 60 + 10 + 10);
     CHECK(records.back().idle == 1);
     CHECK(records.back().backoff_s == 0);
     const auto& closed = simulator.closed();
-    CHECK(std::count_if(closed.begin(), closed.end(),
-                        [](const ClosedSessionRecord& c) { return c.why == ClosedSessionRecord::Why::outage; }) == 1);
+    CHECK(std::count_if(closed.begin(), closed.end(), [](const ClosedSessionRecord& c) {
+              return c.why == ClosedSessionRecord::Why::outage;
+          }) == 1);
 }
 
 TEST_CASE("without an outage nothing fails and nothing backs off") {

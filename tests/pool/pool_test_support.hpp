@@ -46,6 +46,8 @@ inline SessionInfo busy_session(std::uint64_t seq, TimePoint created_at, Duratio
     return SessionInfo{seq, PoolSessionState::busy, created_at, created_at, lifetime};
 }
 
-inline SessionInfo creating_session(std::uint64_t seq) { return SessionInfo{seq, PoolSessionState::creating, {}, {}, {}}; }
+inline SessionInfo creating_session(std::uint64_t seq) {
+    return SessionInfo{seq, PoolSessionState::creating, {}, {}, {}};
+}
 
 }  // namespace pool_test

@@ -51,14 +51,15 @@ constexpr std::array<OptionSpec, 18> kOptions{{
     {"burst-size", "N", "streams opened together by the bursty model. Default: 20"},
     {"burst-every", "DURATION", "period of the bursty model; the first burst comes one period in. Default: 5m"},
     {"handshake", "DURATION", "time from the start of a creation to a usable session. Default: 200ms"},
-    {"outage", "START+DURATION", "the server is down from START for DURATION, e.g. 10m+5m; may be repeated"},
+    {"outage", "START+DURATION",
+     "the server is down from START for DURATION, e.g. 10m+5m; may be repeated"},
     {"seed", "N", "seed of every random draw (lifetimes, arrivals, stream lengths). Default: 1"},
     {"every", "N", "cycles per timeline line. Default: 1, or enough to stay within 60 lines"},
     {"json", "", "print one JSON object per cycle instead of the timeline (format above)"},
     {"svg", "FILE", "also write an SVG chart of idle, creating and busy sessions and of closures over time"},
     {"log", "", "also print each cycle's pool debug lines, as a live pool logs them, to stderr"},
     {"max-steps", "N", "refuse or stop a run of more than N simulation steps (one per cycle, arrival, stream, "
-                       "handshake, stream end and session examined). Default: 50000000"},
+                       "handshake, stream end, heartbeat wake and session examined). Default: 50000000"},
     {"progress", "", "show the progress line on stderr from the start, even when it is not a terminal"},
 }};
 
@@ -83,8 +84,9 @@ constexpr std::string_view kDescription =
     "  {\"t_s\": 60, \"idle\": 0, \"busy\": 0, \"creating\": 1, \"created\": 1, \"closed_idle\": 0,\n"
     "   \"closed_age\": 0, \"protected_idle\": 0, \"protected_age\": 0, \"streams\": 0,\n"
     "   \"created_on_demand\": 0, \"closed_at_stream_end\": 0, \"creation_failures\": 0,\n"
-    "   \"failed_streams\": 0, \"closed_outage\": 0, \"heartbeats\": 0, \"consecutive_failures\": 0,\n"
-    "   \"backoff_s\": 0, \"backoff_left_s\": 0, \"server_down\": false}\n"
+    "   \"failed_streams\": 0, \"closed_outage\": 0, \"heartbeats\": 0,\n"
+    "   \"consecutive_failures\": 0, \"backoff_s\": 0, \"backoff_left_s\": 0,\n"
+    "   \"server_down\": false}\n"
     "idle/busy/creating are the sessions right after the cycle's cleanup; created counts creations\n"
     "started since the previous cycle (this cycle's proactive ones included), created_on_demand\n"
     "those started for a stream that found no idle session; backoff_s is the hold-back the\n"
@@ -205,8 +207,8 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
         auto outage = parse_outage_option(text);
         if (!outage) return std::move(outage).error();
         if (outage->start >= request.duration)
-            return usage_error(fmt::format("--outage {} starts after the end of --duration {}", text,
-                                           config::format_duration(request.duration)));
+            return usage_error(fmt::format("--outage {} starts after the end of --duration {}",
+                                           text, config::format_duration(request.duration)));
         request.outages.push_back(*outage);
     }
     if (const std::string* text = options.value("seed")) {

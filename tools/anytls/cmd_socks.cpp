@@ -202,7 +202,8 @@ Result<void> run_socks(const Invocation& invocation) {
     inbound_options.reply_after_synack = reply_after_synack;
     if (verbose) inbound_options.on_connection_end = log_connection;
 
-    const auto start_on_reactor = [&](const client::OnReactorThread& on_reactor) -> Result<std::string> {
+    const auto start_on_reactor = [&](const client::OnReactorThread& on_reactor)
+        -> Result<std::string> {
         pool = client->pool(proxy_name, on_reactor);
         for (const auto& n : names) pools.emplace_back(n, client->pool(n, on_reactor));
         if (metrics_address) {

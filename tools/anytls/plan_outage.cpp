@@ -10,9 +10,10 @@ namespace anytls::cli {
 
 Result<pool::Outage> parse_outage_option(const std::string& text) {
     const auto usage = [&](std::string_view why) {
-        return usage_error(fmt::format("--outage expects START+DURATION such as \"10m+5m\" (down from 10m for 5m), "
-                                       "got \"{}\": {}",
-                                       text, why));
+        return usage_error(fmt::format(
+            "--outage expects START+DURATION such as \"10m+5m\" (down from 10m for 5m), "
+            "got \"{}\": {}",
+            text, why));
     };
     const std::size_t plus = text.find('+');
     if (plus == std::string::npos) return usage("no '+' between the start and the duration");

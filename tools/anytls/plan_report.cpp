@@ -75,14 +75,14 @@ std::string render_plan_json_lines(const PlanRun& run) {
                        "\"closed_idle\": {}, \"closed_age\": {}, \"protected_idle\": {}, \"protected_age\": {}, "
                        "\"streams\": {}, \"created_on_demand\": {}, \"closed_at_stream_end\": {}, "
                        "\"creation_failures\": {}, \"failed_streams\": {}, \"closed_outage\": {}, "
-                       "\"heartbeats\": {}, \"consecutive_failures\": {}, \"backoff_s\": {}, \"backoff_left_s\": {}, "
-                       "\"server_down\": {}}}\n",
+                       "\"heartbeats\": {}, \"consecutive_failures\": {}, \"backoff_s\": {}, "
+                       "\"backoff_left_s\": {}, \"server_down\": {}}}\n",
                        json_seconds(r.t_s), r.idle, r.busy, r.creating, r.created, r.closed_idle, r.closed_age,
-                       r.protected_idle, r.protected_age, r.streams, r.created_on_demand, r.closed_at_stream_end,
-                       r.creation_failures, r.failed_streams, r.closed_outage, r.heartbeats,
-                       r.consecutive_failures, json_seconds(std::round(r.backoff_s * 1000) / 1000),
-                       json_seconds(std::round(r.backoff_left_s * 1000) / 1000),
-                       r.server_down);
+                       r.protected_idle, r.protected_age, r.streams, r.created_on_demand,
+                       r.closed_at_stream_end, r.creation_failures, r.failed_streams,
+                       r.closed_outage, r.heartbeats, r.consecutive_failures,
+                       json_seconds(std::round(r.backoff_s * 1000) / 1000),
+                       json_seconds(std::round(r.backoff_left_s * 1000) / 1000), r.server_down);
     }
     return out;
 }

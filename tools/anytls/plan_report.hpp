@@ -68,9 +68,9 @@ std::string render_plan_text(const PlanRun& run, int cycles_per_line, const Term
 
 // One JSON object per cycle, one per line:
 // {"t_s": 60, "idle": 0, "busy": 0, "creating": 1, "created": 1, "closed_idle": 0, "closed_age": 0,
-//  "protected_idle": 0, "protected_age": 0, "streams": 0, "created_on_demand": 0, "closed_at_stream_end": 0,
-//  "creation_failures": 0, "failed_streams": 0, "closed_outage": 0, "heartbeats": 0,
-//  "consecutive_failures": 0, "backoff_s": 0, "backoff_left_s": 0, "server_down": false}
+//  "protected_idle": 0, "protected_age": 0, "streams": 0, "created_on_demand": 0,
+//  "closed_at_stream_end": 0, "creation_failures": 0, "failed_streams": 0, "closed_outage": 0,
+//  "heartbeats": 0, "consecutive_failures": 0, "backoff_s": 0, "backoff_left_s": 0, "server_down": false}
 std::string render_plan_json_lines(const PlanRun& run);
 
 // A self-contained SVG document: per column of cycles (at most one per two pixels), idle,

@@ -200,14 +200,17 @@ std::string render_plan_svg(const PlanRun& run) {
     // --outage: a band over each span the server was down, under everything else.
     for (const pool::Outage& outage : run.outages) {
         const double from = std::min(span_s, std::chrono::duration<double>(outage.start).count());
-        const double to = std::min(span_s, std::chrono::duration<double>(outage.start + outage.length).count());
+        const double to =
+            std::min(span_s, std::chrono::duration<double>(outage.start + outage.length).count());
         if (to <= from) continue;
-        add(out, "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"#d62728\" "
-            "fill-opacity=\"0.12\"><title>{}</title></rect>\n",
+        add(out, "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+            "fill=\"#d62728\" fill-opacity=\"0.12\"><title>{}</title></rect>\n",
             x(from), kTop, x(to) - x(from), kClosedBottom - kTop,
-            xml_escape(fmt::format("server down from {} for {}", config::format_duration(outage.start),
+            xml_escape(fmt::format("server down from {} for {}",
+                                   config::format_duration(outage.start),
                                    config::format_duration(outage.length))));
-        add(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#d62728\">server down</text>\n", x(from) + 3, kTop + 12);
+        add(out, "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#d62728\">server down</text>\n",
+            x(from) + 3, kTop + 12);
     }
 
     // The sessions panel.

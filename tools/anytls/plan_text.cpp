@@ -152,8 +152,8 @@ std::string summary_section(const PlanRun& run, const Terminal& term) {
         out += '\n';
     }
     if (t.heartbeats > 0 || run.settings.heartbeat_interval.count() > 0)
-        out += fmt::format("  heartbeats sent         {} (every {} to each quiet idle session)\n", t.heartbeats,
-                           config::format_duration(run.settings.heartbeat_interval));
+        out += fmt::format("  heartbeats sent         {} (every {} to each quiet idle session)\n",
+                           t.heartbeats, config::format_duration(run.settings.heartbeat_interval));
     if (t.aged_lifetime_min)
         out += fmt::format("  aged-out lifetimes      {} .. {} (to the second)\n",
                            config::format_duration(std::chrono::round<std::chrono::seconds>(*t.aged_lifetime_min)),
@@ -170,10 +170,11 @@ std::string outage_section(const PlanRun& run, const pool::Outage& outage, const
     const int target = run.settings.ensure_idle_session;
     std::string out = term.paint("Outage", Style::bold) +
                       fmt::format(": the server is down from {} to {} (creation-backoff-max {})\n",
-                                  config::format_duration(seconds(from_s)), config::format_duration(seconds(to_s)),
+                                  config::format_duration(seconds(from_s)),
+                                  config::format_duration(seconds(to_s)),
                                   config::format_duration(run.settings.creation_backoff_max));
-    out += term.paint(fmt::format("  {:>8}  {:>6} {:>6} {:>8} {:>9} {:>9} {:>4}\n", "time", "server", "failed",
-                                  "in a row", "backoff", "left", "idle"),
+    out += term.paint(fmt::format("  {:>8}  {:>6} {:>6} {:>8} {:>9} {:>9} {:>4}\n", "time",
+                                  "server", "failed", "in a row", "backoff", "left", "idle"),
                       Style::dim);
     std::size_t rows = 0, skipped = 0;
     long long failures = 0, failed_streams = 0, died = 0;
@@ -190,7 +191,8 @@ std::string outage_section(const PlanRun& run, const pool::Outage& outage, const
             r.server_down || r.creation_failures > 0 || r.backoff_left_s > 0 || r.closed_outage > 0;
         if (eventful && rows < kMaxRows) {
             out += fmt::format("  {:>8}  {:>6} {:>6} {:>8} {:>9} {:>9} {:>4}\n",
-                               config::format_duration(seconds(r.t_s)), r.server_down ? "down" : "up",
+                               config::format_duration(seconds(r.t_s)),
+                               r.server_down ? "down" : "up",
                                r.creation_failures, r.consecutive_failures,
                                config::format_duration(seconds(r.backoff_s)),
                                config::format_duration(seconds(r.backoff_left_s)), r.idle);
@@ -198,19 +200,22 @@ std::string outage_section(const PlanRun& run, const pool::Outage& outage, const
         } else if (eventful) {
             ++skipped;
         }
-        if (!r.server_down && r.t_s >= to_s && r.consecutive_failures == 0 && r.idle >= std::max(target, 0)) {
+        const bool back = !r.server_down && r.t_s >= to_s && r.consecutive_failures == 0;
+        if (back && r.idle >= std::max(target, 0)) {
             recovered = i;
             break;
         }
     }
     if (skipped > 0) out += fmt::format("  ... {} more cycles like these\n", skipped);
-    out += fmt::format("  {} sessions died when it went down; {} creations failed, {} streams with them; "
-                       "the longest hold-back was {}\n",
-                       died, failures, failed_streams, config::format_duration(seconds(backoff_max)));
+    out += fmt::format("  {} sessions died when it went down; {} creations failed, {} streams with "
+                       "them; the longest hold-back was {}\n",
+                       died, failures, failed_streams,
+                       config::format_duration(seconds(backoff_max)));
     if (recovered)
         out += fmt::format("  recovered at {}: creations succeed again{}\n",
                            config::format_duration(seconds(run.records[*recovered].t_s)),
-                           target > 0 ? fmt::format(" and {} sessions are idle (the target)", run.records[*recovered].idle)
+                           target > 0 ? fmt::format(" and {} sessions are idle (the target)",
+                                                    run.records[*recovered].idle)
                                       : std::string());
     else
         out += "  not recovered by the end of the run\n";
