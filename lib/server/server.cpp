@@ -22,7 +22,7 @@
 #include "proto/settings.hpp"
 #include "proto/socks_address.hpp"
 #include "server/udp_relay.hpp"
-#include "session/stream_buffer.hpp"
+#include "io/stream_buffer.hpp"
 #include "tls/tls_connection.hpp"
 
 namespace anytls::server {
@@ -58,7 +58,7 @@ struct ServerCore {
 struct ServerStream {
     ServerStream(io::Reactor& r, std::uint32_t stream_id, std::size_t limit) : id(stream_id), buffer(r, limit) {}
     std::uint32_t id;
-    session::StreamBuffer buffer;
+    io::StreamBuffer buffer;
     io::Socket target;
     bool finished = false;  // FIN sent or received; removed from the session
 };

@@ -10,7 +10,7 @@
 #include "io/clock.hpp"
 #include "proto/padding_scheme.hpp"
 #include "proto/socks_address.hpp"
-#include "session/stream_buffer.hpp"
+#include "io/stream_buffer.hpp"
 
 namespace anytls::server {
 
@@ -37,7 +37,7 @@ struct ServerConfig {
 
     std::size_t max_sessions = 4096;            // connections at once (incl. handshaking)
     std::size_t max_streams_per_session = 256;  // a SYN beyond this is answered with FIN
-    std::size_t stream_buffer_limit = session::default_stream_buffer_limit;
+    std::size_t stream_buffer_limit = io::default_stream_buffer_limit;
 
     io::Duration handshake_timeout = std::chrono::seconds(10);  // TLS handshake
     io::Duration auth_timeout = std::chrono::seconds(10);       // preamble complete

@@ -13,7 +13,7 @@
 
 #include "io/reactor.hpp"
 #include "io/task.hpp"
-#include "session/signal.hpp"
+#include "io/signal.hpp"
 
 namespace anytls::session {
 
@@ -24,13 +24,13 @@ public:
     Broadcast& operator=(const Broadcast&) = delete;
 
     void notify_all() {
-        for (Signal* waiter : waiters_) waiter->notify();
+        for (io::Signal* waiter : waiters_) waiter->notify();
     }
 
     // true: notified; false: `timeout` passed first, or `cancel` was cancelled. Zero
     // timeout: no limit.
     io::Task<bool> wait(io::Duration timeout, io::CancellationSource* cancel = nullptr) {
-        Signal mine(*reactor_);
+        io::Signal mine(*reactor_);
         waiters_.push_back(&mine);
         bool woken = co_await mine.wait(timeout, cancel);
         waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &mine));
@@ -39,7 +39,7 @@ public:
 
 private:
     io::Reactor* reactor_;
-    std::vector<Signal*> waiters_;
+    std::vector<io::Signal*> waiters_;
 };
 
 }  // namespace anytls::session

@@ -9,7 +9,7 @@
 
 #include "io/clock.hpp"
 #include "proto/settings.hpp"
-#include "session/stream_buffer.hpp"
+#include "io/stream_buffer.hpp"
 #include "tls/tls_context.hpp"
 
 namespace anytls::session {
@@ -34,7 +34,7 @@ struct ClientConfig {
     // Each control write (Settings, SYN, FIN, heartbeats) and the preamble; the reference
     // uses 5 s for control frames (writeControlFrame SetWriteDeadline).
     io::Duration control_write_timeout = std::chrono::seconds(5);
-    std::size_t stream_buffer_limit = default_stream_buffer_limit;
+    std::size_t stream_buffer_limit = io::default_stream_buffer_limit;
     // TCP keepalive idle time and probe interval on the session socket; zero: off.
     io::Duration tcp_keepalive = std::chrono::seconds(15);
 

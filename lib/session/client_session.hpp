@@ -47,8 +47,8 @@
 #include "session/broadcast.hpp"
 #include "session/client_config.hpp"
 #include "session/padding_state.hpp"
-#include "session/signal.hpp"
-#include "session/stream_buffer.hpp"
+#include "io/signal.hpp"
+#include "io/stream_buffer.hpp"
 #include "tls/tls_connection.hpp"
 
 namespace anytls::session {
@@ -70,7 +70,7 @@ struct ClientStreamState {
     enum class SynAck { waiting, connected, refused };
 
     std::uint32_t id;
-    StreamBuffer buffer;
+    io::StreamBuffer buffer;
     SynAck synack = SynAck::waiting;
     bool data_seen = false;      // a PSH arrived (proves the server connected, for v1 peers)
     bool locally_closed = false;
@@ -91,7 +91,7 @@ struct ClientStreamState {
     std::uint64_t frames_at_syn = 0;
     bool probed = false;
     io::TimePoint opened_at{};
-    Signal event;               // SYNACK, data, FIN, HeartResponse or session failure: wakes the watcher
+    io::Signal event;               // SYNACK, data, FIN, HeartResponse or session failure: wakes the watcher
     Broadcast resolved_event;   // the open resolved: wakes wait_connected()
     // Called once when the open resolves (the pool records the open latency with it).
     std::function<void(const ClientStreamState&)> on_resolved;
@@ -256,7 +256,7 @@ private:
     std::uint64_t frames_received_ = 0;
     bool reader_stalled_ = false;  // the reader waits for room in a stream's full buffer
     bool assumed_v2_ = false;
-    Signal heart_signal_;
+    io::Signal heart_signal_;
     io::Duration rtt_{0};
     // A SYN and address held back for a moment past the padding scheme's numbered writes, so
     // that the stream's first data leaves in the same TLS write (docs/DESIGN.md, "Opening a

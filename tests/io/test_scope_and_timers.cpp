@@ -9,7 +9,7 @@
 #include "io/task_scope.hpp"
 #include "io/timer.hpp"
 #include "io/timer_list.hpp"
-#include "session/signal.hpp"
+#include "io/signal.hpp"
 
 using namespace anytls;
 using namespace anytls::io;
@@ -41,12 +41,12 @@ TEST_CASE("TimerList pops entries in time order and disarms from the middle") {
 
 namespace {
 
-Task<void> wait_and_record(session::Signal& s, Duration timeout, CancellationSource* cancel, int* out) {
+Task<void> wait_and_record(io::Signal& s, Duration timeout, CancellationSource* cancel, int* out) {
     bool notified = co_await s.wait(timeout, cancel);
     *out = notified ? 1 : 0;
 }
 
-Task<void> notify_later(Reactor& r, session::Signal& s) {
+Task<void> notify_later(Reactor& r, io::Signal& s) {
     (void)co_await sleep_for(r, 5ms);
     s.notify();
 }
@@ -55,7 +55,7 @@ Task<void> notify_later(Reactor& r, session::Signal& s) {
 
 TEST_CASE("a Signal wait makes no ring request: it ends by notify, by its timer or by cancel") {
     Reactor r;
-    session::Signal s(r);
+    io::Signal s(r);
     int result = -1;
     // Timed out: nothing but the reactor's own wake-up read is in flight during the wait.
     auto started = SteadyClock::instance().now();
@@ -99,7 +99,7 @@ Task<void> sleeper(Reactor& r, TaskScope& scope, int* ended) {
     if (rc == -ECANCELED) ++*ended;
 }
 
-Task<void> waiter(session::Signal& s, TaskScope& scope, int* ended) {
+Task<void> waiter(io::Signal& s, TaskScope& scope, int* ended) {
     bool notified = co_await s.wait(Duration::zero(), &scope.cancellation());
     if (!notified) ++*ended;
 }
@@ -114,7 +114,7 @@ Task<void> join_then(TaskScope& scope, bool* joined) {
 TEST_CASE("TaskScope: cancel ends kernel sleeps and Signal waits, join resumes once all ended") {
     Reactor r;
     TaskScope scope(r);
-    session::Signal s1(r), s2(r);
+    io::Signal s1(r), s2(r);
     int ended = 0;
     bool joined = false;
     scope.spawn(sleeper(r, scope, &ended));
@@ -144,7 +144,7 @@ Task<void> sleep_then_count(Reactor* r, Duration d, int* done) {
     (void)co_await sleep_for(*r, d);
     ++*done;
 }
-Task<void> wait_forever(session::Signal* signal, int* done) {
+Task<void> wait_forever(io::Signal* signal, int* done) {
     (void)co_await signal->wait(Duration::zero());
     ++*done;
 }
@@ -160,7 +160,7 @@ TEST_CASE("drain: runs until the last detached task ends, and not for a task not
     CHECK(r.live_tasks() == 0);
     CHECK(std::chrono::steady_clock::now() - started < 2s);
     // A wait with no timer, no request and no one to notify it: drain returns at once.
-    session::Signal signal(r);
+    io::Signal signal(r);
     r.spawn(wait_forever(&signal, &done));
     started = std::chrono::steady_clock::now();
     r.drain(5s);

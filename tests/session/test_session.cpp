@@ -403,7 +403,7 @@ Task<void> backpressure(Environment* env, std::size_t* max_buffered, std::size_t
     auto session = co_await must_open_session(env, 1);
     auto stream = co_await session->open_stream("127.0.0.1", env->blaster.port, 5s);
     REQUIRE_MESSAGE(stream, stream.error().text());
-    *limit = session::default_stream_buffer_limit + proto::max_frame_data;
+    *limit = io::default_stream_buffer_limit + proto::max_frame_data;
     // Read nothing for a while: the server keeps sending, the client must stop buffering.
     for (int i = 0; i < 20; ++i) {
         auto pause = sleep_for(env->reactor, 50ms);
@@ -655,7 +655,7 @@ TEST_CASE("a slow reader exerts backpressure: 16 MiB arrive, client buffering st
     sync_wait(env.reactor, backpressure(&env, &max_buffered, &limit));
     MESSAGE("most bytes buffered client-side: " << max_buffered);
     CHECK(max_buffered <= limit);
-    CHECK(max_buffered >= session::default_stream_buffer_limit / 2);
+    CHECK(max_buffered >= io::default_stream_buffer_limit / 2);
 }
 
 TEST_CASE("a read times out with -ETIMEDOUT and the stream stays usable") {

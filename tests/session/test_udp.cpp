@@ -19,7 +19,7 @@
 #include "server/server.hpp"
 #include "server/udp_relay.hpp"
 #include "session/client_session.hpp"
-#include "session/stream_buffer.hpp"
+#include "io/stream_buffer.hpp"
 #include "session/udp_stream.hpp"
 #include "support/test_certs.hpp"
 
@@ -425,7 +425,7 @@ Task<void> name_destination(Environment* env, UdpEcho* echo) {
 
 struct ScriptedStream final : server::UdpRelayStream {
     explicit ScriptedStream(Reactor& r) : input(r, 1 << 20) {}
-    session::StreamBuffer input;
+    io::StreamBuffer input;
     Bytes written;
     int finishes = 0;
     TimePoint finished_at{};

@@ -1,4 +1,4 @@
-#include "session/stream_buffer.hpp"
+#include "io/stream_buffer.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,7 +8,7 @@
 #include "base/errors.hpp"
 #include "io/timer.hpp"
 
-namespace anytls::session {
+namespace anytls::io {
 
 io::Task<bool> StreamBuffer::wait_for_room() {
     while (buffered_ >= limit_ && !consumer_closed_ && !ended()) {
@@ -97,4 +97,4 @@ io::Task<Result<std::size_t>> StreamBuffer::read(std::span<std::byte> buffer, io
     co_return copied;
 }
 
-}  // namespace anytls::session
+}  // namespace anytls::io

@@ -9,7 +9,7 @@
 
 #include "io/reactor.hpp"
 #include "io/timer.hpp"
-#include "session/stream_buffer.hpp"
+#include "io/stream_buffer.hpp"
 
 using namespace anytls;
 using namespace std::chrono_literals;
@@ -23,7 +23,7 @@ std::vector<std::uint8_t> counting(std::size_t n, std::uint8_t first) {
 }
 
 // Reads until `want` bytes or the end, in reads of at most `slice` bytes.
-io::Task<std::vector<std::uint8_t>> read_all(session::StreamBuffer* buffer, std::size_t want, std::size_t slice,
+io::Task<std::vector<std::uint8_t>> read_all(io::StreamBuffer* buffer, std::size_t want, std::size_t slice,
                                              int* reads) {
     std::vector<std::uint8_t> got;
     std::vector<std::byte> chunk(slice);
@@ -38,12 +38,12 @@ io::Task<std::vector<std::uint8_t>> read_all(session::StreamBuffer* buffer, std:
 }
 
 // One read of at most 16 bytes.
-io::Task<Result<std::size_t>> read_once(session::StreamBuffer* buffer, io::Duration timeout) {
+io::Task<Result<std::size_t>> read_once(io::StreamBuffer* buffer, io::Duration timeout) {
     std::vector<std::byte> small(16);
     co_return co_await buffer->read(small, timeout);
 }
 
-io::Task<void> push_later(io::Reactor* r, session::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
+io::Task<void> push_later(io::Reactor* r, io::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
     for (auto& frame : frames) {
         co_await io::sleep_for(*r, 1ms);
         buffer->push(frame);
@@ -52,7 +52,7 @@ io::Task<void> push_later(io::Reactor* r, session::StreamBuffer* buffer, std::ve
 
 // Pushes every frame in one go, before the waiting reader resumes (as the session's reader
 // does with the frames of one socket read).
-io::Task<void> push_at_once(io::Reactor* r, session::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
+io::Task<void> push_at_once(io::Reactor* r, io::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
     co_await io::sleep_for(*r, 1ms);
     for (auto& frame : frames) buffer->push(frame);
 }
@@ -61,7 +61,7 @@ io::Task<void> push_at_once(io::Reactor* r, session::StreamBuffer* buffer, std::
 
 TEST_CASE("StreamBuffer: a waiting reader gets the frame directly; what does not fit comes next, in order") {
     io::Reactor r;
-    session::StreamBuffer buffer(r, 1 << 20);
+    io::StreamBuffer buffer(r, 1 << 20);
     // Frames of 10, 5000 and 3 bytes into reads of 1000: the 5000-byte frame overflows the
     // waiting reader's buffer and the rest must follow it, before the 3-byte frame.
     std::vector<std::vector<std::uint8_t>> frames{counting(10, 0), counting(5000, 10), counting(3, 7)};
@@ -77,7 +77,7 @@ TEST_CASE("StreamBuffer: a waiting reader gets the frame directly; what does not
 
 TEST_CASE("StreamBuffer: pushes before the reader resumes fill its buffer in order; one read takes them") {
     io::Reactor r;
-    session::StreamBuffer buffer(r, 1 << 20);
+    io::StreamBuffer buffer(r, 1 << 20);
     auto a = counting(300, 1), b = counting(200, 99);
     r.spawn(push_at_once(&r, &buffer, {a, b}));
     int reads = 0;
@@ -91,7 +91,7 @@ TEST_CASE("StreamBuffer: pushes before the reader resumes fill its buffer in ord
 
 TEST_CASE("StreamBuffer: a push that overflows the waiting reader's buffer, and the pushes after it, follow in order") {
     io::Reactor r;
-    session::StreamBuffer buffer(r, 1 << 20);
+    io::StreamBuffer buffer(r, 1 << 20);
     auto a = counting(300, 1), b = counting(200, 99), c = counting(50, 7);
     r.spawn(push_at_once(&r, &buffer, {a, b, c}));
     std::vector<std::byte> first(400);
@@ -112,7 +112,7 @@ TEST_CASE("StreamBuffer: a push that overflows the waiting reader's buffer, and 
 
 TEST_CASE("StreamBuffer: a read that timed out leaves no target behind; data then waits as a chunk") {
     io::Reactor r;
-    session::StreamBuffer buffer(r, 1 << 20);
+    io::StreamBuffer buffer(r, 1 << 20);
     auto timed_out = io::sync_wait(r, read_once(&buffer, 5ms));
     REQUIRE_FALSE(timed_out);
     CHECK(timed_out.code() == -ETIMEDOUT);
@@ -128,19 +128,19 @@ TEST_CASE("StreamBuffer: a read that timed out leaves no target behind; data the
 
 TEST_CASE("StreamBuffer: finish and fail end a waiting reader; close_consumer drops data") {
     io::Reactor r;
-    session::StreamBuffer finished(r, 1024);
+    io::StreamBuffer finished(r, 1024);
     finished.push(counting(4, 0));
     finished.finish();
     int reads = 0;
     CHECK(io::sync_wait(r, read_all(&finished, 100, 16, &reads)).size() == 4);
 
-    session::StreamBuffer failed(r, 1024);
+    io::StreamBuffer failed(r, 1024);
     failed.fail(make_error(-ECONNRESET, "reset"));
     auto n = io::sync_wait(r, read_once(&failed, 1s));
     REQUIRE_FALSE(n);
     CHECK(n.code() == -ECONNRESET);
 
-    session::StreamBuffer dropped(r, 1024);
+    io::StreamBuffer dropped(r, 1024);
     dropped.close_consumer();
     dropped.push(counting(4, 0));
     CHECK(dropped.buffered() == 0);

@@ -20,7 +20,7 @@
 #include "io/timer.hpp"
 #include "io/timer_list.hpp"
 
-namespace anytls::session {
+namespace anytls::io {
 
 class Signal {
 public:
@@ -96,4 +96,4 @@ private:
     bool notified_ = false;
 };
 
-}  // namespace anytls::session
+}  // namespace anytls::io

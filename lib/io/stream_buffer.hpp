@@ -26,9 +26,9 @@
 #include "base/result.hpp"
 #include "io/reactor.hpp"
 #include "io/task.hpp"
-#include "session/signal.hpp"
+#include "io/signal.hpp"
 
-namespace anytls::session {
+namespace anytls::io {
 
 inline constexpr std::size_t default_stream_buffer_limit = 1024 * 1024;
 
@@ -71,4 +71,4 @@ private:
     Signal room_;
 };
 
-}  // namespace anytls::session
+}  // namespace anytls::io
