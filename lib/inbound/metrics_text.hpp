@@ -1,5 +1,6 @@
 // The pools' statistics in the Prometheus text exposition format (version 0.0.4), served by
-// `anytls socks --metrics ADDR` on /metrics. Pure: stats in, text out.
+// `anytls socks --metrics ADDR` on /metrics. Pure: a plain PoolStats snapshot in, text out;
+// it links nothing but fmt.
 //
 // Every metric has a "# HELP" and a "# TYPE" line, then one sample per proxy with the label
 // proxy="<name>" (label values escaped: backslash, double quote, newline):
@@ -19,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "client/session_pool.hpp"
+#include "client/pool_stats.hpp"
 
 namespace anytls::inbound {
 
