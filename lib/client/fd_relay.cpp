@@ -1,4 +1,5 @@
-// The socket-pair relay of fd streams (see fd_relay.hpp).
+// The socket-pair relay of fd streams (see fd_relay.hpp), on the shared io::relay
+// (docs/DESIGN.md, "Relays").
 #include "client/fd_relay.hpp"
 
 #include <sys/socket.h>
@@ -9,8 +10,8 @@
 #include <string>
 
 #include "base/errors.hpp"
-#include "base/page_buffer.hpp"
 #include "client/fd_stream_errors.hpp"
+#include "io/relay.hpp"
 #include "io/tcp.hpp"
 
 namespace anytls::client {
@@ -20,57 +21,49 @@ namespace {
 // The longest a relay waits for the caller to take bytes from its end before giving up.
 constexpr auto kCallerWriteTimeout = std::chrono::seconds(60);
 
+// The library's end of the pair (a) relayed to the stream (b) by io::relay.
 struct FdRelay {
     std::shared_ptr<PooledStream> stream;
     io::Socket socket;       // the library's end
+    io::SocketEndpoint socket_end;
     ino_t caller_inode = 0;  // the caller's end, under which an end error is recorded
-    io::CancellationSource* cancel = nullptr;  // the scope's: its owner shuts down
+    io::Reactor* reactor = nullptr;
     int finished = 0;
-};
 
-io::Task<void> finish_relay(std::shared_ptr<FdRelay> relay) {
-    if (++relay->finished < 2) {
-        // The first direction to end: wake the other one.
-        relay->socket.shutdown(SHUT_RDWR);
-        (void)co_await relay->stream->close();
-        co_return;
+    io::SocketEndpoint& a() { return socket_end; }
+    PooledStream& b() { return *stream; }
+
+    io::RelayDirectionOptions options(io::RelayDirection) const {
+        io::RelayDirectionOptions options;
+        options.reactor = reactor;
+        options.write_timeout = kCallerWriteTimeout;
+        return options;
     }
-    relay->socket.close();
-}
 
-io::Task<void> relay_fd_to_stream(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
-    PageBuffer pages(64 * 1024);
-    const std::span<std::byte> buffer = pages.span();
-    for (;;) {
-        auto receive = io::recv(*r, relay->socket.fd(), buffer.data(), buffer.size(), io::Duration::zero(),
-                                relay->cancel);
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        auto w = co_await relay->stream->write(std::span<const std::byte>(buffer.data(), *n), kCallerWriteTimeout);
-        if (!w) {
-            // Recorded before finish_relay shuts the socket down: the caller may read its end
-            // at once and ask why.
-            if (w.code() != errc::closed) record_fd_stream_error(relay->caller_inode, w.error());
-            break;
+    io::Task<void> direction_ended(io::RelayDirection direction, io::RelayEnd end) {
+        // Recorded before the socket is shut down: the caller may read its end at once and
+        // ask why.
+        const bool failed = end.kind == io::RelayEnd::Kind::read_failed ||
+                            end.kind == io::RelayEnd::Kind::write_failed;
+        const bool stream_failed = direction == io::RelayDirection::a_to_b
+                                       ? end.kind == io::RelayEnd::Kind::write_failed
+                                       : end.kind == io::RelayEnd::Kind::read_failed;
+        if (failed && stream_failed && end.error.code != errc::closed)
+            record_fd_stream_error(caller_inode, end.error);
+        // The stream ended: the caller gets its FIN after the last byte.
+        if (direction == io::RelayDirection::b_to_a) socket.shutdown(SHUT_WR);
+        if (++finished < 2) {
+            // The first direction to end: wake the other one.
+            socket.shutdown(SHUT_RDWR);
+            (void)co_await stream->close();
         }
     }
-    co_await finish_relay(relay);
-}
 
-io::Task<void> relay_stream_to_fd(io::Reactor* r, std::shared_ptr<FdRelay> relay) {
-    PageBuffer pages(64 * 1024);
-    const std::span<std::byte> buffer = pages.span();
-    for (;;) {
-        auto n = co_await relay->stream->read(buffer, io::Duration::zero());
-        if (!n && n.code() != errc::closed) record_fd_stream_error(relay->caller_inode, n.error());
-        if (!n || *n == 0) break;
-        auto sent = co_await io::send_all(*r, relay->socket.fd(), std::span<const std::byte>(buffer.data(), *n),
-                                          kCallerWriteTimeout, relay->cancel);
-        if (!sent) break;
+    io::Task<void> both_ended() {
+        socket.close();
+        co_return;
     }
-    relay->socket.shutdown(SHUT_WR);
-    co_await finish_relay(relay);
-}
+};
 
 }  // namespace
 
@@ -84,10 +77,10 @@ Result<int> hand_over_to_fd(io::Reactor& reactor, io::TaskScope& scope, std::sha
     auto relay = std::make_shared<FdRelay>();
     relay->stream = std::move(stream);
     relay->socket = io::Socket(pair[1]);
+    relay->socket_end = io::SocketEndpoint{&reactor, pair[1], &scope.cancellation()};
     relay->caller_inode = socket_inode(pair[0]);
-    relay->cancel = &scope.cancellation();
-    scope.spawn(relay_fd_to_stream(&reactor, relay));
-    scope.spawn(relay_stream_to_fd(&reactor, relay));
+    relay->reactor = &reactor;
+    scope.spawn(io::relay(scope, std::move(relay)));
     return pair[0];
 }
 

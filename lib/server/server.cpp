@@ -1,3 +1,9 @@
+// The AnyTLS server (see server.hpp; docs/DESIGN.md, "The server"): the accept loop, one
+// coroutine per connection through the TLS handshake and the auth preamble (a failure goes to
+// fallback_relay), then one reader per session that decodes frames and answers Settings, SYN,
+// PSH, FIN and HeartRequest. Each stream dials its target and is relayed by io::relay
+// (StreamRelay below); streams to the UDP-over-TCP host go to udp_relay instead.
+// Reactor thread only; the state of a server is its ServerCore, which its tasks hold.
 #include "server/server.hpp"
 
 #include <algorithm>
@@ -13,6 +19,7 @@
 #include "base/host_port.hpp"
 #include "base/page_buffer.hpp"
 #include "io/cancellation.hpp"
+#include "io/relay.hpp"
 #include "io/task_scope.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -21,6 +28,7 @@
 #include "proto/frame_decoder.hpp"
 #include "proto/settings.hpp"
 #include "proto/socks_address.hpp"
+#include "server/fallback_relay.hpp"
 #include "server/udp_relay.hpp"
 #include "io/stream_buffer.hpp"
 #include "tls/tls_connection.hpp"
@@ -137,28 +145,60 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
     io::Task<Result<void>> handle_frame(proto::FrameView frame);
 };
 
-io::Task<void> relay_target_to_client(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
-    // One PSH frame buffer for the stream's life: the target's bytes are received straight
-    // behind the frame header (at most one frame's data per receive), so on their way to the
-    // client only TLS copies them. Mapped pages (base/page_buffer.hpp): an idle stream
-    // touches few of them.
-    constexpr std::size_t frame_size = proto::frame_header_size + proto::max_frame_data;
-    PageBuffer frame_pages(frame_size);
-    auto* frame_bytes = reinterpret_cast<std::uint8_t*>(frame_pages.data());
-    while (!session->closed && !stream->finished) {
-        auto receive = io::recv(*session->reactor, stream->target.fd(), frame_bytes + proto::frame_header_size,
-                                proto::max_frame_data, io::Duration::zero(), &session->core->scope.cancellation());
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        const auto header = proto::frame_header(proto::Command::psh, stream->id, static_cast<std::uint16_t>(*n));
-        std::copy(header.begin(), header.end(), frame_bytes);
-        if (stream->finished) break;
-        auto written = co_await session->write_span(
-            std::span<const std::uint8_t>(frame_bytes, proto::frame_header_size + *n));
-        if (!written) break;
+// The relay of one stream (io::relay, docs/DESIGN.md, "Relays"): a is the client's side (its
+// bytes from the stream's buffer; the target's bytes back as PSH frames), b the target socket.
+// Either end ends the stream: the client's FIN closes the target (AnyTLS has no half-close),
+// the target's end or failure sends a FIN to the client.
+struct StreamRelay {
+    // The client's side as an endpoint. The target's bytes are received straight behind a
+    // frame header (at most one frame's data per receive, io::RelayDirectionOptions::headroom),
+    // so on their way to the client only TLS copies them.
+    struct ClientSide {
+        ServerSession* session;
+        ServerStream* stream;
+        io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout) {
+            auto n = co_await stream->buffer.read(buffer, timeout);
+            co_return n;
+        }
+        io::Task<Result<void>> write_in_place(std::span<std::byte> frame, io::Duration) {
+            if (stream->finished || session->closed) co_return make_error(errc::closed, "stream closed");
+            const auto size = static_cast<std::uint16_t>(frame.size() - proto::frame_header_size);
+            const auto header = proto::frame_header(proto::Command::psh, stream->id, size);
+            auto* bytes = reinterpret_cast<std::uint8_t*>(frame.data());
+            std::copy(header.begin(), header.end(), bytes);
+            auto written = co_await session->write_span(std::span<const std::uint8_t>(bytes, frame.size()));
+            co_return written;
+        }
+    };
+
+    StreamRelay(std::shared_ptr<ServerSession> s, std::shared_ptr<ServerStream> st)
+        : session(std::move(s)), stream(std::move(st)), client{session.get(), stream.get()},
+          target{session->reactor, stream->target.fd(), &session->core->scope.cancellation()} {}
+
+    std::shared_ptr<ServerSession> session;
+    std::shared_ptr<ServerStream> stream;
+    ClientSide client;
+    io::SocketEndpoint target;
+
+    ClientSide& a() { return client; }
+    io::SocketEndpoint& b() { return target; }
+
+    io::RelayDirectionOptions options(io::RelayDirection direction) const {
+        io::RelayDirectionOptions options;
+        options.reactor = session->reactor;
+        options.write_timeout = session->core->config.write_timeout;
+        if (direction == io::RelayDirection::b_to_a) {
+            options.max_read = proto::max_frame_data;
+            options.headroom = proto::frame_header_size;
+        }
+        return options;
     }
-    co_await session->finish_stream(stream);
-}
+    // The client's FIN (or a failed target write) closes the target, which also wakes the
+    // other direction, which then ends without a FIN since the stream is finished. The
+    // target's end or failure: FIN to the client.
+    io::Task<void> direction_ended(io::RelayDirection, io::RelayEnd) { co_await session->finish_stream(stream); }
+    io::Task<void> both_ended() { co_return; }
+};
 
 // A stream to sp.v2.udp-over-tcp.arpa as seen by the UDP relay (udp_relay.hpp).
 struct UdpOverTcpStream final : UdpRelayStream {
@@ -272,22 +312,7 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
             co_return;
         }
     }
-    session->core->scope.spawn(relay_target_to_client(session, stream));
-
-    // Client -> target until the client's FIN (read returns 0) or an error.
-    PageBuffer pages(64 * 1024);
-    const std::span<std::byte> buffer = pages.span();
-    while (true) {
-        auto n = co_await stream->buffer.read(buffer, io::Duration::zero());
-        if (!n || *n == 0) break;
-        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(),
-                                          std::span<const std::byte>(buffer.data(), *n), core.config.write_timeout,
-                                          &core.scope.cancellation());
-        if (!sent) break;
-    }
-    // Client FIN: close the target (this also wakes the other pump, which then ends without a
-    // FIN since the stream is finished). A target failure: FIN to the client.
-    co_await session->finish_stream(stream);
+    co_await io::relay(session->core->scope, std::make_shared<StreamRelay>(session, stream));
 }
 
 io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
@@ -360,60 +385,6 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
     co_return Result<void>{};
 }
 
-// Auth failed and a fallback is configured: replay what was read, then relay raw bytes.
-struct FallbackRelay {
-    std::unique_ptr<tls::TlsConnection> connection;
-    io::Socket socket;
-};
-
-io::Task<void> fallback_socket_to_tls(std::shared_ptr<ServerCore> core, std::shared_ptr<FallbackRelay> relay) {
-    std::vector<std::uint8_t> buffer(16 * 1024);
-    while (true) {
-        auto receive = io::recv(*core->reactor, relay->socket.fd(), buffer.data(), buffer.size(), io::Duration::zero(),
-                                &core->scope.cancellation());
-        auto n = co_await receive;
-        if (!n || *n == 0) break;
-        auto written = co_await relay->connection->write(
-            std::as_bytes(std::span<const std::uint8_t>(buffer.data(), *n)), std::chrono::seconds(30));
-        if (!written) break;
-    }
-    relay->connection->abort();
-}
-
-io::Task<void> run_fallback(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
-                            std::vector<std::uint8_t> already_read) {
-    const HostPort& target = core->fallback;
-    auto socket = co_await io::tcp_connect(*core->reactor, target.host, target.port, core->config.connect_timeout,
-                                           &core->scope.cancellation());
-    if (!socket) {
-        log::debug("[AnyTLS] fallback connect failed: {}", socket.error().text());
-        co_return;
-    }
-    ++core->stats.fallbacks;
-    log::debug("[AnyTLS] relaying a failed authentication to the fallback {}", core->config.fallback);
-    auto relay = std::make_shared<FallbackRelay>();
-    relay->connection = std::move(connection);
-    relay->socket = std::move(socket).value();
-    auto sent = co_await io::send_all(*core->reactor, relay->socket.fd(),
-                                      std::as_bytes(std::span<const std::uint8_t>(already_read)),
-                                      core->config.write_timeout, &core->scope.cancellation());
-    if (!sent) {
-        log::debug("[AnyTLS] fallback send failed: {}", sent.error().text());
-        co_return;
-    }
-    core->scope.spawn(fallback_socket_to_tls(core, relay));
-    std::vector<std::byte> buffer(16 * 1024);
-    while (true) {
-        auto n = co_await relay->connection->read(buffer, io::Duration::zero());
-        if (!n || *n == 0) break;
-        auto forwarded = co_await io::send_all(*core->reactor, relay->socket.fd(),
-                                               std::span<const std::byte>(buffer.data(), *n),
-                                               core->config.write_timeout, &core->scope.cancellation());
-        if (!forwarded) break;
-    }
-    relay->socket.shutdown();
-}
-
 io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
                            std::string peer);
 
@@ -482,7 +453,15 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
     if (!authenticated_shape || !user) {
         ++core->stats.auth_failures;
         log::info("[AnyTLS] authentication failed from {}", peer);  // never the password or hash
-        if (keep_raw && !core->stopped) co_await run_fallback(core, std::move(connection), std::move(raw));
+        if (keep_raw && !core->stopped) {
+            FallbackOptions options;
+            options.target = core->fallback;
+            options.connect_timeout = core->config.connect_timeout;
+            options.write_timeout = core->config.write_timeout;
+            options.cancel = &core->scope.cancellation();
+            options.connected = &core->stats.fallbacks;
+            co_await run_fallback(core->reactor, core->scope, std::move(connection), std::move(raw), options);
+        }
         co_return;
     }
     log::debug("[AnyTLS] user {} authenticated from {}", core->config.users[*user].name, peer);
