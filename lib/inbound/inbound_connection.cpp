@@ -138,8 +138,9 @@ struct ClientStreamLink {
             // Before the first byte, a failure is the open's (a refused target, a wrong
             // password), told as the open's error would have been.
             const bool before_answer = c->record.bytes_down == 0;
-            const std::string why = before_answer ? open_failure_text(*c, end.error, c->record.target)
-                                                  : fmt::format("the stream failed: {}", end.error.text());
+            const std::string why =
+                before_answer ? open_failure_text(*c, end.error, c->record.target)
+                              : fmt::format("the stream failed: {}", end.error.text());
             fail(*c, why);
             if (c->record.protocol == "http" && before_answer) {
                 // A plain-HTTP request was sent with the SYN, before the server could say

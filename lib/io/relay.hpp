@@ -132,7 +132,8 @@ Task<RelayEnd> pump(Source& from, Sink& to, RelayDirectionOptions options) {
             auto chunk = pages.span().first(options.headroom + *n);
             written = co_await to.write_in_place(chunk, options.write_timeout);
         } else {
-            written = co_await to.write(std::span<const std::byte>(room.data(), *n), options.write_timeout);
+            const std::span<const std::byte> data(room.data(), *n);
+            written = co_await to.write(data, options.write_timeout);
         }
         if (!written) {
             if (stopped()) co_return RelayEnd{RelayEnd::Kind::stopped, {}};

@@ -161,12 +161,14 @@ struct StreamRelay {
             co_return n;
         }
         io::Task<Result<void>> write_in_place(std::span<std::byte> frame, io::Duration) {
-            if (stream->finished || session->closed) co_return make_error(errc::closed, "stream closed");
+            if (stream->finished || session->closed)
+                co_return make_error(errc::closed, "stream closed");
             const auto size = static_cast<std::uint16_t>(frame.size() - proto::frame_header_size);
             const auto header = proto::frame_header(proto::Command::psh, stream->id, size);
             auto* bytes = reinterpret_cast<std::uint8_t*>(frame.data());
             std::copy(header.begin(), header.end(), bytes);
-            auto written = co_await session->write_span(std::span<const std::uint8_t>(bytes, frame.size()));
+            const std::span<const std::uint8_t> psh(bytes, frame.size());
+            auto written = co_await session->write_span(psh);
             co_return written;
         }
     };
@@ -196,7 +198,9 @@ struct StreamRelay {
     // The client's FIN (or a failed target write) closes the target, which also wakes the
     // other direction, which then ends without a FIN since the stream is finished. The
     // target's end or failure: FIN to the client.
-    io::Task<void> direction_ended(io::RelayDirection, io::RelayEnd) { co_await session->finish_stream(stream); }
+    io::Task<void> direction_ended(io::RelayDirection, io::RelayEnd) {
+        co_await session->finish_stream(stream);
+    }
     io::Task<void> both_ended() { co_return; }
 };
 
