@@ -43,8 +43,10 @@ void check_parsed(const Settings& parsed) {
     const auto entries = entries_of(parsed);
     const auto text = format_settings(entries);
     FUZZ_CHECK(text.ok());
-    FUZZ_CHECK(parse_settings(text.value()) == parsed);
-    const auto again = format_settings(entries_of(parse_settings(text.value())));
+    // Parsed once and checked twice: equal to `parsed`, and formatting to the same text.
+    const Settings reparsed = parse_settings(text.value());
+    FUZZ_CHECK(reparsed == parsed);
+    const auto again = format_settings(entries_of(reparsed));
     FUZZ_CHECK(again.ok() && again.value() == text.value());
 
     const auto version = settings_version(parsed);
