@@ -3,6 +3,7 @@
 //
 //   listen = "127.0.0.1:8443"            numeric host:port, "[::1]:8443" for IPv6; port 0 picks one
 //   certificate = "server.pem"           PEM chain, with private-key = "server.key"
+//   certificate-pem = '''-----BEGIN...'''   ...or the PEM text, with private-key-pem
 //   self-signed = true                   ...or a certificate generated at start
 //   self-signed-names = ["localhost", "127.0.0.1"]
 //   padding-scheme = """stop=8 ..."""    pushed to clients with another scheme
@@ -19,8 +20,9 @@
 //   name = "alice"
 //   password = "secret"
 //
-// lib/config does not depend on lib/server: the result is a plain struct that the CLI turns
-// into server::ServerConfig, and keys left out stay unset (std::nullopt) so the server's own
+// lib/config does not depend on lib/server: the result is a plain struct that
+// server::load_server_config (lib/server/load_server_config.hpp) turns into
+// server::ServerConfig, and keys left out stay unset (std::nullopt) so the server's own
 // defaults apply. Checking the padding scheme needs lib/proto and checking the certificate and
 // key files lib/tls, so the caller passes those checks in (ServerLoadOptions). The loader
 // itself is pure: no logging, no files besides the one it is asked to read (and those the
@@ -58,10 +60,12 @@ struct ServerFileConfig {
     std::string listen;                 // empty: not in the file (the CLI's --listen may give it)
     std::string certificate_file;       // with private_key_file, or neither
     std::string private_key_file;
+    std::string certificate_pem;        // the PEM text itself, with private_key_pem (a secret)
+    std::string private_key_pem;
     bool self_signed = false;
     // Names of the generated certificate (used when self_signed, or forced by the CLI).
     std::vector<std::string> self_signed_names{"localhost", "127.0.0.1", "::1"};
-    std::vector<ServerUserEntry> users;  // at least one
+    std::vector<ServerUserEntry> users;  // at least one; a user without a name is "user #N"
     std::optional<std::string> padding_scheme;
     std::string fallback;               // "host:port"; empty: close failed authentications
     std::optional<ServerSynAck> synack;
