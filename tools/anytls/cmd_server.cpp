@@ -1,7 +1,7 @@
 // `anytls server`: runs the AnyTLS inbound (lib/server) from a TOML file (docs/SERVER.md).
 //
-// The file is loaded by lib/config (server_config_loader.hpp) into a plain struct and turned
-// into server::ServerConfig here, so lib/config never depends on lib/server. The server runs
+// The file is loaded and turned into server::ServerConfig by server::load_server_config_file
+// (lib/server/load_server_config.hpp), the loader anytls_server_start uses too. The server runs
 // on a ReactorThread; the main thread blocks SIGINT and SIGTERM before that thread starts (so
 // the reactor thread inherits the mask and never sees them) and waits for one with sigwait().
 // Then it stops the server, lets its connection coroutines unwind for a moment, and exits 0.
@@ -28,10 +28,8 @@
 #include "io/reactor_thread.hpp"
 #include "io/run_blocking.hpp"
 #include "log/log.hpp"
-#include "proto/padding_scheme.hpp"
+#include "server/load_server_config.hpp"
 #include "server/server.hpp"
-#include "tls/pem_files.hpp"
-#include "tls/self_signed.hpp"
 
 namespace anytls::cli {
 namespace {
@@ -61,49 +59,6 @@ void print_line(const std::string& line) {
     std::fputs(line.c_str(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);  // read line by line by tests and scripts
-}
-
-Result<void> check_padding_scheme(std::string_view text) {
-    auto scheme = proto::PaddingScheme::parse(text);
-    if (!scheme) return std::move(scheme).error();
-    return {};
-}
-
-// `check_files`: the certificate and private-key are used (no --self-signed), so they are
-// checked at load time and their errors name the key and the line.
-Result<config::ServerFileConfig> load(const std::string& path, bool check_files) {
-    config::ServerLoadOptions options;
-    options.check_padding_scheme = check_padding_scheme;
-    if (check_files) {
-        options.check_certificate_file = tls::check_certificate_file;
-        options.check_private_key_file = tls::check_private_key_file;
-    }
-    auto loaded = config::load_server_config_file(path, options);
-    if (loaded) return loaded;
-    std::string message = loaded.error().text();
-    // Key errors name the key but not the file; syntax and open errors already do.
-    if (message.find(path) == std::string::npos) message = fmt::format("{}: {}", path, message);
-    return config_error(std::move(message));
-}
-
-server::ServerConfig to_server_config(const config::ServerFileConfig& file) {
-    server::ServerConfig out;
-    out.listen = file.listen;
-    out.certificate_file = file.certificate_file;
-    out.private_key_file = file.private_key_file;
-    out.alpn = file.alpn;
-    for (const auto& user : file.users) out.users.push_back(server::ServerUser{user.name, user.password});
-    if (file.padding_scheme) out.padding_scheme = *file.padding_scheme;
-    out.fallback = file.fallback;
-    if (file.synack)
-        out.synack = *file.synack == config::ServerSynAck::immediate ? server::SynAckMode::immediate
-                                                                     : server::SynAckMode::after_connect;
-    if (file.max_sessions) out.max_sessions = static_cast<std::size_t>(*file.max_sessions);
-    if (file.max_streams_per_session) out.max_streams_per_session = static_cast<std::size_t>(*file.max_streams_per_session);
-    if (file.handshake_timeout) out.handshake_timeout = std::chrono::duration_cast<io::Duration>(*file.handshake_timeout);
-    if (file.auth_timeout) out.auth_timeout = std::chrono::duration_cast<io::Duration>(*file.auth_timeout);
-    if (file.connect_timeout) out.connect_timeout = std::chrono::duration_cast<io::Duration>(*file.connect_timeout);
-    return out;
 }
 
 Result<void> write_certificate(const std::string& path, const std::string& pem) {
@@ -164,39 +119,30 @@ Result<void> run_server(const Invocation& invocation) {
         write_cert_path = *path;
     }
 
-    auto file = load(*config_path, !self_signed_option);
-    if (!file) return std::move(file).error();
-    if (!listen_override.empty()) file->listen = listen_override;
-    if (file->listen.empty())
-        return config_error(fmt::format("{}: top level: missing required key \"listen\" (or pass --listen ADDR)",
-                                        *config_path));
-    const bool self_signed = file->self_signed || self_signed_option;
-    if (!self_signed && file->certificate_file.empty())
-        return config_error(fmt::format("{}: top level: no certificate: set keys \"certificate\" and \"private-key\", "
-                                        "or \"self-signed\" = true (or pass --self-signed)",
-                                        *config_path));
+    server::ServerConfigOptions load_options;
+    load_options.listen = listen_override;
+    load_options.self_signed = self_signed_option;
+    load_options.listen_hint = " (or pass --listen ADDR)";
+    load_options.certificate_hint = " (or pass --self-signed)";
+    auto loaded = server::load_server_config_file(*config_path, load_options);
+    if (!loaded) {
+        // Only the certificate generator's own failure is not the file's fault.
+        if (loaded.code() == errc::tls_config) return runtime_error(loaded.error().text());
+        return config_error(loaded.error().text());
+    }
+    const bool self_signed = !loaded->self_signed_fingerprint.empty();
     if (!write_cert_path.empty() && !self_signed)
         return usage_error("--write-cert saves a generated certificate; it needs --self-signed or self-signed = true");
-    log::set_level(config::to_log_threshold(file->log_level));
-
-    server::ServerConfig server_config = to_server_config(*file);
+    log::set_level(config::to_log_threshold(loaded->log_level));
+    const std::string listen_address = loaded->config.listen;
+    server::ServerConfig server_config = std::move(loaded->config);
     if (self_signed) {
-        if (self_signed_option && !file->certificate_file.empty())
+        if (self_signed_option && loaded->certificate_files_ignored)
             log::info("[AnyTLS] --self-signed: ignoring the certificate and private-key of {}", *config_path);
-        auto generated = tls::generate_self_signed(file->self_signed_names);
-        if (!generated) {
-            if (generated.code() == errc::invalid_argument)
-                return config_error(fmt::format("{}: top level: key \"self-signed-names\": {}", *config_path,
-                                                generated.error().text()));
-            return runtime_error(generated.error().text());
-        }
-        server_config.certificate_file.clear();
-        server_config.private_key_file.clear();
-        server_config.certificate_pem = generated->certificate_pem;
-        server_config.private_key_pem = std::move(generated->private_key_pem);
-        print_line(fmt::format("certificate sha256 {}", generated->sha256_fingerprint));
+        print_line(fmt::format("certificate sha256 {}", loaded->self_signed_fingerprint));
         if (!write_cert_path.empty()) {
-            if (auto written = write_certificate(write_cert_path, generated->certificate_pem); !written) return written;
+            if (auto written = write_certificate(write_cert_path, loaded->self_signed_certificate_pem); !written)
+                return written;
             print_line(fmt::format("certificate written to {}", write_cert_path));
         } else {
             log::info("[AnyTLS] self-signed certificate not saved; --write-cert FILE saves it for clients");
@@ -245,7 +191,7 @@ Result<void> run_server(const Invocation& invocation) {
         }
         return server->local_address().to_string();
     });
-    if (!started) return runtime_error(listen_failure(file->listen, started.error()), started.error().code);
+    if (!started) return runtime_error(listen_failure(listen_address, started.error()), started.error().code);
     print_line(fmt::format("listening on {}", *started));
 
     const std::string_view signal_name = wait_for_stop_signal(stop_signals);
