@@ -58,8 +58,8 @@ constexpr const char* kHeaderVersion = ANYTLS_VERSION_STRING;
 #include "io/reactor_thread.hpp"
 #include "io/run_blocking.hpp"
 #include "log/log.hpp"
+#include "server/load_server_config.hpp"
 #include "server/server.hpp"
-#include "server_toml.hpp"
 
 static_assert(kHeaderMajor == ANYTLS_VERSION_MAJOR && kHeaderMinor == ANYTLS_VERSION_MINOR &&
                   kHeaderPatch == ANYTLS_VERSION_PATCH,
@@ -742,7 +742,11 @@ ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexce
     return guarded([&]() -> int {
         if (!out) return invalid("anytls_server_start: out is NULL");
         if (!toml) return invalid("anytls_server_start: the TOML text is NULL");
-        auto parsed = capi::parse_server_toml(toml);
+        // The loader of `anytls server` (docs/C-API.md, "Embedded server"); log-level is left to
+        // anytls_set_log, which the whole process shares.
+        server::ServerConfigOptions options;
+        options.default_listen = "127.0.0.1:0";
+        auto parsed = server::load_server_config(toml, options);
         if (!parsed) return fail(parsed.error());
         auto handle = std::make_unique<anytls_server>();
         try {
@@ -751,7 +755,7 @@ ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexce
             return fail(ANYTLS_E_IO, std::string("cannot start the server's reactor: ") + e.what());
         }
         anytls_server* h = handle.get();
-        server::ServerConfig config = std::move(parsed).value();
+        server::ServerConfig config = std::move(parsed->config);
         auto started = h->thread->call([h, &config]() -> Result<void> {
             auto made = server::Server::create(h->thread->reactor(), std::move(config));
             if (!made) return std::move(made).error();

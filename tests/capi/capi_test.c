@@ -986,6 +986,55 @@ static void test_server_stop_cancels_handshakes(void) {
     close(silent);
 }
 
+/* Every key of docs/SERVER.md, self-signed certificate included, through the one server loader:
+ * a client (which cannot pin the generated certificate, so skips verification) echoes through. */
+static void test_server_from_full_toml(void) {
+    char toml[2048];
+    snprintf(toml, sizeof toml,
+             "listen = \"127.0.0.1:0\"\nself-signed = true\nself-signed-names = [\"localhost\", \"127.0.0.1\"]\n"
+             "padding-scheme = \"\"\"\nstop=3\n0=30-30\n1=100-400\n2=400-500,c,500-1000\n\"\"\"\n"
+             "fallback = \"127.0.0.1:%u\"\nsynack = \"immediate\"\nmax-sessions = 16\n"
+             "max-streams-per-session = 8\nhandshake-timeout = \"5s\"\nauth-timeout = 5\n"
+             "connect-timeout = \"3s\"\nalpn = [\"h2\"]\nlog-level = \"warning\"\n"
+             "[[users]]\nname = \"alice\"\npassword = \"full-secret\"\n"
+             "[[users]]\nname = \"bob\"\npassword = \"other-secret\"\n",
+             (unsigned)g_greet.port);
+    anytls_server *server = NULL;
+    CHECK_RC(anytls_server_start(toml, &server), ANYTLS_OK);
+    if (!server) return;
+    uint16_t port = 0;
+    CHECK_RC(anytls_server_port(server, &port), ANYTLS_OK);
+    char client_toml[512];
+    snprintf(client_toml, sizeof client_toml,
+             "[[proxies]]\nname = \"full\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
+             "password = \"other-secret\"\nskip-cert-verify = true\nalpn = [\"h2\"]\n",
+             (unsigned)port);
+    anytls_client *client = NULL;
+    CHECK_RC(anytls_client_open(client_toml, &client), ANYTLS_OK);
+    if (client) {
+        anytls_stream *s = NULL;
+        CHECK_RC(anytls_stream_open(client, "full", "127.0.0.1", g_echo.port, 10000, &s), ANYTLS_OK);
+        if (s) {
+            static const char line[] = "through the self-signed server\n";
+            CHECK_RC(anytls_stream_write(s, line, sizeof line - 1, 10000), ANYTLS_OK);
+            char back[sizeof line] = {0};
+            size_t got = 0;
+            while (got < sizeof line - 1) {
+                size_t n = 0;
+                if (anytls_stream_read(s, back + got, sizeof line - 1 - got, 10000, &n) != ANYTLS_OK || n == 0) break;
+                got += n;
+            }
+            CHECK(got == sizeof line - 1 && memcmp(back, line, got) == 0);
+            CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+        }
+        CHECK_RC(anytls_client_close(client), ANYTLS_OK);
+    }
+    CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
+    /* The CLI's errors, key and line included. */
+    CHECK_RC(anytls_server_start("self-signed = true\nmax-sessions = 0\n", &server), ANYTLS_E_CONFIG);
+    CHECK_MESSAGE("server config: top level: key \"max-sessions\" (line 2): expected an integer from 1 to 1000000");
+}
+
 int main(void) {
     setvbuf(stderr, NULL, _IONBF, 0);
     if (system("openssl version >/dev/null 2>&1") != 0) {
@@ -1003,6 +1052,7 @@ int main(void) {
     CHECK_RC(anytls_set_log(log_callback, &g_log_lines, ANYTLS_LOG_INFO), ANYTLS_OK);
 
     test_server_inputs();
+    test_server_from_full_toml();
     uint16_t server_port = 0;
     anytls_server *server = start_test_server(&server_port);
     CHECK(server_port != 0);
