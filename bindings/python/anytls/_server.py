@@ -9,9 +9,9 @@ from . import _lib
 
 
 class Server:
-    """An AnyTLS server on a thread of its own, from a minimal TOML text (docs/C-API.md):
-    ``listen``, ``certificate``/``private-key`` (or ``certificate-pem``/``private-key-pem``),
-    ``synack``, ``padding-scheme``, ``alpn``, ``fallback`` and ``[[users]]``.
+    """An AnyTLS server on a thread of its own, from the TOML of ``anytls server``
+    (docs/SERVER.md: every key, ``self-signed = true`` included; ``listen`` defaults to
+    ``127.0.0.1:0`` and ``log-level`` is left to :func:`anytls.set_log_level`).
 
     Starts at construction; use as a context manager or call :meth:`stop`.
     """

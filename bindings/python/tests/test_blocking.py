@@ -334,6 +334,23 @@ def test_server_bad_config() -> None:
         anytls.Server('listen = "127.0.0.1:0"\n')
 
 
+def test_server_from_the_cli_configuration_with_a_self_signed_certificate(echo_port: int) -> None:
+    # Every key of docs/SERVER.md; the generated certificate cannot be pinned from here, so the
+    # client skips verification (the handshake with that certificate is still real).
+    toml = ('listen = "127.0.0.1:0"\nself-signed = true\nself-signed-names = ["localhost"]\n'
+            'padding-scheme = """\nstop=2\n0=30-30\n1=100-400\n"""\nfallback = "127.0.0.1:9"\n'
+            'synack = "after-connect"\nmax-sessions = 8\nmax-streams-per-session = 4\n'
+            'handshake-timeout = "5s"\nauth-timeout = 5\nconnect-timeout = "5s"\nalpn = ["h2"]\n'
+            'log-level = "warning"\n[[users]]\nname = "py"\npassword = "py-secret"\n')
+    with anytls.Server(toml) as server:
+        config = ('[[proxies]]\nname = "self"\ntype = "anytls"\nserver = "127.0.0.1"\n'
+                  f'port = {server.port}\npassword = "py-secret"\nskip-cert-verify = true\nalpn = ["h2"]\n')
+        with anytls.Client(config=config) as c, c.open("self", "127.0.0.1", echo_port, timeout=10) as s:
+            _round_trip(s, 50000)
+    with pytest.raises(anytls.ConfigError, match=r'key "max-sessions" \(line 2\)'):
+        anytls.Server('self-signed = true\nmax-sessions = 0\n[[users]]\npassword = "x"\n')
+
+
 def test_a_nul_in_a_name_is_refused(client: anytls.Client, echo_port: int) -> None:
     with pytest.raises(ValueError, match="NUL"):
         client.open("test", "127.0.0.1\0evil", echo_port, timeout=10)
