@@ -20,7 +20,8 @@ type Server struct {
 	port int
 }
 
-// StartServer starts an AnyTLS server from its minimal TOML:
+// StartServer starts an AnyTLS server from the TOML of `anytls server` (docs/SERVER.md, every
+// key, self-signed = true included; listen defaults to "127.0.0.1:0"):
 //
 //	listen = "127.0.0.1:0"
 //	certificate = "server.pem"          # or certificate-pem = '''...'''
