@@ -218,11 +218,9 @@ Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
         c->scope_ = std::make_unique<io::TaskScope>(c->thread_->reactor());
         for (const auto& proxy : c->config_.proxies) {
             session::ClientConfig cc = to_client_config(proxy);
-            auto context = session::make_client_tls_context(cc);
-            if (!context) {
-                return make_error(errc::config, "proxy \"" + proxy.name + "\": " + context.error().text());
+            if (auto prepared = session::prepare_client_config(cc); !prepared) {
+                return make_error(errc::config, "proxy \"" + proxy.name + "\": " + prepared.error().text());
             }
-            cc.tls_context = context.value();
             Outbound o;
             o.config = proxy;
             o.pool = std::make_shared<SessionPool>(c->thread_->reactor(), proxy.name, cc, proxy.pool, c->padding_,

@@ -243,10 +243,8 @@ SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name, session::
       random_(random_seed),
       scope_(reactor),
       wake_(reactor) {
-    if (!client_config_.tls_context) {
-        // One TLS context per outbound, shared by its sessions.
-        if (auto ctx = session::make_client_tls_context(client_config_)) client_config_.tls_context = ctx.value();
-    }
+    // One TLS context and one password hash per outbound, shared by its sessions.
+    (void)session::prepare_client_config(client_config_);
 }
 
 SessionPool::~SessionPool() {

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/result.hpp"
 #include "io/clock.hpp"
+#include "proto/auth_preamble.hpp"
 #include "proto/settings.hpp"
 #include "io/stream_buffer.hpp"
 #include "tls/tls_context.hpp"
@@ -38,11 +41,15 @@ struct ClientConfig {
     // TCP keepalive idle time and probe interval on the session socket; zero: off.
     io::Duration tcp_keepalive = std::chrono::seconds(15);
 
-    // Optional prebuilt TLS context (one per outbound); built from the fields above if null.
+    // Built from the fields above by prepare_client_config, once per outbound, and shared by
+    // its sessions; open_session prepares a config that was not prepared.
     std::shared_ptr<tls::TlsContext> tls_context;
+    std::optional<proto::PasswordHash> password_hash;  // sha256(password); a secret too
 };
 
-// The client TLS context for `config` (verification on unless skip_verify).
-Result<std::shared_ptr<tls::TlsContext>> make_client_tls_context(const ClientConfig& config);
+// The one place that builds what every session of `config` shares: the client TLS context
+// (verification on unless skip_verify) when tls_context is null, and the password's SHA-256
+// when password_hash is unset. Idempotent.
+Result<void> prepare_client_config(ClientConfig& config);
 
 }  // namespace anytls::session

@@ -43,12 +43,29 @@ io::Deadline deadline_after(io::Duration timeout) {
 
 }  // namespace
 
-Result<std::shared_ptr<tls::TlsContext>> make_client_tls_context(const ClientConfig& config) {
-    tls::ClientContextOptions options;
-    options.skip_verify = config.skip_verify;
-    options.ca_file = config.ca_file;
-    options.ca_pem = config.ca_pem;
-    return tls::TlsContext::make_client(options);
+namespace {
+
+Result<void> prepare_password_hash(ClientConfig& config) {
+    if (config.password_hash) return {};
+    auto hash = proto::hash_password(config.password);
+    if (!hash) return std::move(hash).error();
+    config.password_hash = hash.value();
+    return {};
+}
+
+}  // namespace
+
+Result<void> prepare_client_config(ClientConfig& config) {
+    if (!config.tls_context) {
+        tls::ClientContextOptions options;
+        options.skip_verify = config.skip_verify;
+        options.ca_file = config.ca_file;
+        options.ca_pem = config.ca_pem;
+        auto made = tls::TlsContext::make_client(options);
+        if (!made) return std::move(made).error();
+        config.tls_context = std::move(made).value();
+    }
+    return prepare_password_hash(config);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -611,14 +628,9 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
                                                               std::shared_ptr<PaddingState> padding,
                                                               std::uint64_t seq, io::CancellationSource* cancel) {
     if (!padding) padding = std::make_shared<PaddingState>();
+    // A no-op for pooled sessions, whose outbound prepared its config once.
+    if (auto prepared = prepare_client_config(config); !prepared) co_return std::move(prepared).error();
     auto context = config.tls_context;
-    if (!context) {
-        auto made = make_client_tls_context(config);
-        if (!made) co_return std::move(made).error();
-        context = std::move(made).value();
-    }
-    auto hash = proto::hash_password(config.password);
-    if (!hash) co_return std::move(hash).error();
 
     const io::TimePoint connect_started = reactor.now();
     auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port, config.connect_timeout,
@@ -650,12 +662,11 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(io::Reactor& 
                                                                    std::unique_ptr<tls::TlsConnection> connection,
                                                                    std::uint64_t seq) {
     if (!padding) padding = std::make_shared<PaddingState>();
-    auto hash = proto::hash_password(config.password);
-    if (!hash) co_return std::move(hash).error();
+    if (auto hashed = prepare_password_hash(config); !hashed) co_return std::move(hashed).error();
     // The preamble is ONE TLS write, made before the session exists and so not numbered by
     // its padder (mihomo client.go CreateOutboundTLSConnection: conn.Write(b.Bytes())).
     auto scheme = padding->current();
-    auto preamble = proto::build_auth_preamble(hash.value(), scheme->auth_padding_length(padding->random()));
+    auto preamble = proto::build_auth_preamble(*config.password_hash, scheme->auth_padding_length(padding->random()));
     auto written = co_await connection->write(as_byte_span(preamble), config.control_write_timeout);
     if (!written) co_return written.error();
 

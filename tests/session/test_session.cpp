@@ -534,6 +534,29 @@ Task<void> client_of_fake_server(Reactor* r, std::uint16_t port, Error* stream_e
 
 TEST_SUITE("session") {
 
+TEST_CASE("prepare_client_config builds the TLS context and hashes the password once") {
+    session::ClientConfig config;
+    config.password = "secret";
+    config.skip_verify = true;
+    REQUIRE(session::prepare_client_config(config).ok());
+    REQUIRE(config.tls_context != nullptr);
+    REQUIRE(config.password_hash.has_value());
+    auto expected = proto::hash_password("secret");
+    REQUIRE(expected.ok());
+    CHECK(*config.password_hash == expected.value());
+    // Idempotent: what is already there is kept, not rebuilt (the hash is not recomputed).
+    const auto context = config.tls_context;
+    config.password = "changed";
+    REQUIRE(session::prepare_client_config(config).ok());
+    CHECK(config.tls_context == context);
+    CHECK(*config.password_hash == expected.value());
+    // A CA file that cannot be read is the context's error.
+    session::ClientConfig bad;
+    bad.password = "p";
+    bad.ca_file = "/nonexistent/ca.pem";
+    CHECK_FALSE(session::prepare_client_config(bad).ok());
+}
+
 TEST_CASE("the client answers a HeartRequest on the same stream id and closes on an Alert") {
     Reactor r;
     auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
