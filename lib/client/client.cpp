@@ -219,7 +219,8 @@ Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
         for (const auto& proxy : c->config_.proxies) {
             session::ClientConfig cc = to_client_config(proxy);
             if (auto prepared = session::prepare_client_config(cc); !prepared) {
-                return make_error(errc::config, "proxy \"" + proxy.name + "\": " + prepared.error().text());
+                return make_error(errc::config,
+                                  "proxy \"" + proxy.name + "\": " + prepared.error().text());
             }
             Outbound o;
             o.config = proxy;

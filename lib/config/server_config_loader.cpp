@@ -201,7 +201,7 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
     const toml::node* certificate_file_node = nullptr;
     const toml::node* private_key_file_node = nullptr;
     const toml::node* self_signed_node = nullptr;
-    const toml::node* pem_node = nullptr;  // certificate-pem or private-key-pem, whichever came last
+    const toml::node* pem_node = nullptr;  // certificate-pem or private-key-pem, the last one
     for (const auto& entry : document) {
         const std::string key(entry.first.str());
         const toml::node& node = entry.second;
@@ -221,7 +221,8 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
         } else if (key == "certificate-pem" || key == "private-key-pem") {
             auto text = read_nonempty_string(place, node);
             if (!text) return std::move(text).error();
-            (key == "certificate-pem" ? config.certificate_pem : config.private_key_pem) = std::move(*text);
+            auto& pem = key == "certificate-pem" ? config.certificate_pem : config.private_key_pem;
+            pem = std::move(*text);
             pem_node = &node;
         } else if (key == "self-signed") {
             auto flag = detail::read_bool(place, node);
@@ -310,8 +311,9 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
                                      ? "key \"private-key-pem\" needs key \"certificate-pem\""
                                      : "key \"certificate-pem\" needs key \"private-key-pem\"");
     if (!config.certificate_pem.empty() && (config.self_signed || !config.certificate_file.empty()))
-        return problem(pem_node, "keys \"certificate-pem\"/\"private-key-pem\" exclude \"certificate\"/"
-                                 "\"private-key\" and \"self-signed\" = true; keep one");
+        return problem(pem_node, "keys \"certificate-pem\"/\"private-key-pem\" exclude "
+                                 "\"certificate\"/\"private-key\" and \"self-signed\" = true; "
+                                 "keep one");
     if (!has_users || config.users.empty())
         return problem(nullptr, "missing required key \"users\": add at least one [[users]] entry with name and password");
     // Last, so the cheap mistakes above are reported without reading any file.

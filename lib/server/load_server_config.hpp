@@ -48,9 +48,11 @@ struct LoadedServerConfig {
     bool certificate_files_ignored = false;
 };
 
-Result<LoadedServerConfig> load_server_config(std::string_view toml_text, const ServerConfigOptions& options = {});
+Result<LoadedServerConfig> load_server_config(std::string_view toml_text,
+                                              const ServerConfigOptions& options = {});
 
 // Reads the file (at most 1 MiB), then load_server_config() with the path as source name.
-Result<LoadedServerConfig> load_server_config_file(const std::string& path, ServerConfigOptions options = {});
+Result<LoadedServerConfig> load_server_config_file(const std::string& path,
+                                                   ServerConfigOptions options = {});
 
 }  // namespace anytls::server

@@ -629,7 +629,8 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
                                                               std::uint64_t seq, io::CancellationSource* cancel) {
     if (!padding) padding = std::make_shared<PaddingState>();
     // A no-op for pooled sessions, whose outbound prepared its config once.
-    if (auto prepared = prepare_client_config(config); !prepared) co_return std::move(prepared).error();
+    if (auto prepared = prepare_client_config(config); !prepared)
+        co_return std::move(prepared).error();
     auto context = config.tls_context;
 
     const io::TimePoint connect_started = reactor.now();

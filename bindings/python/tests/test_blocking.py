@@ -344,9 +344,11 @@ def test_server_from_the_cli_configuration_with_a_self_signed_certificate(echo_p
             'log-level = "warning"\n[[users]]\nname = "py"\npassword = "py-secret"\n')
     with anytls.Server(toml) as server:
         config = ('[[proxies]]\nname = "self"\ntype = "anytls"\nserver = "127.0.0.1"\n'
-                  f'port = {server.port}\npassword = "py-secret"\nskip-cert-verify = true\nalpn = ["h2"]\n')
-        with anytls.Client(config=config) as c, c.open("self", "127.0.0.1", echo_port, timeout=10) as s:
-            _round_trip(s, 50000)
+                  f'port = {server.port}\npassword = "py-secret"\nskip-cert-verify = true\n'
+                  'alpn = ["h2"]\n')
+        with anytls.Client(config=config) as c:
+            with c.open("self", "127.0.0.1", echo_port, timeout=10) as s:
+                _round_trip(s, 50000)
     with pytest.raises(anytls.ConfigError, match=r'key "max-sessions" \(line 2\)'):
         anytls.Server('self-signed = true\nmax-sessions = 0\n[[users]]\npassword = "x"\n')
 
