@@ -116,9 +116,14 @@ io::Task<Result<void>> ClientStream::write(std::span<const std::byte> data, io::
             state_->unacked.insert(state_->unacked.end(), bytes, bytes + data.size());
         }
     }
+    // `timeout` bounds the whole call, not each frame batch: a peer that drains slowly but
+    // steadily must not stretch a write past its caller's deadline (docs/C-API.md,
+    // anytls_stream_write).
+    const io::Deadline deadline = deadline_after(timeout);
     while (!data.empty()) {
         // A refused target or a failed session reports its own error, not a generic one.
         if (state_->buffer.failed()) co_return *state_->buffer.error();
+        if (deadline.expired()) co_return make_error(-ETIMEDOUT, "stream write timed out");
         if (session_->closed()) co_return session_->close_reason().value_or(make_error(errc::closed));
         const std::size_t n = std::min(data.size(), max_data_per_write);
         auto chunk = data.first(n);
@@ -127,7 +132,7 @@ io::Task<Result<void>> ClientStream::write(std::span<const std::byte> data, io::
         proto::append_data_frames(
             frames, state_->id,
             std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
-        auto written = co_await session_->write_connection(std::move(frames), timeout);
+        auto written = co_await session_->write_connection(std::move(frames), deadline.remaining());
         if (!written) co_return written;
         data = data.subspan(n);
     }
@@ -265,9 +270,11 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
         written = co_await connection_->write(as_byte_span(bytes), timeout);
     } else {
         // Each piece is its own TLS write (its own record), as writeConn issues one
-        // conn.Write per size: that is what shapes the record lengths on the wire.
+        // conn.Write per size: that is what shapes the record lengths on the wire. The
+        // timeout covers all of them.
+        const io::Deadline deadline = deadline_after(timeout);
         for (std::size_t i = 0; i < plan->write_count() && written.ok(); ++i) {
-            written = co_await connection_->write(std::as_bytes(plan->write(i)), timeout);
+            written = co_await connection_->write(std::as_bytes(plan->write(i)), deadline.remaining());
         }
     }
     if (!written) {

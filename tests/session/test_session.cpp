@@ -85,6 +85,28 @@ Task<void> accept_loop(Reactor* r, TcpService* service, bool blaster) {
     }
 }
 
+// A target that drains slowly but steadily: 16 KiB every 5 ms (about 3 MB/s), never writing.
+// Cancelling `cancel` ends it (with what it has not read yet).
+Task<void> trickle_connection(Reactor* r, Socket socket, CancellationSource* cancel) {
+    std::vector<std::byte> buffer(16 * 1024);
+    while (true) {
+        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size(), Duration::zero(), cancel);
+        auto n = co_await receive;
+        if (!n || *n == 0) break;
+        (void)co_await sleep_for(*r, 5ms);
+    }
+}
+
+Task<void> trickle_accept_loop(Reactor* r, TcpService* service, bool* ended) {
+    while (true) {
+        auto accept = service->listener.accept(*r, &service->cancel);
+        auto socket = co_await accept;
+        if (!socket) break;
+        r->spawn(trickle_connection(r, std::move(socket).value(), &service->cancel));
+    }
+    *ended = true;
+}
+
 void start_service(Reactor& r, TcpService& service, bool blaster) {
     auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
     REQUIRE(listener);
@@ -449,6 +471,23 @@ Task<void> read_timeout(Environment* env) {
     session->close();
 }
 
+// A write's timeout bounds the whole call: 32 MiB to a target that drains about 3 MB/s (each
+// batch of frames does make progress) ends with -ETIMEDOUT near the timeout, not after ~10 s.
+Task<void> write_deadline(Environment* env, TcpService* trickle) {
+    auto session = co_await must_open_session(env, 1);
+    auto stream = co_await session->open_stream("127.0.0.1", trickle->port, 5s);
+    REQUIRE_MESSAGE(stream, stream.error().text());
+    std::vector<std::byte> data(32 * 1024 * 1024, std::byte{0x5a});
+    const auto started = SteadyClock::instance().now();
+    auto written = co_await stream->write(data, 1s);
+    const auto elapsed = SteadyClock::instance().now() - started;
+    REQUIRE_FALSE(written);
+    CHECK(written.error().code == -ETIMEDOUT);
+    CHECK(elapsed >= 900ms);
+    CHECK(elapsed < 4s);
+    session->close();
+}
+
 // A hand-written server: reads the preamble and the first stream's frames, sends a
 // HeartRequest on stream 5, waits for the HeartResponse, then sends an Alert.
 struct FakeServerResult {
@@ -679,6 +718,20 @@ TEST_CASE("a slow reader exerts backpressure: 16 MiB arrive, client buffering st
     MESSAGE("most bytes buffered client-side: " << max_buffered);
     CHECK(max_buffered <= limit);
     CHECK(max_buffered >= io::default_stream_buffer_limit / 2);
+}
+
+TEST_CASE("a write's timeout bounds the whole call against a slowly draining target") {
+    Environment env;
+    TcpService trickle(env.reactor);
+    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
+    REQUIRE(listener);
+    trickle.listener = std::move(listener).value();
+    trickle.port = trickle.listener.address().port();
+    bool accept_ended = false;
+    env.reactor.spawn(trickle_accept_loop(&env.reactor, &trickle, &accept_ended));
+    sync_wait(env.reactor, write_deadline(&env, &trickle));
+    trickle.cancel.cancel();
+    while (!accept_ended) env.reactor.run_once(true);
 }
 
 TEST_CASE("a read times out with -ETIMEDOUT and the stream stays usable") {
