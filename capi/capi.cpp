@@ -312,6 +312,8 @@ ANYTLS_API const char* anytls_version(void) noexcept { return ANYTLS_VERSION_STR
 
 ANYTLS_API int anytls_abi_version(void) noexcept { return ANYTLS_ABI_VERSION; }
 
+ANYTLS_API unsigned anytls_version_number(void) noexcept { return ANYTLS_VERSION_NUMBER; }
+
 ANYTLS_API const char* anytls_strerror(int code) noexcept {
     switch (code) {
         case ANYTLS_OK: return "success";

@@ -327,6 +327,13 @@ static void test_versions_and_errors(void) {
     CHECK(strcmp(anytls_version(), ANYTLS_VERSION_STRING) == 0);
     CHECK(anytls_abi_version() == ANYTLS_ABI_VERSION);
     CHECK(ANYTLS_ABI_VERSION == 1);
+    /* The number is the string's three parts: "0.1.0" is 100. */
+    {
+        unsigned major = 0, minor = 0, patch = 0;
+        CHECK(sscanf(anytls_version(), "%u.%u.%u", &major, &minor, &patch) == 3);
+        CHECK(anytls_version_number() == major * 10000 + minor * 100 + patch);
+        CHECK(anytls_version_number() == ANYTLS_VERSION_NUMBER);
+    }
     int codes[] = {ANYTLS_OK,          ANYTLS_E_INVALID_ARGUMENT, ANYTLS_E_CONFIG,      ANYTLS_E_UNKNOWN_PROXY,
                    ANYTLS_E_CLOSED,    ANYTLS_E_TIMEOUT,          ANYTLS_E_CONNECT,     ANYTLS_E_TLS,
                    ANYTLS_E_TLS_VERIFY, ANYTLS_E_AUTH,            ANYTLS_E_TARGET_REFUSED, ANYTLS_E_PROTOCOL,

@@ -60,6 +60,10 @@ extern "C" {
 #define ANYTLS_VERSION_MINOR 1
 #define ANYTLS_VERSION_PATCH 0
 #define ANYTLS_VERSION_STRING "0.1.0"
+/* The release as one number, MAJOR * 10000 + MINOR * 100 + PATCH (as zstd's
+ * ZSTD_VERSION_NUMBER): 0.1.0 is 100. Compare it with anytls_version_number(). */
+#define ANYTLS_VERSION_NUMBER \
+    (ANYTLS_VERSION_MAJOR * 10000 + ANYTLS_VERSION_MINOR * 100 + ANYTLS_VERSION_PATCH)
 /* The ABI generation: the soname is libanytls.so.<ANYTLS_ABI_VERSION>, and the exported
  * symbols carry the version node ANYTLS_<ANYTLS_ABI_VERSION>. Only additions happen within
  * one ABI version. */
@@ -71,6 +75,10 @@ ANYTLS_API const char *anytls_version(void) ANYTLS_NOEXCEPT;
 /* The ABI version of the library actually loaded (compare with ANYTLS_ABI_VERSION).
  * Thread safety: any thread, any time. */
 ANYTLS_API int anytls_abi_version(void) ANYTLS_NOEXCEPT;
+/* The release of the library actually loaded as ANYTLS_VERSION_NUMBER counts it (100 for
+ * 0.1.0), so that a program can require "at least 0.2.0" with one comparison. Since ABI node
+ * ANYTLS_1.4. Thread safety: any thread, any time. */
+ANYTLS_API unsigned anytls_version_number(void) ANYTLS_NOEXCEPT;
 
 /* ---- Errors ---------------------------------------------------------------------------- */
 
