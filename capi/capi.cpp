@@ -63,9 +63,11 @@ constexpr const char* kHeaderVersion = ANYTLS_VERSION_STRING;
 
 static_assert(kHeaderMajor == ANYTLS_VERSION_MAJOR && kHeaderMinor == ANYTLS_VERSION_MINOR &&
                   kHeaderPatch == ANYTLS_VERSION_PATCH,
-              "capi/include/anytls/anytls.h: ANYTLS_VERSION_* differ from the project version in meson.build");
-static_assert(std::string_view(kHeaderVersion) == std::string_view(ANYTLS_VERSION_STRING),
-              "capi/include/anytls/anytls.h: ANYTLS_VERSION_STRING differs from the project version");
+              "capi/include/anytls/anytls.h: ANYTLS_VERSION_* differ from the project version in "
+              "meson.build");
+static_assert(
+    std::string_view(kHeaderVersion) == std::string_view(ANYTLS_VERSION_STRING),
+    "capi/include/anytls/anytls.h: ANYTLS_VERSION_STRING differs from the project version");
 
 using namespace anytls;
 
@@ -128,22 +130,36 @@ int fail(int code, std::string_view message) noexcept {
 // a closing client; anytls_open_result reports a caller's own cancel as CANCELLED.
 int public_code(int internal) {
     switch (error_kind(internal)) {
-        case ErrorKind::ok: return ANYTLS_OK;
-        case ErrorKind::invalid_argument: return ANYTLS_E_INVALID_ARGUMENT;
-        case ErrorKind::config: return ANYTLS_E_CONFIG;
+        case ErrorKind::ok:
+            return ANYTLS_OK;
+        case ErrorKind::invalid_argument:
+            return ANYTLS_E_INVALID_ARGUMENT;
+        case ErrorKind::config:
+            return ANYTLS_E_CONFIG;
         case ErrorKind::closed:
-        case ErrorKind::cancelled: return ANYTLS_E_CLOSED;
-        case ErrorKind::timeout: return ANYTLS_E_TIMEOUT;
-        case ErrorKind::unreachable: return ANYTLS_E_CONNECT;
-        case ErrorKind::tls: return ANYTLS_E_TLS;
-        case ErrorKind::tls_verify: return ANYTLS_E_TLS_VERIFY;
-        case ErrorKind::auth: return ANYTLS_E_AUTH;
+        case ErrorKind::cancelled:
+            return ANYTLS_E_CLOSED;
+        case ErrorKind::timeout:
+            return ANYTLS_E_TIMEOUT;
+        case ErrorKind::unreachable:
+            return ANYTLS_E_CONNECT;
+        case ErrorKind::tls:
+            return ANYTLS_E_TLS;
+        case ErrorKind::tls_verify:
+            return ANYTLS_E_TLS_VERIFY;
+        case ErrorKind::auth:
+            return ANYTLS_E_AUTH;
         case ErrorKind::alert:  // the server's Alert: it saw a violation
-        case ErrorKind::protocol: return ANYTLS_E_PROTOCOL;
-        case ErrorKind::target_refused: return ANYTLS_E_TARGET_REFUSED;
-        case ErrorKind::no_memory: return ANYTLS_E_NO_MEMORY;
-        case ErrorKind::io: return ANYTLS_E_IO;
-        case ErrorKind::internal: break;
+        case ErrorKind::protocol:
+            return ANYTLS_E_PROTOCOL;
+        case ErrorKind::target_refused:
+            return ANYTLS_E_TARGET_REFUSED;
+        case ErrorKind::no_memory:
+            return ANYTLS_E_NO_MEMORY;
+        case ErrorKind::io:
+            return ANYTLS_E_IO;
+        case ErrorKind::internal:
+            break;
     }
     return ANYTLS_E_INTERNAL;  // an errc the table does not know: a bug
 }
@@ -167,8 +183,7 @@ int guarded(Body&& body) noexcept {
         std::string message;
         try {
             message = std::string("internal error: ") + e.what();
-        } catch (...) {
-        }
+        } catch (...) {}
         return fail(ANYTLS_E_INTERNAL, message);
     } catch (...) {
         return fail(ANYTLS_E_INTERNAL, "internal error: unknown exception");
@@ -230,9 +245,11 @@ bool known_proxy(const ClientCore& core, std::string_view proxy) {
 
 int unknown_proxy(const ClientCore& core, std::string_view proxy) {
     std::string names;
-    for (const auto& name : core.proxy_names) names += (names.empty() ? "\"" : ", \"") + name + "\"";
-    return fail(ANYTLS_E_UNKNOWN_PROXY, "unknown proxy \"" + std::string(proxy) + "\" (configured: " +
-                                            (names.empty() ? std::string("none") : names) + ")");
+    for (const auto& name : core.proxy_names)
+        names += (names.empty() ? "\"" : ", \"") + name + "\"";
+    return fail(ANYTLS_E_UNKNOWN_PROXY,
+                "unknown proxy \"" + std::string(proxy) +
+                    "\" (configured: " + (names.empty() ? std::string("none") : names) + ")");
 }
 
 // The checks every per-proxy call begins with; 0 when the call may proceed.
@@ -254,20 +271,24 @@ int open_client(Result<std::unique_ptr<client::Client>> made, anytls_client** ou
 }
 
 io::Duration milliseconds(int timeout_ms) {
-    return timeout_ms < 0 ? io::Duration::zero() : io::Duration(std::chrono::milliseconds(timeout_ms));
+    return timeout_ms < 0 ? io::Duration::zero()
+                          : io::Duration(std::chrono::milliseconds(timeout_ms));
 }
 
 int check_io_timeout(int timeout_ms, const char* what) {
     if (timeout_ms == 0 || timeout_ms < ANYTLS_NO_TIMEOUT) {
-        return invalid(std::string(what) + ": timeout_ms must be > 0 or ANYTLS_NO_TIMEOUT (-1), got " +
+        return invalid(std::string(what) +
+                       ": timeout_ms must be > 0 or ANYTLS_NO_TIMEOUT (-1), got " +
                        std::to_string(timeout_ms));
     }
     return 0;
 }
 
 // Struct versioning: a field is read or written only when it lies inside the caller's size.
-#define ANYTLS_FIELD_FITS(ptr, field) \
-    (offsetof(std::remove_cv_t<std::remove_pointer_t<decltype(ptr)>>, field) + sizeof((ptr)->field) <= (ptr)->size)
+#define ANYTLS_FIELD_FITS(ptr, field)                                          \
+    (offsetof(std::remove_cv_t<std::remove_pointer_t<decltype(ptr)>>, field) + \
+         sizeof((ptr)->field) <=                                               \
+     (ptr)->size)
 
 constexpr std::int64_t kMaxMilliseconds = std::numeric_limits<std::int64_t>::max() / 1'000'000;
 
@@ -291,8 +312,8 @@ int with_pool(anytls_client* client, const char* proxy, const char* function, Bo
 }
 
 // A size-prefixed struct argument: not NULL, and its `size` covers at least its first field.
-int check_sized(const char* function, const char* name, const char* type, const void* ptr, std::size_t size,
-                std::size_t first_field_end) {
+int check_sized(const char* function, const char* name, const char* type, const void* ptr,
+                std::size_t size, std::size_t first_field_end) {
     if (!ptr) return invalid(std::string(function) + ": " + name + " is NULL");
     if (size < first_field_end) {
         return invalid(std::string(function) + ": " + name + "->size (" + std::to_string(size) +
@@ -300,7 +321,6 @@ int check_sized(const char* function, const char* name, const char* type, const 
     }
     return ANYTLS_OK;
 }
-
 
 }  // namespace
 
@@ -316,24 +336,42 @@ ANYTLS_API unsigned anytls_version_number(void) noexcept { return ANYTLS_VERSION
 
 ANYTLS_API const char* anytls_strerror(int code) noexcept {
     switch (code) {
-        case ANYTLS_OK: return "success";
-        case ANYTLS_E_INVALID_ARGUMENT: return "invalid argument";
-        case ANYTLS_E_CONFIG: return "invalid configuration";
-        case ANYTLS_E_UNKNOWN_PROXY: return "unknown proxy";
-        case ANYTLS_E_CLOSED: return "closed";
-        case ANYTLS_E_TIMEOUT: return "timed out";
-        case ANYTLS_E_CONNECT: return "cannot connect to the proxy server";
-        case ANYTLS_E_TLS: return "TLS error";
-        case ANYTLS_E_TLS_VERIFY: return "TLS certificate verification failed";
-        case ANYTLS_E_AUTH: return "authentication failed";
-        case ANYTLS_E_TARGET_REFUSED: return "target refused by the server";
-        case ANYTLS_E_PROTOCOL: return "AnyTLS protocol error";
-        case ANYTLS_E_IO: return "I/O error";
-        case ANYTLS_E_NO_MEMORY: return "out of memory";
-        case ANYTLS_E_INTERNAL: return "internal error";
-        case ANYTLS_E_IN_PROGRESS: return "in progress";
-        case ANYTLS_E_CANCELLED: return "cancelled";
-        default: return "unknown error code";
+        case ANYTLS_OK:
+            return "success";
+        case ANYTLS_E_INVALID_ARGUMENT:
+            return "invalid argument";
+        case ANYTLS_E_CONFIG:
+            return "invalid configuration";
+        case ANYTLS_E_UNKNOWN_PROXY:
+            return "unknown proxy";
+        case ANYTLS_E_CLOSED:
+            return "closed";
+        case ANYTLS_E_TIMEOUT:
+            return "timed out";
+        case ANYTLS_E_CONNECT:
+            return "cannot connect to the proxy server";
+        case ANYTLS_E_TLS:
+            return "TLS error";
+        case ANYTLS_E_TLS_VERIFY:
+            return "TLS certificate verification failed";
+        case ANYTLS_E_AUTH:
+            return "authentication failed";
+        case ANYTLS_E_TARGET_REFUSED:
+            return "target refused by the server";
+        case ANYTLS_E_PROTOCOL:
+            return "AnyTLS protocol error";
+        case ANYTLS_E_IO:
+            return "I/O error";
+        case ANYTLS_E_NO_MEMORY:
+            return "out of memory";
+        case ANYTLS_E_INTERNAL:
+            return "internal error";
+        case ANYTLS_E_IN_PROGRESS:
+            return "in progress";
+        case ANYTLS_E_CANCELLED:
+            return "cancelled";
+        default:
+            return "unknown error code";
     }
 }
 
@@ -342,8 +380,9 @@ ANYTLS_API const char* anytls_last_error(void) noexcept { return t_last_error.c_
 ANYTLS_API int anytls_set_log(anytls_log_fn fn, void* user, int level) noexcept {
     return guarded([&]() -> int {
         if (level < ANYTLS_LOG_ERROR || level > ANYTLS_LOG_TRACE) {
-            return invalid("anytls_set_log: level must be ANYTLS_LOG_ERROR (0) .. ANYTLS_LOG_TRACE (4), got " +
-                           std::to_string(level));
+            return invalid(
+                "anytls_set_log: level must be ANYTLS_LOG_ERROR (0) .. ANYTLS_LOG_TRACE (4), got " +
+                std::to_string(level));
         }
         LogRoute& route = log_route();
         {
@@ -411,30 +450,40 @@ ANYTLS_API int anytls_client_close(anytls_client* client) noexcept {
 
 // -- pool
 
-ANYTLS_API int anytls_pool_config_get(anytls_client* client, const char* proxy, anytls_pool_config* cfg) noexcept {
+ANYTLS_API int anytls_pool_config_get(anytls_client* client, const char* proxy,
+                                      anytls_pool_config* cfg) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_sized("anytls_pool_config_get", "cfg", "anytls_pool_config", cfg, cfg ? cfg->size : 0,
-                                 offsetof(anytls_pool_config, ensure_idle_session) + sizeof(cfg->ensure_idle_session)))
+        if (int rc = check_sized("anytls_pool_config_get", "cfg", "anytls_pool_config", cfg,
+                                 cfg ? cfg->size : 0,
+                                 offsetof(anytls_pool_config, ensure_idle_session) +
+                                     sizeof(cfg->ensure_idle_session)))
             return rc;
         return with_pool(client, proxy, "anytls_pool_config_get", [&](client::Client& c) -> int {
             auto got = c.pool_settings(proxy);
             if (!got) return fail(got.error());
             const config::PoolSettings& s = got.value();
-            if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session)) cfg->ensure_idle_session = s.ensure_idle_session;
+            if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session))
+                cfg->ensure_idle_session = s.ensure_idle_session;
             if (ANYTLS_FIELD_FITS(cfg, ensure_idle_session_create_rate))
                 cfg->ensure_idle_session_create_rate = s.ensure_idle_session_create_rate;
-            if (ANYTLS_FIELD_FITS(cfg, min_idle_session)) cfg->min_idle_session = s.min_idle_session;
-            if (ANYTLS_FIELD_FITS(cfg, min_idle_session_for_age)) cfg->min_idle_session_for_age = s.min_idle_session_for_age;
+            if (ANYTLS_FIELD_FITS(cfg, min_idle_session))
+                cfg->min_idle_session = s.min_idle_session;
+            if (ANYTLS_FIELD_FITS(cfg, min_idle_session_for_age))
+                cfg->min_idle_session_for_age = s.min_idle_session_for_age;
             if (ANYTLS_FIELD_FITS(cfg, max_connection_lifetime_ms))
                 cfg->max_connection_lifetime_ms = to_ms(s.max_connection_lifetime);
             if (ANYTLS_FIELD_FITS(cfg, connection_lifetime_jitter_ms))
                 cfg->connection_lifetime_jitter_ms = to_ms(s.connection_lifetime_jitter);
-            if (ANYTLS_FIELD_FITS(cfg, idle_session_timeout_ms)) cfg->idle_session_timeout_ms = to_ms(s.idle_session_timeout);
+            if (ANYTLS_FIELD_FITS(cfg, idle_session_timeout_ms))
+                cfg->idle_session_timeout_ms = to_ms(s.idle_session_timeout);
             if (ANYTLS_FIELD_FITS(cfg, idle_session_check_interval_ms))
                 cfg->idle_session_check_interval_ms = to_ms(s.idle_session_check_interval);
-            if (ANYTLS_FIELD_FITS(cfg, heartbeat_interval_ms)) cfg->heartbeat_interval_ms = to_ms(s.heartbeat_interval);
-            if (ANYTLS_FIELD_FITS(cfg, heartbeat_timeout_ms)) cfg->heartbeat_timeout_ms = to_ms(s.heartbeat_timeout);
-            if (ANYTLS_FIELD_FITS(cfg, tcp_keepalive_ms)) cfg->tcp_keepalive_ms = to_ms(s.tcp_keepalive);
+            if (ANYTLS_FIELD_FITS(cfg, heartbeat_interval_ms))
+                cfg->heartbeat_interval_ms = to_ms(s.heartbeat_interval);
+            if (ANYTLS_FIELD_FITS(cfg, heartbeat_timeout_ms))
+                cfg->heartbeat_timeout_ms = to_ms(s.heartbeat_timeout);
+            if (ANYTLS_FIELD_FITS(cfg, tcp_keepalive_ms))
+                cfg->tcp_keepalive_ms = to_ms(s.tcp_keepalive);
             if (ANYTLS_FIELD_FITS(cfg, session_reuse)) cfg->session_reuse = s.session_reuse ? 1 : 0;
             if (ANYTLS_FIELD_FITS(cfg, creation_backoff_max_ms))
                 cfg->creation_backoff_max_ms = to_ms(s.creation_backoff_max);
@@ -446,8 +495,10 @@ ANYTLS_API int anytls_pool_config_get(anytls_client* client, const char* proxy, 
 ANYTLS_API int anytls_pool_config_set(anytls_client* client, const char* proxy,
                                       const anytls_pool_config* cfg) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_sized("anytls_pool_config_set", "cfg", "anytls_pool_config", cfg, cfg ? cfg->size : 0,
-                                 offsetof(anytls_pool_config, ensure_idle_session) + sizeof(cfg->ensure_idle_session)))
+        if (int rc = check_sized("anytls_pool_config_set", "cfg", "anytls_pool_config", cfg,
+                                 cfg ? cfg->size : 0,
+                                 offsetof(anytls_pool_config, ensure_idle_session) +
+                                     sizeof(cfg->ensure_idle_session)))
             return rc;
         return with_pool(client, proxy, "anytls_pool_config_set", [&](client::Client& c) -> int {
             auto got = c.pool_settings(proxy);
@@ -460,44 +511,49 @@ ANYTLS_API int anytls_pool_config_set(anytls_client* client, const char* proxy,
             auto count = [&](const char* key, std::int64_t value, int* field) -> int {
                 if (value < INT_MIN || value > INT_MAX) {
                     return fail(ANYTLS_E_CONFIG, where + key + ": expected a count between 0 and " +
-                                                     std::to_string(config::kMaxSessionCount) + ", got " +
-                                                     std::to_string(value));
+                                                     std::to_string(config::kMaxSessionCount) +
+                                                     ", got " + std::to_string(value));
                 }
                 *field = static_cast<int>(value);
                 return 0;
             };
             auto duration = [&](const char* key, std::int64_t ms, config::Duration* field) -> int {
                 if (ms > kMaxMilliseconds || ms < -kMaxMilliseconds) {
-                    return fail(ANYTLS_E_CONFIG, where + key + ": " + std::to_string(ms) + " ms is out of range");
+                    return fail(ANYTLS_E_CONFIG,
+                                where + key + ": " + std::to_string(ms) + " ms is out of range");
                 }
                 *field = std::chrono::milliseconds(ms);
                 return 0;
             };
             int rc = 0;
 #define ANYTLS_SET_COUNT(field, key) \
-        if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = count(key, cfg->field, &s.field)
+    if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = count(key, cfg->field, &s.field)
 #define ANYTLS_SET_DURATION(field, internal, key) \
-        if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = duration(key, cfg->field, &s.internal)
+    if (rc == 0 && ANYTLS_FIELD_FITS(cfg, field)) rc = duration(key, cfg->field, &s.internal)
             ANYTLS_SET_COUNT(ensure_idle_session, "ensure-idle-session");
             ANYTLS_SET_COUNT(ensure_idle_session_create_rate, "ensure-idle-session-create-rate");
             ANYTLS_SET_COUNT(min_idle_session, "min-idle-session");
             ANYTLS_SET_COUNT(min_idle_session_for_age, "min-idle-session-for-age");
-            ANYTLS_SET_DURATION(max_connection_lifetime_ms, max_connection_lifetime, "max-connection-lifetime");
-            ANYTLS_SET_DURATION(connection_lifetime_jitter_ms, connection_lifetime_jitter, "connection-lifetime-jitter");
-            ANYTLS_SET_DURATION(idle_session_timeout_ms, idle_session_timeout, "idle-session-timeout");
+            ANYTLS_SET_DURATION(max_connection_lifetime_ms, max_connection_lifetime,
+                                "max-connection-lifetime");
+            ANYTLS_SET_DURATION(connection_lifetime_jitter_ms, connection_lifetime_jitter,
+                                "connection-lifetime-jitter");
+            ANYTLS_SET_DURATION(idle_session_timeout_ms, idle_session_timeout,
+                                "idle-session-timeout");
             ANYTLS_SET_DURATION(idle_session_check_interval_ms, idle_session_check_interval,
                                 "idle-session-check-interval");
             ANYTLS_SET_DURATION(heartbeat_interval_ms, heartbeat_interval, "heartbeat-interval");
             ANYTLS_SET_DURATION(heartbeat_timeout_ms, heartbeat_timeout, "heartbeat-timeout");
             ANYTLS_SET_DURATION(tcp_keepalive_ms, tcp_keepalive, "tcp-keepalive");
-            ANYTLS_SET_DURATION(creation_backoff_max_ms, creation_backoff_max, "creation-backoff-max");
+            ANYTLS_SET_DURATION(creation_backoff_max_ms, creation_backoff_max,
+                                "creation-backoff-max");
 #undef ANYTLS_SET_COUNT
 #undef ANYTLS_SET_DURATION
             if (rc != 0) return rc;
             if (ANYTLS_FIELD_FITS(cfg, session_reuse)) {
                 if (cfg->session_reuse != 0 && cfg->session_reuse != 1) {
-                    return fail(ANYTLS_E_CONFIG,
-                                where + "session-reuse: expected 0 or 1, got " + std::to_string(cfg->session_reuse));
+                    return fail(ANYTLS_E_CONFIG, where + "session-reuse: expected 0 or 1, got " +
+                                                     std::to_string(cfg->session_reuse));
                 }
                 s.session_reuse = cfg->session_reuse == 1;
             }
@@ -508,9 +564,11 @@ ANYTLS_API int anytls_pool_config_set(anytls_client* client, const char* proxy,
     });
 }
 
-ANYTLS_API int anytls_pool_get_stats(anytls_client* client, const char* proxy, anytls_pool_stats* stats) noexcept {
+ANYTLS_API int anytls_pool_get_stats(anytls_client* client, const char* proxy,
+                                     anytls_pool_stats* stats) noexcept {
     return guarded([&]() -> int {
-        if (int rc = check_sized("anytls_pool_get_stats", "stats", "anytls_pool_stats", stats, stats ? stats->size : 0,
+        if (int rc = check_sized("anytls_pool_get_stats", "stats", "anytls_pool_stats", stats,
+                                 stats ? stats->size : 0,
                                  offsetof(anytls_pool_stats, idle) + sizeof(stats->idle)))
             return rc;
         return with_pool(client, proxy, "anytls_pool_get_stats", [&](client::Client& c) -> int {
@@ -518,7 +576,7 @@ ANYTLS_API int anytls_pool_get_stats(anytls_client* client, const char* proxy, a
             if (!got) return fail(got.error());
             const client::PoolStats& p = got.value();
 #define ANYTLS_COPY_STAT(field) \
-        if (ANYTLS_FIELD_FITS(stats, field)) stats->field = static_cast<std::uint64_t>(p.field)
+    if (ANYTLS_FIELD_FITS(stats, field)) stats->field = static_cast<std::uint64_t>(p.field)
             ANYTLS_COPY_STAT(idle);
             ANYTLS_COPY_STAT(busy);
             ANYTLS_COPY_STAT(creating);
@@ -562,10 +620,12 @@ int check_open_target(const ClientCore& core, const char* proxy) {
 }
 
 // The part shared by anytls_stream_open and anytls_stream_open_fd; `life` is held shared.
-int open_stream_locked(ClientCore& core, const char* proxy, const char* host, std::uint16_t port, int timeout_ms,
-                       std::unique_ptr<client::Stream>* out, bool wait_connected = false) {
+int open_stream_locked(ClientCore& core, const char* proxy, const char* host, std::uint16_t port,
+                       int timeout_ms, std::unique_ptr<client::Stream>* out,
+                       bool wait_connected = false) {
     if (int rc = check_open_target(core, proxy)) return rc;
-    auto opened = core.client->open_stream(proxy, host, port, std::chrono::milliseconds(timeout_ms), wait_connected);
+    auto opened = core.client->open_stream(proxy, host, port, std::chrono::milliseconds(timeout_ms),
+                                           wait_connected);
     if (!opened) return fail(opened.error());
     *out = std::move(opened).value();
     return ANYTLS_OK;
@@ -576,19 +636,22 @@ int check_open_arguments(anytls_client* client, const char* proxy, const char* h
     if (int rc = check_client_proxy(client, proxy, what)) return rc;
     if (!host || !*host) return invalid(std::string(what) + ": the target host is NULL or empty");
     if (timeout_ms <= 0) {
-        return invalid(std::string(what) + ": timeout_ms must be > 0, got " + std::to_string(timeout_ms));
+        return invalid(std::string(what) + ": timeout_ms must be > 0, got " +
+                       std::to_string(timeout_ms));
     }
     return 0;
 }
 
 }  // namespace
 
-ANYTLS_API int anytls_stream_open_ex(anytls_client* client, const char* proxy, const char* host, uint16_t port,
-                                     int timeout_ms, unsigned flags, anytls_stream** out) noexcept {
+ANYTLS_API int anytls_stream_open_ex(anytls_client* client, const char* proxy, const char* host,
+                                     uint16_t port, int timeout_ms, unsigned flags,
+                                     anytls_stream** out) noexcept {
     if (out) *out = nullptr;
     return guarded([&]() -> int {
         if (!out) return invalid("anytls_stream_open: out is NULL");
-        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_stream_open")) return rc;
+        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_stream_open"))
+            return rc;
         if (flags & ~static_cast<unsigned>(ANYTLS_OPEN_WAIT_CONNECTED)) {
             return invalid("anytls_stream_open_ex: unknown flags " + std::to_string(flags));
         }
@@ -610,8 +673,8 @@ ANYTLS_API int anytls_stream_open_ex(anytls_client* client, const char* proxy, c
     });
 }
 
-ANYTLS_API int anytls_stream_open(anytls_client* client, const char* proxy, const char* host, uint16_t port,
-                                  int timeout_ms, anytls_stream** out) noexcept {
+ANYTLS_API int anytls_stream_open(anytls_client* client, const char* proxy, const char* host,
+                                  uint16_t port, int timeout_ms, anytls_stream** out) noexcept {
     return anytls_stream_open_ex(client, proxy, host, port, timeout_ms, 0, out);
 }
 
@@ -624,12 +687,13 @@ ANYTLS_API int anytls_stream_fd_error(int fd) noexcept {
     });
 }
 
-ANYTLS_API int anytls_stream_open_fd(anytls_client* client, const char* proxy, const char* host, uint16_t port,
-                                     int timeout_ms, int* fd_out) noexcept {
+ANYTLS_API int anytls_stream_open_fd(anytls_client* client, const char* proxy, const char* host,
+                                     uint16_t port, int timeout_ms, int* fd_out) noexcept {
     if (fd_out) *fd_out = -1;
     return guarded([&]() -> int {
         if (!fd_out) return invalid("anytls_stream_open_fd: fd_out is NULL");
-        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_stream_open_fd")) return rc;
+        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_stream_open_fd"))
+            return rc;
         ClientCore& core = *client->core;
         std::shared_lock life(core.life);
         std::unique_ptr<client::Stream> stream;
@@ -653,14 +717,16 @@ ANYTLS_API int anytls_stream_read(anytls_stream* stream, void* buf, size_t len, 
         ClientCore& core = *stream->core;
         std::shared_lock life(core.life);
         if (core.closed) return fail(ANYTLS_E_CLOSED, "the client of this stream is closed");
-        auto n = stream->stream->read(std::span<std::byte>(static_cast<std::byte*>(buf), len), milliseconds(timeout_ms));
+        auto n = stream->stream->read(std::span<std::byte>(static_cast<std::byte*>(buf), len),
+                                      milliseconds(timeout_ms));
         if (!n) return fail(n.error());
         *n_read = n.value();
         return ANYTLS_OK;
     });
 }
 
-ANYTLS_API int anytls_stream_write(anytls_stream* stream, const void* buf, size_t len, int timeout_ms) noexcept {
+ANYTLS_API int anytls_stream_write(anytls_stream* stream, const void* buf, size_t len,
+                                   int timeout_ms) noexcept {
     return guarded([&]() -> int {
         if (!stream || !stream->stream) return invalid("anytls_stream_write: the stream is NULL");
         if (!buf && len > 0) return invalid("anytls_stream_write: buf is NULL");
@@ -669,8 +735,9 @@ ANYTLS_API int anytls_stream_write(anytls_stream* stream, const void* buf, size_
         ClientCore& core = *stream->core;
         std::shared_lock life(core.life);
         if (core.closed) return fail(ANYTLS_E_CLOSED, "the client of this stream is closed");
-        auto written = stream->stream->write(std::span<const std::byte>(static_cast<const std::byte*>(buf), len),
-                                             milliseconds(timeout_ms));
+        auto written = stream->stream->write(
+            std::span<const std::byte>(static_cast<const std::byte*>(buf), len),
+            milliseconds(timeout_ms));
         if (!written) return fail(written.error());
         return ANYTLS_OK;
     });
@@ -703,19 +770,22 @@ ANYTLS_API int anytls_stream_close(anytls_stream* stream) noexcept {
 
 ANYTLS_API int anytls_stream_shutdown(anytls_stream* stream) noexcept {
     return guarded([&]() -> int {
-        if (!stream || !stream->stream) return invalid("anytls_stream_shutdown: the stream is NULL");
+        if (!stream || !stream->stream)
+            return invalid("anytls_stream_shutdown: the stream is NULL");
         ClientCore& core = *stream->core;
         std::shared_lock life(core.life);
         if (core.closed) return ANYTLS_OK;  // the client's close ended it already
-        (void)stream->stream->close();       // client::Stream: wakes calls in flight at once
+        (void)stream->stream->close();      // client::Stream: wakes calls in flight at once
         return ANYTLS_OK;
     });
 }
 
 ANYTLS_API int anytls_stream_into_fd(anytls_stream* stream, int* fd_out) noexcept {
     if (fd_out) *fd_out = -1;
-    if (!fd_out) return guarded([&]() -> int { return invalid("anytls_stream_into_fd: fd_out is NULL"); });
-    if (!stream) return guarded([&]() -> int { return invalid("anytls_stream_into_fd: stream is NULL"); });
+    if (!fd_out)
+        return guarded([&]() -> int { return invalid("anytls_stream_into_fd: fd_out is NULL"); });
+    if (!stream)
+        return guarded([&]() -> int { return invalid("anytls_stream_into_fd: stream is NULL"); });
     std::unique_ptr<anytls_stream> handle(stream);
     return guarded([&]() -> int {
         if (!handle->core || !handle->stream) return fail(ANYTLS_E_CLOSED, "the stream is closed");
@@ -800,16 +870,18 @@ ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
 
 // ---- pending opens ---------------------------------------------------------------------------
 
-ANYTLS_API int anytls_open_start(anytls_client* client, const char* proxy, const char* host, uint16_t port,
-                                 int timeout_ms, anytls_open** out) noexcept {
+ANYTLS_API int anytls_open_start(anytls_client* client, const char* proxy, const char* host,
+                                 uint16_t port, int timeout_ms, anytls_open** out) noexcept {
     if (out) *out = nullptr;
     return guarded([&]() -> int {
         if (!out) return invalid("anytls_open_start: out is NULL");
-        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_open_start")) return rc;
+        if (int rc = check_open_arguments(client, proxy, host, timeout_ms, "anytls_open_start"))
+            return rc;
         std::shared_ptr<ClientCore> core = client->core;
         std::shared_lock life(core->life);
         if (int rc = check_open_target(*core, proxy)) return rc;
-        auto started = core->client->start_open(proxy, host, port, std::chrono::milliseconds(timeout_ms));
+        auto started =
+            core->client->start_open(proxy, host, port, std::chrono::milliseconds(timeout_ms));
         if (!started) return fail(started.error());
         auto handle = std::make_unique<anytls_open>();
         handle->pending = std::move(started).value();
@@ -821,7 +893,8 @@ ANYTLS_API int anytls_open_start(anytls_client* client, const char* proxy, const
 
 ANYTLS_API int anytls_open_notify_fd(const anytls_open* open) noexcept {
     return guarded([&]() -> int {
-        if (!open || !open->pending) return invalid("anytls_open_notify_fd: the pending open is NULL");
+        if (!open || !open->pending)
+            return invalid("anytls_open_notify_fd: the pending open is NULL");
         return open->pending->notify_fd();
     });
 }
@@ -835,8 +908,10 @@ ANYTLS_API int anytls_open_result(anytls_open* open, int* fd_out) noexcept {
         if (!outcome) return fail(ANYTLS_E_IN_PROGRESS, "the open has not ended yet");
         if (!*outcome) {
             const Error& error = outcome->error();
-            if (error_kind(error.code) == ErrorKind::cancelled) return fail(ANYTLS_E_CANCELLED, error.text());
-            if (error.code == errc::invalid_argument) return invalid("anytls_open_result: " + error.text());
+            if (error_kind(error.code) == ErrorKind::cancelled)
+                return fail(ANYTLS_E_CANCELLED, error.text());
+            if (error.code == errc::invalid_argument)
+                return invalid("anytls_open_result: " + error.text());
             return fail(error);
         }
         *fd_out = outcome->value();

@@ -12,7 +12,8 @@ Error bad(std::string message) { return make_error(errc::invalid_argument, std::
 Result<std::uint16_t> parse_port(std::string_view text, bool allow_zero) {
     const char* range = allow_zero ? "from 0 to 65535" : "from 1 to 65535";
     const auto refuse = [&] {
-        return bad("the port must be a number " + std::string(range) + ", got \"" + std::string(text) + "\"");
+        return bad("the port must be a number " + std::string(range) + ", got \"" +
+                   std::string(text) + "\"");
     };
     if (text.empty() || text.size() > 5) return refuse();
     unsigned value = 0;
@@ -38,7 +39,8 @@ Result<HostPort> parse_host_port(std::string_view text, HostPortRules rules) {
         const std::string_view after = text.substr(close + 1);
         if (!after.empty()) {
             if (after.front() != ':')
-                return bad("expected ':PORT' after the IPv6 host, got \"" + std::string(after) + "\"");
+                return bad("expected ':PORT' after the IPv6 host, got \"" + std::string(after) +
+                           "\"");
             port_text = after.substr(1);
             port_given = true;
         }
@@ -54,7 +56,8 @@ Result<HostPort> parse_host_port(std::string_view text, HostPortRules rules) {
     }
     if (out.host.empty()) return bad("the host is missing in \"" + std::string(text) + "\"");
     if (!port_given) {
-        if (rules.port_required) return bad("no port in \"" + std::string(text) + "\" (expected host:port)");
+        if (rules.port_required)
+            return bad("no port in \"" + std::string(text) + "\" (expected host:port)");
         out.port = rules.default_port;
         return out;
     }

@@ -9,7 +9,8 @@ namespace anytls {
 
 PageBuffer::PageBuffer(std::size_t size) : size_(size) {
     if (size == 0) return;
-    void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* mapped =
+        ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
     data_ = static_cast<std::byte*>(mapped);
 }

@@ -16,8 +16,8 @@
 namespace anytls {
 
 struct Error {
-    int code = 0;          // < 0
-    std::string message;   // may be empty; describe_error(code) is the fallback text
+    int code = 0;         // < 0
+    std::string message;  // may be empty; describe_error(code) is the fallback text
 
     // The message if there is one, else the standard text for the code.
     std::string text() const;
@@ -34,15 +34,30 @@ public:
     bool ok() const { return storage_.index() == 0; }
     explicit operator bool() const { return ok(); }
 
-    T& value() & { assert(ok()); return std::get<0>(storage_); }
-    const T& value() const& { assert(ok()); return std::get<0>(storage_); }
-    T&& value() && { assert(ok()); return std::get<0>(std::move(storage_)); }
+    T& value() & {
+        assert(ok());
+        return std::get<0>(storage_);
+    }
+    const T& value() const& {
+        assert(ok());
+        return std::get<0>(storage_);
+    }
+    T&& value() && {
+        assert(ok());
+        return std::get<0>(std::move(storage_));
+    }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
 
-    const Error& error() const& { assert(!ok()); return std::get<1>(storage_); }
-    Error&& error() && { assert(!ok()); return std::get<1>(std::move(storage_)); }
+    const Error& error() const& {
+        assert(!ok());
+        return std::get<1>(storage_);
+    }
+    Error&& error() && {
+        assert(!ok());
+        return std::get<1>(std::move(storage_));
+    }
     int code() const { return ok() ? 0 : error().code; }
 
 private:
@@ -57,8 +72,14 @@ public:
 
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
-    const Error& error() const& { assert(failed_); return error_; }
-    Error&& error() && { assert(failed_); return std::move(error_); }
+    const Error& error() const& {
+        assert(failed_);
+        return error_;
+    }
+    Error&& error() && {
+        assert(failed_);
+        return std::move(error_);
+    }
     int code() const { return failed_ ? error_.code : 0; }
 
 private:
@@ -66,6 +87,8 @@ private:
     bool failed_ = false;
 };
 
-inline Error make_error(int code, std::string message = {}) { return Error{code, std::move(message)}; }
+inline Error make_error(int code, std::string message = {}) {
+    return Error{code, std::move(message)};
+}
 
 }  // namespace anytls

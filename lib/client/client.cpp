@@ -39,13 +39,13 @@ namespace {
 
 Error closed_error() { return make_error(errc::closed, "the stream is closed"); }
 
-io::Task<Result<std::size_t>> stream_read(std::shared_ptr<PooledStream> s, std::span<std::byte> buffer,
-                                          io::Duration timeout) {
+io::Task<Result<std::size_t>> stream_read(std::shared_ptr<PooledStream> s,
+                                          std::span<std::byte> buffer, io::Duration timeout) {
     co_return co_await s->read(buffer, timeout);
 }
 
-io::Task<Result<void>> stream_write(std::shared_ptr<PooledStream> s, std::span<const std::byte> data,
-                                    io::Duration timeout) {
+io::Task<Result<void>> stream_write(std::shared_ptr<PooledStream> s,
+                                    std::span<const std::byte> data, io::Duration timeout) {
     co_return co_await s->write(data, timeout);
 }
 
@@ -78,10 +78,11 @@ struct CallInProgress {
     StreamState& state;
 };
 
-io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPool> pool, std::string host,
-                                                       std::uint16_t port, io::Duration timeout,
-                                                       io::ReactorThread* thread, io::TaskScope* scope,
-                                                       bool wait_connected) {
+io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPool> pool,
+                                                       std::string host, std::uint16_t port,
+                                                       io::Duration timeout,
+                                                       io::ReactorThread* thread,
+                                                       io::TaskScope* scope, bool wait_connected) {
     OpenOptions options;
     options.wait_connected = wait_connected;
     auto opened = co_await pool->open_stream(std::move(host), port, timeout, std::move(options));
@@ -98,8 +99,9 @@ io::Task<Result<std::unique_ptr<Stream>>> open_on_pool(std::shared_ptr<SessionPo
 
 // A PendingOpen's coroutine (docs/DESIGN.md, "Pending opens"): the open, cancellable through
 // the state, then the hand-over to a socket pair.
-io::Task<void> run_pending_open(std::shared_ptr<SessionPool> pool, std::string host, std::uint16_t port,
-                                io::Duration timeout, io::TaskScope* scope, std::shared_ptr<PendingOpenState> state) {
+io::Task<void> run_pending_open(std::shared_ptr<SessionPool> pool, std::string host,
+                                std::uint16_t port, io::Duration timeout, io::TaskScope* scope,
+                                std::shared_ptr<PendingOpenState> state) {
     OpenOptions options;
     options.cancel = &state->cancel;
     auto opened = co_await pool->open_stream(std::move(host), port, timeout, std::move(options));
@@ -114,7 +116,8 @@ io::Task<void> run_pending_open(std::shared_ptr<SessionPool> pool, std::string h
 // The client's shutdown (docs/DESIGN.md, "Shutdown"): the pools end their sessions, which
 // ends the streams; then the client's own tasks (fd relays, pending opens) are cancelled and
 // joined.
-io::Task<void> shutdown_client(std::vector<std::shared_ptr<SessionPool>> pools, io::TaskScope* scope) {
+io::Task<void> shutdown_client(std::vector<std::shared_ptr<SessionPool>> pools,
+                               io::TaskScope* scope) {
     for (auto& p : pools) co_await p->shutdown();
     scope->cancel();
     co_await scope->join();
@@ -166,7 +169,9 @@ Result<int> Stream::into_fd() {
     std::shared_ptr<PooledStream> stream = take_stream(*state_);
     if (!stream) return closed_error();
     StreamState* st = state_.get();
-    return st->thread->call([st, &stream] { return hand_over_to_fd(st->thread->reactor(), *st->scope, std::move(stream)); });
+    return st->thread->call([st, &stream] {
+        return hand_over_to_fd(st->thread->reactor(), *st->scope, std::move(stream));
+    });
 }
 
 std::uint64_t Stream::session_seq() const { return state_->seq; }
@@ -224,8 +229,8 @@ Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
             }
             Outbound o;
             o.config = proxy;
-            o.pool = std::make_shared<SessionPool>(c->thread_->reactor(), proxy.name, cc, proxy.pool, c->padding_,
-                                                   &c->sequence_);
+            o.pool = std::make_shared<SessionPool>(c->thread_->reactor(), proxy.name, cc,
+                                                   proxy.pool, c->padding_, &c->sequence_);
             o.pool->start();
             c->outbounds_.push_back(std::move(o));
         }
@@ -271,8 +276,8 @@ Result<Client::Outbound*> Client::find(const std::string& proxy) {
     }
     std::string names;
     for (const auto& o : outbounds_) names += (names.empty() ? "" : ", ") + o.config.name;
-    return make_error(errc::invalid_argument,
-                      "unknown proxy \"" + proxy + "\" (configured: " + (names.empty() ? "none" : names) + ")");
+    return make_error(errc::invalid_argument, "unknown proxy \"" + proxy + "\" (configured: " +
+                                                  (names.empty() ? "none" : names) + ")");
 }
 
 Result<config::PoolSettings> Client::pool_settings(const std::string& proxy) {
@@ -282,7 +287,8 @@ Result<config::PoolSettings> Client::pool_settings(const std::string& proxy) {
     return thread_->call([pool] { return pool->settings(); });
 }
 
-Result<void> Client::set_pool_settings(const std::string& proxy, const config::PoolSettings& settings) {
+Result<void> Client::set_pool_settings(const std::string& proxy,
+                                       const config::PoolSettings& settings) {
     auto o = find(proxy);
     if (!o) return std::move(o).error();
     auto valid = config::validate(settings);
@@ -313,21 +319,23 @@ Result<std::size_t> Client::reset(const std::string& proxy) {
 }
 
 Result<Client::Outbound*> Client::find_for_open(const std::string& proxy, const std::string& host,
-                                               io::Duration timeout) {
+                                                io::Duration timeout) {
     auto o = find(proxy);
     if (!o) return o;
     if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
-    if (timeout <= io::Duration::zero()) return make_error(errc::invalid_argument, "the timeout must be positive");
+    if (timeout <= io::Duration::zero())
+        return make_error(errc::invalid_argument, "the timeout must be positive");
     return o;
 }
 
-Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, const std::string& host,
-                                                    std::uint16_t port, io::Duration timeout,
-                                                    bool wait_connected) {
+Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy,
+                                                    const std::string& host, std::uint16_t port,
+                                                    io::Duration timeout, bool wait_connected) {
     auto o = find_for_open(proxy, host, timeout);
     if (!o) return std::move(o).error();
-    auto stream = io::run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(), scope_.get(),
-                                                                 wait_connected));
+    auto stream =
+        io::run_blocking(*thread_, open_on_pool(o.value()->pool, host, port, timeout, thread_.get(),
+                                                scope_.get(), wait_connected));
     if (stream) {
         std::lock_guard lock(streams_mutex_);
         std::erase_if(streams_, [](const auto& w) { return w.expired(); });
@@ -336,8 +344,9 @@ Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy, co
     return stream;
 }
 
-Result<std::unique_ptr<PendingOpen>> Client::start_open(const std::string& proxy, const std::string& host,
-                                                       std::uint16_t port, io::Duration timeout) {
+Result<std::unique_ptr<PendingOpen>> Client::start_open(const std::string& proxy,
+                                                        const std::string& host, std::uint16_t port,
+                                                        io::Duration timeout) {
     auto o = find_for_open(proxy, host, timeout);
     if (!o) return std::move(o).error();
     const int notify = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

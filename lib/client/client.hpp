@@ -98,8 +98,9 @@ public:
 
     // Returns at once: the open runs on the reactor, and its notify_fd() turns readable when
     // it ended (docs/DESIGN.md, "Pending opens"). The stream comes as a file descriptor.
-    Result<std::unique_ptr<PendingOpen>> start_open(const std::string& proxy, const std::string& host,
-                                                    std::uint16_t port, io::Duration timeout);
+    Result<std::unique_ptr<PendingOpen>> start_open(const std::string& proxy,
+                                                    const std::string& host, std::uint16_t port,
+                                                    io::Duration timeout);
 
     io::ReactorThread& reactor_thread() { return *thread_; }
     // Runs fn(const OnReactorThread&) on the reactor thread and returns its result, for code
@@ -122,7 +123,8 @@ private:
     Client() = default;
     Result<Outbound*> find(const std::string& proxy);
     // find(), plus the checks every open makes of its target host and timeout.
-    Result<Outbound*> find_for_open(const std::string& proxy, const std::string& host, io::Duration timeout);
+    Result<Outbound*> find_for_open(const std::string& proxy, const std::string& host,
+                                    io::Duration timeout);
 
     config::ResolvedConfig config_;
     std::unique_ptr<io::ReactorThread> thread_;

@@ -24,7 +24,7 @@ constexpr auto kCallerWriteTimeout = std::chrono::seconds(60);
 // The library's end of the pair (a) relayed to the stream (b) by io::relay.
 struct FdRelay {
     std::shared_ptr<PooledStream> stream;
-    io::Socket socket;       // the library's end
+    io::Socket socket;  // the library's end
     io::SocketEndpoint socket_end;
     ino_t caller_inode = 0;  // the caller's end, under which an end error is recorded
     io::Reactor* reactor = nullptr;
@@ -67,7 +67,8 @@ struct FdRelay {
 
 }  // namespace
 
-Result<int> hand_over_to_fd(io::Reactor& reactor, io::TaskScope& scope, std::shared_ptr<PooledStream> stream) {
+Result<int> hand_over_to_fd(io::Reactor& reactor, io::TaskScope& scope,
+                            std::shared_ptr<PooledStream> stream) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
         int err = errno;

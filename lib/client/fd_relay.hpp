@@ -14,6 +14,7 @@ namespace anytls::client {
 // Reactor thread. Returns the caller's end (a connected AF_UNIX stream socket, non-blocking,
 // close-on-exec); the two relay directions run in `scope`, so its owner's shutdown (cancel,
 // then join) ends them. On error the stream is ended (abort) and nothing is left running.
-Result<int> hand_over_to_fd(io::Reactor& reactor, io::TaskScope& scope, std::shared_ptr<PooledStream> stream);
+Result<int> hand_over_to_fd(io::Reactor& reactor, io::TaskScope& scope,
+                            std::shared_ptr<PooledStream> stream);
 
 }  // namespace anytls::client

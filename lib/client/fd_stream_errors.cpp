@@ -24,7 +24,7 @@ Registry& registry() {
 }  // namespace
 
 ino_t socket_inode(int fd) {
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0) return 0;
     return st.st_ino;
 }

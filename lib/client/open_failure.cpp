@@ -31,15 +31,22 @@ OpenFailure classify_target_text(const std::string& text) {
 
 OpenFailure classify_open_failure(const Error& error) {
     switch (error_kind(error.code)) {
-        case ErrorKind::target_refused: return classify_target_text(error.text());
-        case ErrorKind::auth: return OpenFailure::proxy_auth;
-        case ErrorKind::alert: return OpenFailure::proxy_alert;
+        case ErrorKind::target_refused:
+            return classify_target_text(error.text());
+        case ErrorKind::auth:
+            return OpenFailure::proxy_auth;
+        case ErrorKind::alert:
+            return OpenFailure::proxy_alert;
         case ErrorKind::tls:
         case ErrorKind::tls_verify:
-        case ErrorKind::config: return OpenFailure::proxy_tls;  // errc::tls_config: a CA file
-        case ErrorKind::timeout: return OpenFailure::proxy_timeout;
-        case ErrorKind::unreachable: return OpenFailure::proxy_unreachable;
-        default: return OpenFailure::proxy_failed;
+        case ErrorKind::config:
+            return OpenFailure::proxy_tls;  // errc::tls_config: a CA file
+        case ErrorKind::timeout:
+            return OpenFailure::proxy_timeout;
+        case ErrorKind::unreachable:
+            return OpenFailure::proxy_unreachable;
+        default:
+            return OpenFailure::proxy_failed;
     }
 }
 
@@ -48,24 +55,39 @@ bool is_target_failure(OpenFailure failure) {
         case OpenFailure::target_refused:
         case OpenFailure::target_network_unreachable:
         case OpenFailure::target_timeout:
-        case OpenFailure::target_unreachable: return true;
-        default: return false;
+        case OpenFailure::target_unreachable:
+            return true;
+        default:
+            return false;
     }
 }
 
-std::string describe_open_failure(const Error& error, const ProxyLabel& proxy, std::string_view target) {
+std::string describe_open_failure(const Error& error, const ProxyLabel& proxy,
+                                  std::string_view target) {
     const OpenFailure failure = classify_open_failure(error);
     const std::string text = error.text();
     if (is_target_failure(failure))
         return fmt::format("cannot reach {}: proxy \"{}\" reports: {}", target, proxy.name, text);
     std::string_view what;
     switch (failure) {
-        case OpenFailure::proxy_unreachable: what = " unreachable"; break;
-        case OpenFailure::proxy_tls: what = ": TLS failed"; break;
-        case OpenFailure::proxy_auth: what = ": authentication failed"; break;
-        case OpenFailure::proxy_alert: what = " closed the session with an Alert"; break;
-        case OpenFailure::proxy_timeout: what = " did not answer in time"; break;
-        default: what = " failed"; break;
+        case OpenFailure::proxy_unreachable:
+            what = " unreachable";
+            break;
+        case OpenFailure::proxy_tls:
+            what = ": TLS failed";
+            break;
+        case OpenFailure::proxy_auth:
+            what = ": authentication failed";
+            break;
+        case OpenFailure::proxy_alert:
+            what = " closed the session with an Alert";
+            break;
+        case OpenFailure::proxy_timeout:
+            what = " did not answer in time";
+            break;
+        default:
+            what = " failed";
+            break;
     }
     return fmt::format("proxy \"{}\" ({}){}: {}", proxy.name, proxy.address, what, text);
 }

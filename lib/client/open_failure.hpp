@@ -18,13 +18,13 @@
 namespace anytls::client {
 
 enum class OpenFailure {
-    proxy_unreachable,           // no TCP connection to the server: refused, no route, name not resolved
-    proxy_tls,                   // TLS with the server: certificate not verified, handshake failed, bad CA
-    proxy_auth,                  // the server closed the session right after authentication: wrong password?
-    proxy_alert,                 // the server closed the session with an Alert (its text says why)
-    proxy_timeout,               // the server did not answer in time (connect, TLS, SYNACK)
-    proxy_failed,                // the session failed otherwise: closed, reset, protocol error
-    target_refused,              // the server reports: the target refused the connection
+    proxy_unreachable,  // no TCP connection to the server: refused, no route, name not resolved
+    proxy_tls,          // TLS with the server: certificate not verified, handshake failed, bad CA
+    proxy_auth,         // the server closed the session right after authentication: wrong password?
+    proxy_alert,        // the server closed the session with an Alert (its text says why)
+    proxy_timeout,      // the server did not answer in time (connect, TLS, SYNACK)
+    proxy_failed,       // the session failed otherwise: closed, reset, protocol error
+    target_refused,     // the server reports: the target refused the connection
     target_network_unreachable,  // the server reports: network unreachable
     target_timeout,              // the server reports: the connect to the target timed out
     target_unreachable,          // the server reports: host unreachable, name not resolved, or else
@@ -44,6 +44,7 @@ struct ProxyLabel {
 //   proxy "local" (127.0.0.1:1) unreachable: connect to 127.0.0.1:1: Connection refused
 //   proxy "local" (127.0.0.1:8443): TLS failed: TLS: certificate signed by an unknown CA (...)
 //   cannot reach 127.0.0.1:9: proxy "local" reports: connect to 127.0.0.1:9: Connection refused
-std::string describe_open_failure(const Error& error, const ProxyLabel& proxy, std::string_view target);
+std::string describe_open_failure(const Error& error, const ProxyLabel& proxy,
+                                  std::string_view target);
 
 }  // namespace anytls::client

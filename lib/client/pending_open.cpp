@@ -17,7 +17,8 @@ PendingOpenState::~PendingOpenState() {
 
 void PendingOpenState::finish(Result<int> outcome) {
     std::lock_guard lock(mutex);
-    if (!outcome && cancel_requested.load()) outcome = make_error(-ECANCELED, "the open was cancelled");
+    if (!outcome && cancel_requested.load())
+        outcome = make_error(-ECANCELED, "the open was cancelled");
     if (abandoned && outcome) {
         ::close(outcome.value());
         outcome = make_error(-ECANCELED, "the open was cancelled");
@@ -41,7 +42,9 @@ int PendingOpen::notify_fd() const { return state_->event_fd; }
 std::optional<Result<int>> PendingOpen::take_result() {
     std::lock_guard lock(state_->mutex);
     if (!state_->ended) return std::nullopt;
-    if (state_->taken) return Result<int>(make_error(errc::invalid_argument, "the open's result was taken already"));
+    if (state_->taken)
+        return Result<int>(
+            make_error(errc::invalid_argument, "the open's result was taken already"));
     state_->taken = true;
     return std::move(*state_->result);
 }

@@ -14,7 +14,8 @@
 namespace anytls::client {
 
 struct PendingOpenState {
-    PendingOpenState(io::Reactor& reactor, int notify) : event_fd(notify), gate(reactor.post_gate()), cancel(reactor) {}
+    PendingOpenState(io::Reactor& reactor, int notify)
+        : event_fd(notify), gate(reactor.post_gate()), cancel(reactor) {}
     ~PendingOpenState();
     PendingOpenState(const PendingOpenState&) = delete;
     PendingOpenState& operator=(const PendingOpenState&) = delete;

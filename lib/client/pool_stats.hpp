@@ -27,9 +27,9 @@ struct PoolStats {
     std::uint64_t closed_reset = 0;      // reset()
     std::uint64_t closed_no_reuse = 0;   // session-reuse = false
     std::uint64_t streams_opened = 0;
-    std::uint64_t warm_opens = 0;        // the stream got an idle session
-    std::uint64_t cold_opens = 0;        // the stream waited for a handshake
-    std::uint64_t retried_opens = 0;     // transparently retried on a fresh session
+    std::uint64_t warm_opens = 0;     // the stream got an idle session
+    std::uint64_t cold_opens = 0;     // the stream waited for a handshake
+    std::uint64_t retried_opens = 0;  // transparently retried on a fresh session
     // Opens by latency (from the open_stream call to the SYNACK, the refusal or the failure
     // that decided it, on the pool's clock): open_latency_buckets[i] counts those <=
     // kOpenLatencyBounds[i] (not cumulative); the last slot counts the slower ones. Once every

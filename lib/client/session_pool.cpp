@@ -34,10 +34,12 @@ pool::SessionInfo info_of(const PooledSession& e) {
 
 // --- PooledStream -------------------------------------------------------------------------
 
-io::Duration hedge_timeout(io::Duration rtt) { return std::max(kHedgeFloor, kHedgeRttMultiple * rtt); }
+io::Duration hedge_timeout(io::Duration rtt) {
+    return std::max(kHedgeFloor, kHedgeRttMultiple * rtt);
+}
 
-PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream,
-                           std::string host, std::uint16_t port)
+PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry,
+                           session::ClientStream stream, std::string host, std::uint16_t port)
     : pool_(pool),
       entry_(std::move(entry)),
       stream_(std::make_shared<session::ClientStream>(std::move(stream))),
@@ -80,7 +82,8 @@ io::Task<void> PooledStream::wait_for_replay() {
 
 // The awaits stand in statements of their own, outside conditions (GCC 12 has miscompiled
 // co_await in the operands of && and ||).
-io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer, io::Duration timeout) {
+io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer,
+                                                 io::Duration timeout) {
     for (;;) {
         co_await wait_for_replay();
         if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
@@ -131,13 +134,15 @@ io::Task<Result<void>> PooledStream::wait_connected(io::Duration timeout) {
     }
 }
 
-io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
+io::Task<bool> PooledStream::replay_after(const Error& error,
+                                          std::shared_ptr<session::ClientStream> failed,
                                           io::Duration timeout) {
     if (closed_) co_return false;
     co_await wait_for_replay();
     if (stream_ != failed) co_return stream_ != nullptr && !closed_;  // a concurrent call moved it
     SessionPool* pool = pool_;
-    const bool refused = failed->ended_before_synack();  // the session is fine; the stream was turned away
+    const bool refused =
+        failed->ended_before_synack();  // the session is fine; the stream was turned away
     const pool::StreamFailure failure{.warm = warm_,
                                       .refused = refused,
                                       .already_replayed = replayed_,
@@ -154,22 +159,26 @@ io::Task<bool> PooledStream::replay_after(const Error& error, std::shared_ptr<se
     if (refused) {
         // The old stream ends (its FIN is ignored by the server) and its session goes back.
         pool->scope_.spawn(close_detached(pool, old_entry, failed));
-        log::debug("[AnyTLS] Session #{} of {} ended a stream before its SYNACK ({}); replaying it on a fresh session",
-                   old_entry->seq, pool->proxy_name_, error.text());
+        log::debug(
+            "[AnyTLS] Session #{} of {} ended a stream before its SYNACK ({}); replaying it on a "
+            "fresh session",
+            old_entry->seq, pool->proxy_name_, error.text());
     } else {
         pool->note_early_death(*old_entry);
         pool->close_entry(old_entry, &PoolStats::closed_error);
-        log::debug("[AnyTLS] Reused session #{} of {} failed before the SYNACK ({}); replaying the stream on a fresh "
-                   "session",
-                   old_entry->seq, pool->proxy_name_, error.text());
+        log::debug(
+            "[AnyTLS] Reused session #{} of {} failed before the SYNACK ({}); replaying the stream "
+            "on a fresh "
+            "session",
+            old_entry->seq, pool->proxy_name_, error.text());
     }
     bool moved = false;
     auto created = co_await pool->create_session(pool->reserve_entry(), false);
     if (created) {
         auto entry = std::move(created).value();
         entry->state = pool::PoolSessionState::busy;
-        auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay), io::Duration::zero(),
-                                                           pool->server_v2_);
+        auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay),
+                                                           io::Duration::zero(), pool->server_v2_);
         if (opened && !closed_) {
             stream_ = std::make_shared<session::ClientStream>(std::move(opened).value());
             entry_ = std::move(entry);
@@ -230,9 +239,11 @@ bool PooledStream::linger() {
 
 // --- SessionPool --------------------------------------------------------------------------
 
-SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name, session::ClientConfig client_config,
-                         config::PoolSettings settings, std::shared_ptr<session::PaddingState> padding,
-                         std::atomic<std::uint64_t>* sequence, io::Clock* clock, std::uint64_t random_seed)
+SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name,
+                         session::ClientConfig client_config, config::PoolSettings settings,
+                         std::shared_ptr<session::PaddingState> padding,
+                         std::atomic<std::uint64_t>* sequence, io::Clock* clock,
+                         std::uint64_t random_seed)
     : reactor_(&reactor),
       proxy_name_(std::move(proxy_name)),
       client_config_(std::move(client_config)),
@@ -325,7 +336,8 @@ void SessionPool::forget(const std::shared_ptr<PooledSession>& entry) {
     sessions_.erase(std::remove(sessions_.begin(), sessions_.end(), entry), sessions_.end());
 }
 
-void SessionPool::close_entry(const std::shared_ptr<PooledSession>& entry, std::uint64_t PoolStats::*counter) {
+void SessionPool::close_entry(const std::shared_ptr<PooledSession>& entry,
+                              std::uint64_t PoolStats::*counter) {
     if (!entry->in_pool) return;
     if (entry->session) entry->session->close();
     counters_.*counter += 1;
@@ -368,8 +380,8 @@ std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
     return entry;
 }
 
-io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std::shared_ptr<PooledSession> entry,
-                                                                             bool proactive) {
+io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(
+    std::shared_ptr<PooledSession> entry, bool proactive) {
     session::ClientConfig config = client_config_;
     if (!settings_.client_name.empty()) config.client_name = settings_.client_name;
     config.tcp_keepalive = settings_.tcp_keepalive;
@@ -399,14 +411,16 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(std
     co_return entry;
 }
 
-io::Task<void> SessionPool::proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry) {
+io::Task<void> SessionPool::proactive_create(SessionPool* self,
+                                             std::shared_ptr<PooledSession> entry) {
     (void)co_await self->create_session(std::move(entry), true);
 }
 
-io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port, io::Duration timeout,
-                                                        OpenOptions options) {
+io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::uint16_t port,
+                                                        io::Duration timeout, OpenOptions options) {
     if (stopping_) co_return make_error(errc::closed, "the pool is shut down");
-    io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
+    io::Deadline deadline =
+        timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
     const io::TimePoint started = clock_->now();
     bool retried = false;
     for (;;) {
@@ -424,8 +438,8 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         // A server that spoke v2 on any session of this pool speaks it on this one, even before
         // this session's first stream has heard it say so.
         server_v2_ = server_v2_ || entry->session->peer_version() >= 2;
-        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining(), options.early_data, hedge,
-                                                           server_v2_);
+        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining(),
+                                                           options.early_data, hedge, server_v2_);
         if (stream) {
             ++counters_.streams_opened;
             ++(warm ? counters_.warm_opens : counters_.cold_opens);
@@ -454,8 +468,8 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         if (pool::retry_on_fresh_session(failure)) {
             retried = true;
             ++counters_.retried_opens;
-            log::debug("[AnyTLS] Reused session #{} of {} failed ({}); retrying on a fresh session", entry->seq,
-                       proxy_name_, error.text());
+            log::debug("[AnyTLS] Reused session #{} of {} failed ({}); retrying on a fresh session",
+                       entry->seq, proxy_name_, error.text());
             continue;
         }
         co_return error;
@@ -486,13 +500,15 @@ io::Task<void> SessionPool::run_creation(SessionPool* self, std::shared_ptr<Pool
     creation->done_event.notify_all();
 }
 
-io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::join_creation(io::Deadline deadline,
-                                                                           io::CancellationSource* cancel) {
+io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::join_creation(
+    io::Deadline deadline, io::CancellationSource* cancel) {
     auto creation = std::make_shared<Creation>(*reactor_);
     scope_.spawn(run_creation(this, reserve_entry(), creation));
     // The wait below ends on the caller's cancellation; the pool's shutdown wakes it too.
     io::CancelHook on_shutdown;
-    on_shutdown.fn = [](io::CancelHook& hook) { static_cast<session::Broadcast*>(hook.context)->notify_all(); };
+    on_shutdown.fn = [](io::CancelHook& hook) {
+        static_cast<session::Broadcast*>(hook.context)->notify_all();
+    };
     on_shutdown.context = &creation->done_event;
     scope_.cancellation().add_hook(on_shutdown);
     struct Unhook {
@@ -501,16 +517,18 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::join_creation(io::
         ~Unhook() { source.remove_hook(hook); }
     } unhook{scope_.cancellation(), on_shutdown};
     while (!creation->done) {
-        if (scope_.cancelled() || stopping_) co_return make_error(errc::closed, "the pool is shut down");
+        if (scope_.cancelled() || stopping_)
+            co_return make_error(errc::closed, "the pool is shut down");
         if (cancel && cancel->cancelled()) {
             creation->abandoned = true;
             co_return make_error(-ECANCELED, "the open was cancelled");
         }
         if (deadline.expired()) {
             creation->abandoned = true;
-            co_return make_error(-ETIMEDOUT, "no session to proxy \"" + proxy_name_ + "\" (" + server_address() +
-                                                 ") within the open's timeout: the TCP connect, TLS handshake "
-                                                 "and authentication did not finish in time");
+            co_return make_error(
+                -ETIMEDOUT, "no session to proxy \"" + proxy_name_ + "\" (" + server_address() +
+                                ") within the open's timeout: the TCP connect, TLS handshake "
+                                "and authentication did not finish in time");
         }
         // Each wake-up re-checks: the creation ended, the deadline passed, or a cancellation.
         (void)co_await creation->done_event.wait(deadline.remaining(), cancel);
@@ -545,7 +563,8 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
             entry->last_heartbeat = now;
             break;
         case pool::StreamEndAction::close_aged:
-            log::debug("[AnyTLS] Session #{} reached its lifetime; closing it as its stream ended", entry->seq);
+            log::debug("[AnyTLS] Session #{} reached its lifetime; closing it as its stream ended",
+                       entry->seq);
             close_entry(entry, &PoolStats::closed_age);
             break;
         case pool::StreamEndAction::close_no_reuse:
@@ -554,7 +573,8 @@ void SessionPool::stream_ended(const std::shared_ptr<PooledSession>& entry, bool
     }
 }
 
-pool::StreamEndDecision SessionPool::end_decision(const PooledSession& entry, io::TimePoint now) const {
+pool::StreamEndDecision SessionPool::end_decision(const PooledSession& entry,
+                                                  io::TimePoint now) const {
     int idle_count = 0;
     for (auto& e : sessions_) idle_count += e->state == pool::PoolSessionState::idle;
     return pool::on_stream_end(info_of(entry), settings_, idle_count, now);
@@ -573,13 +593,14 @@ std::vector<pool::SessionInfo> SessionPool::snapshot() const {
 }
 
 std::size_t SessionPool::creating() const {
-    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& e) {
-        return e->state == pool::PoolSessionState::creating;
-    }));
+    return static_cast<std::size_t>(
+        std::count_if(sessions_.begin(), sessions_.end(),
+                      [](const auto& e) { return e->state == pool::PoolSessionState::creating; }));
 }
 
 void SessionPool::record_open_latency(io::Duration latency) {
-    const double seconds = std::chrono::duration<double>(std::max(latency, io::Duration::zero())).count();
+    const double seconds =
+        std::chrono::duration<double>(std::max(latency, io::Duration::zero())).count();
     std::size_t slot = 0;
     while (slot < kOpenLatencyBounds.size() && seconds > kOpenLatencyBounds[slot]) ++slot;
     ++counters_.open_latency_buckets[slot];
@@ -590,9 +611,15 @@ PoolStats SessionPool::stats() const {
     PoolStats s = counters_;
     for (auto& e : sessions_) {
         switch (e->state) {
-            case pool::PoolSessionState::idle: ++s.idle; break;
-            case pool::PoolSessionState::busy: ++s.busy; break;
-            case pool::PoolSessionState::creating: ++s.creating; break;
+            case pool::PoolSessionState::idle:
+                ++s.idle;
+                break;
+            case pool::PoolSessionState::busy:
+                ++s.busy;
+                break;
+            case pool::PoolSessionState::creating:
+                ++s.creating;
+                break;
         }
     }
     return s;
@@ -623,7 +650,8 @@ void SessionPool::run_cycle() {
     for (const auto& c : plan.close) {
         for (auto& e : sessions_) {
             if (e->seq == c.seq) {
-                close_entry(e, c.reason == pool::CloseReason::idle ? &PoolStats::closed_idle : &PoolStats::closed_age);
+                close_entry(e, c.reason == pool::CloseReason::idle ? &PoolStats::closed_idle
+                                                                   : &PoolStats::closed_age);
                 break;
             }
         }
@@ -660,8 +688,8 @@ io::Task<void> SessionPool::heartbeat(SessionPool* self, std::shared_ptr<PooledS
         co_return;
     }
     if (entry->state != pool::PoolSessionState::idle) co_return;  // its stream will see the failure
-    log::debug("[AnyTLS] Heartbeat failed on session #{} of {}: {}; closing it", entry->seq, self->proxy_name_,
-               pong.error().text());
+    log::debug("[AnyTLS] Heartbeat failed on session #{} of {}: {}; closing it", entry->seq,
+               self->proxy_name_, pong.error().text());
     self->close_entry(entry, &PoolStats::closed_heartbeat);
 }
 

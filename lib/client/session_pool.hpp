@@ -83,8 +83,8 @@ struct OpenOptions {
 // stream is replayed").
 class PooledStream {
 public:
-    PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry, session::ClientStream stream,
-                 std::string host, std::uint16_t port);
+    PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry,
+                 session::ClientStream stream, std::string host, std::uint16_t port);
     PooledStream(PooledStream&& other) noexcept;
     PooledStream& operator=(PooledStream&&) = delete;
     PooledStream(const PooledStream&) = delete;
@@ -159,8 +159,8 @@ public:
     // the SYN and address are queued (or, with options.wait_connected, once the SYNACK came).
     // A SYN on a v2 session that sat idle for kProbeIdleAfter or more carries a HeartRequest,
     // and the session is taken as dead when neither answers within hedge_timeout().
-    io::Task<Result<PooledStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout,
-                                               OpenOptions options = {});
+    io::Task<Result<PooledStream>> open_stream(std::string host, std::uint16_t port,
+                                               io::Duration timeout, OpenOptions options = {});
 
     // One cleanup cycle now (what the automatic cycle runs): idle, age, proactive, heartbeat.
     void run_cycle();
@@ -188,8 +188,8 @@ private:
     friend class PooledStream;
 
     std::shared_ptr<PooledSession> reserve_entry();
-    io::Task<Result<std::shared_ptr<PooledSession>>> create_session(std::shared_ptr<PooledSession> entry,
-                                                                     bool proactive);
+    io::Task<Result<std::shared_ptr<PooledSession>>> create_session(
+        std::shared_ptr<PooledSession> entry, bool proactive);
     static io::Task<void> proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry);
     struct Creation;
     static io::Task<void> run_creation(SessionPool* self, std::shared_ptr<PooledSession> entry,
@@ -200,7 +200,8 @@ private:
     static io::Task<void> maintenance_loop(SessionPool* self);
     static io::Task<void> heartbeat(SessionPool* self, std::shared_ptr<PooledSession> entry);
     std::shared_ptr<PooledSession> take_newest_idle();
-    void close_entry(const std::shared_ptr<PooledSession>& entry, std::uint64_t PoolStats::*counter);
+    void close_entry(const std::shared_ptr<PooledSession>& entry,
+                     std::uint64_t PoolStats::*counter);
     void forget(const std::shared_ptr<PooledSession>& entry);
     void prune_dead();
     void stream_ended(const std::shared_ptr<PooledSession>& entry, bool healthy);

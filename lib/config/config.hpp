@@ -29,13 +29,13 @@ struct ProxyConfig {
     std::string name;
     std::string server;
     std::uint16_t port = 0;
-    std::string password;             // secret: never put it in a log line or message
-    std::string sni;                  // empty: the TLS layer uses the server name (none for an IP literal)
+    std::string password;  // secret: never put it in a log line or message
+    std::string sni;       // empty: the TLS layer uses the server name (none for an IP literal)
     bool skip_cert_verify = false;
-    std::vector<std::string> alpn;    // empty: no ALPN extension
-    std::string ca_file;              // empty: the system trust store
-    PoolSettings pool;                // after the priority merge
-    PoolSources pool_sources;         // where each pool value came from (for `anytls plan`)
+    std::vector<std::string> alpn;  // empty: no ALPN extension
+    std::string ca_file;            // empty: the system trust store
+    PoolSettings pool;              // after the priority merge
+    PoolSources pool_sources;       // where each pool value came from (for `anytls plan`)
 };
 
 struct ResolvedConfig {

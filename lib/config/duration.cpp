@@ -51,12 +51,14 @@ Result<Duration> parse_duration(std::string_view text) {
     }
     // Go's special case: a bare zero needs no unit.
     if (s == "0") return Duration{0};
-    if (s.empty()) return invalid(text, fmt::format("expected a number followed by a unit ({})", kUnitList));
+    if (s.empty())
+        return invalid(text, fmt::format("expected a number followed by a unit ({})", kUnitList));
 
     std::uint64_t total = 0;
     while (!s.empty()) {
         if (!(s.front() == '.' || is_digit(s.front())))
-            return invalid(text, fmt::format("expected a number followed by a unit ({})", kUnitList));
+            return invalid(text,
+                           fmt::format("expected a number followed by a unit ({})", kUnitList));
 
         // The integer part.
         std::uint64_t whole = 0;
@@ -91,28 +93,34 @@ Result<Duration> parse_duration(std::string_view text) {
             }
         }
         if (!has_whole && !has_fraction)
-            return invalid(text, fmt::format("expected a number followed by a unit ({})", kUnitList));
+            return invalid(text,
+                           fmt::format("expected a number followed by a unit ({})", kUnitList));
 
         // The unit: everything up to the next number.
         std::size_t unit_length = 0;
-        while (unit_length < s.size() && s[unit_length] != '.' && !is_digit(s[unit_length])) ++unit_length;
+        while (unit_length < s.size() && s[unit_length] != '.' && !is_digit(s[unit_length]))
+            ++unit_length;
         const std::string_view unit_name = s.substr(0, unit_length);
         s.remove_prefix(unit_length);
         if (unit_name.empty())
-            return make_error(errc::config,
-                              fmt::format("invalid duration \"{}\": missing unit (expected {} after the number)",
-                                          text, kUnitList));
+            return make_error(
+                errc::config,
+                fmt::format("invalid duration \"{}\": missing unit (expected {} after the number)",
+                            text, kUnitList));
         const Unit* unit = nullptr;
         for (const Unit& candidate : kUnits)
             if (candidate.name == unit_name) unit = &candidate;
         if (unit == nullptr)
-            return make_error(errc::config, fmt::format("invalid duration \"{}\": unknown unit \"{}\" (expected {})",
-                                                        text, unit_name, kUnitList));
+            return make_error(
+                errc::config,
+                fmt::format("invalid duration \"{}\": unknown unit \"{}\" (expected {})", text,
+                            unit_name, kUnitList));
 
         if (whole > kMaxMagnitude / unit->nanoseconds) return invalid(text, "out of range");
         std::uint64_t value = whole * unit->nanoseconds;
         if (fraction > 0) {
-            const double extra = static_cast<double>(fraction) * (static_cast<double>(unit->nanoseconds) / scale);
+            const double extra =
+                static_cast<double>(fraction) * (static_cast<double>(unit->nanoseconds) / scale);
             value += static_cast<std::uint64_t>(extra);
             if (value > kMaxMagnitude) return invalid(text, "out of range");
         }
@@ -130,7 +138,8 @@ Result<Duration> parse_duration(std::string_view text) {
 Result<Duration> duration_from_seconds(std::int64_t seconds) {
     constexpr std::int64_t kLimit = std::numeric_limits<Duration::rep>::max() / 1'000'000'000;
     if (seconds > kLimit || seconds < -kLimit)
-        return make_error(errc::config, fmt::format("{} seconds is out of range for a duration", seconds));
+        return make_error(errc::config,
+                          fmt::format("{} seconds is out of range for a duration", seconds));
     return Duration{seconds * 1'000'000'000};
 }
 

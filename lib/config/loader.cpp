@@ -32,11 +32,22 @@ constexpr std::array<std::string_view, 1> kExperimentalKeys{"anytls-session-mana
 // The proxy keys of mihomo's AnyTLS outbound that this library understands, legacy pool keys
 // apart (they come from the pool key table).
 constexpr std::array<std::string_view, 12> kProxyKeys{
-    "name",     "type",     "server", "port",    "password",           "sni",
-    "skip-cert-verify", "alpn", "ca-file", "client-fingerprint", "session-override", "uri",
+    "name",
+    "type",
+    "server",
+    "port",
+    "password",
+    "sni",
+    "skip-cert-verify",
+    "alpn",
+    "ca-file",
+    "client-fingerprint",
+    "session-override",
+    "uri",
 };
 // The keys a share link (`uri`) stands for; a proxy with a uri may not set them too.
-constexpr std::array<std::string_view, 5> kShareLinkKeys{"server", "port", "password", "sni", "skip-cert-verify"};
+constexpr std::array<std::string_view, 5> kShareLinkKeys{"server", "port", "password", "sni",
+                                                         "skip-cert-verify"};
 
 std::vector<std::string_view> pool_key_names() {
     std::vector<std::string_view> names;
@@ -57,15 +68,16 @@ std::string line_suffix(const toml::node& node) {
 }
 
 // The global section or a session-override: pool keys only.
-Result<PoolLayer> read_pool_section(const toml::table& table, std::string_view context, std::string_view prefix) {
+Result<PoolLayer> read_pool_section(const toml::table& table, std::string_view context,
+                                    std::string_view prefix) {
     PoolLayer layer;
     const auto names = pool_key_names();
     for (const auto& [key, node] : table) {
         const std::string name(key.str());
         const auto id = find_pool_key(name);
         if (!id) return detail::unknown_key_error(context, name, node, names, {}, prefix);
-        auto value = detail::read_pool_value(KeyPlace{std::string(context), fmt::format("{}{}", prefix, name)},
-                                             node, *id);
+        auto value = detail::read_pool_value(
+            KeyPlace{std::string(context), fmt::format("{}{}", prefix, name)}, node, *id);
         if (!value) return std::move(value).error();
         layer[*id] = std::move(*value);
     }
@@ -77,24 +89,27 @@ Result<LogLevel> read_log_level(const toml::node& node) {
     auto text = detail::read_string(place, node);
     if (!text) return std::move(text).error();
     if (auto level = parse_log_level(*text)) return *level;
-    return detail::key_error(place, node,
-                             fmt::format("expected one of silent, error, warning, info, debug, trace, got \"{}\"",
-                                         *text));
+    return detail::key_error(
+        place, node,
+        fmt::format("expected one of silent, error, warning, info, debug, trace, got \"{}\"",
+                    *text));
 }
 
 Result<PoolLayer> read_experimental(const toml::node& node) {
     const auto* table = node.as_table();
     if (table == nullptr)
-        return detail::key_error(KeyPlace{"top level", "experimental"}, node,
-                                 fmt::format("expected a table, got {}", detail::toml_type_name(node)));
+        return detail::key_error(
+            KeyPlace{"top level", "experimental"}, node,
+            fmt::format("expected a table, got {}", detail::toml_type_name(node)));
     PoolLayer global;
     for (const auto& [key, child] : *table) {
         if (key.str() != kExperimentalKeys[0])
             return detail::unknown_key_error("[experimental]", key.str(), child, kExperimentalKeys);
         const auto* section = child.as_table();
         if (section == nullptr)
-            return detail::key_error(KeyPlace{"[experimental]", std::string(kExperimentalKeys[0])}, child,
-                                     fmt::format("expected a table, got {}", detail::toml_type_name(child)));
+            return detail::key_error(
+                KeyPlace{"[experimental]", std::string(kExperimentalKeys[0])}, child,
+                fmt::format("expected a table, got {}", detail::toml_type_name(child)));
         auto layer = read_pool_section(*section, kGlobalSection, "");
         if (!layer) return std::move(layer).error();
         global = std::move(*layer);
@@ -103,9 +118,9 @@ Result<PoolLayer> read_experimental(const toml::node& node) {
 }
 
 // One [[proxies]] entry. `number` is its 1-based position, used until the name is known.
-Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, const PoolLayer& global,
-                               const PoolSettings& defaults, const LoadOptions& options,
-                               std::vector<std::string>& warnings) {
+Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
+                               const PoolLayer& global, const PoolSettings& defaults,
+                               const LoadOptions& options, std::vector<std::string>& warnings) {
     ProxyConfig proxy;
     std::string context = fmt::format("proxy #{}", number);
 
@@ -113,7 +128,8 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
     if (const toml::node* name_node = table.get("name")) {
         auto name = detail::read_string(KeyPlace{context, "name"}, *name_node);
         if (!name) return std::move(name).error();
-        if (name->empty()) return detail::key_error(KeyPlace{context, "name"}, *name_node, "must not be empty");
+        if (name->empty())
+            return detail::key_error(KeyPlace{context, "name"}, *name_node, "must not be empty");
         proxy.name = std::move(*name);
         context = fmt::format("proxy \"{}\"", proxy.name);
     }
@@ -124,13 +140,15 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
         auto text = detail::read_string(KeyPlace{context, "uri"}, *uri_node);
         if (!text) return std::move(text).error();
         auto parsed = parse_share_link(*text);
-        if (!parsed) return detail::key_error(KeyPlace{context, "uri"}, *uri_node, parsed.error().message);
+        if (!parsed)
+            return detail::key_error(KeyPlace{context, "uri"}, *uri_node, parsed.error().message);
         for (std::string_view key : kShareLinkKeys) {
             if (table.get(key) != nullptr)
-                return detail::key_error(KeyPlace{context, "uri"}, *uri_node,
-                                         fmt::format("a share link sets server, port, password, sni and "
-                                                     "skip-cert-verify; remove either \"{}\" or \"uri\"",
-                                                     key));
+                return detail::key_error(
+                    KeyPlace{context, "uri"}, *uri_node,
+                    fmt::format("a share link sets server, port, password, sni and "
+                                "skip-cert-verify; remove either \"{}\" or \"uri\"",
+                                key));
         }
         link = std::move(*parsed);
         if (!link->name.empty() && proxy.name.empty()) {
@@ -155,7 +173,8 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
         auto string_field = [&](std::string& out, bool required) -> Result<void> {
             auto text = detail::read_string(place, node);
             if (!text) return std::move(text).error();
-            if (required && text->empty()) return detail::key_error(place, node, "must not be empty");
+            if (required && text->empty())
+                return detail::key_error(place, node, "must not be empty");
             out = std::move(*text);
             return {};
         };
@@ -167,9 +186,10 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
             std::string type;
             done = string_field(type, false);
             if (done && type != "anytls")
-                return detail::key_error(place, node,
-                                         fmt::format("expected \"anytls\", got \"{}\" (this library only speaks AnyTLS)",
-                                                     type));
+                return detail::key_error(
+                    place, node,
+                    fmt::format("expected \"anytls\", got \"{}\" (this library only speaks AnyTLS)",
+                                type));
             has_type = true;
         } else if (name == "server") {
             done = string_field(proxy.server, true);
@@ -177,8 +197,9 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
             auto port = detail::read_integer(place, node);
             if (!port) return std::move(port).error();
             if (*port < 1 || *port > 65535)
-                return detail::key_error(place, node,
-                                         fmt::format("expected a port number from 1 to 65535, got {}", *port));
+                return detail::key_error(
+                    place, node,
+                    fmt::format("expected a port number from 1 to 65535, got {}", *port));
             proxy.port = static_cast<std::uint16_t>(*port);
             has_port = true;
         } else if (name == "password") {
@@ -203,14 +224,16 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
             std::string fingerprint;
             done = string_field(fingerprint, false);
             if (done)
-                warnings.push_back(fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
-                                               "not supported",
-                                               context, fingerprint, line_suffix(node)));
+                warnings.push_back(
+                    fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
+                                "not supported",
+                                context, fingerprint, line_suffix(node)));
         } else if (name == "session-override") {
             const auto* section = node.as_table();
             if (section == nullptr)
-                return detail::key_error(place, node,
-                                         fmt::format("expected a table, got {}", detail::toml_type_name(node)));
+                return detail::key_error(
+                    place, node,
+                    fmt::format("expected a table, got {}", detail::toml_type_name(node)));
             auto layer = read_pool_section(*section, context, "session-override.");
             if (!layer) return std::move(layer).error();
             session_override = std::move(*layer);
@@ -218,9 +241,10 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
             if (!pool_key(*id).legacy_per_proxy)
                 return detail::unknown_key_error(
                     context, name, node, known,
-                    fmt::format("\"{}\" is a pool key: set it in [proxies.session-override] for this proxy "
-                                "or in {} for all",
-                                name, kGlobalSection));
+                    fmt::format(
+                        "\"{}\" is a pool key: set it in [proxies.session-override] for this proxy "
+                        "or in {} for all",
+                        name, kGlobalSection));
             auto value = detail::read_pool_value(place, node, *id);
             if (!value) return std::move(value).error();
             legacy[*id] = std::move(*value);
@@ -231,8 +255,8 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
     }
 
     auto missing = [&](std::string_view key) {
-        return make_error(errc::config,
-                          fmt::format("{}{}: missing required key \"{}\"", context, line_suffix(table), key));
+        return make_error(errc::config, fmt::format("{}{}: missing required key \"{}\"", context,
+                                                    line_suffix(table), key));
     };
     if (link) {
         // The link's scheme says the type; `type` may be left out.
@@ -252,18 +276,21 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number, con
     // After the loop: a CA file is only read when certificates are verified.
     if (!proxy.ca_file.empty() && !proxy.skip_cert_verify && options.check_ca_file) {
         if (auto checked = options.check_ca_file(proxy.ca_file); !checked)
-            return detail::key_error(KeyPlace{context, "ca-file"}, *table.get("ca-file"), checked.error().text());
+            return detail::key_error(KeyPlace{context, "ca-file"}, *table.get("ca-file"),
+                                     checked.error().text());
     }
 
     auto pool = resolve_pool(session_override, legacy, global, defaults);
-    if (!pool) return make_error(errc::config, fmt::format("{}: {}", context, pool.error().message));
+    if (!pool)
+        return make_error(errc::config, fmt::format("{}: {}", context, pool.error().message));
     proxy.pool = std::move(pool->settings);
     proxy.pool_sources = pool->sources;
     return proxy;
 }
 
 Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const PoolLayer& global,
-                                              const PoolSettings& defaults, const LoadOptions& options,
+                                              const PoolSettings& defaults,
+                                              const LoadOptions& options,
                                               std::vector<std::string>& warnings) {
     const KeyPlace place{"top level", "proxies"};
     const auto* array = node.as_array();
@@ -277,17 +304,20 @@ Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const Pool
         const toml::node& element = *array->get(i);
         const auto* table = element.as_table();
         if (table == nullptr)
-            return detail::key_error(place, element,
-                                     fmt::format("expected an array of tables ([[proxies]]), element {} is {}", i + 1,
-                                                 detail::toml_type_name(element)));
+            return detail::key_error(
+                place, element,
+                fmt::format("expected an array of tables ([[proxies]]), element {} is {}", i + 1,
+                            detail::toml_type_name(element)));
         auto proxy = read_proxy(*table, i + 1, global, defaults, options, warnings);
         if (!proxy) return std::move(proxy).error();
         // Outbounds are addressed by name (C API, rules), so names must be unique.
         const auto line = detail::line_of(*table);
         if (auto [it, inserted] = lines_by_name.emplace(proxy->name, line); !inserted)
-            return make_error(errc::config,
-                              fmt::format("proxy \"{}\"{}: duplicate name; the proxy at line {} has the same name",
-                                          proxy->name, line_suffix(*table), it->second));
+            return make_error(
+                errc::config,
+                fmt::format(
+                    "proxy \"{}\"{}: duplicate name; the proxy at line {} has the same name",
+                    proxy->name, line_suffix(*table), it->second));
         proxies.push_back(std::move(*proxy));
     }
     return proxies;
@@ -296,19 +326,23 @@ Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const Pool
 }  // namespace
 
 Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options) {
-    const std::string source = options.source_name.empty() ? std::string("config") : options.source_name;
-    if (auto size = check_config_size(toml_text.size(), source); !size) return std::move(size).error();
+    const std::string source =
+        options.source_name.empty() ? std::string("config") : options.source_name;
+    if (auto size = check_config_size(toml_text.size(), source); !size)
+        return std::move(size).error();
     toml::table document;
     try {
         document = toml::parse(toml_text, source);
     } catch (const toml::parse_error& error) {
-        return make_error(errc::config, fmt::format("{}:{}:{}: TOML syntax error: {}", source,
-                                                    error.source().begin.line, error.source().begin.column,
-                                                    error.description()));
+        return make_error(
+            errc::config,
+            fmt::format("{}:{}:{}: TOML syntax error: {}", source, error.source().begin.line,
+                        error.source().begin.column, error.description()));
     }
 
     PoolSettings defaults;
-    if (!options.client_version.empty()) defaults.client_name = fmt::format("anytls-cpp/{}", options.client_version);
+    if (!options.client_version.empty())
+        defaults.client_name = fmt::format("anytls-cpp/{}", options.client_version);
 
     ResolvedConfig config;
     PoolLayer global;
@@ -331,7 +365,9 @@ Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions
     // The global section must be valid on its own (it is the base for every proxy, including
     // ones added later through the C API), even if every proxy overrides the offending key.
     auto global_pool = resolve_pool({}, {}, global, defaults);
-    if (!global_pool) return make_error(errc::config, fmt::format("{}: {}", kGlobalSection, global_pool.error().message));
+    if (!global_pool)
+        return make_error(errc::config,
+                          fmt::format("{}: {}", kGlobalSection, global_pool.error().message));
     config.global_pool = std::move(global_pool->settings);
     config.global_pool_sources = global_pool->sources;
 
@@ -343,7 +379,8 @@ Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions
     return config;
 }
 
-Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link, std::string_view fallback_name) {
+Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link,
+                                  std::string_view fallback_name) {
     auto parsed = parse_share_link(link);
     if (!parsed) return std::move(parsed).error();
     ProxyConfig proxy;
@@ -357,10 +394,11 @@ Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link,
     proxy.pool_sources = config.global_pool_sources;
     for (const ProxyConfig& existing : config.proxies) {
         if (existing.name == proxy.name)
-            return make_error(errc::config,
-                              fmt::format("share link: the name \"{}\" is already used by a proxy of the "
-                                          "configuration; give the link another #name",
-                                          proxy.name));
+            return make_error(
+                errc::config,
+                fmt::format("share link: the name \"{}\" is already used by a proxy of the "
+                            "configuration; give the link another #name",
+                            proxy.name));
     }
     config.proxies.push_back(std::move(proxy));
     return {};

@@ -31,12 +31,18 @@ std::string_view log_level_name(LogLevel level) {
 
 log::Level to_log_threshold(LogLevel level) {
     switch (level) {
-        case LogLevel::silent: return log::Level::off;
-        case LogLevel::error: return log::Level::error;
-        case LogLevel::warning: return log::Level::warn;
-        case LogLevel::info: return log::Level::info;
-        case LogLevel::debug: return log::Level::debug;
-        case LogLevel::trace: return log::Level::trace;
+        case LogLevel::silent:
+            return log::Level::off;
+        case LogLevel::error:
+            return log::Level::error;
+        case LogLevel::warning:
+            return log::Level::warn;
+        case LogLevel::info:
+            return log::Level::info;
+        case LogLevel::debug:
+            return log::Level::debug;
+        case LogLevel::trace:
+            return log::Level::trace;
     }
     return log::Level::info;
 }

@@ -7,8 +7,9 @@
 
 namespace anytls::config {
 
-Result<ResolvedPool> resolve_pool(const PoolLayer& session_override, const PoolLayer& legacy_per_proxy,
-                                  const PoolLayer& global, const PoolSettings& defaults) {
+Result<ResolvedPool> resolve_pool(const PoolLayer& session_override,
+                                  const PoolLayer& legacy_per_proxy, const PoolLayer& global,
+                                  const PoolSettings& defaults) {
     ResolvedPool resolved{defaults, {}};
     // Highest priority first; the first layer that sets a key decides it.
     const std::array<std::pair<const PoolLayer*, Source>, 3> layers{{
@@ -24,15 +25,17 @@ Result<ResolvedPool> resolve_pool(const PoolLayer& session_override, const PoolL
                 // The loader checked already; this keeps other callers (the C API) from
                 // narrowing an out-of-range count into an int.
                 if (auto checked = check_pool_value(id, *value); !checked)
-                    return make_error(errc::config, fmt::format("{} (from {}): {}", pool_key(id).name,
-                                                                source_name(source), checked.error().message));
+                    return make_error(errc::config,
+                                      fmt::format("{} (from {}): {}", pool_key(id).name,
+                                                  source_name(source), checked.error().message));
                 assign_pool_value(resolved.settings, id, *value);
                 resolved.sources[id] = source;
                 break;
             }
         }
     }
-    if (auto valid = validate(resolved.settings, &resolved.sources); !valid) return std::move(valid).error();
+    if (auto valid = validate(resolved.settings, &resolved.sources); !valid)
+        return std::move(valid).error();
     return resolved;
 }
 

@@ -17,7 +17,9 @@ namespace anytls::config {
 struct PoolLayer {
     std::array<std::optional<PoolValue>, kPoolKeyCount> values;
 
-    std::optional<PoolValue>& operator[](PoolKeyId id) { return values[static_cast<std::size_t>(id)]; }
+    std::optional<PoolValue>& operator[](PoolKeyId id) {
+        return values[static_cast<std::size_t>(id)];
+    }
     const std::optional<PoolValue>& operator[](PoolKeyId id) const {
         return values[static_cast<std::size_t>(id)];
     }
@@ -32,7 +34,8 @@ struct ResolvedPool {
 // conflict says which layer each side came from). `defaults` supplies the default values —
 // normally PoolSettings{} with client_name filled in from the library version.
 // Each layer's values must already have the right kind (the loader guarantees it).
-Result<ResolvedPool> resolve_pool(const PoolLayer& session_override, const PoolLayer& legacy_per_proxy,
-                                  const PoolLayer& global, const PoolSettings& defaults = {});
+Result<ResolvedPool> resolve_pool(const PoolLayer& session_override,
+                                  const PoolLayer& legacy_per_proxy, const PoolLayer& global,
+                                  const PoolSettings& defaults = {});
 
 }  // namespace anytls::config

@@ -80,10 +80,14 @@ std::optional<PoolKeyId> find_pool_key(std::string_view name) {
 
 std::string_view source_name(Source source) {
     switch (source) {
-        case Source::session_override: return "session-override";
-        case Source::legacy_per_proxy: return "the legacy per-proxy key";
-        case Source::global: return "[experimental.anytls-session-management]";
-        case Source::default_value: return "the default";
+        case Source::session_override:
+            return "session-override";
+        case Source::legacy_per_proxy:
+            return "the legacy per-proxy key";
+        case Source::global:
+            return "[experimental.anytls-session-management]";
+        case Source::default_value:
+            return "the default";
     }
     return "?";
 }
@@ -122,12 +126,12 @@ Result<void> check_pool_value(PoolKeyId id, const PoolValue& value) {
         if (*count < 0)
             return make_error(errc::config, fmt::format("expected a count >= 0, got {}", *count));
         if (*count > kMaxSessionCount)
-            return make_error(errc::config,
-                              fmt::format("expected a count <= {}, got {}", kMaxSessionCount, *count));
+            return make_error(errc::config, fmt::format("expected a count <= {}, got {}",
+                                                        kMaxSessionCount, *count));
     } else if (const auto* duration = std::get_if<Duration>(&value)) {
         if (duration->count() < 0)
-            return make_error(errc::config,
-                              fmt::format("must not be negative, got {}", format_duration(*duration)));
+            return make_error(errc::config, fmt::format("must not be negative, got {}",
+                                                        format_duration(*duration)));
         if (key.rule == ValueRule::positive && duration->count() == 0)
             return make_error(errc::config, "must be greater than 0, got 0s");
     } else if (const auto* text = std::get_if<std::string>(&value)) {
@@ -136,7 +140,8 @@ Result<void> check_pool_value(PoolKeyId id, const PoolValue& value) {
         // the frame.
         for (unsigned char c : *text)
             if (c < 0x20 || c == 0x7f)
-                return make_error(errc::config, "must not contain control characters (such as a newline)");
+                return make_error(errc::config,
+                                  "must not contain control characters (such as a newline)");
     }
     return {};
 }
@@ -145,10 +150,14 @@ std::string format_pool_value(const PoolValue& value) {
     return std::visit(
         [](const auto& v) -> std::string {
             using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::int64_t>) return fmt::format("{}", v);
-            else if constexpr (std::is_same_v<T, Duration>) return format_duration(v);
-            else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-            else return fmt::format("\"{}\"", v);
+            if constexpr (std::is_same_v<T, std::int64_t>)
+                return fmt::format("{}", v);
+            else if constexpr (std::is_same_v<T, Duration>)
+                return format_duration(v);
+            else if constexpr (std::is_same_v<T, bool>)
+                return v ? "true" : "false";
+            else
+                return fmt::format("\"{}\"", v);
         },
         value);
 }

@@ -38,10 +38,10 @@ enum class ValueRule {
 };
 
 struct PoolKey {
-    std::string_view name;     // mihomo spelling, e.g. "ensure-idle-session"
+    std::string_view name;  // mihomo spelling, e.g. "ensure-idle-session"
     ValueKind kind;
     ValueRule rule;
-    bool legacy_per_proxy;     // also accepted directly inside a [[proxies]] entry (pre-pool mihomo)
+    bool legacy_per_proxy;  // also accepted directly inside a [[proxies]] entry (pre-pool mihomo)
     std::string_view meaning;  // one line for plan output and error hints
 };
 
@@ -76,7 +76,8 @@ using PoolValue = std::variant<std::int64_t, Duration, bool, std::string>;
 // session-override beats the legacy per-proxy keys, which beat the global section, which beats the
 // defaults).
 enum class Source { default_value, global, legacy_per_proxy, session_override };
-std::string_view source_name(Source source);  // "session-override", "[experimental.anytls-session-management]", ...
+std::string_view source_name(
+    Source source);  // "session-override", "[experimental.anytls-session-management]", ...
 
 struct PoolSources {
     std::array<Source, kPoolKeyCount> of{};  // indexed by PoolKeyId

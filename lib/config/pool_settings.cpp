@@ -12,7 +12,8 @@ Result<void> validate(const PoolSettings& settings, const PoolSources* sources) 
     for (std::size_t i = 0; i < kPoolKeyCount; ++i) {
         const auto id = static_cast<PoolKeyId>(i);
         if (auto checked = check_pool_value(id, get_pool_value(settings, id)); !checked) {
-            return make_error(errc::config, fmt::format("{}: {}", pool_key(id).name, checked.error().message));
+            return make_error(errc::config,
+                              fmt::format("{}: {}", pool_key(id).name, checked.error().message));
         }
     }
     // Jitter must stay below the lifetime, or a drawn lifetime could be zero or negative
@@ -25,11 +26,12 @@ Result<void> validate(const PoolSettings& settings, const PoolSources* sources) 
             if (sources == nullptr) return {};
             return fmt::format(", from {}", source_name((*sources)[id]));
         };
-        return make_error(errc::config,
-                          fmt::format("connection-lifetime-jitter ({}{}) must be less than "
-                                      "max-connection-lifetime ({}{})",
-                                      format_duration(jitter), from(PoolKeyId::connection_lifetime_jitter),
-                                      format_duration(lifetime), from(PoolKeyId::max_connection_lifetime)));
+        return make_error(
+            errc::config,
+            fmt::format("connection-lifetime-jitter ({}{}) must be less than "
+                        "max-connection-lifetime ({}{})",
+                        format_duration(jitter), from(PoolKeyId::connection_lifetime_jitter),
+                        format_duration(lifetime), from(PoolKeyId::max_connection_lifetime)));
     }
     return {};
 }

@@ -27,7 +27,7 @@ struct PoolSettings {
     int ensure_idle_session_create_rate = 0;  // creations per cycle; 0 = no limit
 
     // Passive protections (cleanup steps 1 and 2).
-    int min_idle_session = 0;          // idle-timeout floor (with ensure-idle-session, the max of both)
+    int min_idle_session = 0;  // idle-timeout floor (with ensure-idle-session, the max of both)
     int min_idle_session_for_age = 0;  // age cleanup never leaves fewer idle sessions than this
 
     // Age-based rotation: lifetime = max-connection-lifetime + U(-jitter, +jitter), drawn per
@@ -45,9 +45,10 @@ struct PoolSettings {
     Duration heartbeat_interval = std::chrono::seconds(25);  // probe idle v2 sessions; 0 = off
     Duration heartbeat_timeout = std::chrono::seconds(10);   // no HeartResponse by then = dead; > 0
     Duration tcp_keepalive = std::chrono::seconds(15);       // SO_KEEPALIVE idle time; 0 = off
-    bool session_reuse = true;                               // false: close a session when its stream ends
-    std::string client_name;                                 // Settings' client=; empty = "anytls-cpp/<version>"
-    Duration creation_backoff_max = std::chrono::seconds(60);  // cap of the failure backoff; 0 = no backoff
+    bool session_reuse = true;  // false: close a session when its stream ends
+    std::string client_name;    // Settings' client=; empty = "anytls-cpp/<version>"
+    Duration creation_backoff_max =
+        std::chrono::seconds(60);  // cap of the failure backoff; 0 = no backoff
 
     bool operator==(const PoolSettings&) const = default;
 };

@@ -25,11 +25,24 @@ using detail::KeyPlace;
 constexpr std::string_view kTopLevel = "top level";
 
 constexpr std::array<std::string_view, 18> kServerKeys{
-    "listen",         "certificate",    "private-key",  "self-signed",
-    "certificate-pem", "private-key-pem",
-    "self-signed-names", "users",       "padding-scheme", "fallback",
-    "synack",         "max-sessions",   "max-streams-per-session", "handshake-timeout",
-    "auth-timeout",   "connect-timeout", "alpn",        "log-level",
+    "listen",
+    "certificate",
+    "private-key",
+    "self-signed",
+    "certificate-pem",
+    "private-key-pem",
+    "self-signed-names",
+    "users",
+    "padding-scheme",
+    "fallback",
+    "synack",
+    "max-sessions",
+    "max-streams-per-session",
+    "handshake-timeout",
+    "auth-timeout",
+    "connect-timeout",
+    "alpn",
+    "log-level",
 };
 constexpr std::array<std::string_view, 2> kUserKeys{"name", "password"};
 
@@ -41,8 +54,10 @@ std::string line_suffix(const toml::node& node) {
 Result<void> check_fallback_address(std::string_view text) {
     auto parts = parse_host_port(text);
     if (!parts)
-        return make_error(errc::config, fmt::format("expected \"host:port\" (\"[v6]:port\" for IPv6), got \"{}\": {}",
-                                                    text, parts.error().text()));
+        return make_error(
+            errc::config,
+            fmt::format("expected \"host:port\" (\"[v6]:port\" for IPv6), got \"{}\": {}", text,
+                        parts.error().text()));
     return {};
 }
 
@@ -58,15 +73,17 @@ Result<Duration> read_timeout(const KeyPlace& place, const toml::node& node) {
         if (!duration) return detail::key_error(place, node, duration.error().message);
         value = *duration;
     } else {
-        return detail::key_error(place, node,
-                                 fmt::format("expected a duration string like \"10s\" or an integer number of "
-                                             "seconds, got {}",
-                                             detail::toml_type_name(node)));
+        return detail::key_error(
+            place, node,
+            fmt::format("expected a duration string like \"10s\" or an integer number of "
+                        "seconds, got {}",
+                        detail::toml_type_name(node)));
     }
     if (value <= Duration::zero() || value > kMaxServerTimeout)
-        return detail::key_error(place, node,
-                                 fmt::format("expected a duration above 0 and at most {}, got {}",
-                                             format_duration(kMaxServerTimeout), format_duration(value)));
+        return detail::key_error(
+            place, node,
+            fmt::format("expected a duration above 0 and at most {}, got {}",
+                        format_duration(kMaxServerTimeout), format_duration(value)));
     return value;
 }
 
@@ -74,7 +91,8 @@ Result<std::uint64_t> read_limit(const KeyPlace& place, const toml::node& node, 
     auto value = detail::read_integer(place, node);
     if (!value) return std::move(value).error();
     if (*value < 1 || static_cast<std::uint64_t>(*value) > max)
-        return detail::key_error(place, node, fmt::format("expected an integer from 1 to {}, got {}", max, *value));
+        return detail::key_error(
+            place, node, fmt::format("expected an integer from 1 to {}, got {}", max, *value));
     return static_cast<std::uint64_t>(*value);
 }
 
@@ -108,8 +126,8 @@ Result<ServerUserEntry> read_user(const toml::table& table, std::size_t number) 
         has_password = true;
     }
     auto missing = [&](std::string_view key) {
-        return make_error(errc::config,
-                          fmt::format("{}{}: missing required key \"{}\"", context, line_suffix(table), key));
+        return make_error(errc::config, fmt::format("{}{}: missing required key \"{}\"", context,
+                                                    line_suffix(table), key));
     };
     // Optional: embedded servers in tests often need no names (docs/SERVER.md).
     if (user.name.empty()) user.name = fmt::format("user #{}", number);
@@ -130,24 +148,27 @@ Result<std::vector<ServerUserEntry>> read_users(const toml::node& node) {
         const toml::node& element = *array->get(i);
         const auto* table = element.as_table();
         if (table == nullptr)
-            return detail::key_error(place, element,
-                                     fmt::format("expected an array of tables ([[users]]), element {} is {}", i + 1,
-                                                 detail::toml_type_name(element)));
+            return detail::key_error(
+                place, element,
+                fmt::format("expected an array of tables ([[users]]), element {} is {}", i + 1,
+                            detail::toml_type_name(element)));
         auto user = read_user(*table, i + 1);
         if (!user) return std::move(user).error();
         const auto line = detail::line_of(*table);
         if (auto [it, inserted] = lines_by_name.emplace(user->name, line); !inserted)
-            return make_error(errc::config,
-                              fmt::format("user \"{}\"{}: duplicate name; the user at line {} has the same name",
-                                          user->name, line_suffix(*table), it->second));
+            return make_error(
+                errc::config,
+                fmt::format("user \"{}\"{}: duplicate name; the user at line {} has the same name",
+                            user->name, line_suffix(*table), it->second));
         // Two users with one password could not be told apart (the preamble carries only its
         // hash). Say so without showing it.
         for (const ServerUserEntry& other : users)
             if (other.password == user->password)
-                return make_error(errc::config,
-                                  fmt::format("user \"{}\"{}: has the same password as user \"{}\"; the server "
-                                              "identifies users by password, so each needs its own",
-                                              user->name, line_suffix(*table), other.name));
+                return make_error(
+                    errc::config,
+                    fmt::format("user \"{}\"{}: has the same password as user \"{}\"; the server "
+                                "identifies users by password, so each needs its own",
+                                user->name, line_suffix(*table), other.name));
         users.push_back(std::move(*user));
     }
     return users;
@@ -156,11 +177,12 @@ Result<std::vector<ServerUserEntry>> read_users(const toml::node& node) {
 Result<std::vector<std::string>> read_names(const KeyPlace& place, const toml::node& node) {
     auto names = detail::read_string_array(place, node);
     if (!names) return std::move(names).error();
-    if (names->empty()) return detail::key_error(place, node, "expected at least one host name or IP address");
+    if (names->empty())
+        return detail::key_error(place, node, "expected at least one host name or IP address");
     for (const std::string& name : *names)
         if (name.empty() || name.find_first_of(" \t\r\n/") != std::string::npos)
-            return detail::key_error(place, node,
-                                     fmt::format("\"{}\" is neither a host name nor an IP address", name));
+            return detail::key_error(
+                place, node, fmt::format("\"{}\" is neither a host name nor an IP address", name));
     return names;
 }
 
@@ -168,10 +190,11 @@ Result<std::vector<std::string>> read_names(const KeyPlace& place, const toml::n
 
 Result<void> check_listen_address(std::string_view text) {
     const auto bad = [&](std::string_view why) {
-        return make_error(errc::config,
-                          fmt::format("expected a numeric address with a port like \"127.0.0.1:8443\" or "
-                                      "\"[::1]:8443\", got \"{}\"{}{}",
-                                      text, why.empty() ? "" : ": ", why));
+        return make_error(
+            errc::config,
+            fmt::format("expected a numeric address with a port like \"127.0.0.1:8443\" or "
+                        "\"[::1]:8443\", got \"{}\"{}{}",
+                        text, why.empty() ? "" : ": ", why));
     };
     HostPortRules rules;
     rules.allow_port_zero = true;  // 0 picks a free port
@@ -179,25 +202,31 @@ Result<void> check_listen_address(std::string_view text) {
     if (!parts) return bad(parts.error().text());
     unsigned char address[16];
     const int family = parts->bracketed ? AF_INET6 : AF_INET;
-    if (inet_pton(family, parts->host.c_str(), address) != 1) return bad("the host is not a numeric address");
+    if (inet_pton(family, parts->host.c_str(), address) != 1)
+        return bad("the host is not a numeric address");
     return {};
 }
 
-Result<ServerFileConfig> load_server_config(std::string_view toml_text, const ServerLoadOptions& options) {
-    const std::string source = options.source_name.empty() ? std::string("config") : options.source_name;
-    if (auto size = check_config_size(toml_text.size(), source); !size) return std::move(size).error();
+Result<ServerFileConfig> load_server_config(std::string_view toml_text,
+                                            const ServerLoadOptions& options) {
+    const std::string source =
+        options.source_name.empty() ? std::string("config") : options.source_name;
+    if (auto size = check_config_size(toml_text.size(), source); !size)
+        return std::move(size).error();
     toml::table document;
     try {
         document = toml::parse(toml_text, source);
     } catch (const toml::parse_error& error) {
-        return make_error(errc::config, fmt::format("{}:{}:{}: TOML syntax error: {}", source,
-                                                    error.source().begin.line, error.source().begin.column,
-                                                    error.description()));
+        return make_error(
+            errc::config,
+            fmt::format("{}:{}:{}: TOML syntax error: {}", source, error.source().begin.line,
+                        error.source().begin.column, error.description()));
     }
 
     ServerFileConfig config;
     bool has_users = false;
-    const toml::node* certificate_node = nullptr;  // the certificate or private-key key, whichever came last
+    const toml::node* certificate_node =
+        nullptr;  // the certificate or private-key key, whichever came last
     const toml::node* certificate_file_node = nullptr;
     const toml::node* private_key_file_node = nullptr;
     const toml::node* self_signed_node = nullptr;
@@ -215,7 +244,8 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
         } else if (key == "certificate" || key == "private-key") {
             auto text = read_nonempty_string(place, node);
             if (!text) return std::move(text).error();
-            (key == "certificate" ? config.certificate_file : config.private_key_file) = std::move(*text);
+            (key == "certificate" ? config.certificate_file : config.private_key_file) =
+                std::move(*text);
             (key == "certificate" ? certificate_file_node : private_key_file_node) = &node;
             certificate_node = &node;
         } else if (key == "certificate-pem" || key == "private-key-pem") {
@@ -243,8 +273,9 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
             if (!text) return std::move(text).error();
             if (options.check_padding_scheme) {
                 if (auto checked = options.check_padding_scheme(*text); !checked)
-                    return detail::key_error(place, node,
-                                             fmt::format("not a valid padding scheme: {}", checked.error().text()));
+                    return detail::key_error(
+                        place, node,
+                        fmt::format("not a valid padding scheme: {}", checked.error().text()));
             }
             config.padding_scheme = std::move(*text);
         } else if (key == "fallback") {
@@ -256,11 +287,14 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
         } else if (key == "synack") {
             auto text = detail::read_string(place, node);
             if (!text) return std::move(text).error();
-            if (*text == "after-connect") config.synack = ServerSynAck::after_connect;
-            else if (*text == "immediate") config.synack = ServerSynAck::immediate;
+            if (*text == "after-connect")
+                config.synack = ServerSynAck::after_connect;
+            else if (*text == "immediate")
+                config.synack = ServerSynAck::immediate;
             else
-                return detail::key_error(place, node,
-                                         fmt::format("expected \"after-connect\" or \"immediate\", got \"{}\"", *text));
+                return detail::key_error(
+                    place, node,
+                    fmt::format("expected \"after-connect\" or \"immediate\", got \"{}\"", *text));
         } else if (key == "max-sessions") {
             auto value = read_limit(place, node, kMaxServerSessions);
             if (!value) return std::move(value).error();
@@ -269,7 +303,8 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
             auto value = read_limit(place, node, kMaxStreamsPerSession);
             if (!value) return std::move(value).error();
             config.max_streams_per_session = *value;
-        } else if (key == "handshake-timeout" || key == "auth-timeout" || key == "connect-timeout") {
+        } else if (key == "handshake-timeout" || key == "auth-timeout" ||
+                   key == "connect-timeout") {
             auto value = read_timeout(place, node);
             if (!value) return std::move(value).error();
             (key == "handshake-timeout" ? config.handshake_timeout
@@ -286,7 +321,9 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
             if (!level)
                 return detail::key_error(
                     place, node,
-                    fmt::format("expected one of silent, error, warning, info, debug, trace, got \"{}\"", *text));
+                    fmt::format(
+                        "expected one of silent, error, warning, info, debug, trace, got \"{}\"",
+                        *text));
             config.log_level = *level;
         } else {
             return detail::unknown_key_error(kTopLevel, key, node, kServerKeys);
@@ -295,47 +332,56 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text, const Se
 
     // `node` is the key the problem is found at, or nullptr for the file as a whole.
     auto problem = [&](const toml::node* node, std::string_view text) {
-        return make_error(errc::config,
-                          fmt::format("{}{}: {}", kTopLevel, node ? line_suffix(*node) : std::string{}, text));
+        return make_error(
+            errc::config,
+            fmt::format("{}{}: {}", kTopLevel, node ? line_suffix(*node) : std::string{}, text));
     };
     if (config.certificate_file.empty() != config.private_key_file.empty())
-        return problem(certificate_node, config.certificate_file.empty()
-                                              ? "key \"private-key\" needs key \"certificate\" (the PEM chain it belongs to)"
-                                              : "key \"certificate\" needs key \"private-key\" (its PEM private key)");
+        return problem(
+            certificate_node,
+            config.certificate_file.empty()
+                ? "key \"private-key\" needs key \"certificate\" (the PEM chain it belongs to)"
+                : "key \"certificate\" needs key \"private-key\" (its PEM private key)");
     if (config.self_signed && !config.certificate_file.empty())
         return problem(self_signed_node,
-                       "key \"self-signed\" = true and keys \"certificate\"/\"private-key\" exclude each other; "
+                       "key \"self-signed\" = true and keys \"certificate\"/\"private-key\" "
+                       "exclude each other; "
                        "keep one");
     if (config.certificate_pem.empty() != config.private_key_pem.empty())
         return problem(pem_node, config.certificate_pem.empty()
                                      ? "key \"private-key-pem\" needs key \"certificate-pem\""
                                      : "key \"certificate-pem\" needs key \"private-key-pem\"");
     if (!config.certificate_pem.empty() && (config.self_signed || !config.certificate_file.empty()))
-        return problem(pem_node, "keys \"certificate-pem\"/\"private-key-pem\" exclude "
-                                 "\"certificate\"/\"private-key\" and \"self-signed\" = true; "
-                                 "keep one");
+        return problem(pem_node,
+                       "keys \"certificate-pem\"/\"private-key-pem\" exclude "
+                       "\"certificate\"/\"private-key\" and \"self-signed\" = true; "
+                       "keep one");
     if (!has_users || config.users.empty())
-        return problem(nullptr, "missing required key \"users\": add at least one [[users]] entry with name and password");
+        return problem(nullptr,
+                       "missing required key \"users\": add at least one [[users]] entry with name "
+                       "and password");
     // Last, so the cheap mistakes above are reported without reading any file.
     const auto check_file = [&](const auto& check, const std::string& path, const toml::node* node,
                                 std::string_view key) -> Result<void> {
         if (!check || path.empty() || node == nullptr) return {};
         if (auto checked = check(path); !checked)
-            return detail::key_error(KeyPlace{std::string(kTopLevel), std::string(key)}, *node, checked.error().text());
+            return detail::key_error(KeyPlace{std::string(kTopLevel), std::string(key)}, *node,
+                                     checked.error().text());
         return {};
     };
-    if (auto checked = check_file(options.check_certificate_file, config.certificate_file, certificate_file_node,
-                                  "certificate");
+    if (auto checked = check_file(options.check_certificate_file, config.certificate_file,
+                                  certificate_file_node, "certificate");
         !checked)
         return std::move(checked).error();
-    if (auto checked = check_file(options.check_private_key_file, config.private_key_file, private_key_file_node,
-                                  "private-key");
+    if (auto checked = check_file(options.check_private_key_file, config.private_key_file,
+                                  private_key_file_node, "private-key");
         !checked)
         return std::move(checked).error();
     return config;
 }
 
-Result<ServerFileConfig> load_server_config_file(const std::string& path, ServerLoadOptions options) {
+Result<ServerFileConfig> load_server_config_file(const std::string& path,
+                                                 ServerLoadOptions options) {
     auto text = read_config_file(path);
     if (!text) return std::move(text).error();
     if (options.source_name.empty()) options.source_name = path;

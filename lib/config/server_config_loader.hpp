@@ -57,19 +57,19 @@ struct ServerUserEntry {
 enum class ServerSynAck { after_connect, immediate };
 
 struct ServerFileConfig {
-    std::string listen;                 // empty: not in the file (the CLI's --listen may give it)
-    std::string certificate_file;       // with private_key_file, or neither
+    std::string listen;            // empty: not in the file (the CLI's --listen may give it)
+    std::string certificate_file;  // with private_key_file, or neither
     std::string private_key_file;
-    std::string certificate_pem;        // the PEM text itself, with private_key_pem (a secret)
+    std::string certificate_pem;  // the PEM text itself, with private_key_pem (a secret)
     std::string private_key_pem;
     bool self_signed = false;
     // Names of the generated certificate (used when self_signed, or forced by the CLI).
     std::vector<std::string> self_signed_names{"localhost", "127.0.0.1", "::1"};
     std::vector<ServerUserEntry> users;  // at least one; a user without a name is "user #N"
     std::optional<std::string> padding_scheme;
-    std::string fallback;               // "host:port"; empty: close failed authentications
+    std::string fallback;  // "host:port"; empty: close failed authentications
     std::optional<ServerSynAck> synack;
-    std::vector<std::string> alpn;      // ALPN protocols offered; empty: no ALPN
+    std::vector<std::string> alpn;  // ALPN protocols offered; empty: no ALPN
     std::optional<std::uint64_t> max_sessions;
     std::optional<std::uint64_t> max_streams_per_session;
     std::optional<Duration> handshake_timeout;
@@ -96,11 +96,13 @@ inline constexpr std::uint64_t kMaxServerSessions = 1'000'000;
 inline constexpr std::uint64_t kMaxStreamsPerSession = 1'000'000;
 inline constexpr Duration kMaxServerTimeout = std::chrono::hours(24);
 
-Result<ServerFileConfig> load_server_config(std::string_view toml_text, const ServerLoadOptions& options = {});
+Result<ServerFileConfig> load_server_config(std::string_view toml_text,
+                                            const ServerLoadOptions& options = {});
 
 // Reads the file, then load_server_config() with the path as source name. A read failure is
 // a -errno error naming the path and the errno text (config/input_limit.hpp).
-Result<ServerFileConfig> load_server_config_file(const std::string& path, ServerLoadOptions options = {});
+Result<ServerFileConfig> load_server_config_file(const std::string& path,
+                                                 ServerLoadOptions options = {});
 
 // "host:port" with a numeric IPv4 host or a bracketed IPv6 host and a port 0..65535 — what
 // `listen` accepts. Shared with the CLI's --listen so both say the same thing.

@@ -18,7 +18,9 @@ constexpr std::string_view kWhitespace = " \t\r\n";
 // Longest piece of the link a message quotes; the rest is cut with "...".
 constexpr std::size_t kQuoteLimit = 40;
 
-Error link_error(std::string message) { return make_error(errc::config, "share link: " + std::move(message)); }
+Error link_error(std::string message) {
+    return make_error(errc::config, "share link: " + std::move(message));
+}
 
 // A piece of the link for a message. The link is checked for control characters before any
 // piece is quoted, and the password is never passed here.
@@ -38,7 +40,9 @@ int hex_value(char c) {
 }
 
 // RFC 3986 section 2.3: the characters that never need encoding.
-bool is_unreserved(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
+bool is_unreserved(char c) {
+    return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
 
 // Percent-decodes `text`; `part` names it in the error ("the password"). Controls decoded from
 // an escape are refused (they would end up in messages and TLS names) unless allowed; NUL
@@ -52,12 +56,15 @@ Result<std::string> decode(std::string_view text, std::string_view part, bool al
             continue;
         }
         if (i + 2 >= text.size() || !is_hex(text[i + 1]) || !is_hex(text[i + 2]))
-            return link_error(fmt::format("{} has a bad percent-escape: '%' must be followed by two hex digits", part));
-        const auto byte = static_cast<unsigned char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-        if (byte == 0) return link_error(fmt::format("{} contains %00; a NUL byte is not allowed", part));
+            return link_error(fmt::format(
+                "{} has a bad percent-escape: '%' must be followed by two hex digits", part));
+        const auto byte =
+            static_cast<unsigned char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+        if (byte == 0)
+            return link_error(fmt::format("{} contains %00; a NUL byte is not allowed", part));
         if (!allow_controls && is_control(byte))
-            return link_error(fmt::format("{} contains an encoded control character (%{}{})", part, text[i + 1],
-                                          text[i + 2]));
+            return link_error(fmt::format("{} contains an encoded control character (%{}{})", part,
+                                          text[i + 1], text[i + 2]));
         out += static_cast<char>(byte);
         i += 2;
     }
@@ -82,18 +89,22 @@ Result<void> check_ipv6(std::string_view inside) {
     for (char c : inside) {
         if (c == ':') colon = true;
         if (!is_hex(c) && c != ':' && c != '.')
-            return link_error(fmt::format("the IPv6 host {} may only hold hex digits, ':' and '.'", quote(inside)));
+            return link_error(fmt::format("the IPv6 host {} may only hold hex digits, ':' and '.'",
+                                          quote(inside)));
     }
-    if (!colon) return link_error(fmt::format("the bracketed host {} is not an IPv6 address", quote(inside)));
+    if (!colon)
+        return link_error(
+            fmt::format("the bracketed host {} is not an IPv6 address", quote(inside)));
     return {};
 }
 
 Result<void> check_host_name(std::string_view host) {
     for (char c : host) {
         if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_')
-            return link_error(fmt::format("the host {} contains '{}'; expected a name, an IPv4 address or an IPv6 "
-                                          "address in brackets",
-                                          quote(host), c));
+            return link_error(fmt::format(
+                "the host {} contains '{}'; expected a name, an IPv4 address or an IPv6 "
+                "address in brackets",
+                quote(host), c));
     }
     return {};
 }
@@ -103,10 +114,13 @@ Result<void> check_host_name(std::string_view host) {
 Result<void> parse_host_port(std::string_view text, ShareLink& link) {
     if (text.empty()) return link_error("the host is missing after '@'");
     if (text.ends_with(':'))
-        return link_error("the port is empty after ':'; leave out the ':' for the default port 443");
-    auto parts = anytls::parse_host_port(text, HostPortRules{.port_required = false, .default_port = link.port});
+        return link_error(
+            "the port is empty after ':'; leave out the ':' for the default port 443");
+    auto parts = anytls::parse_host_port(
+        text, HostPortRules{.port_required = false, .default_port = link.port});
     if (!parts) return link_error(parts.error().text());
-    if (auto checked = parts->bracketed ? check_ipv6(parts->host) : check_host_name(parts->host); !checked)
+    if (auto checked = parts->bracketed ? check_ipv6(parts->host) : check_host_name(parts->host);
+        !checked)
         return checked;
     link.host = std::move(parts->host);
     link.port = parts->port;
@@ -124,7 +138,8 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
         const std::size_t equals = item.find('=');
         auto key = decode(item.substr(0, equals), "a query parameter's name", false);
         if (!key) return std::move(key).error();
-        if (key->empty()) return link_error(fmt::format("the query item {} has no name before '='", quote(item)));
+        if (key->empty())
+            return link_error(fmt::format("the query item {} has no name before '='", quote(item)));
         const std::string_view raw_value =
             equals == std::string_view::npos ? std::string_view{} : item.substr(equals + 1);
         auto value = decode(raw_value, fmt::format("query parameter \"{}\"", *key), false);
@@ -137,11 +152,12 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
             if (seen_insecure) return link_error("query parameter \"insecure\" is given twice");
             seen_insecure = true;
             if (*value != "0" && *value != "1")
-                return link_error(fmt::format("query parameter \"insecure\" must be 0 or 1, got {}", quote(*value)));
+                return link_error(fmt::format("query parameter \"insecure\" must be 0 or 1, got {}",
+                                              quote(*value)));
             link.insecure = *value == "1";
         } else {
-            return link_error(fmt::format("unknown query parameter {}; the known ones are sni and insecure",
-                                          quote(*key)));
+            return link_error(fmt::format(
+                "unknown query parameter {}; the known ones are sni and insecure", quote(*key)));
         }
     }
     return {};
@@ -150,20 +166,24 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
 }  // namespace
 
 Result<ShareLink> parse_share_link(std::string_view text) {
-    if (auto size = check_config_size(text.size(), "share link"); !size) return std::move(size).error();
+    if (auto size = check_config_size(text.size(), "share link"); !size)
+        return std::move(size).error();
     const std::size_t first = text.find_first_not_of(kWhitespace);
-    if (first == std::string_view::npos) return link_error("the link is empty; expected anytls://PASSWORD@HOST[:PORT]");
+    if (first == std::string_view::npos)
+        return link_error("the link is empty; expected anytls://PASSWORD@HOST[:PORT]");
     text = text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == ' ' || is_control(static_cast<unsigned char>(text[i])))
-            return link_error(fmt::format("contains a space or control character at position {}; percent-encode it "
-                                          "(%20 for a space)",
-                                          i + 1));
+            return link_error(fmt::format(
+                "contains a space or control character at position {}; percent-encode it "
+                "(%20 for a space)",
+                i + 1));
     }
 
     const std::size_t separator = text.find("://");
     if (separator == std::string_view::npos)
-        return link_error("expected it to start with \"anytls://\", as in anytls://PASSWORD@HOST[:PORT]");
+        return link_error(
+            "expected it to start with \"anytls://\", as in anytls://PASSWORD@HOST[:PORT]");
     const std::string_view scheme = text.substr(0, separator);
     if (!equals_ignoring_case(scheme, "anytls"))
         return link_error(fmt::format("the scheme must be \"anytls\", got {}", quote(scheme)));
@@ -190,16 +210,19 @@ Result<ShareLink> parse_share_link(std::string_view text) {
     // The authority: the password is everything up to its last '@'.
     const std::size_t at = rest.rfind('@');
     if (at == std::string_view::npos)
-        return link_error("the password is missing: write anytls://PASSWORD@HOST[:PORT] (percent-encode special "
-                          "characters in it)");
+        return link_error(
+            "the password is missing: write anytls://PASSWORD@HOST[:PORT] (percent-encode special "
+            "characters in it)");
     if (at == 0) return link_error("the password before '@' is empty");
     auto password = decode(rest.substr(0, at), "the password", true);
     if (!password) return std::move(password).error();
     link.password = std::move(*password);
-    if (auto parsed = parse_host_port(rest.substr(at + 1), link); !parsed) return std::move(parsed).error();
+    if (auto parsed = parse_host_port(rest.substr(at + 1), link); !parsed)
+        return std::move(parsed).error();
 
     if (!path.empty() && path != "/")
-        return link_error(fmt::format("unexpected path {}; only \"/\" may come before the '?'", quote(path)));
+        return link_error(
+            fmt::format("unexpected path {}; only \"/\" may come before the '?'", quote(path)));
     if (auto parsed = parse_query(query, link); !parsed) return std::move(parsed).error();
     return link;
 }

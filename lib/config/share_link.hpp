@@ -34,9 +34,9 @@ struct ShareLink {
     std::string password;  // decoded; secret
     std::string host;      // a name, an IPv4 literal, or an IPv6 literal without brackets
     std::uint16_t port = kShareLinkDefaultPort;
-    std::string sni;       // empty: not given
+    std::string sni;  // empty: not given
     bool insecure = false;
-    std::string name;      // the decoded fragment; empty: not given
+    std::string name;  // the decoded fragment; empty: not given
 
     bool operator==(const ShareLink&) const = default;
 };

@@ -32,7 +32,8 @@ std::optional<std::string_view> closest_name(std::string_view unknown,
     for (std::string_view candidate : candidates) {
         // Each edit changes the length by at most one, so a length gap over 3 rules the
         // candidate out without the quadratic table (a long unknown key stays cheap).
-        const std::size_t gap = std::max(unknown.size(), candidate.size()) - std::min(unknown.size(), candidate.size());
+        const std::size_t gap =
+            std::max(unknown.size(), candidate.size()) - std::min(unknown.size(), candidate.size());
         if (gap > 3) continue;
         const std::size_t distance = edit_distance(unknown, candidate);
         const std::size_t longer = std::max(unknown.size(), candidate.size());

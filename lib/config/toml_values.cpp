@@ -11,16 +11,26 @@ namespace anytls::config::detail {
 
 std::string_view toml_type_name(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::table: return "a table";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a floating-point number";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        case toml::node_type::none: break;
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        case toml::node_type::none:
+            break;
     }
     return "nothing";
 }
@@ -35,8 +45,8 @@ std::string line_suffix(const toml::node& node) {
 }  // namespace
 
 Error key_error(const KeyPlace& place, const toml::node& node, std::string_view problem) {
-    return make_error(errc::config,
-                      fmt::format("{}: key \"{}\"{}: {}", place.context, place.key, line_suffix(node), problem));
+    return make_error(errc::config, fmt::format("{}: key \"{}\"{}: {}", place.context, place.key,
+                                                line_suffix(node), problem));
 }
 
 Error unknown_key_error(std::string_view context, std::string_view key, const toml::node& node,
@@ -50,7 +60,8 @@ Error unknown_key_error(std::string_view context, std::string_view key, const to
     } else {
         tail = fmt::format("; expected one of: {}", fmt::join(known, ", "));
     }
-    return make_error(errc::config, fmt::format("{}: unknown key \"{}{}\"{}{}", context, prefix, key, line_suffix(node), tail));
+    return make_error(errc::config, fmt::format("{}: unknown key \"{}{}\"{}{}", context, prefix,
+                                                key, line_suffix(node), tail));
 }
 
 Result<std::string> read_string(const KeyPlace& place, const toml::node& node) {
@@ -60,7 +71,8 @@ Result<std::string> read_string(const KeyPlace& place, const toml::node& node) {
 
 Result<bool> read_bool(const KeyPlace& place, const toml::node& node) {
     if (const auto* value = node.as_boolean()) return value->get();
-    return key_error(place, node, fmt::format("expected true or false, got {}", toml_type_name(node)));
+    return key_error(place, node,
+                     fmt::format("expected true or false, got {}", toml_type_name(node)));
 }
 
 Result<std::int64_t> read_integer(const KeyPlace& place, const toml::node& node) {
@@ -71,7 +83,8 @@ Result<std::int64_t> read_integer(const KeyPlace& place, const toml::node& node)
 Result<std::vector<std::string>> read_string_array(const KeyPlace& place, const toml::node& node) {
     const auto* array = node.as_array();
     if (array == nullptr)
-        return key_error(place, node, fmt::format("expected an array of strings, got {}", toml_type_name(node)));
+        return key_error(place, node,
+                         fmt::format("expected an array of strings, got {}", toml_type_name(node)));
     std::vector<std::string> out;
     for (std::size_t i = 0; i < array->size(); ++i) {
         const toml::node& element = *array->get(i);
@@ -93,7 +106,8 @@ Result<PoolValue> read_pool_value(const KeyPlace& place, const toml::node& node,
             const auto* integer = node.as_integer();
             if (integer == nullptr)
                 return key_error(place, node,
-                                 fmt::format("expected a count (an integer >= 0), got {}", toml_type_name(node)));
+                                 fmt::format("expected a count (an integer >= 0), got {}",
+                                             toml_type_name(node)));
             value = integer->get();
             break;
         }
@@ -109,10 +123,11 @@ Result<PoolValue> read_pool_value(const KeyPlace& place, const toml::node& node,
                 if (!duration) return key_error(place, node, duration.error().message);
                 value = *duration;
             } else {
-                return key_error(place, node,
-                                 fmt::format("expected a duration string like \"30s\" or an integer number of "
-                                             "seconds, got {}",
-                                             toml_type_name(node)));
+                return key_error(
+                    place, node,
+                    fmt::format("expected a duration string like \"30s\" or an integer number of "
+                                "seconds, got {}",
+                                toml_type_name(node)));
             }
             break;
         }
@@ -129,7 +144,8 @@ Result<PoolValue> read_pool_value(const KeyPlace& place, const toml::node& node,
             break;
         }
     }
-    if (auto checked = check_pool_value(id, value); !checked) return key_error(place, node, checked.error().message);
+    if (auto checked = check_pool_value(id, value); !checked)
+        return key_error(place, node, checked.error().message);
     return value;
 }
 

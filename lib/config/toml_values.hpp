@@ -26,7 +26,7 @@ struct KeyPlace {
 };
 
 std::string_view toml_type_name(const toml::node& node);  // "a string", "an integer", ...
-std::uint32_t line_of(const toml::node& node);              // 0 when unknown
+std::uint32_t line_of(const toml::node& node);            // 0 when unknown
 
 // "<context>: key "<key>" (line N): <problem>"
 Error key_error(const KeyPlace& place, const toml::node& node, std::string_view problem);

@@ -17,7 +17,8 @@ namespace {
 io::Task<void> http_reply_error(std::shared_ptr<Connection> c, int status, std::string message,
                                 std::string_view extra_headers = {}) {
     fail(*c, fmt::format("HTTP {}: {}", status, message));
-    (void)co_await send_to_client(*c, as_bytes(http_error_response(status, message, extra_headers)));
+    (void)co_await send_to_client(*c,
+                                  as_bytes(http_error_response(status, message, extra_headers)));
     c->client.shutdown(SHUT_WR);
     report(*c);
 }
@@ -73,7 +74,8 @@ io::Task<void> serve_http(std::shared_ptr<Connection> c, Bytes buffer, io::Deadl
                                              c->context->options.reply_after_synack);
     if (!opened) {
         const int status = http_status_for(opened.error());
-        co_await http_reply_error(c, status, open_failure_text(*c, opened.error(), c->record.target));
+        co_await http_reply_error(c, status,
+                                  open_failure_text(*c, opened.error(), c->record.target));
         co_return;
     }
     c->stream = std::move(opened).value();
@@ -93,8 +95,10 @@ io::Task<void> serve_http(std::shared_ptr<Connection> c, Bytes buffer, io::Deadl
 int http_status_for(const Error& error) {
     switch (client::classify_open_failure(error)) {
         case client::OpenFailure::proxy_timeout:
-        case client::OpenFailure::target_timeout: return 504;
-        default: return 502;
+        case client::OpenFailure::target_timeout:
+            return 504;
+        default:
+            return 502;
     }
 }
 

@@ -18,7 +18,8 @@ namespace {
 Error bad_request(std::string message) { return make_error(errc::protocol, std::move(message)); }
 
 bool istarts_with(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && equals_ignoring_case(text.substr(0, prefix.size()), prefix);
+    return text.size() >= prefix.size() &&
+           equals_ignoring_case(text.substr(0, prefix.size()), prefix);
 }
 
 std::string_view trim(std::string_view s) {
@@ -47,7 +48,8 @@ bool has_control(std::string_view s) {
 
 // "host:port" / "[v6]:port" (port required when default_port is 0), by the one host:port
 // parser (base/host_port.hpp).
-Result<std::pair<std::string, std::uint16_t>> split_authority(std::string_view authority, std::uint16_t default_port) {
+Result<std::pair<std::string, std::uint16_t>> split_authority(std::string_view authority,
+                                                              std::uint16_t default_port) {
     if (authority.empty()) return bad_request("the request names no host");
     // RFC 3986 allows an empty port ("host:"): the default one.
     if (default_port != 0 && authority.ends_with(':')) authority.remove_suffix(1);
@@ -100,7 +102,8 @@ const std::string* HttpProxyRequest::header(std::string_view name) const {
     return nullptr;
 }
 
-Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint8_t> input, std::size_t max_head_size) {
+Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint8_t> input,
+                                                       std::size_t max_head_size) {
     HttpProxyRequestParse out;
     const std::string_view text(reinterpret_cast<const char*>(input.data()), input.size());
     // Find the end of the head: an empty line.
@@ -114,7 +117,8 @@ Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         line_start = newline + 1;
         if (line.empty()) {
-            if (lines.empty()) continue;  // RFC 9112 section 2.2: ignore empty lines before the request
+            if (lines.empty())
+                continue;  // RFC 9112 section 2.2: ignore empty lines before the request
             head_end = line_start;
             break;
         }
@@ -123,7 +127,8 @@ Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint
     }
     if (head_end == std::string_view::npos) {
         if (input.size() > max_head_size || line_start > max_head_size)
-            return bad_request(fmt::format("the request head is larger than {} bytes", max_head_size));
+            return bad_request(
+                fmt::format("the request head is larger than {} bytes", max_head_size));
         return out;
     }
     if (head_end > max_head_size)
@@ -131,21 +136,24 @@ Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint
 
     // Request line: method SP target SP version.
     const std::string_view request_line = lines.front();
-    if (has_control(request_line)) return bad_request("the request line contains control characters");
+    if (has_control(request_line))
+        return bad_request("the request line contains control characters");
     const auto first_space = request_line.find(' ');
     const auto last_space = request_line.rfind(' ');
     if (first_space == std::string_view::npos || first_space == last_space)
         return bad_request("the request line is not \"METHOD TARGET HTTP/1.x\"");
     HttpProxyRequest& request = out.request;
     request.method = std::string(request_line.substr(0, first_space));
-    request.target = std::string(trim(request_line.substr(first_space + 1, last_space - first_space - 1)));
+    request.target =
+        std::string(trim(request_line.substr(first_space + 1, last_space - first_space - 1)));
     request.version = std::string(request_line.substr(last_space + 1));
     if (!is_token(request.method)) return bad_request("the request method is not a token");
     if (request.target.empty() || request.target.find(' ') != std::string::npos)
         return bad_request("the request line is not \"METHOD TARGET HTTP/1.x\"");
     if (request.version != "HTTP/1.1" && request.version != "HTTP/1.0")
-        return bad_request(fmt::format("the HTTP version \"{}\" is not supported (HTTP/1.0 or HTTP/1.1)",
-                                       request.version.substr(0, 16)));
+        return bad_request(
+            fmt::format("the HTTP version \"{}\" is not supported (HTTP/1.0 or HTTP/1.1)",
+                        request.version.substr(0, 16)));
 
     for (std::size_t i = 1; i < lines.size(); ++i) {
         const std::string_view line = lines[i];
@@ -170,8 +178,10 @@ Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint
         std::string_view target = request.target;
         if (!istarts_with(target, "http://")) {
             if (istarts_with(target, "https://"))
-                return bad_request("https:// URLs go through CONNECT, not as a plain proxy request");
-            return bad_request("a proxy request needs an absolute http:// URL or CONNECT host:port");
+                return bad_request(
+                    "https:// URLs go through CONNECT, not as a plain proxy request");
+            return bad_request(
+                "a proxy request needs an absolute http:// URL or CONNECT host:port");
         }
         target.remove_prefix(7);
         const auto path_start = target.find_first_of("/?#");
@@ -182,9 +192,12 @@ Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint
         if (!split) return std::move(split).error();
         request.host = std::move(split->first);
         request.port = split->second;
-        std::string_view path = path_start == std::string_view::npos ? std::string_view{} : target.substr(path_start);
-        if (const auto hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
-        request.origin_form = path.empty() || path.front() != '/' ? "/" + std::string(path) : std::string(path);
+        std::string_view path =
+            path_start == std::string_view::npos ? std::string_view{} : target.substr(path_start);
+        if (const auto hash = path.find('#'); hash != std::string_view::npos)
+            path = path.substr(0, hash);
+        request.origin_form =
+            path.empty() || path.front() != '/' ? "/" + std::string(path) : std::string(path);
     }
     out.consumed = head_end;
     out.status = ParseStatus::done;
@@ -192,9 +205,11 @@ Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint
 }
 
 std::string origin_request_head(const HttpProxyRequest& request) {
-    static constexpr std::string_view hop_by_hop[] = {"connection", "proxy-connection", "keep-alive",
-                                                      "proxy-authorization", "upgrade", "te", "trailer"};
-    std::string out = fmt::format("{} {} {}\r\n", request.method, request.origin_form, request.version);
+    static constexpr std::string_view hop_by_hop[] = {
+        "connection", "proxy-connection", "keep-alive", "proxy-authorization", "upgrade",
+        "te",         "trailer"};
+    std::string out =
+        fmt::format("{} {} {}\r\n", request.method, request.origin_form, request.version);
     bool has_host = false;
     for (const auto& [name, value] : request.headers) {
         bool drop = false;
@@ -206,13 +221,15 @@ std::string origin_request_head(const HttpProxyRequest& request) {
     if (!has_host) {
         const bool v6 = request.host.find(':') != std::string::npos;
         const std::string host = v6 ? "[" + request.host + "]" : request.host;
-        out += request.port == 80 ? fmt::format("Host: {}\r\n", host) : fmt::format("Host: {}:{}\r\n", host, request.port);
+        out += request.port == 80 ? fmt::format("Host: {}\r\n", host)
+                                  : fmt::format("Host: {}:{}\r\n", host, request.port);
     }
     out += "Connection: close\r\n\r\n";
     return out;
 }
 
-bool basic_proxy_authorization_matches(const HttpProxyRequest& request, const Socks5Credentials& expected) {
+bool basic_proxy_authorization_matches(const HttpProxyRequest& request,
+                                       const Socks5Credentials& expected) {
     const std::string* header = request.header("Proxy-Authorization");
     if (header == nullptr) return false;
     std::string_view value = trim(*header);
@@ -227,27 +244,42 @@ bool basic_proxy_authorization_matches(const HttpProxyRequest& request, const So
 
 std::string_view http_reason_phrase(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 407: return "Proxy Authentication Required";
-        case 408: return "Request Timeout";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Error";
+        case 200:
+            return "OK";
+        case 400:
+            return "Bad Request";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 407:
+            return "Proxy Authentication Required";
+        case 408:
+            return "Request Timeout";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 500:
+            return "Internal Server Error";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Error";
     }
 }
 
-std::string http_error_response(int status, std::string_view message, std::string_view extra_headers) {
+std::string http_error_response(int status, std::string_view message,
+                                std::string_view extra_headers) {
     const std::string body = std::string(message) + "\n";
-    return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}"
-                       "Connection: close\r\n\r\n{}",
-                       status, http_reason_phrase(status), body.size(), extra_headers, body);
+    return fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n{}"
+        "Connection: close\r\n\r\n{}",
+        status, http_reason_phrase(status), body.size(), extra_headers, body);
 }
 
 }  // namespace anytls::inbound

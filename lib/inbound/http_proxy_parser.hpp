@@ -32,13 +32,13 @@ namespace anytls::inbound {
 inline constexpr std::size_t max_http_head_size = 32 * 1024;
 
 struct HttpProxyRequest {
-    std::string method;   // "CONNECT", "GET", ... as sent
-    std::string target;   // the request target as sent
-    std::string version;  // "HTTP/1.1" or "HTTP/1.0"
+    std::string method;                                        // "CONNECT", "GET", ... as sent
+    std::string target;                                        // the request target as sent
+    std::string version;                                       // "HTTP/1.1" or "HTTP/1.0"
     std::vector<std::pair<std::string, std::string>> headers;  // in order, values trimmed
 
-    bool tunnel = false;      // CONNECT
-    std::string host;         // without brackets for IPv6
+    bool tunnel = false;  // CONNECT
+    std::string host;     // without brackets for IPv6
     std::uint16_t port = 0;
     std::string origin_form;  // absolute-form only: "/path?query" ("/" when empty)
 
@@ -52,19 +52,21 @@ struct HttpProxyRequestParse {
     std::size_t consumed = 0;  // the head's length, blank line included; body bytes follow
 };
 
-Result<HttpProxyRequestParse> parse_http_proxy_request(std::span<const std::uint8_t> input,
-                                                       std::size_t max_head_size = max_http_head_size);
+Result<HttpProxyRequestParse> parse_http_proxy_request(
+    std::span<const std::uint8_t> input, std::size_t max_head_size = max_http_head_size);
 
 // The head forwarded to the origin for an absolute-form request (see above).
 std::string origin_request_head(const HttpProxyRequest& request);
 
 // true when a "Proxy-Authorization: Basic base64(user:password)" header carries exactly these
 // credentials.
-bool basic_proxy_authorization_matches(const HttpProxyRequest& request, const Socks5Credentials& expected);
+bool basic_proxy_authorization_matches(const HttpProxyRequest& request,
+                                       const Socks5Credentials& expected);
 
 // A complete response with a one-line text/plain body: "HTTP/1.1 502 Bad Gateway" and
 // `message` plus a newline. Connection: close. extra_headers: whole lines ending in "\r\n".
-std::string http_error_response(int status, std::string_view message, std::string_view extra_headers = {});
+std::string http_error_response(int status, std::string_view message,
+                                std::string_view extra_headers = {});
 std::string_view http_reason_phrase(int status);
 
 }  // namespace anytls::inbound

@@ -26,17 +26,19 @@ void fail(Connection& c, std::string why) {
 
 std::string open_failure_text(const Connection& c, const Error& error, std::string_view target) {
     const InboundContext& context = *c.context;
-    return client::describe_open_failure(error, client::ProxyLabel{context.pool->proxy_name(), context.proxy_address},
-                                         target);
+    return client::describe_open_failure(
+        error, client::ProxyLabel{context.pool->proxy_name(), context.proxy_address}, target);
 }
 
 io::Task<bool> read_more(Connection& c, Bytes& buffer, const io::Deadline& deadline) {
     std::uint8_t chunk[4096];
-    auto receive = io::recv(*c.context->reactor, c.client.fd(), chunk, sizeof chunk, deadline.remaining());
+    auto receive =
+        io::recv(*c.context->reactor, c.client.fd(), chunk, sizeof chunk, deadline.remaining());
     auto n = co_await receive;
     if (!n) {
-        fail(c, n.code() == -ETIMEDOUT ? "the client did not finish its request in time"
-                                       : fmt::format("reading the request failed: {}", n.error().text()));
+        fail(c, n.code() == -ETIMEDOUT
+                    ? "the client did not finish its request in time"
+                    : fmt::format("reading the request failed: {}", n.error().text()));
         co_return false;
     }
     if (*n == 0) {
@@ -48,7 +50,8 @@ io::Task<bool> read_more(Connection& c, Bytes& buffer, const io::Deadline& deadl
 }
 
 io::Task<bool> send_to_client(Connection& c, std::span<const std::byte> data) {
-    auto sent = co_await io::send_all(*c.context->reactor, c.client.fd(), data, c.context->options.write_timeout);
+    auto sent = co_await io::send_all(*c.context->reactor, c.client.fd(), data,
+                                      c.context->options.write_timeout);
     if (!sent) {
         fail(c, fmt::format("writing to the client failed: {}", sent.error().text()));
         co_return false;
@@ -111,7 +114,8 @@ struct ClientStreamLink {
     io::Task<void> client_ended(io::RelayEnd end) {
         using Kind = io::RelayEnd::Kind;
         switch (end.kind) {
-            case Kind::stopped: co_return;
+            case Kind::stopped:
+                co_return;
             case Kind::read_failed:
                 fail(*c, fmt::format("the client connection failed: {}", end.error.text()));
                 break;
@@ -138,9 +142,9 @@ struct ClientStreamLink {
             // Before the first byte, a failure is the open's (a refused target, a wrong
             // password), told as the open's error would have been.
             const bool before_answer = c->record.bytes_down == 0;
-            const std::string why =
-                before_answer ? open_failure_text(*c, end.error, c->record.target)
-                              : fmt::format("the stream failed: {}", end.error.text());
+            const std::string why = before_answer
+                                        ? open_failure_text(*c, end.error, c->record.target)
+                                        : fmt::format("the stream failed: {}", end.error.text());
             fail(*c, why);
             if (c->record.protocol == "http" && before_answer) {
                 // A plain-HTTP request was sent with the SYN, before the server could say
@@ -174,14 +178,16 @@ io::Task<void> relay(std::shared_ptr<Connection> c) {
     co_await io::relay(*c->context->scope, std::move(link));
 }
 
-io::Task<Result<std::shared_ptr<client::PooledStream>>> open_through_pool(Connection& c, std::string host,
-                                                                          std::uint16_t port, Bytes early, bool wait) {
+io::Task<Result<std::shared_ptr<client::PooledStream>>> open_through_pool(Connection& c,
+                                                                          std::string host,
+                                                                          std::uint16_t port,
+                                                                          Bytes early, bool wait) {
     client::OpenOptions options;
     options.cancel = &c.context->scope->cancellation();
     options.early_data = std::move(early);
     options.wait_connected = wait;
-    auto opened = co_await c.context->pool->open_stream(std::move(host), port, c.context->options.open_timeout,
-                                                        std::move(options));
+    auto opened = co_await c.context->pool->open_stream(
+        std::move(host), port, c.context->options.open_timeout, std::move(options));
     if (!opened) co_return std::move(opened).error();
     co_return std::make_shared<client::PooledStream>(std::move(opened).value());
 }

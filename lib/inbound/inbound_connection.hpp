@@ -58,8 +58,8 @@ struct Connection {
     std::shared_ptr<client::PooledStream> stream;
     bool client_eof = false;
     io::TimePoint last_activity{};  // the client's FIN or the last bytes from the stream after it
-    bool ended = false;      // relay: one side failed or the stream ended
-    int running = 0;         // coroutines still using this connection
+    bool ended = false;             // relay: one side failed or the stream ended
+    int running = 0;                // coroutines still using this connection
     bool reported = false;
 
     // UDP ASSOCIATE.
@@ -89,8 +89,10 @@ io::Task<bool> send_to_client(Connection& c, std::span<const std::byte> data);
 
 // `early` (bytes the client sent along with its request, or a UDP-over-TCP header) leaves
 // with the stream's SYN. `wait`: return only once the server's SYNACK came.
-io::Task<Result<std::shared_ptr<client::PooledStream>>> open_through_pool(Connection& c, std::string host,
-                                                                          std::uint16_t port, Bytes early, bool wait);
+io::Task<Result<std::shared_ptr<client::PooledStream>>> open_through_pool(Connection& c,
+                                                                          std::string host,
+                                                                          std::uint16_t port,
+                                                                          Bytes early, bool wait);
 
 // Ends the connection's relay from any of its coroutines: the client socket is shut down,
 // the UDP waits cancelled, the stream closed.

@@ -31,8 +31,9 @@ constexpr auto kRequestTimeout = std::chrono::seconds(5);
 constexpr std::size_t kMaxHead = 8 * 1024;
 
 std::string response(int status, std::string_view content_type, const std::string& body) {
-    return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                       status, http_reason_phrase(status), content_type, body.size(), body);
+    return fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        status, http_reason_phrase(status), content_type, body.size(), body);
 }
 
 // The reply for one request head (the part before the blank line).
@@ -41,13 +42,18 @@ std::string answer(MetricsContext& context, std::string_view head) {
     const std::string_view line = head.substr(0, line_end);
     const auto first = line.find(' ');
     const auto second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-    if (second == std::string_view::npos) return http_error_response(400, "the request line is not \"GET /metrics HTTP/1.1\"");
+    if (second == std::string_view::npos)
+        return http_error_response(400, "the request line is not \"GET /metrics HTTP/1.1\"");
     const std::string_view method = line.substr(0, first);
     std::string_view path = line.substr(first + 1, second - first - 1);
-    if (const auto query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
-    if (path != "/metrics") return http_error_response(404, "not found; the metrics are at /metrics");
-    if (method != "GET" && method != "HEAD") return http_error_response(405, "only GET and HEAD are served");
-    std::string full = response(200, prometheus_content_type, format_prometheus_metrics(context.collect()));
+    if (const auto query = path.find('?'); query != std::string_view::npos)
+        path = path.substr(0, query);
+    if (path != "/metrics")
+        return http_error_response(404, "not found; the metrics are at /metrics");
+    if (method != "GET" && method != "HEAD")
+        return http_error_response(405, "only GET and HEAD are served");
+    std::string full =
+        response(200, prometheus_content_type, format_prometheus_metrics(context.collect()));
     if (method == "HEAD") full.resize(full.find("\r\n\r\n") + 4);
     return full;
 }
@@ -61,7 +67,8 @@ io::Task<void> serve(std::shared_ptr<MetricsContext> context, io::Socket socket)
     char chunk[2048];
     bool complete = false;
     while (head.size() <= kMaxHead) {
-        auto receive = io::recv(r, fd, chunk, sizeof chunk, deadline.remaining(), &context->scope->cancellation());
+        auto receive = io::recv(r, fd, chunk, sizeof chunk, deadline.remaining(),
+                                &context->scope->cancellation());
         auto n = co_await receive;
         if (!n || *n == 0) break;
         head.append(chunk, *n);
@@ -71,10 +78,11 @@ io::Task<void> serve(std::shared_ptr<MetricsContext> context, io::Socket socket)
         }
     }
     if (complete || head.size() > kMaxHead) {
-        const std::string reply =
-            complete ? answer(*context, head) : http_error_response(431, "the request head is too large");
-        (void)co_await io::send_all(r, fd, std::as_bytes(std::span<const char>(reply)), kRequestTimeout,
-                                    &context->scope->cancellation());
+        const std::string reply = complete
+                                      ? answer(*context, head)
+                                      : http_error_response(431, "the request head is too large");
+        (void)co_await io::send_all(r, fd, std::as_bytes(std::span<const char>(reply)),
+                                    kRequestTimeout, &context->scope->cancellation());
     }
     socket.shutdown(SHUT_WR);
     context->open_connections.erase(fd);
@@ -88,7 +96,8 @@ io::Task<void> accept_loop(std::shared_ptr<MetricsContext> context) {
         if (context->stopping) break;
         if (!accepted) {
             log::warn("[AnyTLS] metrics: accept failed: {}", accepted.error().text());
-            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100), &context->scope->cancellation());
+            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100),
+                                         &context->scope->cancellation());
             continue;
         }
         context->scope->spawn(serve(context, std::move(accepted).value()));

@@ -21,7 +21,8 @@ struct MetricsContext;
 class MetricsServer {
 public:
     // `collect` runs on the reactor thread for every scrape.
-    MetricsServer(io::Reactor& reactor, io::SocketAddress listen, std::function<std::vector<ProxyStats>()> collect);
+    MetricsServer(io::Reactor& reactor, io::SocketAddress listen,
+                  std::function<std::vector<ProxyStats>()> collect);
     ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;

@@ -30,7 +30,8 @@ struct ProxyStats {
 };
 
 // The content type the text is served with.
-inline constexpr std::string_view prometheus_content_type = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view prometheus_content_type =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 std::string format_prometheus_metrics(const std::vector<ProxyStats>& proxies);
 

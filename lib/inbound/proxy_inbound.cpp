@@ -46,7 +46,8 @@ io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
         if (!accepted) {
             log::warn("[AnyTLS] socks: accept failed: {}", accepted.error().text());
             // EMFILE and friends: give the system a moment instead of spinning.
-            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100), &context->scope->cancellation());
+            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100),
+                                         &context->scope->cancellation());
             continue;
         }
         ++context->accepted;
@@ -64,7 +65,8 @@ io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
 
 }  // namespace
 
-ProxyInbound::ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::SessionPool> pool, InboundOptions options)
+ProxyInbound::ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::SessionPool> pool,
+                           InboundOptions options)
     : context_(std::make_shared<InboundContext>()) {
     context_->reactor = &reactor;
     context_->proxy_address = pool->server_address();

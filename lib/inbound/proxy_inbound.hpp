@@ -40,9 +40,9 @@ namespace anytls::inbound {
 
 // What one connection did, for --verbose.
 struct ConnectionRecord {
-    std::string client;    // "127.0.0.1:51234"
-    std::string protocol;  // "socks5", "socks5-udp", "http-connect", "http"
-    std::string target;    // "example.com:443" (empty when the request never got that far)
+    std::string client;            // "127.0.0.1:51234"
+    std::string protocol;          // "socks5", "socks5-udp", "http-connect", "http"
+    std::string target;            // "example.com:443" (empty when the request never got that far)
     std::uint64_t bytes_up = 0;    // client -> target (payload bytes; datagrams for UDP)
     std::uint64_t bytes_down = 0;  // target -> client
     io::Duration duration{0};
@@ -73,7 +73,8 @@ struct InboundContext;
 
 class ProxyInbound {
 public:
-    ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::SessionPool> pool, InboundOptions options);
+    ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::SessionPool> pool,
+                 InboundOptions options);
     ~ProxyInbound();
     ProxyInbound(const ProxyInbound&) = delete;
     ProxyInbound& operator=(const ProxyInbound&) = delete;

@@ -24,15 +24,18 @@ Result<Socks5GreetingParse> parse_socks5_greeting(std::span<const std::uint8_t> 
     const std::size_t count = input[1];
     if (count == 0) return protocol_error("the SOCKS5 greeting offers no authentication method");
     if (input.size() < 2 + count) return out;
-    out.greeting.methods.assign(input.begin() + 2, input.begin() + 2 + static_cast<std::ptrdiff_t>(count));
+    out.greeting.methods.assign(input.begin() + 2,
+                                input.begin() + 2 + static_cast<std::ptrdiff_t>(count));
     out.consumed = 2 + count;
     out.status = ParseStatus::done;
     return out;
 }
 
 std::uint8_t choose_socks5_method(const Socks5Greeting& greeting, bool require_user_password) {
-    const std::uint8_t wanted = require_user_password ? socks5_method_user_password : socks5_method_none;
-    const bool offered = std::find(greeting.methods.begin(), greeting.methods.end(), wanted) != greeting.methods.end();
+    const std::uint8_t wanted =
+        require_user_password ? socks5_method_user_password : socks5_method_none;
+    const bool offered = std::find(greeting.methods.begin(), greeting.methods.end(), wanted) !=
+                         greeting.methods.end();
     return offered ? wanted : socks5_method_unacceptable;
 }
 
@@ -40,8 +43,8 @@ Result<Socks5CredentialsParse> parse_socks5_user_password(std::span<const std::u
     Socks5CredentialsParse out;
     if (input.empty()) return out;
     if (input[0] != socks5_user_password_version)
-        return protocol_error(fmt::format("username/password authentication version {} is not supported (only 1)",
-                                          input[0]));
+        return protocol_error(fmt::format(
+            "username/password authentication version {} is not supported (only 1)", input[0]));
     if (input.size() < 2) return out;
     const std::size_t user_length = input[1];
     if (user_length == 0) return protocol_error("the SOCKS5 username is empty");
@@ -73,7 +76,8 @@ bool credentials_match(const Socks5Credentials& given, const Socks5Credentials& 
     return user & password;
 }
 
-Result<Socks5RequestParse> parse_socks5_request(std::span<const std::uint8_t> input, bool* unsupported_address_type) {
+Result<Socks5RequestParse> parse_socks5_request(std::span<const std::uint8_t> input,
+                                                bool* unsupported_address_type) {
     if (unsupported_address_type) *unsupported_address_type = false;
     Socks5RequestParse out;
     if (input.empty()) return out;
@@ -83,9 +87,11 @@ Result<Socks5RequestParse> parse_socks5_request(std::span<const std::uint8_t> in
     // RSV (input[2]) "must be 0"; other values are ignored, as most servers do.
     auto address = proto::decode_socks_address(input.subspan(3));
     if (!address) {
-        if (unsupported_address_type && input.size() > 3 && input[3] != 0x01 && input[3] != 0x03 && input[3] != 0x04)
+        if (unsupported_address_type && input.size() > 3 && input[3] != 0x01 && input[3] != 0x03 &&
+            input[3] != 0x04)
             *unsupported_address_type = true;
-        return protocol_error(fmt::format("bad SOCKS5 request address: {}", address.error().text()));
+        return protocol_error(
+            fmt::format("bad SOCKS5 request address: {}", address.error().text()));
     }
     if (address->status == proto::SocksAddressDecode::Status::need_more) return out;
     out.request.command = input[1];
@@ -95,7 +101,8 @@ Result<Socks5RequestParse> parse_socks5_request(std::span<const std::uint8_t> in
     return out;
 }
 
-std::vector<std::uint8_t> socks5_reply_message(std::uint8_t reply, const proto::SocksAddress& bound) {
+std::vector<std::uint8_t> socks5_reply_message(std::uint8_t reply,
+                                               const proto::SocksAddress& bound) {
     std::vector<std::uint8_t> out{socks5_version, reply, 0x00};
     if (!proto::append_socks_address(out, bound)) {
         out.resize(3);
@@ -109,11 +116,14 @@ std::vector<std::uint8_t> socks5_failure_reply(std::uint8_t reply) {
 }
 
 Result<Socks5UdpDatagram> parse_socks5_udp_datagram(std::span<const std::uint8_t> datagram) {
-    if (datagram.size() < 4) return protocol_error("the SOCKS5 UDP datagram is shorter than its header");
+    if (datagram.size() < 4)
+        return protocol_error("the SOCKS5 UDP datagram is shorter than its header");
     Socks5UdpDatagram out;
     out.fragment = datagram[2];
     auto address = proto::decode_socks_address(datagram.subspan(3));
-    if (!address) return protocol_error(fmt::format("bad SOCKS5 UDP datagram address: {}", address.error().text()));
+    if (!address)
+        return protocol_error(
+            fmt::format("bad SOCKS5 UDP datagram address: {}", address.error().text()));
     if (address->status == proto::SocksAddressDecode::Status::need_more)
         return protocol_error("the SOCKS5 UDP datagram ends inside its address");
     out.address = std::move(address->address);
@@ -121,7 +131,8 @@ Result<Socks5UdpDatagram> parse_socks5_udp_datagram(std::span<const std::uint8_t
     return out;
 }
 
-Result<void> append_socks5_udp_header(std::vector<std::uint8_t>& out, const proto::SocksAddress& address) {
+Result<void> append_socks5_udp_header(std::vector<std::uint8_t>& out,
+                                      const proto::SocksAddress& address) {
     out.push_back(0);
     out.push_back(0);
     out.push_back(0);

@@ -97,7 +97,8 @@ Result<Socks5RequestParse> parse_socks5_request(std::span<const std::uint8_t> in
                                                 bool* unsupported_address_type = nullptr);
 
 // The reply to a request; `bound` is BND.ADDR/BND.PORT (0.0.0.0:0 when there is none).
-std::vector<std::uint8_t> socks5_reply_message(std::uint8_t reply, const proto::SocksAddress& bound);
+std::vector<std::uint8_t> socks5_reply_message(std::uint8_t reply,
+                                               const proto::SocksAddress& bound);
 // The reply for a failed request: 0.0.0.0:0 as the bound address.
 std::vector<std::uint8_t> socks5_failure_reply(std::uint8_t reply);
 
@@ -109,6 +110,7 @@ struct Socks5UdpDatagram {
 };
 Result<Socks5UdpDatagram> parse_socks5_udp_datagram(std::span<const std::uint8_t> datagram);
 // Appends RSV, FRAG=0 and the address: the header of a reply datagram.
-Result<void> append_socks5_udp_header(std::vector<std::uint8_t>& out, const proto::SocksAddress& address);
+Result<void> append_socks5_udp_header(std::vector<std::uint8_t>& out,
+                                      const proto::SocksAddress& address);
 
 }  // namespace anytls::inbound

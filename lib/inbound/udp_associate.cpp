@@ -25,7 +25,8 @@ io::Task<void> udp_client_to_stream(std::shared_ptr<Connection> c, io::SocketAdd
     std::vector<std::byte> buffer(io::max_udp_payload);
     Bytes packet;
     while (!c->ended) {
-        auto receive = io::receive_datagram(r, c->udp.fd(), buffer, io::Duration::zero(), c->udp_cancel.get());
+        auto receive =
+            io::receive_datagram(r, c->udp.fd(), buffer, io::Duration::zero(), c->udp_cancel.get());
         auto got = co_await receive;
         if (c->ended) break;
         if (!got) {
@@ -33,16 +34,19 @@ io::Task<void> udp_client_to_stream(std::shared_ptr<Connection> c, io::SocketAdd
             break;
         }
         if (got->truncated || !same_host(got->source, tcp_peer)) continue;  // not our client's
-        auto datagram = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buffer.data()), got->size);
+        auto datagram = std::span<const std::uint8_t>(
+            reinterpret_cast<const std::uint8_t*>(buffer.data()), got->size);
         auto header = parse_socks5_udp_datagram(datagram);
         if (!header || header->fragment != 0) continue;
         c->udp_client = got->source;
         packet.clear();
         auto payload = datagram.subspan(header->header_size);
         if (!proto::append_udp_over_tcp_packet(packet, false, &header->address, payload)) continue;
-        auto written = co_await c->stream->write(as_bytes(packet), c->context->options.write_timeout);
+        auto written =
+            co_await c->stream->write(as_bytes(packet), c->context->options.write_timeout);
         if (!written) {
-            if (!c->ended) fail(*c, fmt::format("writing to the stream failed: {}", written.error().text()));
+            if (!c->ended)
+                fail(*c, fmt::format("writing to the stream failed: {}", written.error().text()));
             break;
         }
         c->record.bytes_up += payload.size();
@@ -65,11 +69,13 @@ io::Task<void> udp_stream_to_client(std::shared_ptr<Connection> c) {
                 fail(*c, fmt::format("the stream failed: {}", n.error().text()));
             break;
         }
-        decoder.feed(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n));
+        decoder.feed(std::span<const std::uint8_t>(
+            reinterpret_cast<const std::uint8_t*>(buffer.data()), *n));
         for (;;) {
             auto next = decoder.next();
             if (!next) {
-                fail(*c, fmt::format("bad UDP-over-TCP data from the server: {}", next.error().text()));
+                fail(*c,
+                     fmt::format("bad UDP-over-TCP data from the server: {}", next.error().text()));
                 done = true;
                 break;
             }
@@ -113,7 +119,8 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
     if (local) {
         // The address the client reached us on, so that it can reach the relay socket too.
         io::SocketAddress udp_local = io::unmap_ipv4(*local);
-        if (auto any_port = io::SocketAddress::parse_numeric(udp_local.host_string(), 0)) udp_local = *any_port;
+        if (auto any_port = io::SocketAddress::parse_numeric(udp_local.host_string(), 0))
+            udp_local = *any_port;
         bound = io::UdpSocket::bind(udp_local);
     }
     if (!bound || !peer) {
@@ -130,8 +137,9 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
     Bytes header;
     (void)proto::append_udp_over_tcp_request(
         header, proto::UdpOverTcpRequest{false, proto::SocksAddress::from_ipv4({0, 0, 0, 0}, 0)});
-    auto opened = co_await open_through_pool(*c, std::string(proto::udp_over_tcp_host), 0, std::move(header),
-                                             c->context->options.reply_after_synack);
+    auto opened =
+        co_await open_through_pool(*c, std::string(proto::udp_over_tcp_host), 0, std::move(header),
+                                   c->context->options.reply_after_synack);
     if (!opened) {
         fail(*c, fmt::format("cannot open a UDP-over-TCP stream: {}",
                              open_failure_text(*c, opened.error(), proto::udp_over_tcp_host)));
@@ -147,9 +155,11 @@ io::Task<void> udp_associate(std::shared_ptr<Connection> c) {
         report(*c);
         co_return;
     }
-    auto bound_address = proto::SocksAddress::from_host(udp_address->host_string(), udp_address->port());
-    auto reply = socks5_reply_message(socks5_reply::succeeded,
-                                      bound_address ? *bound_address : proto::SocksAddress::from_ipv4({0, 0, 0, 0}, 0));
+    auto bound_address =
+        proto::SocksAddress::from_host(udp_address->host_string(), udp_address->port());
+    auto reply = socks5_reply_message(
+        socks5_reply::succeeded,
+        bound_address ? *bound_address : proto::SocksAddress::from_ipv4({0, 0, 0, 0}, 0));
     if (!co_await send_to_client(*c, as_bytes(reply))) {
         (void)co_await c->stream->close();
         report(*c);

@@ -27,10 +27,15 @@ public:
 // A clock that moves only when told to. Thread-safe.
 class ManualClock final : public Clock {
 public:
-    explicit ManualClock(TimePoint start = TimePoint{}) : now_ns_(start.time_since_epoch().count()) {}
-    TimePoint now() const override { return TimePoint{Duration{now_ns_.load(std::memory_order_acquire)}}; }
+    explicit ManualClock(TimePoint start = TimePoint{})
+        : now_ns_(start.time_since_epoch().count()) {}
+    TimePoint now() const override {
+        return TimePoint{Duration{now_ns_.load(std::memory_order_acquire)}};
+    }
     void advance(Duration d) { now_ns_.fetch_add(d.count(), std::memory_order_acq_rel); }
-    void set(TimePoint t) { now_ns_.store(t.time_since_epoch().count(), std::memory_order_release); }
+    void set(TimePoint t) {
+        now_ns_.store(t.time_since_epoch().count(), std::memory_order_release);
+    }
 
 private:
     std::atomic<Duration::rep> now_ns_;

@@ -35,9 +35,9 @@ struct IoOperation {
     // result becomes -ETIMEDOUT.
     Duration timeout{0};
     CancellationSource* cancel_source = nullptr;  // optional, set before starting
-    void* context = nullptr;  // free for prepare/on_complete functions
+    void* context = nullptr;                      // free for prepare/on_complete functions
 
-    int result = 0;          // the CQE's res: >= 0 or -errno (after timeout/cancel mapping)
+    int result = 0;  // the CQE's res: >= 0 or -errno (after timeout/cancel mapping)
     unsigned cqe_flags = 0;
 
     // Reactor bookkeeping.
@@ -45,7 +45,7 @@ struct IoOperation {
     State state = State::idle;
     bool cancel_requested = false;
     __kernel_timespec timeout_spec{};
-    IoOperation* next = nullptr;  // pending queue / cancel queue link
+    IoOperation* next = nullptr;         // pending queue / cancel queue link
     IoOperation* cancel_prev = nullptr;  // CancellationSource registration list
     IoOperation* cancel_next = nullptr;
 };

@@ -148,8 +148,10 @@ void Reactor::start(IoOperation& op) {
     }
     if (pending_head_ == nullptr && try_submit(op)) return;
     op.state = IoOperation::State::pending;
-    if (pending_tail_) pending_tail_->next = &op;
-    else pending_head_ = &op;
+    if (pending_tail_)
+        pending_tail_->next = &op;
+    else
+        pending_head_ = &op;
     pending_tail_ = &op;
     ++pending_count_;
 }
@@ -206,12 +208,15 @@ void Reactor::flush_pending() {
 
 void Reactor::complete(IoOperation& op) {
     if (op.cancel_source) op.cancel_source->detach(op);
-    if (op.on_complete) op.on_complete(op);
-    else ready_.push_back(op.waiter);
+    if (op.on_complete)
+        op.on_complete(op);
+    else
+        ready_.push_back(op.waiter);
 }
 
 void Reactor::handle_completion(io_uring_cqe* cqe) {
-    if (cqe->user_data == LIBURING_UDATA_TIMEOUT) return;  // liburing's own wait timeout (old kernels)
+    if (cqe->user_data == LIBURING_UDATA_TIMEOUT)
+        return;  // liburing's own wait timeout (old kernels)
     auto* op = static_cast<IoOperation*>(io_uring_cqe_get_data(cqe));
     const bool more = cqe->flags & IORING_CQE_F_MORE;
     if (!more) --in_flight_cqes_;
@@ -398,8 +403,10 @@ void CancellationSource::add_hook(CancelHook& hook) {
 
 void CancellationSource::remove_hook(CancelHook& hook) {
     if (!hook.linked) return;
-    if (hook.prev) hook.prev->next = hook.next;
-    else hooks_ = hook.next;
+    if (hook.prev)
+        hook.prev->next = hook.next;
+    else
+        hooks_ = hook.next;
     if (hook.next) hook.next->prev = hook.prev;
     hook.prev = hook.next = nullptr;
     hook.linked = false;
@@ -413,8 +420,10 @@ void CancellationSource::attach(IoOperation& op) {
 }
 
 void CancellationSource::detach(IoOperation& op) {
-    if (op.cancel_prev) op.cancel_prev->cancel_next = op.cancel_next;
-    else if (head_ == &op) head_ = op.cancel_next;
+    if (op.cancel_prev)
+        op.cancel_prev->cancel_next = op.cancel_next;
+    else if (head_ == &op)
+        head_ = op.cancel_next;
     if (op.cancel_next) op.cancel_next->cancel_prev = op.cancel_prev;
     op.cancel_prev = op.cancel_next = nullptr;
 }

@@ -60,7 +60,8 @@ private:
         void await_suspend(std::coroutine_handle<> h) {
             signal->waiter_ = h;
             if (timeout > io::Duration::zero()) {
-                signal->reactor_->arm_timer(signal->timer_, io::SteadyClock::instance().now() + timeout);
+                signal->reactor_->arm_timer(signal->timer_,
+                                            io::SteadyClock::instance().now() + timeout);
             }
             if (cancel) {
                 signal->cancel_ = cancel;

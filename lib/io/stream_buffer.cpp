@@ -58,9 +58,11 @@ void StreamBuffer::close_consumer() {
     room_.notify();
 }
 
-io::Task<Result<std::size_t>> StreamBuffer::read(std::span<std::byte> buffer, io::Duration timeout) {
+io::Task<Result<std::size_t>> StreamBuffer::read(std::span<std::byte> buffer,
+                                                 io::Duration timeout) {
     if (buffer.empty()) co_return std::size_t{0};
-    const io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
+    const io::Deadline deadline =
+        timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
     while (buffered_ == 0 && !ended() && !consumer_closed_) {
         waiting_reader_ = buffer;  // handed_to_reader_ is 0 outside a wait
         bool woken = co_await readable_.wait(deadline.remaining());

@@ -66,7 +66,7 @@ private:
     bool consumer_closed_ = false;
     std::optional<Error> error_;
     std::span<std::byte> waiting_reader_;  // the buffer of a read() waiting on an empty buffer
-    std::size_t handed_to_reader_ = 0;      // bytes push() copied into waiting_reader_
+    std::size_t handed_to_reader_ = 0;     // bytes push() copied into waiting_reader_
     Signal readable_;
     Signal room_;
 };

@@ -24,7 +24,8 @@ Error errno_error(int code, std::string_view what) {
 }
 
 std::string_view strip_brackets(std::string_view host) {
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        return host.substr(1, host.size() - 2);
     return host;
 }
 
@@ -79,17 +80,21 @@ SocketAddress SocketAddress::from_sockaddr(const sockaddr* sa, socklen_t len) {
 }
 
 std::uint16_t SocketAddress::port() const {
-    if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-    if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    if (family() == AF_INET)
+        return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+    if (family() == AF_INET6)
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
     return 0;
 }
 
 std::string SocketAddress::host_string() const {
     char buf[INET6_ADDRSTRLEN] = {};
     if (family() == AF_INET) {
-        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof(buf));
+        ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
+                    sizeof(buf));
     } else if (family() == AF_INET6) {
-        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof(buf));
+        ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
+                    sizeof(buf));
     }
     return buf;
 }
@@ -122,15 +127,18 @@ void Socket::shutdown(int how) {
 
 Result<void> Socket::set_nodelay(bool on) {
     int v = on ? 1 : 0;
-    if (::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0) return errno_error(errno, "TCP_NODELAY");
+    if (::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0)
+        return errno_error(errno, "TCP_NODELAY");
     return {};
 }
 
 Result<void> Socket::set_keepalive(Duration idle) {
     int on = idle > Duration::zero() ? 1 : 0;
-    if (::setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0) return errno_error(errno, "SO_KEEPALIVE");
+    if (::setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
+        return errno_error(errno, "SO_KEEPALIVE");
     if (!on) return {};
-    int secs = static_cast<int>(std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(idle).count()));
+    int secs = static_cast<int>(
+        std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(idle).count()));
     int count = 3;
     if (::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs)) != 0 ||
         ::setsockopt(fd_, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs)) != 0 ||
@@ -142,13 +150,15 @@ Result<void> Socket::set_keepalive(Duration idle) {
 
 Result<SocketAddress> Socket::local_address() const {
     SocketAddress a;
-    if (::getsockname(fd_, a.get_mutable(), a.length_ptr()) != 0) return errno_error(errno, "getsockname");
+    if (::getsockname(fd_, a.get_mutable(), a.length_ptr()) != 0)
+        return errno_error(errno, "getsockname");
     return a;
 }
 
 Result<SocketAddress> Socket::peer_address() const {
     SocketAddress a;
-    if (::getpeername(fd_, a.get_mutable(), a.length_ptr()) != 0) return errno_error(errno, "getpeername");
+    if (::getpeername(fd_, a.get_mutable(), a.length_ptr()) != 0)
+        return errno_error(errno, "getpeername");
     return a;
 }
 
@@ -235,7 +245,8 @@ void resolve_blocking(ResolveState& st) {
     std::string port = std::to_string(st.port);
     int rc = ::getaddrinfo(st.host.c_str(), port.c_str(), &hints, &list);
     if (rc != 0) {
-        st.result = make_error(-EHOSTUNREACH, "cannot resolve '" + st.host + "': " + ::gai_strerror(rc));
+        st.result =
+            make_error(-EHOSTUNREACH, "cannot resolve '" + st.host + "': " + ::gai_strerror(rc));
         return;
     }
     std::vector<SocketAddress> out;
@@ -243,8 +254,10 @@ void resolve_blocking(ResolveState& st) {
         out.push_back(SocketAddress::from_sockaddr(ai->ai_addr, ai->ai_addrlen));
     }
     ::freeaddrinfo(list);
-    if (out.empty()) st.result = make_error(-EHOSTUNREACH, "no addresses for '" + st.host + "'");
-    else st.result = std::move(out);
+    if (out.empty())
+        st.result = make_error(-EHOSTUNREACH, "no addresses for '" + st.host + "'");
+    else
+        st.result = std::move(out);
 }
 
 struct ResolveAwaiter {
@@ -281,7 +294,8 @@ struct ResolveAwaiter {
             }
         } catch (const std::exception& e) {
             state->reactor->end_external();
-            state->result = make_error(-EAGAIN, std::string("cannot start resolver thread: ") + e.what());
+            state->result =
+                make_error(-EAGAIN, std::string("cannot start resolver thread: ") + e.what());
             return false;
         }
         return true;
@@ -301,7 +315,8 @@ Task<Result<std::vector<SocketAddress>>> resolve(Reactor& r, std::string host, s
     state->reactor = &r;
     state->host = std::move(host);
     state->port = port;
-    if (cancel && cancel->cancelled()) co_return make_error(-ECANCELED, "resolving '" + state->host + "': cancelled");
+    if (cancel && cancel->cancelled())
+        co_return make_error(-ECANCELED, "resolving '" + state->host + "': cancelled");
     state->cancel = cancel;
     // A named awaiter: g++ 12 destroys a braced temporary inside `co_return co_await` twice.
     ResolveAwaiter awaiter{std::move(state)};
@@ -331,7 +346,8 @@ Task<Result<Socket>> tcp_connect(Reactor& r, std::string host, std::uint16_t por
     if (!addresses) co_return std::move(addresses).error();
     Error last = make_error(-EHOSTUNREACH);
     for (const SocketAddress& a : *addresses) {
-        if (deadline.expired()) co_return make_error(-ETIMEDOUT, "connect to " + host + ": timed out");
+        if (deadline.expired())
+            co_return make_error(-ETIMEDOUT, "connect to " + host + ": timed out");
         auto s = co_await tcp_connect(r, a, deadline.remaining(), cancel);
         if (s) co_return s;
         last = std::move(s).error();

@@ -62,7 +62,11 @@ public:
 
     int fd() const { return fd_; }
     bool valid() const { return fd_ >= 0; }
-    int release() { int fd = fd_; fd_ = -1; return fd; }
+    int release() {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
     void close();
     // shutdown(2): SHUT_WR sends a FIN; SHUT_RDWR also wakes this side's pending reads.
     void shutdown(int how = SHUT_RDWR);
@@ -81,7 +85,10 @@ class RecvOperation : public OperationAwaiter {
 public:
     RecvOperation(Reactor& r, int fd, void* buffer, std::size_t length, Duration timeout,
                   CancellationSource* cancel)
-        : OperationAwaiter(r, &prepare_recv, timeout, cancel), fd_(fd), buffer_(buffer), length_(length) {}
+        : OperationAwaiter(r, &prepare_recv, timeout, cancel),
+          fd_(fd),
+          buffer_(buffer),
+          length_(length) {}
     Result<std::size_t> await_resume() const;
 
 private:
@@ -96,7 +103,10 @@ class SendOperation : public OperationAwaiter {
 public:
     SendOperation(Reactor& r, int fd, const void* buffer, std::size_t length, Duration timeout,
                   CancellationSource* cancel)
-        : OperationAwaiter(r, &prepare_send, timeout, cancel), fd_(fd), buffer_(buffer), length_(length) {}
+        : OperationAwaiter(r, &prepare_send, timeout, cancel),
+          fd_(fd),
+          buffer_(buffer),
+          length_(length) {}
     Result<std::size_t> await_resume() const;
 
 private:
@@ -143,7 +153,10 @@ public:
 
     const SocketAddress& address() const { return address_; }  // with the bound port
     int fd() const { return socket_.fd(); }
-    void close() { socket_.shutdown(); socket_.close(); }
+    void close() {
+        socket_.shutdown();
+        socket_.close();
+    }
 
     class AcceptOperation : public OperationAwaiter {
     public:

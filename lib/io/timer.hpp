@@ -32,7 +32,8 @@ private:
     __kernel_timespec spec_{};
 };
 
-inline SleepOperation sleep_for(Reactor& reactor, Duration d, CancellationSource* cancel = nullptr) {
+inline SleepOperation sleep_for(Reactor& reactor, Duration d,
+                                CancellationSource* cancel = nullptr) {
     return SleepOperation(reactor, d, cancel);
 }
 

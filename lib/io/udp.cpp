@@ -46,7 +46,8 @@ Result<UdpSocket> UdpSocket::bind(const SocketAddress& local) {
             ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
         }
     }
-    if (::bind(fd, local.get(), local.length()) != 0) return errno_error(errno, "bind udp " + local.to_string());
+    if (::bind(fd, local.get(), local.length()) != 0)
+        return errno_error(errno, "bind udp " + local.to_string());
     return s;
 }
 
@@ -88,7 +89,8 @@ Result<SocketAddress> UdpSocket::adapt(const SocketAddress& address) const {
     if (family_ == AF_INET && address.family() == AF_INET6) {
         SocketAddress unmapped = unmap_ipv4(address);
         if (unmapped.family() == AF_INET) return unmapped;
-        return make_error(-EAFNOSUPPORT, "cannot send to " + address.to_string() + " from an IPv4-only socket");
+        return make_error(-EAFNOSUPPORT,
+                          "cannot send to " + address.to_string() + " from an IPv4-only socket");
     }
     return make_error(-EAFNOSUPPORT, "unsupported address family");
 }
@@ -138,7 +140,8 @@ void ReceiveDatagramOperation::prepare_receive(IoOperation& op, io_uring_sqe* sq
 }
 
 Result<ReceivedDatagram> ReceiveDatagramOperation::await_resume() const {
-    if (result < 0) return make_error(result, std::string("udp receive: ") + std::strerror(-result));
+    if (result < 0)
+        return make_error(result, std::string("udp receive: ") + std::strerror(-result));
     ReceivedDatagram datagram;
     datagram.size = static_cast<std::size_t>(result);
     datagram.source = SocketAddress::from_sockaddr(source_.get(), message_.msg_namelen);

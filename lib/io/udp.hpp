@@ -69,8 +69,9 @@ SocketAddress unmap_ipv4(const SocketAddress& address);
 class SendDatagramOperation : public OperationAwaiter {
 public:
     // destination null: the connected peer.
-    SendDatagramOperation(Reactor& r, int fd, std::span<const std::byte> payload, const SocketAddress* destination,
-                          Duration timeout, CancellationSource* cancel);
+    SendDatagramOperation(Reactor& r, int fd, std::span<const std::byte> payload,
+                          const SocketAddress* destination, Duration timeout,
+                          CancellationSource* cancel);
     SendDatagramOperation(const SendDatagramOperation&) = delete;
     SendDatagramOperation& operator=(const SendDatagramOperation&) = delete;
     Result<std::size_t> await_resume() const;
@@ -84,9 +85,9 @@ private:
 };
 
 struct ReceivedDatagram {
-    std::size_t size = 0;      // bytes stored in the buffer
-    SocketAddress source;      // the sender, as the socket reports it
-    bool truncated = false;    // the datagram was larger than the buffer (MSG_TRUNC)
+    std::size_t size = 0;    // bytes stored in the buffer
+    SocketAddress source;    // the sender, as the socket reports it
+    bool truncated = false;  // the datagram was larger than the buffer (MSG_TRUNC)
 };
 
 // co_await receive_datagram(...): one datagram with its sender, or an error.
@@ -108,13 +109,15 @@ private:
 
 // Sends one datagram to `destination` (sendmsg). timeout zero: no limit.
 inline SendDatagramOperation send_datagram(Reactor& r, int fd, std::span<const std::byte> payload,
-                                           const SocketAddress& destination, Duration timeout = Duration{0},
+                                           const SocketAddress& destination,
+                                           Duration timeout = Duration{0},
                                            CancellationSource* cancel = nullptr) {
     return SendDatagramOperation(r, fd, payload, &destination, timeout, cancel);
 }
 // Sends one datagram to the connected peer.
 inline SendDatagramOperation send_datagram(Reactor& r, int fd, std::span<const std::byte> payload,
-                                           Duration timeout = Duration{0}, CancellationSource* cancel = nullptr) {
+                                           Duration timeout = Duration{0},
+                                           CancellationSource* cancel = nullptr) {
     return SendDatagramOperation(r, fd, payload, nullptr, timeout, cancel);
 }
 // Receives one datagram (recvmsg). timeout zero: no limit.

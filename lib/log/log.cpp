@@ -21,12 +21,18 @@ void default_sink(Level level, std::string_view message) {
 
 std::string_view level_name(Level level) {
     switch (level) {
-        case Level::error: return "ERROR";
-        case Level::warn: return "WARN";
-        case Level::info: return "INFO";
-        case Level::debug: return "DEBUG";
-        case Level::trace: return "TRACE";
-        case Level::off: return "OFF";
+        case Level::error:
+            return "ERROR";
+        case Level::warn:
+            return "WARN";
+        case Level::info:
+            return "INFO";
+        case Level::debug:
+            return "DEBUG";
+        case Level::trace:
+            return "TRACE";
+        case Level::off:
+            return "OFF";
     }
     return "?";
 }
@@ -46,8 +52,10 @@ void write(Level level, std::string_view message) {
         std::lock_guard lock(g_sink_mutex);
         sink = g_sink;
     }
-    if (sink) sink(level, message);
-    else default_sink(level, message);
+    if (sink)
+        sink(level, message);
+    else
+        default_sink(level, message);
 }
 
 }  // namespace anytls::log

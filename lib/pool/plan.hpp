@@ -51,7 +51,8 @@ struct ProactiveCounts {
 };
 
 struct Plan {
-    std::vector<SessionToClose> close;  // step-1 closes in walk order, then step-2 closes oldest first
+    std::vector<SessionToClose>
+        close;  // step-1 closes in walk order, then step-2 closes oldest first
     IdleCleanupCounts idle;
     AgeCleanupCounts age;
     ProactiveCounts proactive;
@@ -68,6 +69,7 @@ struct Plan {
 std::string idle_cleanup_line(const IdleCleanupCounts& counts);
 std::string age_cleanup_line(const AgeCleanupCounts& counts);
 std::string proactive_line(const ProactiveCounts& counts);
-std::string created_proactive_session_line(std::uint64_t seq);  // "[AnyTLS] Created proactive session #145"
+std::string created_proactive_session_line(
+    std::uint64_t seq);  // "[AnyTLS] Created proactive session #145"
 
 }  // namespace anytls::pool

@@ -14,14 +14,17 @@ bool is_past_lifetime(const SessionInfo& session, TimePoint now) {
     return session.lifetime.count() > 0 && now - session.created_at > session.lifetime;
 }
 
-Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSettings& settings, TimePoint now) {
+Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSettings& settings,
+                  TimePoint now) {
     Plan plan;
 
     std::vector<const SessionInfo*> idle;
     int in_flight = 0;
     for (const SessionInfo& session : sessions) {
-        if (session.state == PoolSessionState::idle) idle.push_back(&session);
-        else if (session.state == PoolSessionState::creating) ++in_flight;
+        if (session.state == PoolSessionState::idle)
+            idle.push_back(&session);
+        else if (session.state == PoolSessionState::creating)
+            ++in_flight;
     }
 
     // Step 1: idle cleanup, newest -> oldest, the order in which sessions are reused
@@ -31,7 +34,8 @@ Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSetti
     // (mihomo uses min-idle-session alone; see docs/DESIGN.md, "The cleanup cycle"). Unlike mihomo,
     // a protected session keeps its idle-since: the snapshot is read-only, and a session kept by
     // the floor is still timed out, so it is counted as found each cycle.
-    std::sort(idle.begin(), idle.end(), [](const SessionInfo* a, const SessionInfo* b) { return a->seq > b->seq; });
+    std::sort(idle.begin(), idle.end(),
+              [](const SessionInfo* a, const SessionInfo* b) { return a->seq > b->seq; });
     const int floor = std::max(settings.min_idle_session, settings.ensure_idle_session);
     int kept = 0;
     std::vector<const SessionInfo*> remaining;
@@ -69,7 +73,8 @@ Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSetti
     plan.age.found = static_cast<int>(aged.size());
     plan.age.closing = std::min(plan.age.found, may_close);
     plan.age.kept_protected = plan.age.found - plan.age.closing;
-    for (int i = 0; i < plan.age.closing; ++i) plan.close.push_back({aged[static_cast<std::size_t>(i)]->seq, CloseReason::age});
+    for (int i = 0; i < plan.age.closing; ++i)
+        plan.close.push_back({aged[static_cast<std::size_t>(i)]->seq, CloseReason::age});
 
     // Step 3: proactive creation. In-flight creations count toward the target, so a cycle
     // that runs while handshakes are pending never overshoots it.
@@ -93,8 +98,8 @@ Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSetti
     return plan;
 }
 
-StreamEndDecision on_stream_end(const SessionInfo& session, const config::PoolSettings& settings, int idle_count,
-                                TimePoint now) {
+StreamEndDecision on_stream_end(const SessionInfo& session, const config::PoolSettings& settings,
+                                int idle_count, TimePoint now) {
     StreamEndDecision decision;
     if (!settings.session_reuse) {
         decision.action = StreamEndAction::close_no_reuse;
@@ -102,8 +107,10 @@ StreamEndDecision on_stream_end(const SessionInfo& session, const config::PoolSe
     }
     if (is_past_lifetime(session, now)) {
         // Same rule as step 2: closing it leaves idle_count idle sessions.
-        if (idle_count >= settings.min_idle_session_for_age) decision.action = StreamEndAction::close_aged;
-        else decision.age_protected = true;
+        if (idle_count >= settings.min_idle_session_for_age)
+            decision.action = StreamEndAction::close_aged;
+        else
+            decision.age_protected = true;
     }
     return decision;
 }

@@ -30,7 +30,8 @@ bool is_past_lifetime(const SessionInfo& session, TimePoint now);
 //  3. Proactive: deficit = ensure-idle-session - (idle left + creating); start
 //     min(deficit, ensure-idle-session-create-rate) creations (rate 0 = no limit).
 // Busy sessions are never closed here (see on_stream_end).
-Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSettings& settings, TimePoint now);
+Plan plan_cleanup(std::span<const SessionInfo> sessions, const config::PoolSettings& settings,
+                  TimePoint now);
 
 enum class StreamEndAction {
     return_to_idle,  // back to the pool, idle since now
@@ -48,7 +49,7 @@ struct StreamEndDecision {
 // lifetime it is closed when its stream ends, under the same protection as step 2 — closed only if
 // at least min-idle-session-for-age idle sessions remain without it. `idle_count` is the number of
 // idle sessions in the pool now, not counting this one.
-StreamEndDecision on_stream_end(const SessionInfo& session, const config::PoolSettings& settings, int idle_count,
-                                TimePoint now);
+StreamEndDecision on_stream_end(const SessionInfo& session, const config::PoolSettings& settings,
+                                int idle_count, TimePoint now);
 
 }  // namespace anytls::pool

@@ -24,9 +24,9 @@ struct SessionInfo {
     // Per-client sequence number, from 1; higher = newer (docs/DESIGN.md, "The session pool").
     std::uint64_t seq = 0;
     PoolSessionState state = PoolSessionState::idle;
-    TimePoint created_at{};      // when the session became usable (handshake done)
-    TimePoint idle_since{};      // when it last became idle; meaningful for idle sessions only
-    Duration lifetime{0};        // drawn once at creation by draw_lifetime(); 0 = no age limit
+    TimePoint created_at{};  // when the session became usable (handshake done)
+    TimePoint idle_since{};  // when it last became idle; meaningful for idle sessions only
+    Duration lifetime{0};    // drawn once at creation by draw_lifetime(); 0 = no age limit
 };
 
 }  // namespace anytls::pool

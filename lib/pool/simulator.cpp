@@ -28,7 +28,8 @@ std::uint64_t expected_work_steps(const SimulatorOptions& options, Duration dura
     if (traffic.model == TrafficModel::steady && traffic.streams_per_second > 0) {
         streams = traffic.streams_per_second * std::chrono::duration<double>(duration).count();
         arrivals = streams;
-    } else if (traffic.model == TrafficModel::bursty && traffic.burst_size > 0 && traffic.burst_period.count() > 0) {
+    } else if (traffic.model == TrafficModel::bursty && traffic.burst_size > 0 &&
+               traffic.burst_period.count() > 0) {
         arrivals = static_cast<double>(duration / traffic.burst_period);
         streams = arrivals * traffic.burst_size;
     }
@@ -50,7 +51,8 @@ PoolSimulator::PoolSimulator(SimulatorOptions options)
     if (traffic.model == TrafficModel::steady && traffic.streams_per_second > 0) {
         std::exponential_distribution<double> gap(traffic.streams_per_second);
         next_steady_arrival_ = start_ + seconds_to_duration(gap(engine_));
-    } else if (traffic.model == TrafficModel::bursty && traffic.burst_size > 0 && traffic.burst_period.count() > 0) {
+    } else if (traffic.model == TrafficModel::bursty && traffic.burst_size > 0 &&
+               traffic.burst_period.count() > 0) {
         next_burst_ = start_ + traffic.burst_period;
     }
     next_heartbeat_wake_ = kNever;
@@ -132,7 +134,8 @@ std::vector<SessionInfo> PoolSimulator::snapshot() const {
     std::vector<SessionInfo> out;
     out.reserve(sessions_.size());
     for (const auto& [seq, session] : sessions_) out.push_back(session.info);
-    std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) { return a.seq < b.seq; });
+    std::sort(out.begin(), out.end(),
+              [](const SessionInfo& a, const SessionInfo& b) { return a.seq < b.seq; });
     return out;
 }
 
@@ -150,9 +153,15 @@ void PoolSimulator::advance_to(TimePoint target) {
             const Event event = events_.top();
             events_.pop();
             switch (event.kind) {
-                case Event::Kind::creation_done: creation_done(event.seq); break;
-                case Event::Kind::stream_end: stream_end(event.seq); break;
-                case Event::Kind::outage_start: outage_start(); break;
+                case Event::Kind::creation_done:
+                    creation_done(event.seq);
+                    break;
+                case Event::Kind::stream_end:
+                    stream_end(event.seq);
+                    break;
+                case Event::Kind::outage_start:
+                    outage_start();
+                    break;
             }
         } else if (next_heartbeat_wake_ == next) {
             run_heartbeats();
@@ -163,7 +172,9 @@ void PoolSimulator::advance_to(TimePoint target) {
     }
 }
 
-TimePoint PoolSimulator::next_arrival() const { return std::min(next_steady_arrival_, next_burst_); }
+TimePoint PoolSimulator::next_arrival() const {
+    return std::min(next_steady_arrival_, next_burst_);
+}
 
 void PoolSimulator::arrive() {
     const TrafficOptions& traffic = options_.traffic;
@@ -322,8 +333,12 @@ void PoolSimulator::set_state(std::uint64_t seq, SimSession& session, PoolSessio
             idle_.insert(seq);
             quiet_.emplace(std::max(session.info.idle_since, session.last_heartbeat), seq);
             break;
-        case PoolSessionState::creating: creating_.insert(seq); break;
-        case PoolSessionState::busy: ++busy_; break;
+        case PoolSessionState::creating:
+            creating_.insert(seq);
+            break;
+        case PoolSessionState::busy:
+            ++busy_;
+            break;
     }
 }
 
@@ -333,8 +348,12 @@ void PoolSimulator::forget_state(std::uint64_t seq, const SimSession& session) {
             idle_.erase(seq);
             quiet_.erase({std::max(session.info.idle_since, session.last_heartbeat), seq});
             break;
-        case PoolSessionState::creating: creating_.erase(seq); break;
-        case PoolSessionState::busy: --busy_; break;
+        case PoolSessionState::creating:
+            creating_.erase(seq);
+            break;
+        case PoolSessionState::busy:
+            --busy_;
+            break;
     }
 }
 
@@ -343,7 +362,8 @@ void PoolSimulator::schedule(TimePoint at, Event::Kind kind, std::uint64_t seq) 
 }
 
 Duration PoolSimulator::draw_stream_duration() {
-    const double mean = std::chrono::duration<double>(options_.traffic.mean_stream_duration).count();
+    const double mean =
+        std::chrono::duration<double>(options_.traffic.mean_stream_duration).count();
     if (mean <= 0) return Duration{0};
     std::exponential_distribution<double> length(1.0 / mean);
     return seconds_to_duration(length(engine_));

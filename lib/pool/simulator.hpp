@@ -44,10 +44,10 @@ enum class TrafficModel {
 
 struct TrafficOptions {
     TrafficModel model = TrafficModel::idle;
-    double streams_per_second = 0.2;                            // steady
-    Duration mean_stream_duration = std::chrono::seconds(10);   // steady and bursty; exponential
-    int burst_size = 20;                                        // bursty
-    Duration burst_period = std::chrono::minutes(5);            // bursty; first burst one period in
+    double streams_per_second = 0.2;                           // steady
+    Duration mean_stream_duration = std::chrono::seconds(10);  // steady and bursty; exponential
+    int burst_size = 20;                                       // bursty
+    Duration burst_period = std::chrono::minutes(5);           // bursty; first burst one period in
 };
 
 // The server is down from `start` (since the simulation's start) for `length`.
@@ -67,26 +67,26 @@ struct SimulatorOptions {
 
 // The state right after one cleanup cycle, and what happened since the previous one.
 struct CycleRecord {
-    double t_s = 0;                 // virtual time of the cycle, seconds since the start
-    int idle = 0;                   // sessions after the plan was applied
+    double t_s = 0;  // virtual time of the cycle, seconds since the start
+    int idle = 0;    // sessions after the plan was applied
     int busy = 0;
-    int creating = 0;               // in flight, including the ones this cycle started
-    int created = 0;                // creations started since the previous record, this cycle's included
-    int created_on_demand = 0;      // of those, started because a stream found no idle session
-    int closed_idle = 0;            // this cycle, step 1
-    int closed_age = 0;             // this cycle, step 2
-    int closed_at_stream_end = 0;   // since the previous record: aged or session-reuse = false
-    int protected_idle = 0;         // this cycle, step 1
-    int protected_age = 0;          // this cycle, step 2
-    int streams = 0;                // streams opened since the previous record
-    int creation_failures = 0;      // since the previous record: creations that met a down server
-    int failed_streams = 0;         // since the previous record: waited for a creation that failed
-    int closed_outage = 0;          // since the previous record: died when the server went down
-    int heartbeats = 0;             // since the previous record: probes sent to idle sessions
-    int consecutive_failures = 0;   // after this cycle, as CreationBackoff counts them
-    double backoff_s = 0;           // after this cycle: the hold-back the failures in a row earn
-    double backoff_left_s = 0;  // after this cycle: how long proactive creation still holds back
-    bool server_down = false;       // at this cycle's instant
+    int creating = 0;  // in flight, including the ones this cycle started
+    int created = 0;   // creations started since the previous record, this cycle's included
+    int created_on_demand = 0;     // of those, started because a stream found no idle session
+    int closed_idle = 0;           // this cycle, step 1
+    int closed_age = 0;            // this cycle, step 2
+    int closed_at_stream_end = 0;  // since the previous record: aged or session-reuse = false
+    int protected_idle = 0;        // this cycle, step 1
+    int protected_age = 0;         // this cycle, step 2
+    int streams = 0;               // streams opened since the previous record
+    int creation_failures = 0;     // since the previous record: creations that met a down server
+    int failed_streams = 0;        // since the previous record: waited for a creation that failed
+    int closed_outage = 0;         // since the previous record: died when the server went down
+    int heartbeats = 0;            // since the previous record: probes sent to idle sessions
+    int consecutive_failures = 0;  // after this cycle, as CreationBackoff counts them
+    double backoff_s = 0;          // after this cycle: the hold-back the failures in a row earn
+    double backoff_left_s = 0;     // after this cycle: how long proactive creation still holds back
+    bool server_down = false;      // at this cycle's instant
     std::vector<std::string> log_lines;  // the cycle's debug lines (plan.hpp), and any since
 };
 
@@ -136,7 +136,7 @@ private:
     struct SimSession {
         SessionInfo info;
         TimePoint last_heartbeat{};
-        bool waiting_stream = false;   // created on demand: busy as soon as it is ready
+        bool waiting_stream = false;  // created on demand: busy as soon as it is ready
         Duration waiting_stream_duration{0};
     };
     struct Event {

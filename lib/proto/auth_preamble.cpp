@@ -18,7 +18,8 @@ void append_auth_preamble(std::vector<std::uint8_t>& out, const PasswordHash& ha
     out.insert(out.end(), padding_length, std::uint8_t{0});
 }
 
-std::vector<std::uint8_t> build_auth_preamble(const PasswordHash& hash, std::uint16_t padding_length) {
+std::vector<std::uint8_t> build_auth_preamble(const PasswordHash& hash,
+                                              std::uint16_t padding_length) {
     std::vector<std::uint8_t> out;
     append_auth_preamble(out, hash, padding_length);
     return out;
@@ -30,21 +31,25 @@ namespace {
 // from turning the loop into an early-exit comparison.
 std::uint8_t equal_mask(const PasswordHash& a, const PasswordHash& b) {
     volatile std::uint8_t diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
+    for (std::size_t i = 0; i < a.size(); ++i)
+        diff = static_cast<std::uint8_t>(diff | (a[i] ^ b[i]));
     // diff == 0 -> 1, else 0, without a branch: (diff - 1) has bit 8 set only when diff == 0.
     return static_cast<std::uint8_t>(((static_cast<unsigned>(diff) - 1u) >> 8) & 1u);
 }
 
 }  // namespace
 
-bool password_hashes_equal(const PasswordHash& a, const PasswordHash& b) { return equal_mask(a, b) == 1; }
+bool password_hashes_equal(const PasswordHash& a, const PasswordHash& b) {
+    return equal_mask(a, b) == 1;
+}
 
 std::optional<std::size_t> find_password_hash(const PasswordHash& presented,
                                               std::span<const PasswordHash> known) {
     std::size_t index = 0;
     std::uint8_t found = 0;
     for (std::size_t i = 0; i < known.size(); ++i) {
-        const std::uint8_t take = equal_mask(presented, known[i]) & static_cast<std::uint8_t>(found ^ 1u);
+        const std::uint8_t take =
+            equal_mask(presented, known[i]) & static_cast<std::uint8_t>(found ^ 1u);
         // All ones when this entry is the first match, zero otherwise.
         const std::size_t mask = std::size_t{0} - std::size_t{take};
         index = (index & ~mask) | (i & mask);
@@ -55,8 +60,9 @@ std::optional<std::size_t> find_password_hash(const PasswordHash& presented,
 }
 
 Error AuthPreambleParser::padding_too_long() const {
-    return make_error(errc::protocol, "auth preamble padding of " + std::to_string(padding_length_) +
-                                          " bytes exceeds the limit of " + std::to_string(max_padding_));
+    return make_error(errc::protocol,
+                      "auth preamble padding of " + std::to_string(padding_length_) +
+                          " bytes exceeds the limit of " + std::to_string(max_padding_));
 }
 
 Result<AuthPreambleParser::Progress> AuthPreambleParser::feed(std::span<const std::uint8_t> input) {

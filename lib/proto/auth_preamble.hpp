@@ -40,7 +40,8 @@ Result<PasswordHash> hash_password(std::string_view password);
 // Appends / builds the whole preamble.
 void append_auth_preamble(std::vector<std::uint8_t>& out, const PasswordHash& hash,
                           std::uint16_t padding_length);
-std::vector<std::uint8_t> build_auth_preamble(const PasswordHash& hash, std::uint16_t padding_length);
+std::vector<std::uint8_t> build_auth_preamble(const PasswordHash& hash,
+                                              std::uint16_t padding_length);
 
 // Compares two hashes in time independent of where they differ.
 bool password_hashes_equal(const PasswordHash& a, const PasswordHash& b);

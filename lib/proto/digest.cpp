@@ -19,10 +19,12 @@ bool fits_word32(std::size_t size) { return size <= std::numeric_limits<word32>:
 }  // namespace
 
 Result<Sha256Digest> sha256(std::span<const std::uint8_t> data) {
-    if (!fits_word32(data.size())) return make_error(errc::invalid_argument, "sha256 input too large");
+    if (!fits_word32(data.size()))
+        return make_error(errc::invalid_argument, "sha256 input too large");
     Sha256Digest digest{};
     const int rc = wc_Sha256Hash(data.data(), static_cast<word32>(data.size()), digest.data());
-    if (rc != 0) return make_error(errc::invalid_argument, "wc_Sha256Hash failed: " + std::to_string(rc));
+    if (rc != 0)
+        return make_error(errc::invalid_argument, "wc_Sha256Hash failed: " + std::to_string(rc));
     return digest;
 }
 
@@ -33,9 +35,10 @@ Result<Sha256Digest> sha256(std::string_view text) {
 Result<Md5Digest> md5(std::string_view text) {
     if (!fits_word32(text.size())) return make_error(errc::invalid_argument, "md5 input too large");
     Md5Digest digest{};
-    const int rc = wc_Md5Hash(reinterpret_cast<const byte*>(text.data()), static_cast<word32>(text.size()),
-                              digest.data());
-    if (rc != 0) return make_error(errc::invalid_argument, "wc_Md5Hash failed: " + std::to_string(rc));
+    const int rc = wc_Md5Hash(reinterpret_cast<const byte*>(text.data()),
+                              static_cast<word32>(text.size()), digest.data());
+    if (rc != 0)
+        return make_error(errc::invalid_argument, "wc_Md5Hash failed: " + std::to_string(rc));
     return digest;
 }
 

@@ -9,17 +9,28 @@ namespace anytls::proto {
 
 std::string_view command_name(Command command) {
     switch (command) {
-        case Command::waste: return "waste";
-        case Command::syn: return "syn";
-        case Command::psh: return "psh";
-        case Command::fin: return "fin";
-        case Command::settings: return "settings";
-        case Command::alert: return "alert";
-        case Command::update_padding_scheme: return "update-padding-scheme";
-        case Command::synack: return "synack";
-        case Command::heart_request: return "heart-request";
-        case Command::heart_response: return "heart-response";
-        case Command::server_settings: return "server-settings";
+        case Command::waste:
+            return "waste";
+        case Command::syn:
+            return "syn";
+        case Command::psh:
+            return "psh";
+        case Command::fin:
+            return "fin";
+        case Command::settings:
+            return "settings";
+        case Command::alert:
+            return "alert";
+        case Command::update_padding_scheme:
+            return "update-padding-scheme";
+        case Command::synack:
+            return "synack";
+        case Command::heart_request:
+            return "heart-request";
+        case Command::heart_response:
+            return "heart-response";
+        case Command::server_settings:
+            return "server-settings";
     }
     return "unknown";
 }
@@ -27,12 +38,9 @@ std::string_view command_name(Command command) {
 std::array<std::uint8_t, frame_header_size> frame_header(Command command, std::uint32_t stream_id,
                                                          std::uint16_t length) {
     return {
-        static_cast<std::uint8_t>(command),
-        static_cast<std::uint8_t>(stream_id >> 24),
-        static_cast<std::uint8_t>(stream_id >> 16),
-        static_cast<std::uint8_t>(stream_id >> 8),
-        static_cast<std::uint8_t>(stream_id),
-        static_cast<std::uint8_t>(length >> 8),
+        static_cast<std::uint8_t>(command),         static_cast<std::uint8_t>(stream_id >> 24),
+        static_cast<std::uint8_t>(stream_id >> 16), static_cast<std::uint8_t>(stream_id >> 8),
+        static_cast<std::uint8_t>(stream_id),       static_cast<std::uint8_t>(length >> 8),
         static_cast<std::uint8_t>(length),
     };
 }

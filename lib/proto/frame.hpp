@@ -46,7 +46,8 @@ enum class Command : std::uint8_t {
 };
 
 constexpr bool is_known_command(Command command) {
-    return static_cast<std::uint8_t>(command) <= static_cast<std::uint8_t>(Command::server_settings);
+    return static_cast<std::uint8_t>(command) <=
+           static_cast<std::uint8_t>(Command::server_settings);
 }
 
 // Whether the receiver reads `length` data bytes after the header. The references read data

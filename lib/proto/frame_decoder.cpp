@@ -9,15 +9,16 @@ std::optional<FrameView> FrameDecoder::next(std::span<const std::uint8_t>& input
     if (!in_data_) {
         // Collect the header.
         const std::size_t take = std::min(frame_header_size - header_size_, input.size());
-        std::copy_n(input.begin(), take, header_.begin() + static_cast<std::ptrdiff_t>(header_size_));
+        std::copy_n(input.begin(), take,
+                    header_.begin() + static_cast<std::ptrdiff_t>(header_size_));
         header_size_ += take;
         input = input.subspan(take);
         if (header_size_ < frame_header_size) return std::nullopt;
 
         const auto command = static_cast<Command>(header_[0]);
-        const std::uint32_t stream_id = (std::uint32_t{header_[1]} << 24) |
-                                        (std::uint32_t{header_[2]} << 16) |
-                                        (std::uint32_t{header_[3]} << 8) | std::uint32_t{header_[4]};
+        const std::uint32_t stream_id =
+            (std::uint32_t{header_[1]} << 24) | (std::uint32_t{header_[2]} << 16) |
+            (std::uint32_t{header_[3]} << 8) | std::uint32_t{header_[4]};
         const std::size_t length = (std::size_t{header_[5]} << 8) | std::size_t{header_[6]};
 
         // SYN, FIN, heartbeats and unknown commands: the header is the whole frame and the

@@ -69,16 +69,18 @@ public:
 
     // Bytes of an incomplete frame held inside (0 at a frame boundary). Never above
     // frame_header_size + max_frame_data.
-    std::size_t buffered() const { return header_size_ + (in_data_ && !passing_through_ ? data_.size() : 0); }
+    std::size_t buffered() const {
+        return header_size_ + (in_data_ && !passing_through_ ? data_.size() : 0);
+    }
     bool at_frame_boundary() const { return buffered() == 0; }
 
 private:
     std::array<std::uint8_t, frame_header_size> header_{};
-    std::size_t header_size_ = 0;     // header bytes held (stays 7 while collecting data)
-    bool in_data_ = false;            // header complete, collecting data into data_
+    std::size_t header_size_ = 0;  // header bytes held (stays 7 while collecting data)
+    bool in_data_ = false;         // header complete, collecting data into data_
     bool split_stream_data_ = false;
-    bool passing_through_ = false;    // in_data_ for a PSH handed out in parts (nothing in data_)
-    Command command_{};               // of the frame whose data is being collected
+    bool passing_through_ = false;  // in_data_ for a PSH handed out in parts (nothing in data_)
+    Command command_{};             // of the frame whose data is being collected
     std::uint32_t stream_id_ = 0;
     std::size_t data_needed_ = 0;     // data bytes still missing for that frame
     std::vector<std::uint8_t> data_;  // data of a frame that arrived split; cleared lazily so

@@ -62,7 +62,8 @@ Result<PaddingScheme> PaddingScheme::parse(std::string_view raw) {
     const Settings lines = parse_settings(raw);
     if (lines.empty()) return make_error(errc::protocol, "padding scheme has no key=value line");
     const auto stop_line = lines.find(std::string_view("stop"));
-    if (stop_line == lines.end()) return make_error(errc::protocol, "padding scheme has no stop line");
+    if (stop_line == lines.end())
+        return make_error(errc::protocol, "padding scheme has no stop line");
     const auto stop = parse_go_int(stop_line->second);
     if (!stop) return make_error(errc::protocol, "padding scheme stop is not an integer");
 
@@ -106,13 +107,15 @@ std::uint64_t PaddingScheme::largest_padded_write() const {
         std::uint64_t sum = 0;
         // Each piece is at most max - 1 (a range is [min, max)), plus a Waste header.
         for (const auto& token : line)
-            if (!token.check_mark) sum += static_cast<std::uint64_t>(std::max(token.min, token.max)) + 7;
+            if (!token.check_mark)
+                sum += static_cast<std::uint64_t>(std::max(token.min, token.max)) + 7;
         largest = std::max(largest, sum);
     }
     return largest;
 }
 
-std::vector<std::int64_t> PaddingScheme::generate_sizes(std::uint32_t k, const RandomSource& random) const {
+std::vector<std::int64_t> PaddingScheme::generate_sizes(std::uint32_t k,
+                                                        const RandomSource& random) const {
     std::vector<std::int64_t> sizes;
     const auto line = tokens(k);
     sizes.reserve(line.size());

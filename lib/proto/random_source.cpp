@@ -10,9 +10,7 @@ namespace {
 std::uint64_t random_below(std::uint64_t bound) {
     // One random_device per thread: its reads are independent and need no lock.
     thread_local std::random_device device;
-    const auto draw64 = [] {
-        return (std::uint64_t{device()} << 32) | std::uint64_t{device()};
-    };
+    const auto draw64 = [] { return (std::uint64_t{device()} << 32) | std::uint64_t{device()}; };
     if (bound <= 1) return 0;
     // Reject the top partial block so the result is exactly uniform (the bias would be tiny
     // for padding sizes, but it costs nothing to be exact).

@@ -17,7 +17,8 @@ Settings parse_settings(std::string_view text) {
         const std::size_t end = text.find('\n');
         const std::string_view line = text.substr(0, end);
         if (const std::size_t eq = line.find('='); eq != std::string_view::npos) {
-            settings.insert_or_assign(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+            settings.insert_or_assign(std::string(line.substr(0, eq)),
+                                      std::string(line.substr(eq + 1)));
         }
         if (end == std::string_view::npos) break;
         text.remove_prefix(end + 1);
@@ -28,9 +29,10 @@ Settings parse_settings(std::string_view text) {
 Result<std::string> format_settings(std::span<const SettingsEntry> entries) {
     std::string out;
     for (const auto& [key, value] : entries) {
-        if (key.find_first_of("=\n") != std::string_view::npos || value.find('\n') != std::string_view::npos) {
-            return make_error(errc::invalid_argument,
-                              "settings entry '" + std::string(key) + "' contains '=' or a newline");
+        if (key.find_first_of("=\n") != std::string_view::npos ||
+            value.find('\n') != std::string_view::npos) {
+            return make_error(errc::invalid_argument, "settings entry '" + std::string(key) +
+                                                          "' contains '=' or a newline");
         }
         if (!out.empty()) out.push_back('\n');
         out.append(key).push_back('=');
@@ -41,7 +43,8 @@ Result<std::string> format_settings(std::span<const SettingsEntry> entries) {
 
 std::string default_client_name() { return std::string("anytls-cpp/") + ANYTLS_VERSION_STRING; }
 
-Result<std::string> client_settings(std::string_view client_name, std::string_view padding_md5_hex) {
+Result<std::string> client_settings(std::string_view client_name,
+                                    std::string_view padding_md5_hex) {
     const std::string version = std::to_string(protocol_version);
     const std::array<SettingsEntry, 3> entries{{
         {"v", version},

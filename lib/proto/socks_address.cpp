@@ -17,9 +17,12 @@ constexpr std::size_t max_domain_size = 255;
 
 std::size_t body_size(const SocksAddress& address) {
     switch (address.type) {
-        case SocksAddress::Type::ipv4: return 4;
-        case SocksAddress::Type::ipv6: return 16;
-        case SocksAddress::Type::domain: return 1 + address.domain.size();
+        case SocksAddress::Type::ipv4:
+            return 4;
+        case SocksAddress::Type::ipv6:
+            return 16;
+        case SocksAddress::Type::domain:
+            return 1 + address.domain.size();
     }
     return 0;
 }
@@ -67,7 +70,8 @@ Result<SocksAddress> SocksAddress::from_host(std::string_view host, std::uint16_
     if (host.empty()) return make_error(errc::invalid_argument, "empty target host");
     // inet_pton reads C strings: an embedded NUL must not cut "1.2.3.4\0x" short to an IP.
     const bool may_be_ip = host.find('\0') == std::string_view::npos;
-    if (std::array<std::uint8_t, 4> v4{}; may_be_ip && parse_ipv4(host, v4)) return from_ipv4(v4, port);
+    if (std::array<std::uint8_t, 4> v4{}; may_be_ip && parse_ipv4(host, v4))
+        return from_ipv4(v4, port);
     if (may_be_ip && host.find(':') != std::string_view::npos) {
         if (std::array<std::uint8_t, 16> v6{}; parse_ipv6(host, v6)) return from_ipv6(v6, port);
     }
@@ -89,7 +93,8 @@ std::string SocksAddress::host() const {
             inet_ntop(type == Type::ipv4 ? AF_INET : AF_INET6, ip.data(), buffer, sizeof buffer);
             return buffer;
         }
-        case Type::domain: return domain;
+        case Type::domain:
+            return domain;
     }
     return {};
 }
@@ -174,7 +179,8 @@ Result<void> append_socks_address(std::vector<std::uint8_t>& out, const SocksAdd
 
 Result<std::vector<std::uint8_t>> encode_socks_address(const SocksAddress& address) {
     std::vector<std::uint8_t> out;
-    if (auto appended = append_socks_address(out, address); !appended) return std::move(appended).error();
+    if (auto appended = append_socks_address(out, address); !appended)
+        return std::move(appended).error();
     return out;
 }
 

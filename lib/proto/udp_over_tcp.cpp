@@ -18,14 +18,18 @@ void append_u16(std::vector<std::uint8_t>& out, std::uint16_t value) {
     out.push_back(static_cast<std::uint8_t>(value));
 }
 
-std::uint16_t read_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint16_t read_u16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
 
 }  // namespace
 
-Result<void> append_udp_over_tcp_request(std::vector<std::uint8_t>& out, const UdpOverTcpRequest& request) {
+Result<void> append_udp_over_tcp_request(std::vector<std::uint8_t>& out,
+                                         const UdpOverTcpRequest& request) {
     std::vector<std::uint8_t> bytes;
     bytes.push_back(request.is_connect ? 1 : 0);
-    if (auto appended = append_socks_address(bytes, request.destination); !appended) return appended;
+    if (auto appended = append_socks_address(bytes, request.destination); !appended)
+        return appended;
     out.insert(out.end(), bytes.begin(), bytes.end());
     return {};
 }
@@ -34,7 +38,8 @@ Result<UdpOverTcpRequestDecode> decode_udp_over_tcp_request(std::span<const std:
     UdpOverTcpRequestDecode result;
     if (input.empty()) return result;
     auto address = decode_socks_address(input.subspan(1));
-    if (!address) return make_error(errc::protocol, "UDP-over-TCP request: " + address.error().text());
+    if (!address)
+        return make_error(errc::protocol, "UDP-over-TCP request: " + address.error().text());
     if (address->status == SocksAddressDecode::Status::need_more) return result;
     result.status = UdpOverTcpRequestDecode::Status::done;
     result.request.is_connect = input[0] != 0;
@@ -48,18 +53,21 @@ std::size_t udp_over_tcp_address_size(const SocksAddress& address) {
     return address.encoded_size();
 }
 
-Result<void> append_udp_over_tcp_address(std::vector<std::uint8_t>& out, const SocksAddress& address) {
+Result<void> append_udp_over_tcp_address(std::vector<std::uint8_t>& out,
+                                         const SocksAddress& address) {
     return append_address(out, address, packet_family_bytes);
 }
 
 Result<void> append_udp_over_tcp_packet(std::vector<std::uint8_t>& out, bool connect_mode,
-                                        const SocksAddress* address, std::span<const std::uint8_t> payload) {
+                                        const SocksAddress* address,
+                                        std::span<const std::uint8_t> payload) {
     if (payload.size() > max_udp_over_tcp_payload) {
         return make_error(errc::invalid_argument, "UDP-over-TCP datagram larger than 65535 bytes");
     }
     const std::size_t start = out.size();
     if (!connect_mode) {
-        if (!address) return make_error(errc::invalid_argument, "per-packet UDP-over-TCP needs an address");
+        if (!address)
+            return make_error(errc::invalid_argument, "per-packet UDP-over-TCP needs an address");
         if (auto appended = append_udp_over_tcp_address(out, *address); !appended) {
             out.resize(start);
             return appended;

@@ -54,7 +54,8 @@ struct UdpOverTcpRequest {
     bool operator==(const UdpOverTcpRequest&) const = default;
 };
 
-Result<void> append_udp_over_tcp_request(std::vector<std::uint8_t>& out, const UdpOverTcpRequest& request);
+Result<void> append_udp_over_tcp_request(std::vector<std::uint8_t>& out,
+                                         const UdpOverTcpRequest& request);
 
 struct UdpOverTcpRequestDecode {
     enum class Status { need_more, done };
@@ -70,12 +71,14 @@ Result<UdpOverTcpRequestDecode> decode_udp_over_tcp_request(std::span<const std:
 // Per-packet addresses (AddrParser numbering). The SocksAddress's own Type keeps its SOCKS5
 // values; only the wire byte differs.
 std::size_t udp_over_tcp_address_size(const SocksAddress& address);
-Result<void> append_udp_over_tcp_address(std::vector<std::uint8_t>& out, const SocksAddress& address);
+Result<void> append_udp_over_tcp_address(std::vector<std::uint8_t>& out,
+                                         const SocksAddress& address);
 
 // Appends one packet. `address` must be given in per-packet mode and is ignored (may be null)
 // in connect mode. errc::invalid_argument for a payload over 65535 bytes or a bad name.
 Result<void> append_udp_over_tcp_packet(std::vector<std::uint8_t>& out, bool connect_mode,
-                                        const SocksAddress* address, std::span<const std::uint8_t> payload);
+                                        const SocksAddress* address,
+                                        std::span<const std::uint8_t> payload);
 
 // A decoded packet; `payload` points into the decoder and stays valid until the next feed().
 struct UdpOverTcpPacketView {

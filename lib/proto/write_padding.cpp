@@ -13,7 +13,8 @@ namespace {
 // A Waste frame with `size` zero data bytes (capped at 65535, see the header comment).
 void append_waste(PaddedWrite& out, std::int64_t size) {
     const auto length = static_cast<std::size_t>(std::min<std::int64_t>(size, max_frame_data));
-    append_frame_header(out.bytes, Command::waste, control_stream_id, static_cast<std::uint16_t>(length));
+    append_frame_header(out.bytes, Command::waste, control_stream_id,
+                        static_cast<std::uint16_t>(length));
     out.bytes.insert(out.bytes.end(), length, std::uint8_t{0});
 }
 
@@ -37,7 +38,8 @@ std::vector<std::size_t> PaddedWrite::write_sizes() const {
     return sizes;
 }
 
-PaddedWrite split_padded_write(std::span<const std::int64_t> sizes, std::span<const std::uint8_t> payload) {
+PaddedWrite split_padded_write(std::span<const std::int64_t> sizes,
+                               std::span<const std::uint8_t> payload) {
     PaddedWrite out;
     out.bytes.reserve(payload.size() + frame_header_size);
     for (const std::int64_t size : sizes) {
@@ -50,7 +52,8 @@ PaddedWrite split_padded_write(std::span<const std::int64_t> sizes, std::span<co
         const auto piece = static_cast<std::uint64_t>(size);
         if (remaining > piece) {
             // This write is all payload.
-            out.bytes.insert(out.bytes.end(), payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(piece));
+            out.bytes.insert(out.bytes.end(), payload.begin(),
+                             payload.begin() + static_cast<std::ptrdiff_t>(piece));
             payload = payload.subspan(static_cast<std::size_t>(piece));
             end_write(out);
         } else if (remaining > 0) {
@@ -74,14 +77,15 @@ PaddedWrite split_padded_write(std::span<const std::int64_t> sizes, std::span<co
     return out;
 }
 
-PaddedWrite pad_write(const PaddingScheme& scheme, std::uint32_t k, std::span<const std::uint8_t> payload,
-                      const RandomSource& random) {
+PaddedWrite pad_write(const PaddingScheme& scheme, std::uint32_t k,
+                      std::span<const std::uint8_t> payload, const RandomSource& random) {
     if (k >= scheme.stop()) return split_padded_write({}, payload);
     const auto sizes = scheme.generate_sizes(k, random);
     return split_padded_write(sizes, payload);
 }
 
-std::optional<PaddedWrite> WritePadder::next(const PaddingScheme& scheme, std::span<const std::uint8_t> payload,
+std::optional<PaddedWrite> WritePadder::next(const PaddingScheme& scheme,
+                                             std::span<const std::uint8_t> payload,
                                              const RandomSource& random) {
     if (over_) return std::nullopt;
     // writeConn: pkt := pktCounter.Add(1); if pkt < Stop { pad } else { sendPadding = false }.

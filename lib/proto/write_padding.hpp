@@ -47,12 +47,13 @@ struct PaddedWrite {
 
 // Splits `payload` along `sizes` (a generated size list; padding_check_mark for check marks)
 // as described in the header comment.
-PaddedWrite split_padded_write(std::span<const std::int64_t> sizes, std::span<const std::uint8_t> payload);
+PaddedWrite split_padded_write(std::span<const std::int64_t> sizes,
+                               std::span<const std::uint8_t> payload);
 
 // Draws the sizes of scheme line k and splits `payload` along them. For k >= stop or a
 // missing line this is one write holding the payload (none if it is empty).
-PaddedWrite pad_write(const PaddingScheme& scheme, std::uint32_t k, std::span<const std::uint8_t> payload,
-                      const RandomSource& random);
+PaddedWrite pad_write(const PaddingScheme& scheme, std::uint32_t k,
+                      std::span<const std::uint8_t> payload, const RandomSource& random);
 
 // Per-connection state: the write counter and whether padding is still on. Owned by the
 // session; the scheme is passed on each call because a server may replace it mid-session
@@ -62,7 +63,8 @@ public:
     // Plans the next connection write. nullopt means padding is over (this write is numbered
     // >= stop): send `payload` unchanged as one write, with no copy made. Otherwise the
     // returned writes go out in order as separate TLS writes.
-    std::optional<PaddedWrite> next(const PaddingScheme& scheme, std::span<const std::uint8_t> payload,
+    std::optional<PaddedWrite> next(const PaddingScheme& scheme,
+                                    std::span<const std::uint8_t> payload,
                                     const RandomSource& random);
 
     // Writes numbered so far (the counter stops once padding is over).

@@ -82,14 +82,13 @@ Result<LoadedServerConfig> load_server_config(std::string_view toml_text,
     if (!options.listen.empty()) file->listen = options.listen;
     if (file->listen.empty()) file->listen = options.default_listen;
     if (file->listen.empty())
-        return config_problem(source,
-                              fmt::format("missing required key \"listen\"{}", options.listen_hint));
+        return config_problem(
+            source, fmt::format("missing required key \"listen\"{}", options.listen_hint));
     const bool self_signed = file->self_signed || options.self_signed;
     if (!self_signed && file->certificate_file.empty() && file->certificate_pem.empty())
-        return config_problem(source,
-                              fmt::format("no certificate: set keys \"certificate\" and "
-                                          "\"private-key\", or \"self-signed\" = true{}",
-                                          options.certificate_hint));
+        return config_problem(source, fmt::format("no certificate: set keys \"certificate\" and "
+                                                  "\"private-key\", or \"self-signed\" = true{}",
+                                                  options.certificate_hint));
 
     LoadedServerConfig loaded;
     loaded.log_level = file->log_level;
@@ -99,8 +98,8 @@ Result<LoadedServerConfig> load_server_config(std::string_view toml_text,
         auto generated = tls::generate_self_signed(file->self_signed_names);
         if (!generated) {
             if (generated.code() == errc::invalid_argument)
-                return config_problem(source, fmt::format("key \"self-signed-names\": {}",
-                                                          generated.error().text()));
+                return config_problem(
+                    source, fmt::format("key \"self-signed-names\": {}", generated.error().text()));
             return std::move(generated).error();
         }
         file->certificate_file.clear();

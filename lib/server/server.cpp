@@ -64,7 +64,8 @@ struct ServerCore {
 // One stream of a session: the client's data waits in `buffer` until the pump sends it to
 // the target socket.
 struct ServerStream {
-    ServerStream(io::Reactor& r, std::uint32_t stream_id, std::size_t limit) : id(stream_id), buffer(r, limit) {}
+    ServerStream(io::Reactor& r, std::uint32_t stream_id, std::size_t limit)
+        : id(stream_id), buffer(r, limit) {}
     std::uint32_t id;
     io::StreamBuffer buffer;
     io::Socket target;
@@ -73,7 +74,10 @@ struct ServerStream {
 
 struct ServerSession : std::enable_shared_from_this<ServerSession> {
     ServerSession(std::shared_ptr<ServerCore> c, std::unique_ptr<tls::TlsConnection> conn)
-        : core(std::move(c)), reactor(core->reactor), connection(std::move(conn)), write_mutex(*reactor) {}
+        : core(std::move(c)),
+          reactor(core->reactor),
+          connection(std::move(conn)),
+          write_mutex(*reactor) {}
 
     std::shared_ptr<ServerCore> core;
     io::Reactor* reactor;
@@ -88,8 +92,8 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
         auto lock = write_mutex.scoped();
         auto guard = co_await lock;
         if (closed) co_return make_error(errc::closed, "session closed");
-        auto written = co_await connection->write(std::as_bytes(std::span<const std::uint8_t>(bytes)),
-                                                  core->config.write_timeout);
+        auto written = co_await connection->write(
+            std::as_bytes(std::span<const std::uint8_t>(bytes)), core->config.write_timeout);
         if (!written) fail(written.error());
         co_return written;
     }
@@ -104,11 +108,13 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
         co_return written;
     }
 
-    io::Task<Result<void>> write_frame(proto::Command command, std::uint32_t id, std::string_view text) {
+    io::Task<Result<void>> write_frame(proto::Command command, std::uint32_t id,
+                                       std::string_view text) {
         std::vector<std::uint8_t> bytes;
         if (proto::command_carries_data(command)) {
             // Texts we send (errors, schemes) are cut to what one frame carries.
-            auto appended = proto::append_frame(bytes, command, id, text.substr(0, proto::max_frame_data));
+            auto appended =
+                proto::append_frame(bytes, command, id, text.substr(0, proto::max_frame_data));
             if (!appended) co_return appended;
         } else {
             proto::append_frame_header(bytes, command, id, 0);
@@ -174,7 +180,9 @@ struct StreamRelay {
     };
 
     StreamRelay(std::shared_ptr<ServerSession> s, std::shared_ptr<ServerStream> st)
-        : session(std::move(s)), stream(std::move(st)), client{session.get(), stream.get()},
+        : session(std::move(s)),
+          stream(std::move(st)),
+          client{session.get(), stream.get()},
           target{session->reactor, stream->target.fd(), &session->core->scope.cancellation()} {}
 
     std::shared_ptr<ServerSession> session;
@@ -216,7 +224,8 @@ struct UdpOverTcpStream final : UdpRelayStream {
         co_return n;
     }
     io::Task<Result<void>> write(std::vector<std::uint8_t> bytes) override {
-        if (stream->finished || session->closed) co_return make_error(errc::closed, "stream closed");
+        if (stream->finished || session->closed)
+            co_return make_error(errc::closed, "stream closed");
         std::vector<std::uint8_t> frames;
         proto::append_data_frames(frames, stream->id, bytes);
         auto written = co_await session->write_bytes(std::move(frames));
@@ -226,7 +235,8 @@ struct UdpOverTcpStream final : UdpRelayStream {
 };
 
 // UDP-over-TCP: SYNACK at once (see udp_relay.hpp for why), then the relay owns the stream.
-io::Task<void> handle_udp_over_tcp(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream,
+io::Task<void> handle_udp_over_tcp(std::shared_ptr<ServerSession> session,
+                                   std::shared_ptr<ServerStream> stream,
                                    std::vector<std::uint8_t> rest) {
     if (session->peer_version >= 2) {
         auto sent = co_await session->write_frame(proto::Command::synack, stream->id, {});
@@ -235,11 +245,12 @@ io::Task<void> handle_udp_over_tcp(std::shared_ptr<ServerSession> session, std::
     UdpRelayOptions options;
     options.header_timeout = session->core->config.connect_timeout;
     options.write_timeout = session->core->config.write_timeout;
-    co_await run_udp_relay(session->reactor, std::make_shared<UdpOverTcpStream>(session, stream), std::move(rest),
-                           options);
+    co_await run_udp_relay(session->reactor, std::make_shared<UdpOverTcpStream>(session, stream),
+                           std::move(rest), options);
 }
 
-io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared_ptr<ServerStream> stream) {
+io::Task<void> handle_stream(std::shared_ptr<ServerSession> session,
+                             std::shared_ptr<ServerStream> stream) {
     auto& core = *session->core;
     const bool v2 = session->peer_version >= 2;
     const auto deadline = io::Deadline::after(core.config.connect_timeout);
@@ -258,7 +269,8 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
         head.insert(head.end(), bytes, bytes + *n);
         auto result = proto::decode_socks_address(head);
         if (!result) {
-            log::debug("[AnyTLS] stream {}: bad target address: {}", stream->id, result.error().text());
+            log::debug("[AnyTLS] stream {}: bad target address: {}", stream->id,
+                       result.error().text());
             co_await session->finish_stream(stream);
             co_return;
         }
@@ -271,13 +283,15 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
     if (core.config.allow_target && !core.config.allow_target(target)) {
         log::debug("[AnyTLS] stream {}: target {} not allowed", stream->id, target.to_string());
         if (v2 && !stream->finished && !session->closed) {
-            auto sent = co_await session->write_frame(proto::Command::synack, stream->id, "target not allowed");
+            auto sent = co_await session->write_frame(proto::Command::synack, stream->id,
+                                                      "target not allowed");
             (void)sent;
         }
         co_await session->finish_stream(stream);
         co_return;
     }
-    if (target.type == proto::SocksAddress::Type::domain && target.domain == proto::udp_over_tcp_host) {
+    if (target.type == proto::SocksAddress::Type::domain &&
+        target.domain == proto::udp_over_tcp_host) {
         head.erase(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(decoded.consumed));
         co_await handle_udp_over_tcp(session, stream, std::move(head));
         co_return;
@@ -292,9 +306,11 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
     if (!socket) {
         log::debug("[AnyTLS] stream {}: connect to {} failed: {}", stream->id, target.to_string(),
                    socket.error().text());
-        if (v2 && core.config.synack == SynAckMode::after_connect && !stream->finished && !session->closed) {
+        if (v2 && core.config.synack == SynAckMode::after_connect && !stream->finished &&
+            !session->closed) {
             // The reference sends the dial error's text (stream.HandshakeFailure(err)).
-            auto sent = co_await session->write_frame(proto::Command::synack, stream->id, socket.error().text());
+            auto sent = co_await session->write_frame(proto::Command::synack, stream->id,
+                                                      socket.error().text());
             (void)sent;
         }
         co_await session->finish_stream(stream);
@@ -309,8 +325,8 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
     }
     if (decoded.consumed < head.size()) {
         auto rest = std::as_bytes(std::span<const std::uint8_t>(head).subspan(decoded.consumed));
-        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(), rest, core.config.write_timeout,
-                                          &core.scope.cancellation());
+        auto sent = co_await io::send_all(*session->reactor, stream->target.fd(), rest,
+                                          core.config.write_timeout, &core.scope.cancellation());
         if (!sent) {
             co_await session->finish_stream(stream);
             co_return;
@@ -321,7 +337,9 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session, std::shared
 
 io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
     using proto::Command;
-    auto text = [&] { return std::string(reinterpret_cast<const char*>(frame.data.data()), frame.data.size()); };
+    auto text = [&] {
+        return std::string(reinterpret_cast<const char*>(frame.data.data()), frame.data.size());
+    };
     switch (frame.command) {
         case Command::settings: {
             settings_received = true;
@@ -329,13 +347,15 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
             auto md5 = settings.find("padding-md5");
             if (md5 == settings.end() || md5->second != core->scheme.md5_hex()) {
                 ++core->stats.padding_updates_sent;
-                auto sent = co_await write_frame(Command::update_padding_scheme, 0, core->scheme.raw());
+                auto sent =
+                    co_await write_frame(Command::update_padding_scheme, 0, core->scheme.raw());
                 if (!sent) co_return sent;
             }
             auto version = proto::settings_version(settings);
             if (version && *version >= 2) {
                 peer_version = static_cast<std::uint8_t>(*version);
-                auto sent = co_await write_frame(Command::server_settings, 0, proto::server_settings());
+                auto sent =
+                    co_await write_frame(Command::server_settings, 0, proto::server_settings());
                 if (!sent) co_return sent;
             }
             break;
@@ -344,7 +364,8 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
             if (!settings_received) {
                 // sing-anytls session.go recvLoop: Alert, then the session ends.
                 ++core->stats.alerts_sent;
-                auto sent = co_await write_frame(Command::alert, 0, "client did not send its settings");
+                auto sent =
+                    co_await write_frame(Command::alert, 0, "client did not send its settings");
                 (void)sent;
                 co_return make_error(errc::protocol, "SYN before Settings");
             }
@@ -355,7 +376,8 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
                 if (!sent) co_return sent;
                 break;
             }
-            auto stream = std::make_shared<ServerStream>(*reactor, frame.stream_id, core->config.stream_buffer_limit);
+            auto stream = std::make_shared<ServerStream>(*reactor, frame.stream_id,
+                                                         core->config.stream_buffer_limit);
             streams.emplace(frame.stream_id, stream);
             ++core->stats.streams_opened;
             core->scope.spawn(handle_stream(shared_from_this(), stream));
@@ -389,8 +411,8 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
     co_return Result<void>{};
 }
 
-io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
-                           std::string peer);
+io::Task<void> run_session(std::shared_ptr<ServerCore> core,
+                           std::unique_ptr<tls::TlsConnection> connection, std::string peer);
 
 struct ConnectionCount {
     ServerCore* core;
@@ -404,7 +426,8 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
     ConnectionCount counted(core.get());
     ++core->stats.connections_accepted;
     if (core->live_connections > core->config.max_sessions) {
-        log::debug("[AnyTLS] session limit ({}) reached; closing a new connection", core->config.max_sessions);
+        log::debug("[AnyTLS] session limit ({}) reached; closing a new connection",
+                   core->config.max_sessions);
         co_return;
     }
     std::string peer;
@@ -414,7 +437,8 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
     options.alpn = core->config.alpn;
     options.timeout = core->config.handshake_timeout;
     options.cancel = &core->scope.cancellation();
-    auto accepted = co_await tls::TlsConnection::accept(*core->reactor, std::move(socket), core->context, options);
+    auto accepted = co_await tls::TlsConnection::accept(*core->reactor, std::move(socket),
+                                                        core->context, options);
     if (!accepted) {
         log::debug("[AnyTLS] TLS handshake with {} failed: {}", peer, accepted.error().text());
         co_return;
@@ -423,8 +447,8 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
 }
 
 // Everything after the TLS handshake: the auth preamble, then the frames.
-io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection,
-                           std::string peer) {
+io::Task<void> run_session(std::shared_ptr<ServerCore> core,
+                           std::unique_ptr<tls::TlsConnection> connection, std::string peer) {
     // Auth preamble, parsed from reads of any size within auth_timeout.
     proto::AuthPreambleParser parser;
     const auto deadline = io::Deadline::after(core->config.auth_timeout);
@@ -437,7 +461,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
     while (true) {
         auto n = co_await connection->read(buffer, deadline.remaining());
         if (!n || *n == 0) break;
-        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()),
+                                            *n);
         if (keep_raw) raw.insert(raw.end(), input.begin(), input.end());
         auto progress = parser.feed(input);
         if (!progress) break;
@@ -453,7 +478,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
         }
     }
     std::optional<std::size_t> user;
-    if (parser.has_password_hash()) user = proto::find_password_hash(parser.password_hash(), core->password_hashes);
+    if (parser.has_password_hash())
+        user = proto::find_password_hash(parser.password_hash(), core->password_hashes);
     if (!authenticated_shape || !user) {
         ++core->stats.auth_failures;
         log::info("[AnyTLS] authentication failed from {}", peer);  // never the password or hash
@@ -464,7 +490,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
             options.write_timeout = core->config.write_timeout;
             options.cancel = &core->scope.cancellation();
             options.connected = &core->stats.fallbacks;
-            co_await run_fallback(core->reactor, core->scope, std::move(connection), std::move(raw), options);
+            co_await run_fallback(core->reactor, core->scope, std::move(connection), std::move(raw),
+                                  options);
         }
         co_return;
     }
@@ -488,7 +515,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
                 session->fail(make_error(errc::closed, "client closed the session"));
                 break;
             }
-            input = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+            input = std::span<const std::uint8_t>(
+                reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
         }
         first = false;
         while (!session->closed) {
@@ -507,7 +535,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core, std::unique_ptr<tls
 
 // Server::serve: a connection whose transport is already established, counted like an
 // accepted one.
-io::Task<void> serve_established(std::shared_ptr<ServerCore> core, std::unique_ptr<tls::TlsConnection> connection) {
+io::Task<void> serve_established(std::shared_ptr<ServerCore> core,
+                                 std::unique_ptr<tls::TlsConnection> connection) {
     ConnectionCount counted(core.get());
     ++core->stats.connections_accepted;
     if (core->live_connections > core->config.max_sessions) co_return;
@@ -522,7 +551,8 @@ io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
             if (core->stopped || socket.code() == -ECANCELED) break;
             log::warn("[AnyTLS] accept failed: {}", socket.error().text());
             // EMFILE and friends: wait a little instead of spinning.
-            auto pause = io::sleep_for(*core->reactor, std::chrono::milliseconds(100), &core->scope.cancellation());
+            auto pause = io::sleep_for(*core->reactor, std::chrono::milliseconds(100),
+                                       &core->scope.cancellation());
             co_await pause;
             continue;
         }
@@ -536,7 +566,8 @@ io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
 Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfig config) {
     if (config.users.empty()) return make_error(errc::config, "server: no users configured");
     auto scheme = proto::PaddingScheme::parse(config.padding_scheme);
-    if (!scheme) return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
+    if (!scheme)
+        return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
     HostPort fallback;
     if (!config.fallback.empty()) {
         auto parsed = parse_host_port(config.fallback);

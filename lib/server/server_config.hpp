@@ -28,7 +28,7 @@ struct ServerConfig {
     std::string listen = "0.0.0.0:443";  // numeric host:port; port 0 picks one (tests)
     std::string certificate_file;        // PEM chain
     std::string private_key_file;
-    std::string certificate_pem;         // alternatively PEM text
+    std::string certificate_pem;  // alternatively PEM text
     std::string private_key_pem;
     std::vector<std::string> alpn;
     std::vector<ServerUser> users;

@@ -40,7 +40,9 @@ struct RelayState {
     std::shared_ptr<UdpRelayStats> stats;
 
     void touch() { last_activity = io::SteadyClock::instance().now(); }
-    bool idle_for(io::Duration limit) const { return io::SteadyClock::instance().now() - last_activity >= limit; }
+    bool idle_for(io::Duration limit) const {
+        return io::SteadyClock::instance().now() - last_activity >= limit;
+    }
 };
 
 proto::SocksAddress to_socks_address(const io::SocketAddress& address_in) {
@@ -59,7 +61,8 @@ proto::SocksAddress to_socks_address(const io::SocketAddress& address_in) {
 
 // A SocksAddress as a socket address this relay's socket can send to. Names are resolved on
 // a helper thread (io::resolve) and cached; the first address the socket can reach wins.
-io::Task<Result<io::SocketAddress>> resolve_for_socket(io::Reactor* reactor, std::shared_ptr<RelayState> state,
+io::Task<Result<io::SocketAddress>> resolve_for_socket(io::Reactor* reactor,
+                                                       std::shared_ptr<RelayState> state,
                                                        proto::SocksAddress target) {
     if (target.type != proto::SocksAddress::Type::domain) {
         auto numeric = io::SocketAddress::parse_numeric(target.host(), target.port);
@@ -94,17 +97,21 @@ void end_relay(RelayState& state) {
 
 // Target -> client: each datagram becomes one uot packet written to the stream.
 io::Task<void> relay_datagrams_to_client(io::Reactor* reactor, std::shared_ptr<RelayState> state,
-                                         std::shared_ptr<UdpRelayStream> stream, UdpRelayOptions options) {
+                                         std::shared_ptr<UdpRelayStream> stream,
+                                         UdpRelayOptions options) {
     std::vector<std::byte> buffer(io::max_udp_payload);
     while (!state->done) {
-        auto receive = io::receive_datagram(*reactor, state->socket.fd(), buffer, options.idle_timeout, &state->cancel);
+        auto receive = io::receive_datagram(*reactor, state->socket.fd(), buffer,
+                                            options.idle_timeout, &state->cancel);
         auto datagram = co_await receive;
         if (state->done) break;
         if (!datagram) {
             if (datagram.code() == -ETIMEDOUT) {
                 if (state->idle_for(options.idle_timeout)) {
-                    log::debug("[AnyTLS] UDP relay idle for {}s; closing",
-                               std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout).count());
+                    log::debug(
+                        "[AnyTLS] UDP relay idle for {}s; closing",
+                        std::chrono::duration_cast<std::chrono::seconds>(options.idle_timeout)
+                            .count());
                     break;
                 }
                 continue;
@@ -120,8 +127,8 @@ io::Task<void> relay_datagrams_to_client(io::Reactor* reactor, std::shared_ptr<R
         state->touch();
         if (state->stats) ++state->stats->datagrams_received;
         std::vector<std::uint8_t> packet;
-        const auto payload = std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(buffer.data()),
-                                                           datagram->size);
+        const auto payload = std::span<const std::uint8_t>(
+            reinterpret_cast<const std::uint8_t*>(buffer.data()), datagram->size);
         Result<void> encoded;
         if (state->connect_mode) {
             encoded = proto::append_udp_over_tcp_packet(packet, true, nullptr, payload);
@@ -138,7 +145,8 @@ io::Task<void> relay_datagrams_to_client(io::Reactor* reactor, std::shared_ptr<R
 }
 
 // Reads the request header; the bytes after it are left in `head` from `consumed` on.
-io::Task<Result<proto::UdpOverTcpRequestDecode>> read_request(UdpRelayStream* stream, std::vector<std::uint8_t>* head,
+io::Task<Result<proto::UdpOverTcpRequestDecode>> read_request(UdpRelayStream* stream,
+                                                              std::vector<std::uint8_t>* head,
                                                               io::Duration timeout) {
     const io::Deadline deadline = io::Deadline::after(timeout);
     std::vector<std::byte> chunk(4096);
@@ -146,10 +154,12 @@ io::Task<Result<proto::UdpOverTcpRequestDecode>> read_request(UdpRelayStream* st
         auto decoded = proto::decode_udp_over_tcp_request(*head);
         if (!decoded) co_return std::move(decoded).error();
         if (decoded->status == proto::UdpOverTcpRequestDecode::Status::done) co_return decoded;
-        if (deadline.expired()) co_return make_error(-ETIMEDOUT, "UDP-over-TCP request header timed out");
+        if (deadline.expired())
+            co_return make_error(-ETIMEDOUT, "UDP-over-TCP request header timed out");
         auto n = co_await stream->read(chunk, deadline.remaining());
         if (!n) co_return std::move(n).error();
-        if (*n == 0) co_return make_error(errc::closed, "stream ended before the UDP-over-TCP request");
+        if (*n == 0)
+            co_return make_error(errc::closed, "stream ended before the UDP-over-TCP request");
         const auto* bytes = reinterpret_cast<const std::uint8_t*>(chunk.data());
         head->insert(head->end(), bytes, bytes + *n);
     }
@@ -158,7 +168,8 @@ io::Task<Result<proto::UdpOverTcpRequestDecode>> read_request(UdpRelayStream* st
 // Client -> target: sends every decoded packet as a datagram. Returns when the stream ends,
 // the relay is idle, or a packet is malformed.
 io::Task<void> relay_packets_to_target(io::Reactor* reactor, std::shared_ptr<RelayState> state,
-                                       UdpRelayStream* stream, proto::UdpOverTcpPacketDecoder* decoder,
+                                       UdpRelayStream* stream,
+                                       proto::UdpOverTcpPacketDecoder* decoder,
                                        UdpRelayOptions options) {
     std::vector<std::byte> chunk(64 * 1024);
     while (true) {
@@ -175,16 +186,17 @@ io::Task<void> relay_packets_to_target(io::Reactor* reactor, std::shared_ptr<Rel
             const auto payload = std::as_bytes(view.payload);
             Result<std::size_t> sent = make_error(-EINVAL);
             if (state->connect_mode) {
-                auto send = io::send_datagram(*reactor, state->socket.fd(), payload, options.write_timeout,
-                                              &state->cancel);
+                auto send = io::send_datagram(*reactor, state->socket.fd(), payload,
+                                              options.write_timeout, &state->cancel);
                 sent = co_await send;
             } else {
                 auto destination = co_await resolve_for_socket(reactor, state, *view.address);
                 if (!destination) {
                     sent = std::move(destination).error();
                 } else {
-                    auto send = io::send_datagram(*reactor, state->socket.fd(), payload, destination.value(),
-                                                  options.write_timeout, &state->cancel);
+                    auto send = io::send_datagram(*reactor, state->socket.fd(), payload,
+                                                  destination.value(), options.write_timeout,
+                                                  &state->cancel);
                     sent = co_await send;
                 }
             }
@@ -199,11 +211,13 @@ io::Task<void> relay_packets_to_target(io::Reactor* reactor, std::shared_ptr<Rel
         if (state->done) co_return;
         auto n = co_await stream->read(chunk, options.idle_timeout);
         if (!n) {
-            if (n.code() == -ETIMEDOUT && !state->done && !state->idle_for(options.idle_timeout)) continue;
+            if (n.code() == -ETIMEDOUT && !state->done && !state->idle_for(options.idle_timeout))
+                continue;
             co_return;
         }
         if (*n == 0) co_return;  // the client's FIN
-        decoder->feed(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(chunk.data()), *n));
+        decoder->feed(
+            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(chunk.data()), *n));
     }
 }
 
@@ -237,7 +251,8 @@ io::Task<void> run_udp_relay(io::Reactor* reactor, std::shared_ptr<UdpRelayStrea
         Result<void> connected = destination ? state->socket.connect(destination.value())
                                              : Result<void>(std::move(destination).error());
         if (!connected) {
-            log::debug("[AnyTLS] UDP relay to {}: {}", request.destination.to_string(), connected.error().text());
+            log::debug("[AnyTLS] UDP relay to {}: {}", request.destination.to_string(),
+                       connected.error().text());
             co_await stream->finish();
             co_return;
         }

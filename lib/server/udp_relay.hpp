@@ -54,7 +54,8 @@ public:
     virtual ~UdpRelayStream() = default;
     // The client's bytes: > 0 read, 0 on the client's FIN, -ETIMEDOUT after `timeout`
     // (zero: none), another error when the stream or session failed.
-    virtual io::Task<Result<std::size_t>> read(std::span<std::byte> buffer, io::Duration timeout) = 0;
+    virtual io::Task<Result<std::size_t>> read(std::span<std::byte> buffer,
+                                               io::Duration timeout) = 0;
     // Sends bytes to the client (as PSH frames).
     virtual io::Task<Result<void>> write(std::vector<std::uint8_t> bytes) = 0;
     // Ends the stream from the server's side: FIN unless it already ended. Idempotent.

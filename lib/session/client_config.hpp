@@ -18,12 +18,12 @@
 namespace anytls::session {
 
 struct ClientConfig {
-    std::string server_host;            // name or IP literal
+    std::string server_host;  // name or IP literal
     std::uint16_t server_port = 443;
-    std::string password;               // never logged
-    std::string sni;                    // empty: server_host (no SNI for an IP literal)
+    std::string password;  // never logged
+    std::string sni;       // empty: server_host (no SNI for an IP literal)
     bool skip_verify = false;
-    std::string ca_file;                // empty: the system CA store
+    std::string ca_file;  // empty: the system CA store
     std::string ca_pem;
     std::vector<std::string> alpn;
     std::string client_name = proto::default_client_name();  // Settings' client=

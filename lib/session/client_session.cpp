@@ -71,7 +71,8 @@ Result<void> prepare_client_config(ClientConfig& config) {
 // ---------------------------------------------------------------------------------------
 // ClientStream
 
-ClientStream::ClientStream(std::shared_ptr<ClientSession> session, std::shared_ptr<ClientStreamState> state)
+ClientStream::ClientStream(std::shared_ptr<ClientSession> session,
+                           std::shared_ptr<ClientStreamState> state)
     : session_(std::move(session)), state_(std::move(state)) {}
 
 ClientStream::~ClientStream() {
@@ -85,7 +86,8 @@ ClientStream::~ClientStream() {
 std::uint32_t ClientStream::id() const { return state_ ? state_->id : 0; }
 std::size_t ClientStream::buffered() const { return state_ ? state_->buffer.buffered() : 0; }
 
-io::Task<Result<std::size_t>> ClientStream::read(std::span<std::byte> buffer, io::Duration timeout) {
+io::Task<Result<std::size_t>> ClientStream::read(std::span<std::byte> buffer,
+                                                 io::Duration timeout) {
     if (!state_ || state_->locally_closed) co_return make_error(errc::closed, "stream closed");
     auto result = co_await state_->buffer.read(buffer, timeout);
     if (result && *result == 0 && ended_before_synack()) {
@@ -96,7 +98,9 @@ io::Task<Result<std::size_t>> ClientStream::read(std::span<std::byte> buffer, io
     co_return result;
 }
 
-std::size_t ClientStream::lingering_on_session() const { return session_ ? session_->lingering() : 0; }
+std::size_t ClientStream::lingering_on_session() const {
+    return session_ ? session_->lingering() : 0;
+}
 
 bool ClientStream::ended_before_synack() const {
     return state_ && session_ && state_->buffer.finished() && session_->known_v2() &&
@@ -124,14 +128,16 @@ io::Task<Result<void>> ClientStream::write(std::span<const std::byte> data, io::
         // A refused target or a failed session reports its own error, not a generic one.
         if (state_->buffer.failed()) co_return *state_->buffer.error();
         if (deadline.expired()) co_return make_error(-ETIMEDOUT, "stream write timed out");
-        if (session_->closed()) co_return session_->close_reason().value_or(make_error(errc::closed));
+        if (session_->closed())
+            co_return session_->close_reason().value_or(make_error(errc::closed));
         const std::size_t n = std::min(data.size(), max_data_per_write);
         auto chunk = data.first(n);
         std::vector<std::uint8_t> frames;
         frames.reserve(proto::data_frames_size(n));
         proto::append_data_frames(
             frames, state_->id,
-            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(chunk.data()),
+                                          chunk.size()));
         auto written = co_await session_->write_connection(std::move(frames), deadline.remaining());
         if (!written) co_return written;
         data = data.subspan(n);
@@ -145,14 +151,16 @@ io::Task<Result<void>> ClientStream::wait_connected(io::Duration timeout) {
     auto state = state_;  // the handle may move while this waits
     while (!state->resolved) {
         bool woken = co_await state->resolved_event.wait(deadline.remaining());
-        if (!woken && !state->resolved) co_return make_error(-ETIMEDOUT, "no SYNACK from the server in time");
+        if (!woken && !state->resolved)
+            co_return make_error(-ETIMEDOUT, "no SYNACK from the server in time");
     }
     if (state->open_error) co_return *state->open_error;
     co_return Result<void>{};
 }
 
 std::size_t ClientStream::writable_before_synack(std::size_t wanted) const {
-    if (!state_ || state_->acknowledged || state_->unacked_overflow || session_->closed()) return wanted;
+    if (!state_ || state_->acknowledged || state_->unacked_overflow || session_->closed())
+        return wanted;
     const std::size_t room = kReplayLimit - std::min(kReplayLimit, state_->unacked.size());
     return std::min(wanted, room);
 }
@@ -195,7 +203,8 @@ void ClientStream::linger() {
 // ---------------------------------------------------------------------------------------
 // ClientSession
 
-ClientSession::ClientSession(io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
+ClientSession::ClientSession(io::Reactor& reactor, ClientConfig config,
+                             std::shared_ptr<PaddingState> padding,
                              std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq)
     : reactor_(&reactor),
       config_(std::move(config)),
@@ -242,14 +251,17 @@ Error ClientSession::remote_failure(Error error) const {
     // after the preamble. A young session that the server closes before sending a single
     // frame (a v2 server answers the first Settings at once) is most likely that.
     const bool young = reactor_->now() - created_at_ < kAuthVerdictWindow;
-    const bool dropped = error.code == errc::closed || error.code == -ECONNRESET || error.code == -EPIPE ||
-                         error.code == errc::tls_protocol;
+    const bool dropped = error.code == errc::closed || error.code == -ECONNRESET ||
+                         error.code == -EPIPE || error.code == errc::tls_protocol;
     if (frames_received_ > 0 || !young || !dropped) return error;
-    return make_error(errc::auth_failed, "the server closed the session after authentication, before any answer: "
-                                         "wrong password? (" + error.text() + ")");
+    return make_error(errc::auth_failed,
+                      "the server closed the session after authentication, before any answer: "
+                      "wrong password? (" +
+                          error.text() + ")");
 }
 
-io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t> bytes, io::Duration timeout) {
+io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t> bytes,
+                                                       io::Duration timeout) {
     auto lock = write_mutex_.scoped();
     auto guard = co_await lock;
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
@@ -274,7 +286,8 @@ io::Task<Result<void>> ClientSession::write_connection(std::vector<std::uint8_t>
         // timeout covers all of them.
         const io::Deadline deadline = deadline_after(timeout);
         for (std::size_t i = 0; i < plan->write_count() && written.ok(); ++i) {
-            written = co_await connection_->write(std::as_bytes(plan->write(i)), deadline.remaining());
+            written =
+                co_await connection_->write(std::as_bytes(plan->write(i)), deadline.remaining());
         }
     }
     if (!written) {
@@ -290,12 +303,14 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
                                                           io::Duration hedge, bool assume_v2) {
     (void)timeout;  // the writes below use the control write timeout; nothing else waits
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
-    if (state_ != SessionState::idle) co_return make_error(errc::invalid_argument, "session already carries a stream");
+    if (state_ != SessionState::idle)
+        co_return make_error(errc::invalid_argument, "session already carries a stream");
     auto address = proto::SocksAddress::from_host(host, port);
     if (!address) co_return std::move(address).error();
 
     auto self = shared_from_this();  // keeps the session alive across the awaits below
-    auto stream = std::make_shared<ClientStreamState>(*reactor_, ++last_stream_id_, config_.stream_buffer_limit);
+    auto stream = std::make_shared<ClientStreamState>(*reactor_, ++last_stream_id_,
+                                                      config_.stream_buffer_limit);
     stream->opened_at = reactor_->now();
     stream->unacked = early_data;  // replayed with the SYN if the session dies first
     stream_ = stream;
@@ -306,7 +321,8 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
     {
         auto encoded = proto::encode_socks_address(address.value());
         if (!encoded) co_return std::move(encoded).error();
-        auto appended = proto::append_frame(address_frame, proto::Command::psh, stream->id, encoded.value());
+        auto appended =
+            proto::append_frame(address_frame, proto::Command::psh, stream->id, encoded.value());
         if (!appended) co_return appended.error();
         proto::append_data_frames(address_frame, stream->id, early_data);
     }
@@ -319,7 +335,8 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
     if (assume_v2) assumed_v2_ = true;
     std::vector<std::uint8_t> syn;
     const bool probe = hedge > io::Duration::zero() && known_v2();
-    if (probe && settings_sent_) proto::append_frame_header(syn, proto::Command::heart_request, proto::control_stream_id, 0);
+    if (probe && settings_sent_)
+        proto::append_frame_header(syn, proto::Command::heart_request, proto::control_stream_id, 0);
     proto::append_frame_header(syn, proto::Command::syn, stream->id, 0);
     stream->probed = probe;
     stream->frames_at_syn = frames_received_;
@@ -331,7 +348,8 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         auto body = proto::client_settings(config_.client_name, scheme->md5_hex());
         if (!body) co_return std::move(body).error();
         std::vector<std::uint8_t> bytes;
-        auto appended = proto::append_frame(bytes, proto::Command::settings, proto::control_stream_id, body.value());
+        auto appended = proto::append_frame(bytes, proto::Command::settings,
+                                            proto::control_stream_id, body.value());
         if (!appended) co_return appended.error();
         bytes.insert(bytes.end(), syn.begin(), syn.end());
         bytes.insert(bytes.end(), address_frame.begin(), address_frame.end());
@@ -358,7 +376,9 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
         // reference's OpenStream writeControlFrame(SYN), then the proxy's Write(SocksAddr) ->
         // writeDataFrame), so that write numbering and padding match it.
         written = co_await write_connection(std::move(syn), config_.control_write_timeout);
-        if (written) written = co_await write_connection(std::move(address_frame), config_.control_write_timeout);
+        if (written)
+            written =
+                co_await write_connection(std::move(address_frame), config_.control_write_timeout);
     }
     if (!written) co_return written.error();
     reactor_->spawn(watch_open(self, stream, probe ? hedge : io::Duration::zero()));
@@ -390,18 +410,21 @@ void ClientSession::resolve(ClientStreamState& stream, std::optional<Error> erro
 // peer_version_ >= 2 a SYNACK is certain to come. A v1 server sends neither; there data or a
 // FIN proves the stream open, and a quiet v1 server is taken as connected after one
 // synack_timeout on the session's first stream (after that the session remembers it is v1).
-io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, std::shared_ptr<ClientStreamState> stream,
+io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self,
+                                         std::shared_ptr<ClientStreamState> stream,
                                          io::Duration hedge) {
     using SynAck = ClientStreamState::SynAck;
     const io::Duration limit = self->config_.synack_timeout;
     const io::Deadline synack_deadline = deadline_after(limit);
-    io::Deadline hedge_deadline = hedge > io::Duration::zero() ? io::Deadline::after(hedge) : io::Deadline::never();
+    io::Deadline hedge_deadline =
+        hedge > io::Duration::zero() ? io::Deadline::after(hedge) : io::Deadline::never();
     while (!stream->resolved) {
         if (stream->synack == SynAck::refused) {
             // A refusing SYNACK after the stream's FIN finds the buffer ended (fail() keeps no
             // error then): the refusal still stands (found by the session fuzzer).
-            Error error = stream->buffer.error() ? *stream->buffer.error()
-                                                 : make_error(errc::target_refused, "the server refused the stream");
+            Error error = stream->buffer.error()
+                              ? *stream->buffer.error()
+                              : make_error(errc::target_refused, "the server refused the stream");
             if (!stream->buffer.failed()) stream->buffer.fail(error);
             self->resolve(*stream, error);
             break;
@@ -417,15 +440,18 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
             break;
         }
         if (stream->locally_closed) {
-            self->resolve(*stream, make_error(errc::closed, "the stream was closed before its SYNACK"));
+            self->resolve(*stream,
+                          make_error(errc::closed, "the stream was closed before its SYNACK"));
             break;
         }
-        if (!self->known_v2() && (stream->data_seen || stream->buffer.finished() || self->peer_is_v1_)) {
+        if (!self->known_v2() &&
+            (stream->data_seen || stream->buffer.finished() || self->peer_is_v1_)) {
             self->resolve(*stream, std::nullopt);
             break;
         }
         if (self->known_v2() && stream->buffer.finished()) {
-            self->resolve(*stream, make_error(errc::closed, "server closed the stream before its SYNACK"));
+            self->resolve(*stream,
+                          make_error(errc::closed, "server closed the stream before its SYNACK"));
             break;
         }
         if (stream->probed && self->frames_received_ > stream->frames_at_syn) {
@@ -443,16 +469,18 @@ io::Task<void> ClientSession::watch_open(std::shared_ptr<ClientSession> self, st
             hedge_deadline = io::Deadline::never();
             continue;
         }
-        if (hedging && hedge_deadline.expired() && self->frames_received_ == stream->frames_at_syn &&
-            stream->synack == SynAck::waiting && !stream->data_seen) {
+        if (hedging && hedge_deadline.expired() &&
+            self->frames_received_ == stream->frames_at_syn && stream->synack == SynAck::waiting &&
+            !stream->data_seen) {
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(hedge).count();
-            self->fail(make_error(-ETIMEDOUT, fmt::format("the session answered neither the SYN nor the heartbeat "
-                                                           "sent with it within {} ms: its path is dead",
-                                                           ms)));
+            self->fail(make_error(
+                -ETIMEDOUT, fmt::format("the session answered neither the SYN nor the heartbeat "
+                                        "sent with it within {} ms: its path is dead",
+                                        ms)));
             continue;
         }
-        if (synack_deadline.expired() && stream->synack == SynAck::waiting && !stream->buffer.ended() &&
-            !stream->data_seen) {
+        if (synack_deadline.expired() && stream->synack == SynAck::waiting &&
+            !stream->buffer.ended() && !stream->data_seen) {
             if (self->known_v2()) {
                 // The reference closes the whole session when the SYNACK is late. A session the
                 // caller knows to be v2 is not taken for a v1 server for saying nothing.
@@ -500,7 +528,8 @@ io::Task<void> ClientSession::close_stream_detached(std::shared_ptr<ClientSessio
 
 io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
-    if (peer_version_ < 2) co_return make_error(errc::invalid_argument, "heartbeat needs a v2 peer");
+    if (peer_version_ < 2)
+        co_return make_error(errc::invalid_argument, "heartbeat needs a v2 peer");
     auto self = shared_from_this();
     const std::uint64_t before = heart_responses_;
     const io::TimePoint sent_at = reactor_->now();
@@ -522,7 +551,9 @@ io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
 
 io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
     using proto::Command;
-    auto text = [&] { return std::string(reinterpret_cast<const char*>(frame.data.data()), frame.data.size()); };
+    auto text = [&] {
+        return std::string(reinterpret_cast<const char*>(frame.data.data()), frame.data.size());
+    };
     // The stream the frame is for: the current one, or one still draining (linger()).
     std::shared_ptr<ClientStreamState> target;
     if (stream_ && stream_->id == frame.stream_id) target = stream_;
@@ -567,7 +598,8 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
             auto version = proto::settings_version(proto::parse_settings(text()));
             // Go keeps byte(v).
             if (version) peer_version_ = static_cast<std::uint8_t>(*version);
-            if (stream_) stream_->event.notify();  // a first-stream open learns its session is alive
+            if (stream_)
+                stream_->event.notify();  // a first-stream open learns its session is alive
             break;
         }
         case Command::update_padding_scheme:
@@ -586,7 +618,8 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
         case Command::heart_request: {
             std::vector<std::uint8_t> response;
             proto::append_frame_header(response, Command::heart_response, frame.stream_id, 0);
-            auto written = co_await write_connection(std::move(response), config_.control_write_timeout);
+            auto written =
+                co_await write_connection(std::move(response), config_.control_write_timeout);
             if (!written) co_return written;
             break;
         }
@@ -618,7 +651,8 @@ io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
             self->fail(self->remote_failure(make_error(errc::closed, "server closed the session")));
             break;
         }
-        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()),
+                                            *n);
         while (!self->closed()) {
             auto frame = decoder.next(input);
             if (!frame) break;
@@ -631,9 +665,11 @@ io::Task<void> ClientSession::read_loop(std::shared_ptr<ClientSession> self) {
     }
 }
 
-io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor, ClientConfig config,
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor,
+                                                              ClientConfig config,
                                                               std::shared_ptr<PaddingState> padding,
-                                                              std::uint64_t seq, io::CancellationSource* cancel) {
+                                                              std::uint64_t seq,
+                                                              io::CancellationSource* cancel) {
     if (!padding) padding = std::make_shared<PaddingState>();
     // A no-op for pooled sessions, whose outbound prepared its config once.
     if (auto prepared = prepare_client_config(config); !prepared)
@@ -641,8 +677,8 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     auto context = config.tls_context;
 
     const io::TimePoint connect_started = reactor.now();
-    auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port, config.connect_timeout,
-                                         cancel);
+    auto socket = co_await io::tcp_connect(reactor, config.server_host, config.server_port,
+                                           config.connect_timeout, cancel);
     if (!socket) co_return std::move(socket).error();
     // The TCP handshake is one round trip (plus a name lookup, if any): the first RTT sample.
     const io::Duration connect_rtt = reactor.now() - connect_started;
@@ -656,7 +692,8 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     options.alpn = config.alpn;
     options.timeout = config.handshake_timeout;
     options.cancel = cancel;
-    auto connection = co_await tls::TlsConnection::connect(reactor, std::move(socket).value(), context, options);
+    auto connection =
+        co_await tls::TlsConnection::connect(reactor, std::move(socket).value(), context, options);
     if (!connection) co_return std::move(connection).error();
 
     auto session = co_await open_session_over(reactor, std::move(config), std::move(padding),
@@ -665,21 +702,21 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
     co_return session;
 }
 
-io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(io::Reactor& reactor, ClientConfig config,
-                                                                   std::shared_ptr<PaddingState> padding,
-                                                                   std::unique_ptr<tls::TlsConnection> connection,
-                                                                   std::uint64_t seq) {
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(
+    io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
+    std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq) {
     if (!padding) padding = std::make_shared<PaddingState>();
     if (auto hashed = prepare_password_hash(config); !hashed) co_return std::move(hashed).error();
     // The preamble is ONE TLS write, made before the session exists and so not numbered by
     // its padder (mihomo client.go CreateOutboundTLSConnection: conn.Write(b.Bytes())).
     auto scheme = padding->current();
-    auto preamble = proto::build_auth_preamble(*config.password_hash, scheme->auth_padding_length(padding->random()));
+    auto preamble = proto::build_auth_preamble(*config.password_hash,
+                                               scheme->auth_padding_length(padding->random()));
     auto written = co_await connection->write(as_byte_span(preamble), config.control_write_timeout);
     if (!written) co_return written.error();
 
-    std::shared_ptr<ClientSession> session(
-        new ClientSession(reactor, std::move(config), std::move(padding), std::move(connection), seq));
+    std::shared_ptr<ClientSession> session(new ClientSession(
+        reactor, std::move(config), std::move(padding), std::move(connection), seq));
     reactor.spawn(ClientSession::read_loop(session));
     co_return session;
 }

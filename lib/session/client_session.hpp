@@ -72,7 +72,7 @@ struct ClientStreamState {
     std::uint32_t id;
     io::StreamBuffer buffer;
     SynAck synack = SynAck::waiting;
-    bool data_seen = false;      // a PSH arrived (proves the server connected, for v1 peers)
+    bool data_seen = false;  // a PSH arrived (proves the server connected, for v1 peers)
     bool locally_closed = false;
     // The open's outcome is known: connected, refused, or the session failed first.
     bool resolved = false;
@@ -91,8 +91,8 @@ struct ClientStreamState {
     std::uint64_t frames_at_syn = 0;
     bool probed = false;
     io::TimePoint opened_at{};
-    io::Signal event;               // SYNACK, data, FIN, HeartResponse or session failure: wakes the watcher
-    Broadcast resolved_event;   // the open resolved: wakes wait_connected()
+    io::Signal event;  // SYNACK, data, FIN, HeartResponse or session failure: wakes the watcher
+    Broadcast resolved_event;  // the open resolved: wakes wait_connected()
     // Called once when the open resolves (the pool records the open latency with it).
     std::function<void(const ClientStreamState&)> on_resolved;
 };
@@ -169,7 +169,8 @@ public:
     // nothing within `hedge` is closed as dead. `assume_v2`: the caller knows the server
     // speaks v2 (another session of the same proxy said so), so a session that has not said
     // it yet is treated as v2: silence is death, not a v1 server.
-    io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port, io::Duration timeout,
+    io::Task<Result<ClientStream>> open_stream(std::string host, std::uint16_t port,
+                                               io::Duration timeout,
                                                std::vector<std::uint8_t> early_data = {},
                                                io::Duration hedge = io::Duration::zero(),
                                                bool assume_v2 = false);
@@ -207,17 +208,18 @@ public:
 
 private:
     friend class ClientStream;
-    friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor&, ClientConfig,
-                                                                         std::shared_ptr<PaddingState>, std::uint64_t,
-                                                                         io::CancellationSource*);
+    friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session(
+        io::Reactor&, ClientConfig, std::shared_ptr<PaddingState>, std::uint64_t,
+        io::CancellationSource*);
     friend io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(
-        io::Reactor&, ClientConfig, std::shared_ptr<PaddingState>, std::unique_ptr<tls::TlsConnection>, std::uint64_t);
+        io::Reactor&, ClientConfig, std::shared_ptr<PaddingState>,
+        std::unique_ptr<tls::TlsConnection>, std::uint64_t);
     ClientSession(io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
                   std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq);
 
     static io::Task<void> read_loop(std::shared_ptr<ClientSession> self);
-    static io::Task<void> watch_open(std::shared_ptr<ClientSession> self, std::shared_ptr<ClientStreamState> stream,
-                                     io::Duration hedge);
+    static io::Task<void> watch_open(std::shared_ptr<ClientSession> self,
+                                     std::shared_ptr<ClientStreamState> stream, io::Duration hedge);
     static io::Task<void> flush_corked(std::shared_ptr<ClientSession> self);
     void resolve(ClientStreamState& stream, std::optional<Error> error);
     io::Task<Result<void>> handle_frame(proto::FrameView frame);
@@ -268,17 +270,15 @@ private:
 // Connects to config.server_host:server_port, runs the TLS handshake and sends the auth
 // preamble. `seq` is the session's sequence number (the pool numbers them from 1).
 // Cancelling `cancel` ends the connect, a name lookup's wait or the handshake at once.
-io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& reactor, ClientConfig config,
-                                                              std::shared_ptr<PaddingState> padding,
-                                                              std::uint64_t seq = 0,
-                                                              io::CancellationSource* cancel = nullptr);
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session(
+    io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
+    std::uint64_t seq = 0, io::CancellationSource* cancel = nullptr);
 
 // The same over a connection that is already established (the TLS handshake done, or
 // tls::TlsConnection::plaintext() for the session fuzzer): sends the auth preamble and starts
 // the session's reader.
-io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(io::Reactor& reactor, ClientConfig config,
-                                                                   std::shared_ptr<PaddingState> padding,
-                                                                   std::unique_ptr<tls::TlsConnection> connection,
-                                                                   std::uint64_t seq = 0);
+io::Task<Result<std::shared_ptr<ClientSession>>> open_session_over(
+    io::Reactor& reactor, ClientConfig config, std::shared_ptr<PaddingState> padding,
+    std::unique_ptr<tls::TlsConnection> connection, std::uint64_t seq = 0);
 
 }  // namespace anytls::session

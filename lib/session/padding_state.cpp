@@ -25,9 +25,11 @@ bool PaddingState::update(std::string_view raw) {
         return false;
     }
     if (parsed->largest_padded_write() > max_pushed_padded_write) {
-        log::warn("[AnyTLS] Update padding failed: the scheme from server asks for writes of up to {} bytes "
-                  "(limit {})",
-                  parsed->largest_padded_write(), max_pushed_padded_write);
+        log::warn(
+            "[AnyTLS] Update padding failed: the scheme from server asks for writes of up to {} "
+            "bytes "
+            "(limit {})",
+            parsed->largest_padded_write(), max_pushed_padded_write);
         return false;
     }
     auto scheme = std::make_shared<const proto::PaddingScheme>(std::move(parsed).value());

@@ -33,7 +33,8 @@ namespace anytls::session {
 
 struct UdpDatagram {
     std::vector<std::uint8_t> payload;
-    proto::SocksAddress source;  // connect mode: the request's destination (as sing's Conn.ReadFrom)
+    proto::SocksAddress
+        source;  // connect mode: the request's destination (as sing's Conn.ReadFrom)
 };
 
 class UdpStream {
@@ -52,8 +53,8 @@ public:
     io::Task<Result<void>> send(std::span<const std::byte> payload, io::Duration timeout);
     // One datagram to `destination` (per-packet mode); in connect mode the address is ignored,
     // as sing's uot Conn.WriteTo does. errc::invalid_argument for a payload over 65535 bytes.
-    io::Task<Result<void>> send_to(std::span<const std::byte> payload, const proto::SocksAddress& destination,
-                                   io::Duration timeout);
+    io::Task<Result<void>> send_to(std::span<const std::byte> payload,
+                                   const proto::SocksAddress& destination, io::Duration timeout);
     // The next datagram. -ETIMEDOUT when none arrived within `timeout` (zero: no limit; the
     // stream stays usable, a partly received packet is kept); errc::closed when the server
     // ended the stream; errc::protocol for a malformed packet; the session's error otherwise.
@@ -66,8 +67,8 @@ public:
     ClientStream& stream() { return stream_; }
 
 private:
-    friend io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession>, std::string, std::uint16_t,
-                                                       bool, io::Duration);
+    friend io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession>, std::string,
+                                                       std::uint16_t, bool, io::Duration);
     UdpStream(ClientStream stream, proto::UdpOverTcpRequest request)
         : stream_(std::move(stream)), request_(std::move(request)), decoder_(request_.is_connect) {}
 
@@ -80,7 +81,8 @@ private:
 // Opens a UDP-over-TCP stream on `session` (which must be idle) to host:port. `host` may be an
 // IP literal or a name (the server resolves it). `timeout` covers the session write (SYN,
 // address and request header together) and the stream's SYNACK.
-io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession> session, std::string host,
-                                            std::uint16_t port, bool connect_mode, io::Duration timeout);
+io::Task<Result<UdpStream>> open_udp_stream(std::shared_ptr<ClientSession> session,
+                                            std::string host, std::uint16_t port, bool connect_mode,
+                                            io::Duration timeout);
 
 }  // namespace anytls::session

@@ -13,9 +13,12 @@ namespace {
 
 std::string_view content_name(PemContent content) {
     switch (content) {
-        case PemContent::ca_bundle: return "CA certificate";
-        case PemContent::certificate_chain: return "certificate chain";
-        case PemContent::private_key: return "private key";
+        case PemContent::ca_bundle:
+            return "CA certificate";
+        case PemContent::certificate_chain:
+            return "certificate chain";
+        case PemContent::private_key:
+            return "private key";
     }
     return "PEM content";
 }
@@ -35,7 +38,8 @@ Result<void> check_file(PemContent content, const std::string& path) {
 
 }  // namespace
 
-Result<void> load_pem(WOLFSSL_CTX* ctx, PemContent content, std::string_view pem, std::string_view origin) {
+Result<void> load_pem(WOLFSSL_CTX* ctx, PemContent content, std::string_view pem,
+                      std::string_view origin) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(pem.data());
     const auto size = static_cast<long>(pem.size());
     int rc = WOLFSSL_FAILURE;
@@ -53,9 +57,8 @@ Result<void> load_pem(WOLFSSL_CTX* ctx, PemContent content, std::string_view pem
     if (rc == WOLFSSL_SUCCESS) return {};
     // Empty text never reaches wolfSSL's parser, whose error would then be a bare "bad argument".
     const std::string why = pem.empty() ? std::string("it is empty") : wolfssl_error_text(rc);
-    return make_error(errc::tls_config,
-                      std::string(origin) + " holds no valid PEM " + std::string(content_name(content)) + " (" + why +
-                          ")");
+    return make_error(errc::tls_config, std::string(origin) + " holds no valid PEM " +
+                                            std::string(content_name(content)) + " (" + why + ")");
 }
 
 Result<void> load_pem_file(WOLFSSL_CTX* ctx, PemContent content, const std::string& path) {
@@ -64,14 +67,19 @@ Result<void> load_pem_file(WOLFSSL_CTX* ctx, PemContent content, const std::stri
     if (text->size() > kMaxPemFileBytes)
         return make_error(errc::tls_config, "\"" + path + "\" is larger than " +
                                                 std::to_string(kMaxPemFileBytes / (1024 * 1024)) +
-                                                " MiB: not a PEM " + std::string(content_name(content)) + " file");
+                                                " MiB: not a PEM " +
+                                                std::string(content_name(content)) + " file");
     return load_pem(ctx, content, *text, "\"" + path + "\"");
 }
 
-Result<void> check_ca_file(const std::string& path) { return check_file(PemContent::ca_bundle, path); }
+Result<void> check_ca_file(const std::string& path) {
+    return check_file(PemContent::ca_bundle, path);
+}
 Result<void> check_certificate_file(const std::string& path) {
     return check_file(PemContent::certificate_chain, path);
 }
-Result<void> check_private_key_file(const std::string& path) { return check_file(PemContent::private_key, path); }
+Result<void> check_private_key_file(const std::string& path) {
+    return check_file(PemContent::private_key, path);
+}
 
 }  // namespace anytls::tls

@@ -28,7 +28,8 @@ enum class PemContent { ca_bundle, certificate_chain, private_key };
 
 // Loads PEM text into ctx as `content`; `origin` names it in the message ("\"/x.pem\"",
 // "the certificate text").
-Result<void> load_pem(WOLFSSL_CTX* ctx, PemContent content, std::string_view pem, std::string_view origin);
+Result<void> load_pem(WOLFSSL_CTX* ctx, PemContent content, std::string_view pem,
+                      std::string_view origin);
 // Reads the file (a read error names the file and the errno text), then load_pem().
 Result<void> load_pem_file(WOLFSSL_CTX* ctx, PemContent content, const std::string& path);
 

@@ -45,7 +45,8 @@ void append_length(Bytes& out, std::size_t length) {
     }
     std::uint8_t digits[sizeof(std::size_t)];
     int count = 0;
-    for (std::size_t rest = length; rest != 0; rest >>= 8) digits[count++] = static_cast<std::uint8_t>(rest & 0xff);
+    for (std::size_t rest = length; rest != 0; rest >>= 8)
+        digits[count++] = static_cast<std::uint8_t>(rest & 0xff);
     out.push_back(static_cast<std::uint8_t>(0x80 | count));
     while (count > 0) out.push_back(digits[--count]);
 }
@@ -69,7 +70,8 @@ struct DerElement {
 };
 
 // The element starting at data[offset], or nothing when it does not fit in `size`.
-std::optional<DerElement> read_element(const std::uint8_t* data, std::size_t size, std::size_t offset) {
+std::optional<DerElement> read_element(const std::uint8_t* data, std::size_t size,
+                                       std::size_t offset) {
     if (offset + 2 > size) return std::nullopt;
     std::size_t index = offset + 1;
     std::size_t length = data[index++];
@@ -85,11 +87,12 @@ std::optional<DerElement> read_element(const std::uint8_t* data, std::size_t siz
 
 // Appends `extensions` (each a DER Extension) to a TBSCertificate: into its [3] extensions
 // field when wc_MakeCert wrote one (basicConstraints), else as a new [3] field at the end.
-std::optional<Bytes> add_extensions(const std::uint8_t* tbs, std::size_t size, const Bytes& extensions) {
+std::optional<Bytes> add_extensions(const std::uint8_t* tbs, std::size_t size,
+                                    const Bytes& extensions) {
     auto outer = read_element(tbs, size, 0);
     if (!outer || tbs[0] != 0x30 || outer->header + outer->length != size) return std::nullopt;
-    Bytes fields;        // every field before [3]
-    Bytes existing;      // the Extension elements already in [3]
+    Bytes fields;    // every field before [3]
+    Bytes existing;  // the Extension elements already in [3]
     std::size_t offset = outer->header;
     while (offset < size) {
         auto element = read_element(tbs, size, offset);
@@ -125,8 +128,8 @@ bool valid_dns_name(std::string_view name) {
             label = 0;
             continue;
         }
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_';
         if (!ok || ++label > 63) return false;
     }
     return label > 0;
@@ -137,7 +140,8 @@ Result<Bytes> general_names(const std::vector<std::string>& names) {
     Bytes out;
     for (const std::string& name : names) {
         std::string_view host = name;
-        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+        if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
         const std::string literal(host);
         std::uint8_t address[16];
         if (inet_pton(AF_INET, literal.c_str(), address) == 1) {
@@ -147,9 +151,11 @@ Result<Bytes> general_names(const std::vector<std::string>& names) {
         } else if (valid_dns_name(host)) {
             out = concat({out, tlv(0x82, Bytes(host.begin(), host.end()))});
         } else {
-            return make_error(errc::invalid_argument,
-                              fmt::format("self-signed certificate: \"{}\" is neither a host name nor an IP address",
-                                          name));
+            return make_error(
+                errc::invalid_argument,
+                fmt::format(
+                    "self-signed certificate: \"{}\" is neither a host name nor an IP address",
+                    name));
         }
     }
     return out;
@@ -164,14 +170,14 @@ Bytes extension(std::uint8_t id, bool critical, const Bytes& value) {
 
 // The extensions of the certificate (see self_signed.hpp for why each is there).
 Bytes certificate_extensions(const Bytes& general_names, const Bytes& key_id) {
-    const Bytes ca_true{0x30, 0x03, 0x01, 0x01, 0xff};         // BasicConstraints { cA TRUE }
-    const Bytes key_usage{0x03, 0x02, 0x02, 0x84};             // digitalSignature, keyCertSign
+    const Bytes ca_true{0x30, 0x03, 0x01, 0x01, 0xff};  // BasicConstraints { cA TRUE }
+    const Bytes key_usage{0x03, 0x02, 0x02, 0x84};      // digitalSignature, keyCertSign
     return concat({
-        extension(0x13, true, ca_true),                          // basicConstraints
-        extension(0x0f, true, key_usage),                        // keyUsage
-        extension(0x11, false, tlv(0x30, general_names)),        // subjectAltName
-        extension(0x0e, false, tlv(0x04, key_id)),               // subjectKeyIdentifier
-        extension(0x23, false, tlv(0x30, tlv(0x80, key_id))),    // authorityKeyIdentifier
+        extension(0x13, true, ca_true),                        // basicConstraints
+        extension(0x0f, true, key_usage),                      // keyUsage
+        extension(0x11, false, tlv(0x30, general_names)),      // subjectAltName
+        extension(0x0e, false, tlv(0x04, key_id)),             // subjectKeyIdentifier
+        extension(0x23, false, tlv(0x30, tlv(0x80, key_id))),  // authorityKeyIdentifier
     });
 }
 
@@ -200,8 +206,8 @@ bool set_time(std::time_t when, byte* out, int* out_size) {
 // --- wolfCrypt -----------------------------------------------------------------------------
 
 Error crypt_error(std::string_view step, int code) {
-    return make_error(errc::tls_config,
-                      fmt::format("self-signed certificate: {} failed ({})", step, wc_GetErrorString(code)));
+    return make_error(errc::tls_config, fmt::format("self-signed certificate: {} failed ({})", step,
+                                                    wc_GetErrorString(code)));
 }
 
 // Owns the RNG and the key, and wipes what held the private key.
@@ -220,8 +226,9 @@ Result<std::string> to_pem(const Bytes& der, int type) {
     const int size = wc_DerToPem(der.data(), static_cast<word32>(der.size()), nullptr, 0, type);
     if (size <= 0) return crypt_error("PEM encoding", size);
     std::string pem(static_cast<std::size_t>(size), '\0');
-    const int written = wc_DerToPem(der.data(), static_cast<word32>(der.size()),
-                                    reinterpret_cast<byte*>(pem.data()), static_cast<word32>(pem.size()), type);
+    const int written =
+        wc_DerToPem(der.data(), static_cast<word32>(der.size()),
+                    reinterpret_cast<byte*>(pem.data()), static_cast<word32>(pem.size()), type);
     if (written <= 0) return crypt_error("PEM encoding", written);
     pem.resize(static_cast<std::size_t>(written));
     while (!pem.empty() && pem.back() == '\0') pem.pop_back();
@@ -231,7 +238,8 @@ Result<std::string> to_pem(const Bytes& der, int type) {
 }  // namespace
 
 Result<SelfSignedCertificate> generate_self_signed(const std::vector<std::string>& names) {
-    if (names.empty()) return make_error(errc::invalid_argument, "self-signed certificate: no names given");
+    if (names.empty())
+        return make_error(errc::invalid_argument, "self-signed certificate: no names given");
     auto san = general_names(names);
     if (!san) return std::move(san).error();
 
@@ -271,20 +279,25 @@ Result<SelfSignedCertificate> generate_self_signed(const std::vector<std::string
     std::strncpy(cert.subject.org, "anytls self-signed", CTC_NAME_SIZE - 1);
     const std::time_t now = std::time(nullptr);
     if (!set_time(now - kBackdateSeconds, cert.beforeDate, &cert.beforeDateSz) ||
-        !set_time(now + static_cast<std::time_t>(kValidityDays) * 86400, cert.afterDate, &cert.afterDateSz))
-        return make_error(errc::tls_config, "self-signed certificate: cannot encode the validity dates");
+        !set_time(now + static_cast<std::time_t>(kValidityDays) * 86400, cert.afterDate,
+                  &cert.afterDateSz))
+        return make_error(errc::tls_config,
+                          "self-signed certificate: cannot encode the validity dates");
 
     // wc_MakeCert writes the TBSCertificate; wc_SignCert appends the signature in place.
     Bytes buffer(16 * 1024);
-    const int body = wc_MakeCert(&cert, buffer.data(), static_cast<word32>(buffer.size()), nullptr, &material.key,
-                                 &material.rng);
+    const int body = wc_MakeCert(&cert, buffer.data(), static_cast<word32>(buffer.size()), nullptr,
+                                 &material.key, &material.rng);
     if (body <= 0) return crypt_error("certificate encoding", body);
-    auto tbs = add_extensions(buffer.data(), static_cast<std::size_t>(body), certificate_extensions(*san, key_id));
+    auto tbs = add_extensions(buffer.data(), static_cast<std::size_t>(body),
+                              certificate_extensions(*san, key_id));
     if (!tbs || tbs->size() + 512 > buffer.size())
-        return make_error(errc::tls_config, "self-signed certificate: unexpected certificate encoding from wolfSSL");
+        return make_error(errc::tls_config,
+                          "self-signed certificate: unexpected certificate encoding from wolfSSL");
     std::copy(tbs->begin(), tbs->end(), buffer.begin());
-    const int total = wc_SignCert(static_cast<int>(tbs->size()), CTC_SHA256wECDSA, buffer.data(),
-                                  static_cast<word32>(buffer.size()), nullptr, &material.key, &material.rng);
+    const int total =
+        wc_SignCert(static_cast<int>(tbs->size()), CTC_SHA256wECDSA, buffer.data(),
+                    static_cast<word32>(buffer.size()), nullptr, &material.key, &material.rng);
     if (total <= 0) return crypt_error("signing", total);
     const Bytes certificate_der(buffer.begin(), buffer.begin() + total);
 
@@ -294,7 +307,8 @@ Result<SelfSignedCertificate> generate_self_signed(const std::vector<std::string
     result.certificate_pem = std::move(*certificate_pem);
 
     Bytes key_der(512);
-    const int key_size = wc_EccKeyToDer(&material.key, key_der.data(), static_cast<word32>(key_der.size()));
+    const int key_size =
+        wc_EccKeyToDer(&material.key, key_der.data(), static_cast<word32>(key_der.size()));
     if (key_size <= 0) return crypt_error("private key encoding", key_size);
     key_der.resize(static_cast<std::size_t>(key_size));
     auto key_pem = to_pem(key_der, ECC_PRIVATEKEY_TYPE);

@@ -28,8 +28,8 @@
 namespace anytls::tls {
 
 struct SelfSignedCertificate {
-    std::string certificate_pem;  // "-----BEGIN CERTIFICATE-----"
-    std::string private_key_pem;  // "-----BEGIN EC PRIVATE KEY-----" (SEC 1); a secret
+    std::string certificate_pem;     // "-----BEGIN CERTIFICATE-----"
+    std::string private_key_pem;     // "-----BEGIN EC PRIVATE KEY-----" (SEC 1); a secret
     std::string sha256_fingerprint;  // of the DER certificate: "AB:CD:...", 32 bytes
 };
 

@@ -25,36 +25,61 @@ constexpr std::size_t kWriteChunk = 256 * 1024;
 
 bool is_ip_literal(const std::string& host) {
     unsigned char buf[16];
-    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+           ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // RFC 8446 section 6 alert names (wolfSSL has its own table only with OPENSSL_EXTRA).
 const char* alert_name(int code) {
     switch (code) {
-        case 0: return "close_notify";
-        case 10: return "unexpected_message";
-        case 20: return "bad_record_mac";
-        case 22: return "record_overflow";
-        case 40: return "handshake_failure";
-        case 42: return "bad_certificate";
-        case 43: return "unsupported_certificate";
-        case 44: return "certificate_revoked";
-        case 45: return "certificate_expired";
-        case 46: return "certificate_unknown";
-        case 47: return "illegal_parameter";
-        case 48: return "unknown_ca";
-        case 50: return "decode_error";
-        case 51: return "decrypt_error";
-        case 70: return "protocol_version";
-        case 71: return "insufficient_security";
-        case 80: return "internal_error";
-        case 90: return "user_canceled";
-        case 109: return "missing_extension";
-        case 110: return "unsupported_extension";
-        case 112: return "unrecognized_name";
-        case 116: return "certificate_required";
-        case 120: return "no_application_protocol";
-        default: return "unknown alert";
+        case 0:
+            return "close_notify";
+        case 10:
+            return "unexpected_message";
+        case 20:
+            return "bad_record_mac";
+        case 22:
+            return "record_overflow";
+        case 40:
+            return "handshake_failure";
+        case 42:
+            return "bad_certificate";
+        case 43:
+            return "unsupported_certificate";
+        case 44:
+            return "certificate_revoked";
+        case 45:
+            return "certificate_expired";
+        case 46:
+            return "certificate_unknown";
+        case 47:
+            return "illegal_parameter";
+        case 48:
+            return "unknown_ca";
+        case 50:
+            return "decode_error";
+        case 51:
+            return "decrypt_error";
+        case 70:
+            return "protocol_version";
+        case 71:
+            return "insufficient_security";
+        case 80:
+            return "internal_error";
+        case 90:
+            return "user_canceled";
+        case 109:
+            return "missing_extension";
+        case 110:
+            return "unsupported_extension";
+        case 112:
+            return "unrecognized_name";
+        case 116:
+            return "certificate_required";
+        case 120:
+            return "no_application_protocol";
+        default:
+            return "unknown alert";
     }
 }
 
@@ -67,8 +92,8 @@ std::string seconds_text(io::Duration d) {
 
 }  // namespace
 
-TlsConnection::TlsConnection(io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
-                             WOLFSSL* ssl)
+TlsConnection::TlsConnection(io::Reactor& reactor, io::Socket socket,
+                             std::shared_ptr<TlsContext> context, WOLFSSL* ssl)
     : reactor_(&reactor),
       socket_(std::move(socket)),
       context_(std::move(context)),
@@ -87,7 +112,8 @@ TlsConnection::~TlsConnection() {
 }
 
 std::unique_ptr<TlsConnection> TlsConnection::plaintext(io::Reactor& reactor, io::Socket socket) {
-    return std::unique_ptr<TlsConnection>(new TlsConnection(reactor, std::move(socket), nullptr, nullptr));
+    return std::unique_ptr<TlsConnection>(
+        new TlsConnection(reactor, std::move(socket), nullptr, nullptr));
 }
 
 int TlsConnection::receive_callback(WOLFSSL*, char* buffer, int size, void* ctx) {
@@ -118,31 +144,39 @@ Error TlsConnection::error_from_wolfssl(int code, bool in_handshake) const {
                                              std::strerror(-socket_error_));
     }
     if (peer_eof_) {
-        return make_error(errc::closed, in_handshake ? "TLS handshake: the peer closed the connection"
-                                                     : "TLS: the peer closed the connection without close_notify");
+        return make_error(errc::closed,
+                          in_handshake
+                              ? "TLS handshake: the peer closed the connection"
+                              : "TLS: the peer closed the connection without close_notify");
     }
     std::string reason = wolfssl_error_text(code);
     switch (code) {
         case DOMAIN_NAME_MISMATCH:
-            return make_error(errc::tls_hostname_mismatch, "TLS: certificate hostname mismatch (" + reason + ")");
+            return make_error(errc::tls_hostname_mismatch,
+                              "TLS: certificate hostname mismatch (" + reason + ")");
         case ASN_NO_SIGNER_E:
-            return make_error(errc::tls_unknown_ca, "TLS: certificate signed by an unknown CA (" + reason + ")");
+            return make_error(errc::tls_unknown_ca,
+                              "TLS: certificate signed by an unknown CA (" + reason + ")");
         case ASN_AFTER_DATE_E:
             return make_error(errc::tls_cert_expired, "TLS: certificate expired (" + reason + ")");
         case ASN_BEFORE_DATE_E:
-            return make_error(errc::tls_cert_not_yet_valid, "TLS: certificate not yet valid (" + reason + ")");
+            return make_error(errc::tls_cert_not_yet_valid,
+                              "TLS: certificate not yet valid (" + reason + ")");
         default:
             break;
     }
     if (code == FATAL_ERROR) {
         WOLFSSL_ALERT_HISTORY history{};
-        if (wolfSSL_get_alert_history(ssl_, &history) == WOLFSSL_SUCCESS && history.last_rx.code > 0) {
-            return make_error(in_handshake ? errc::tls_handshake_failed : errc::tls_protocol,
-                              std::string("TLS: the peer sent alert '") + alert_name(history.last_rx.code) + "'");
+        if (wolfSSL_get_alert_history(ssl_, &history) == WOLFSSL_SUCCESS &&
+            history.last_rx.code > 0) {
+            return make_error(
+                in_handshake ? errc::tls_handshake_failed : errc::tls_protocol,
+                std::string("TLS: the peer sent alert '") + alert_name(history.last_rx.code) + "'");
         }
     }
-    return make_error(in_handshake ? errc::tls_handshake_failed : errc::tls_protocol,
-                      std::string(in_handshake ? "TLS handshake failed: " : "TLS error: ") + reason);
+    return make_error(
+        in_handshake ? errc::tls_handshake_failed : errc::tls_protocol,
+        std::string(in_handshake ? "TLS handshake failed: " : "TLS error: ") + reason);
 }
 
 io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
@@ -153,8 +187,8 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
         input_end_ -= input_begin_;
         input_begin_ = 0;
     }
-    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_, kInputBufferSize - input_end_,
-                                 timeout, cancel_);
+    auto got = co_await io::recv(*reactor_, socket_.fd(), input_.data() + input_end_,
+                                 kInputBufferSize - input_end_, timeout, cancel_);
     if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
     if (!got) {
         if (got.error().code != -ETIMEDOUT) socket_error_ = got.error().code;
@@ -168,7 +202,8 @@ io::Task<Result<void>> TlsConnection::fill_input(io::Duration timeout) {
 io::Task<Result<void>> TlsConnection::flush(io::Duration timeout) {
     while (!output_pending_.empty()) {
         output_sending_.swap(output_pending_);
-        auto sent = co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout, cancel_);
+        auto sent =
+            co_await io::send_all(*reactor_, socket_.fd(), output_sending_, timeout, cancel_);
         output_sending_.clear();
         if (!sent) {
             if (sent.error().code != -ETIMEDOUT) socket_error_ = sent.error().code;
@@ -179,15 +214,18 @@ io::Task<Result<void>> TlsConnection::flush(io::Duration timeout) {
 }
 
 io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeout) {
-    io::Deadline deadline = timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
+    io::Deadline deadline =
+        timeout > io::Duration::zero() ? io::Deadline::after(timeout) : io::Deadline::never();
     for (;;) {
         int rc = client ? wolfSSL_connect(ssl_) : wolfSSL_accept(ssl_);
         int err = rc == WOLFSSL_SUCCESS ? 0 : wolfSSL_get_error(ssl_, rc);
         // Whatever wolfSSL produced goes out before we wait for the peer.
         if (auto sent = co_await flush(deadline.remaining()); !sent) {
-            if (sent.error().code == -ECANCELED) co_return make_error(-ECANCELED, "TLS handshake cancelled");
+            if (sent.error().code == -ECANCELED)
+                co_return make_error(-ECANCELED, "TLS handshake cancelled");
             if (sent.error().code == -ETIMEDOUT) {
-                co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
+                co_return make_error(
+                    -ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
             }
             co_return std::move(sent).error();
         }
@@ -196,13 +234,16 @@ io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeou
         if (err != WOLFSSL_ERROR_WANT_READ) co_return error_from_wolfssl(err, true);
         if (peer_eof_) co_return error_from_wolfssl(err, true);
         if (deadline.expired()) {
-            co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
+            co_return make_error(-ETIMEDOUT,
+                                 "TLS handshake timed out after " + seconds_text(timeout) + "s");
         }
         auto filled = co_await fill_input(deadline.remaining());
         if (!filled) {
-            if (filled.error().code == -ECANCELED) co_return make_error(-ECANCELED, "TLS handshake cancelled");
+            if (filled.error().code == -ECANCELED)
+                co_return make_error(-ECANCELED, "TLS handshake cancelled");
             if (filled.error().code == -ETIMEDOUT) {
-                co_return make_error(-ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
+                co_return make_error(
+                    -ETIMEDOUT, "TLS handshake timed out after " + seconds_text(timeout) + "s");
             }
             if (filled.error().code == -ECONNRESET) {
                 co_return make_error(-ECONNRESET, "TLS handshake: connection reset by peer");
@@ -212,25 +253,30 @@ io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeou
     }
 }
 
-io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(io::Reactor& reactor, io::Socket socket,
-                                                                        std::shared_ptr<TlsContext> context,
-                                                                        ClientHandshakeOptions options) {
+io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(
+    io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
+    ClientHandshakeOptions options) {
     WOLFSSL* ssl = wolfSSL_new(context->native());
     if (!ssl) co_return make_error(-ENOMEM, "wolfSSL_new failed");
-    std::unique_ptr<TlsConnection> conn(new TlsConnection(reactor, std::move(socket), context, ssl));
+    std::unique_ptr<TlsConnection> conn(
+        new TlsConnection(reactor, std::move(socket), context, ssl));
     const std::string& name = options.server_name;
     if (!name.empty() && !is_ip_literal(name)) {
         // No SNI for IP literals (RFC 6066 section 3), as the references do.
-        wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, name.data(), static_cast<unsigned short>(name.size()));
+        wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, name.data(),
+                       static_cast<unsigned short>(name.size()));
     }
     if (context->verifies_peer()) {
-        if (name.empty()) co_return make_error(errc::invalid_argument, "TLS: certificate verification needs a server name");
+        if (name.empty())
+            co_return make_error(errc::invalid_argument,
+                                 "TLS: certificate verification needs a server name");
         wolfSSL_check_domain_name(ssl, name.c_str());
     }
     if (!options.alpn.empty()) {
         std::string list;
         for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
-        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()),
+                        WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
     }
     conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(true, options.timeout);
@@ -239,16 +285,18 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(io::Reac
     co_return std::move(conn);
 }
 
-io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(io::Reactor& reactor, io::Socket socket,
-                                                                       std::shared_ptr<TlsContext> context,
-                                                                       ServerHandshakeOptions options) {
+io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(
+    io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
+    ServerHandshakeOptions options) {
     WOLFSSL* ssl = wolfSSL_new(context->native());
     if (!ssl) co_return make_error(-ENOMEM, "wolfSSL_new failed");
-    std::unique_ptr<TlsConnection> conn(new TlsConnection(reactor, std::move(socket), context, ssl));
+    std::unique_ptr<TlsConnection> conn(
+        new TlsConnection(reactor, std::move(socket), context, ssl));
     if (!options.alpn.empty()) {
         std::string list;
         for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
-        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()), WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()),
+                        WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
     }
     conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(false, options.timeout);
@@ -256,16 +304,19 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(io::React
     co_return std::move(conn);
 }
 
-io::Task<Result<std::size_t>> TlsConnection::read(std::span<std::byte> buffer, io::Duration timeout) {
+io::Task<Result<std::size_t>> TlsConnection::read(std::span<std::byte> buffer,
+                                                  io::Duration timeout) {
     if (!ssl_) {  // plaintext(): the socket's bytes as they come
         if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
-        auto got = co_await io::recv(*reactor_, socket_.fd(), buffer.data(), buffer.size(), timeout, cancel_);
+        auto got = co_await io::recv(*reactor_, socket_.fd(), buffer.data(), buffer.size(), timeout,
+                                     cancel_);
         if (aborted_) co_return make_error(-ECANCELED, "connection aborted");
         co_return got;
     }
     for (;;) {
         if (aborted_) co_return make_error(-ECANCELED, "TLS: connection aborted");
-        int n = wolfSSL_read(ssl_, buffer.data(), static_cast<int>(std::min<std::size_t>(buffer.size(), 1 << 30)));
+        int n = wolfSSL_read(ssl_, buffer.data(),
+                             static_cast<int>(std::min<std::size_t>(buffer.size(), 1 << 30)));
         int err = n > 0 ? 0 : wolfSSL_get_error(ssl_, n);
         // Reading can make wolfSSL answer (a key update, an alert): send it unless a writer
         // is already flushing, in which case its flush loop carries it.
@@ -327,7 +378,9 @@ void TlsConnection::abort() {
     socket_.shutdown(SHUT_RDWR);
 }
 
-std::string TlsConnection::protocol_version() const { return ssl_ ? wolfSSL_get_version(ssl_) : "none"; }
+std::string TlsConnection::protocol_version() const {
+    return ssl_ ? wolfSSL_get_version(ssl_) : "none";
+}
 
 std::string TlsConnection::cipher_suite() const {
     const char* name = ssl_ ? wolfSSL_get_cipher_name(ssl_) : nullptr;
@@ -337,7 +390,8 @@ std::string TlsConnection::cipher_suite() const {
 std::string TlsConnection::alpn() const {
     char* name = nullptr;
     unsigned short size = 0;
-    if (!ssl_ || wolfSSL_ALPN_GetProtocol(ssl_, &name, &size) != WOLFSSL_SUCCESS || !name) return {};
+    if (!ssl_ || wolfSSL_ALPN_GetProtocol(ssl_, &name, &size) != WOLFSSL_SUCCESS || !name)
+        return {};
     return std::string(name, size);
 }
 

@@ -35,15 +35,15 @@ struct WOLFSSL;
 namespace anytls::tls {
 
 struct ClientHandshakeOptions {
-    std::string server_name;          // SNI (omitted for IP literals) and the name verified
-    std::vector<std::string> alpn;    // optional
+    std::string server_name;        // SNI (omitted for IP literals) and the name verified
+    std::vector<std::string> alpn;  // optional
     io::Duration timeout = std::chrono::seconds(10);
     // Cancelling it ends the handshake at once with -ECANCELED (a pool shutting down).
     io::CancellationSource* cancel = nullptr;
 };
 
 struct ServerHandshakeOptions {
-    std::vector<std::string> alpn;    // optional: protocols the server accepts
+    std::vector<std::string> alpn;  // optional: protocols the server accepts
     io::Duration timeout = std::chrono::seconds(10);
     // Kept for the connection's whole life: cancelling it ends the handshake, and every later
     // socket wait of the connection, with -ECANCELED (the server's scope as it shuts down).
@@ -89,7 +89,8 @@ public:
     std::string alpn() const;  // negotiated protocol, or empty
 
 private:
-    TlsConnection(io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context, WOLFSSL* ssl);
+    TlsConnection(io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
+                  WOLFSSL* ssl);
     io::Task<Result<void>> handshake(bool client, io::Duration timeout);
     io::Task<Result<void>> fill_input(io::Duration timeout);
     io::Task<Result<void>> flush(io::Duration timeout);

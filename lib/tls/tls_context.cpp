@@ -20,7 +20,8 @@ std::string wolfssl_error_text(int code) {
     if (code == WOLFSSL_BAD_FILE) return "malformed, or PEM of another kind";
     char buf[WOLFSSL_MAX_ERROR_SZ] = {};
     // The table is keyed by the negative codes the functions return.
-    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code > 0 ? -code : code), buf, sizeof(buf));
+    wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code > 0 ? -code : code), buf,
+                               sizeof(buf));
     return buf;
 }
 
@@ -46,21 +47,27 @@ Result<std::shared_ptr<TlsContext>> TlsContext::make_client(const ClientContextO
     wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, nullptr);
     bool loaded = false;
     if (!options.ca_file.empty()) {
-        if (auto ca = load_pem_file(ctx, PemContent::ca_bundle, options.ca_file); !ca) return std::move(ca).error();
+        if (auto ca = load_pem_file(ctx, PemContent::ca_bundle, options.ca_file); !ca)
+            return std::move(ca).error();
         loaded = true;
     }
     if (!options.ca_pem.empty()) {
-        if (auto ca = load_pem(ctx, PemContent::ca_bundle, options.ca_pem, "the CA certificate text"); !ca)
+        if (auto ca =
+                load_pem(ctx, PemContent::ca_bundle, options.ca_pem, "the CA certificate text");
+            !ca)
             return std::move(ca).error();
         loaded = true;
     }
     if (!loaded) {
 #ifdef WOLFSSL_SYS_CA_CERTS
         int rc = wolfSSL_CTX_load_system_CA_certs(ctx);
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot load the system CA certificates", rc);
+        if (rc != WOLFSSL_SUCCESS)
+            return config_error("cannot load the system CA certificates", rc);
 #else
-        int rc = wolfSSL_CTX_load_verify_locations(ctx, "/etc/ssl/certs/ca-certificates.crt", nullptr);
-        if (rc != WOLFSSL_SUCCESS) return config_error("cannot load /etc/ssl/certs/ca-certificates.crt", rc);
+        int rc =
+            wolfSSL_CTX_load_verify_locations(ctx, "/etc/ssl/certs/ca-certificates.crt", nullptr);
+        if (rc != WOLFSSL_SUCCESS)
+            return config_error("cannot load /etc/ssl/certs/ca-certificates.crt", rc);
 #endif
     }
     return result;
@@ -74,11 +81,13 @@ Result<std::shared_ptr<TlsContext>> TlsContext::make_server(const ServerContextO
     wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
     auto chain = options.certificate_pem.empty()
                      ? load_pem_file(ctx, PemContent::certificate_chain, options.certificate_file)
-                     : load_pem(ctx, PemContent::certificate_chain, options.certificate_pem, "the certificate text");
+                     : load_pem(ctx, PemContent::certificate_chain, options.certificate_pem,
+                                "the certificate text");
     if (!chain) return std::move(chain).error();
     auto key = options.private_key_pem.empty()
                    ? load_pem_file(ctx, PemContent::private_key, options.private_key_file)
-                   : load_pem(ctx, PemContent::private_key, options.private_key_pem, "the private key text");
+                   : load_pem(ctx, PemContent::private_key, options.private_key_pem,
+                              "the private key text");
     if (!key) return std::move(key).error();
     if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
         return make_error(errc::tls_config, "the private key does not match the certificate");

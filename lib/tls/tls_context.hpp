@@ -17,9 +17,9 @@ struct WOLFSSL_CTX;
 namespace anytls::tls {
 
 struct ClientContextOptions {
-    bool skip_verify = false;     // accept any certificate (explicit opt-in)
-    std::string ca_file;          // PEM bundle; empty: the system CA store
-    std::string ca_pem;           // PEM text, in addition to / instead of ca_file
+    bool skip_verify = false;  // accept any certificate (explicit opt-in)
+    std::string ca_file;       // PEM bundle; empty: the system CA store
+    std::string ca_pem;        // PEM text, in addition to / instead of ca_file
 };
 
 struct ServerContextOptions {
@@ -42,7 +42,8 @@ public:
     bool verifies_peer() const { return verify_; }
 
 private:
-    TlsContext(WOLFSSL_CTX* ctx, bool server, bool verify) : ctx_(ctx), server_(server), verify_(verify) {}
+    TlsContext(WOLFSSL_CTX* ctx, bool server, bool verify)
+        : ctx_(ctx), server_(server), verify_(verify) {}
     WOLFSSL_CTX* ctx_;
     bool server_;
     bool verify_;

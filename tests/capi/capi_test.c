@@ -34,35 +34,36 @@
 static atomic_int g_passed;
 static atomic_int g_failed;
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            atomic_fetch_add(&g_passed, 1);                                                  \
-        } else {                                                                             \
-            atomic_fetch_add(&g_failed, 1);                                                  \
+#define CHECK(cond)                                                                           \
+    do {                                                                                      \
+        if (cond) {                                                                           \
+            atomic_fetch_add(&g_passed, 1);                                                   \
+        } else {                                                                              \
+            atomic_fetch_add(&g_failed, 1);                                                   \
             fprintf(stderr, "FAILED %s:%d: %s (last error: %s)\n", __FILE__, __LINE__, #cond, \
-                    anytls_last_error());                                                    \
-        }                                                                                    \
+                    anytls_last_error());                                                     \
+        }                                                                                     \
     } while (0)
 
 /* rc must equal the expected code; prints the message either way for the log. */
-#define CHECK_RC(expr, expected)                                                                    \
-    do {                                                                                            \
-        int rc_ = (expr);                                                                           \
-        if (rc_ == (expected)) {                                                                    \
-            atomic_fetch_add(&g_passed, 1);                                                         \
-        } else {                                                                                    \
-            atomic_fetch_add(&g_failed, 1);                                                         \
-            fprintf(stderr, "FAILED %s:%d: %s returned %d (%s), expected %d (%s); last error: %s\n", \
-                    __FILE__, __LINE__, #expr, rc_, anytls_strerror(rc_), (int)(expected),           \
-                    anytls_strerror(expected), anytls_last_error());                                \
-        }                                                                                           \
+#define CHECK_RC(expr, expected)                                                             \
+    do {                                                                                     \
+        int rc_ = (expr);                                                                    \
+        if (rc_ == (expected)) {                                                             \
+            atomic_fetch_add(&g_passed, 1);                                                  \
+        } else {                                                                             \
+            atomic_fetch_add(&g_failed, 1);                                                  \
+            fprintf(stderr,                                                                  \
+                    "FAILED %s:%d: %s returned %d (%s), expected %d (%s); last error: %s\n", \
+                    __FILE__, __LINE__, #expr, rc_, anytls_strerror(rc_), (int)(expected),   \
+                    anytls_strerror(expected), anytls_last_error());                         \
+        }                                                                                    \
     } while (0)
 
-#define CHECK_MESSAGE(needle)                                                                           \
-    do {                                                                                                \
-        const char *msg_ = anytls_last_error();                                                         \
-        CHECK(msg_ != NULL && strstr(msg_, (needle)) != NULL);                                          \
+#define CHECK_MESSAGE(needle)                                  \
+    do {                                                       \
+        const char* msg_ = anytls_last_error();                \
+        CHECK(msg_ != NULL && strstr(msg_, (needle)) != NULL); \
     } while (0)
 
 static double now_seconds(void) {
@@ -81,26 +82,26 @@ static void sleep_ms(int ms) {
 static char g_dir[64];
 static char g_ca[128], g_cert[128], g_key[128];
 
-static int run(const char *command) {
+static int run(const char* command) {
     char full[2048];
     snprintf(full, sizeof full, "%s >/dev/null 2>&1", command);
     return system(full);
 }
 
-static int write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
+static int write_text(const char* path, const char* text) {
+    FILE* f = fopen(path, "w");
     if (!f) return -1;
     fputs(text, f);
     return fclose(f);
 }
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
+static char* read_text(const char* path) {
+    FILE* f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)size + 1);
+    char* text = malloc((size_t)size + 1);
     if (text && fread(text, 1, (size_t)size, f) != (size_t)size) {
         free(text);
         text = NULL;
@@ -118,18 +119,22 @@ static int make_pki(void) {
     snprintf(g_cert, sizeof g_cert, "%s/server.pem", g_dir);
     snprintf(g_key, sizeof g_key, "%s/server.key", g_dir);
     char cmd[1024], ext[128];
-    const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    const char* ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     snprintf(ext, sizeof ext, "%s/san.ext", g_dir);
-    if (write_text(ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n") != 0)
+    if (write_text(ext,
+                   "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n") != 0)
         return -1;
-    snprintf(cmd, sizeof cmd, "openssl req -x509 %s -keyout %s/ca.key -out %s -days 3650 -subj /CN=anytls-capi-ca",
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 %s -keyout %s/ca.key -out %s -days 3650 -subj /CN=anytls-capi-ca",
              ec, g_dir, g_ca);
     if (run(cmd) != 0) return -1;
-    snprintf(cmd, sizeof cmd, "openssl req %s -keyout %s -out %s/server.csr -subj /CN=localhost", ec, g_key, g_dir);
+    snprintf(cmd, sizeof cmd, "openssl req %s -keyout %s -out %s/server.csr -subj /CN=localhost",
+             ec, g_key, g_dir);
     if (run(cmd) != 0) return -1;
     snprintf(cmd, sizeof cmd,
-             "openssl x509 -req -in %s/server.csr -CA %s -CAkey %s/ca.key -CAcreateserial -out %s -days 825 "
+             "openssl x509 -req -in %s/server.csr -CA %s -CAkey %s/ca.key -CAcreateserial -out %s "
+             "-days 825 "
              "-extfile %s",
              g_dir, g_ca, g_dir, g_cert, ext);
     return run(cmd) == 0 ? 0 : -1;
@@ -146,11 +151,11 @@ static void remove_pki(void) {
 struct target {
     int fd;
     uint16_t port;
-    void *(*handler)(void *);
+    void* (*handler)(void*);
     pthread_t thread;
 };
 
-static int listen_loopback(uint16_t *port) {
+static int listen_loopback(uint16_t* port) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     int one = 1;
@@ -160,8 +165,8 @@ static int listen_loopback(uint16_t *port) {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 256) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    if (bind(fd, (struct sockaddr*)&a, sizeof a) != 0 || listen(fd, 256) != 0 ||
+        getsockname(fd, (struct sockaddr*)&a, &len) != 0) {
         close(fd);
         return -1;
     }
@@ -169,8 +174,8 @@ static int listen_loopback(uint16_t *port) {
     return fd;
 }
 
-static int send_all(int fd, const void *data, size_t len) {
-    const char *p = data;
+static int send_all(int fd, const void* data, size_t len) {
+    const char* p = data;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
@@ -181,7 +186,7 @@ static int send_all(int fd, const void *data, size_t len) {
     return 0;
 }
 
-static void *echo_connection(void *arg) {
+static void* echo_connection(void* arg) {
     int fd = (int)(intptr_t)arg;
     char buf[16384];
     for (;;) {
@@ -193,15 +198,15 @@ static void *echo_connection(void *arg) {
     return NULL;
 }
 
-static void *greet_connection(void *arg) {
+static void* greet_connection(void* arg) {
     int fd = (int)(intptr_t)arg;
     (void)send_all(fd, "hello\n", 6);
     close(fd);
     return NULL;
 }
 
-static void *accept_loop(void *arg) {
-    struct target *t = arg;
+static void* accept_loop(void* arg) {
+    struct target* t = arg;
     for (;;) {
         int c = accept4(t->fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
@@ -209,7 +214,7 @@ static void *accept_loop(void *arg) {
             break; /* shutdown() of the listener ends the loop */
         }
         pthread_t thread;
-        if (pthread_create(&thread, NULL, t->handler, (void *)(intptr_t)c) != 0) {
+        if (pthread_create(&thread, NULL, t->handler, (void*)(intptr_t)c) != 0) {
             close(c);
             continue;
         }
@@ -218,14 +223,14 @@ static void *accept_loop(void *arg) {
     return NULL;
 }
 
-static int target_start(struct target *t, void *(*handler)(void *)) {
+static int target_start(struct target* t, void* (*handler)(void*)) {
     t->handler = handler;
     t->fd = listen_loopback(&t->port);
     if (t->fd < 0) return -1;
     return pthread_create(&t->thread, NULL, accept_loop, t) == 0 ? 0 : -1;
 }
 
-static void target_stop(struct target *t) {
+static void target_stop(struct target* t) {
     shutdown(t->fd, SHUT_RDWR);
     pthread_join(t->thread, NULL);
     close(t->fd);
@@ -241,7 +246,7 @@ static uint16_t closed_port(void) {
 
 /* ---- data ---------------------------------------------------------------------------------- */
 
-static uint64_t xorshift(uint64_t *s) {
+static uint64_t xorshift(uint64_t* s) {
     uint64_t x = *s;
     x ^= x << 13;
     x ^= x >> 7;
@@ -249,7 +254,7 @@ static uint64_t xorshift(uint64_t *s) {
     return *s = x;
 }
 
-static uint64_t fnv1a(const unsigned char *p, size_t n) {
+static uint64_t fnv1a(const unsigned char* p, size_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ULL;
     return h;
@@ -261,25 +266,26 @@ static atomic_int g_log_lines;
 static atomic_int g_log_in_callback;
 static atomic_int g_log_overlap;
 
-static void log_callback(int level, const char *message, void *user) {
+static void log_callback(int level, const char* message, void* user) {
     if (atomic_fetch_add(&g_log_in_callback, 1) != 0) atomic_fetch_add(&g_log_overlap, 1);
-    if (user == (void *)&g_log_lines && message != NULL && level >= ANYTLS_LOG_ERROR && level <= ANYTLS_LOG_INFO)
+    if (user == (void*)&g_log_lines && message != NULL && level >= ANYTLS_LOG_ERROR &&
+        level <= ANYTLS_LOG_INFO)
         atomic_fetch_add(&g_log_lines, 1);
     atomic_fetch_sub(&g_log_in_callback, 1);
 }
 
 /* ---- the scenario ---------------------------------------------------------------------------- */
 
-static anytls_client *g_client;
+static anytls_client* g_client;
 static struct target g_echo, g_greet;
 
-static const char *kProxy = "test";
+static const char* kProxy = "test";
 
 /* Opens a stream to the echo target, sends `size` random bytes, reads them back, compares. */
-static int echo_once(uint64_t *seed, size_t size) {
+static int echo_once(uint64_t* seed, size_t size) {
     unsigned char *out = malloc(size), *in = malloc(size);
     int ok = 0;
-    anytls_stream *s = NULL;
+    anytls_stream* s = NULL;
     if (!out || !in) goto done;
     for (size_t i = 0; i < size; ++i) out[i] = (unsigned char)xorshift(seed);
     if (anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &s) != ANYTLS_OK) {
@@ -295,7 +301,8 @@ static int echo_once(uint64_t *seed, size_t size) {
         size_t n = 0;
         int rc = anytls_stream_read(s, in + got, size - got, 10000, &n);
         if (rc != ANYTLS_OK || n == 0) {
-            fprintf(stderr, "echo: read failed after %zu of %zu bytes: %d %s\n", got, size, rc, anytls_last_error());
+            fprintf(stderr, "echo: read failed after %zu of %zu bytes: %d %s\n", got, size, rc,
+                    anytls_last_error());
             goto done;
         }
         got += n;
@@ -314,8 +321,8 @@ struct echo_job {
     int ok;
 };
 
-static void *echo_worker(void *arg) {
-    struct echo_job *job = arg;
+static void* echo_worker(void* arg) {
+    struct echo_job* job = arg;
     for (int i = 0; i < job->count; ++i) {
         size_t size = 1 + (size_t)(xorshift(&job->seed) % 40000);
         if (echo_once(&job->seed, size)) job->ok++;
@@ -334,14 +341,26 @@ static void test_versions_and_errors(void) {
         CHECK(anytls_version_number() == major * 10000 + minor * 100 + patch);
         CHECK(anytls_version_number() == ANYTLS_VERSION_NUMBER);
     }
-    int codes[] = {ANYTLS_OK,          ANYTLS_E_INVALID_ARGUMENT, ANYTLS_E_CONFIG,      ANYTLS_E_UNKNOWN_PROXY,
-                   ANYTLS_E_CLOSED,    ANYTLS_E_TIMEOUT,          ANYTLS_E_CONNECT,     ANYTLS_E_TLS,
-                   ANYTLS_E_TLS_VERIFY, ANYTLS_E_AUTH,            ANYTLS_E_TARGET_REFUSED, ANYTLS_E_PROTOCOL,
-                   ANYTLS_E_IO,        ANYTLS_E_NO_MEMORY,        ANYTLS_E_INTERNAL};
+    int codes[] = {ANYTLS_OK,
+                   ANYTLS_E_INVALID_ARGUMENT,
+                   ANYTLS_E_CONFIG,
+                   ANYTLS_E_UNKNOWN_PROXY,
+                   ANYTLS_E_CLOSED,
+                   ANYTLS_E_TIMEOUT,
+                   ANYTLS_E_CONNECT,
+                   ANYTLS_E_TLS,
+                   ANYTLS_E_TLS_VERIFY,
+                   ANYTLS_E_AUTH,
+                   ANYTLS_E_TARGET_REFUSED,
+                   ANYTLS_E_PROTOCOL,
+                   ANYTLS_E_IO,
+                   ANYTLS_E_NO_MEMORY,
+                   ANYTLS_E_INTERNAL};
     /* Pinned values. */
-    CHECK(ANYTLS_E_INVALID_ARGUMENT == -1 && ANYTLS_E_TARGET_REFUSED == -10 && ANYTLS_E_INTERNAL == -14);
+    CHECK(ANYTLS_E_INVALID_ARGUMENT == -1 && ANYTLS_E_TARGET_REFUSED == -10 &&
+          ANYTLS_E_INTERNAL == -14);
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; ++i) {
-        const char *text = anytls_strerror(codes[i]);
+        const char* text = anytls_strerror(codes[i]);
         CHECK(text != NULL && text[0] != '\0');
         for (size_t j = 0; j < i; ++j) CHECK(strcmp(text, anytls_strerror(codes[j])) != 0);
     }
@@ -352,12 +371,14 @@ static void test_versions_and_errors(void) {
 }
 
 static void test_server_inputs(void) {
-    anytls_server *s = (anytls_server *)1;
+    anytls_server* s = (anytls_server*)1;
     CHECK_RC(anytls_server_start("listen = ", &s), ANYTLS_E_CONFIG);
     CHECK(s == NULL);
     CHECK_MESSAGE("server config:1");
-    CHECK_RC(anytls_server_start("listen = \"127.0.0.1:0\"\ncertificate-pem = \"x\"\nprivate-key-pem = \"y\"\n", &s),
-             ANYTLS_E_CONFIG);
+    CHECK_RC(
+        anytls_server_start(
+            "listen = \"127.0.0.1:0\"\ncertificate-pem = \"x\"\nprivate-key-pem = \"y\"\n", &s),
+        ANYTLS_E_CONFIG);
     CHECK_MESSAGE("users");
     CHECK_RC(anytls_server_start("lisen = \"127.0.0.1:0\"\n", &s), ANYTLS_E_CONFIG);
     CHECK_MESSAGE("lisen");
@@ -366,22 +387,25 @@ static void test_server_inputs(void) {
     CHECK_RC(anytls_server_port(NULL, NULL), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_RC(anytls_server_stop(NULL), ANYTLS_OK);
     /* Certificate files are checked as the text is read: key, line and cause. */
-    CHECK_RC(anytls_server_start("listen = \"127.0.0.1:0\"\ncertificate = \"/nonexistent/server.pem\"\n"
-                                 "private-key = \"/nonexistent/server.key\"\n[[users]]\npassword = \"p\"\n",
-                                 &s),
+    CHECK_RC(anytls_server_start(
+                 "listen = \"127.0.0.1:0\"\ncertificate = \"/nonexistent/server.pem\"\n"
+                 "private-key = \"/nonexistent/server.key\"\n[[users]]\npassword = \"p\"\n",
+                 &s),
              ANYTLS_E_CONFIG);
-    CHECK_MESSAGE("key \"certificate\" (line 2): cannot read \"/nonexistent/server.pem\": No such file or directory");
+    CHECK_MESSAGE(
+        "key \"certificate\" (line 2): cannot read \"/nonexistent/server.pem\": No such file or "
+        "directory");
     /* The one size limit of configuration text (1 MiB). */
     {
         const size_t size = 2 * 1024 * 1024;
-        char *huge = malloc(size + 1);
+        char* huge = malloc(size + 1);
         CHECK(huge != NULL);
         if (huge) {
             memset(huge, '#', size);
             huge[size] = '\0';
             CHECK_RC(anytls_server_start(huge, &s), ANYTLS_E_CONFIG);
             CHECK_MESSAGE("server config: larger than 1 MiB");
-            anytls_client *c = (anytls_client *)1;
+            anytls_client* c = (anytls_client*)1;
             CHECK_RC(anytls_client_open(huge, &c), ANYTLS_E_CONFIG);
             CHECK(c == NULL);
             CHECK_MESSAGE("config: larger than 1 MiB");
@@ -394,7 +418,7 @@ static void test_server_inputs(void) {
     CHECK(cert != NULL && key != NULL);
     if (cert && key) {
         size_t cap = strlen(cert) + strlen(key) + 512;
-        char *toml = malloc(cap);
+        char* toml = malloc(cap);
         snprintf(toml, cap,
                  "listen = \"127.0.0.1:0\"\nsynack = \"immediate\"\ncertificate-pem = '''\n%s'''\n"
                  "private-key-pem = '''\n%s'''\n[[users]]\nname = \"a\"\npassword = \"p\"\n",
@@ -411,15 +435,17 @@ static void test_server_inputs(void) {
 }
 
 static void test_client_inputs(uint16_t server_port) {
-    anytls_client *c = (anytls_client *)1;
+    anytls_client* c = (anytls_client*)1;
     CHECK_RC(anytls_client_open("[[proxies]\nname = 1", &c), ANYTLS_E_CONFIG);
     CHECK(c == NULL);
     CHECK(strlen(anytls_last_error()) > 0);
     CHECK_MESSAGE("config:");
-    CHECK_RC(anytls_client_open("[experimental.anytls-session-management]\nensure-idle-session = -3\n", &c),
+    CHECK_RC(anytls_client_open(
+                 "[experimental.anytls-session-management]\nensure-idle-session = -3\n", &c),
              ANYTLS_E_CONFIG);
     CHECK_MESSAGE("ensure-idle-session");
-    CHECK_RC(anytls_client_open("[experimental.anytls-session-management]\nensure-idle-sesion = 3\n", &c),
+    CHECK_RC(anytls_client_open(
+                 "[experimental.anytls-session-management]\nensure-idle-sesion = 3\n", &c),
              ANYTLS_E_CONFIG);
     CHECK_MESSAGE("ensure-idle-sesion");
     CHECK_RC(anytls_client_open(NULL, &c), ANYTLS_E_INVALID_ARGUMENT);
@@ -427,11 +453,13 @@ static void test_client_inputs(uint16_t server_port) {
     CHECK_RC(anytls_client_open_file("/nonexistent/anytls.toml", &c), ANYTLS_E_IO);
     CHECK_MESSAGE("/nonexistent/anytls.toml");
     /* ca-file is checked as the configuration loads: key, line and cause. */
-    CHECK_RC(anytls_client_open("[[proxies]]\nname = \"a\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = 1\n"
-                                "password = \"p\"\nca-file = \"/nonexistent/ca.pem\"\n",
-                                &c),
+    CHECK_RC(anytls_client_open(
+                 "[[proxies]]\nname = \"a\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = 1\n"
+                 "password = \"p\"\nca-file = \"/nonexistent/ca.pem\"\n",
+                 &c),
              ANYTLS_E_CONFIG);
-    CHECK_MESSAGE("key \"ca-file\" (line 7): cannot read \"/nonexistent/ca.pem\": No such file or directory");
+    CHECK_MESSAGE(
+        "key \"ca-file\" (line 7): cannot read \"/nonexistent/ca.pem\": No such file or directory");
     CHECK_RC(anytls_client_open_file(NULL, &c), ANYTLS_E_INVALID_ARGUMENT);
     CHECK_RC(anytls_client_close(NULL), ANYTLS_OK);
 
@@ -452,10 +480,11 @@ static void test_client_inputs(uint16_t server_port) {
 
     /* TLS verification against the system store (which does not know our CA). */
     snprintf(toml, sizeof toml,
-             "[[proxies]]\nname = \"v\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\npassword = \"secret\"\n",
+             "[[proxies]]\nname = \"v\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = "
+             "%u\npassword = \"secret\"\n",
              (unsigned)server_port);
     CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
-    anytls_stream *s = (anytls_stream *)1;
+    anytls_stream* s = (anytls_stream*)1;
     CHECK_RC(anytls_stream_open(c, "v", "127.0.0.1", g_echo.port, 5000, &s), ANYTLS_E_TLS_VERIFY);
     CHECK(s == NULL);
     CHECK_RC(anytls_client_close(c), ANYTLS_OK);
@@ -477,41 +506,54 @@ static void test_client_inputs(uint16_t server_port) {
              (unsigned)server_port, g_ca);
     CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
     /* The open does not wait for the server's answer; waiting for the SYNACK it fails. */
-    int rc = anytls_stream_open_ex(c, "bad", "127.0.0.1", g_echo.port, 3000, ANYTLS_OPEN_WAIT_CONNECTED, &s);
+    int rc = anytls_stream_open_ex(c, "bad", "127.0.0.1", g_echo.port, 3000,
+                                   ANYTLS_OPEN_WAIT_CONNECTED, &s);
     CHECK(rc == ANYTLS_E_AUTH && s == NULL);
     CHECK(strstr(anytls_last_error(), "wrong password?") != NULL);
-    fprintf(stderr, "note: wrong password answered %d (%s): %s\n", rc, anytls_strerror(rc), anytls_last_error());
+    fprintf(stderr, "note: wrong password answered %d (%s): %s\n", rc, anytls_strerror(rc),
+            anytls_last_error());
     CHECK_RC(anytls_client_close(c), ANYTLS_OK);
 }
 
 static void test_bad_calls(void) {
-    anytls_stream *s = (anytls_stream *)1;
+    anytls_stream* s = (anytls_stream*)1;
     int fd = 42;
     char buf[16];
     size_t n = 99;
     anytls_pool_config cfg = {.size = sizeof cfg};
     anytls_pool_stats st = {.size = sizeof st};
 
-    CHECK_RC(anytls_stream_open(g_client, "nope", "127.0.0.1", g_echo.port, 1000, &s), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_stream_open(g_client, "nope", "127.0.0.1", g_echo.port, 1000, &s),
+             ANYTLS_E_UNKNOWN_PROXY);
     CHECK(s == NULL);
     CHECK_MESSAGE("nope");
-    CHECK_RC(anytls_stream_open_fd(g_client, "nope", "127.0.0.1", g_echo.port, 1000, &fd), ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_stream_open_fd(g_client, "nope", "127.0.0.1", g_echo.port, 1000, &fd),
+             ANYTLS_E_UNKNOWN_PROXY);
     CHECK(fd == -1);
     CHECK_RC(anytls_pool_config_get(g_client, "nope", &cfg), ANYTLS_E_UNKNOWN_PROXY);
     CHECK_RC(anytls_pool_config_set(g_client, "nope", &cfg), ANYTLS_E_UNKNOWN_PROXY);
     CHECK_RC(anytls_pool_get_stats(g_client, "nope", &st), ANYTLS_E_UNKNOWN_PROXY);
     CHECK_RC(anytls_pool_reset(g_client, "nope"), ANYTLS_E_UNKNOWN_PROXY);
 
-    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 0, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 0, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
     CHECK_MESSAGE("timeout");
-    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, -5, &s), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 0, &fd), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open(g_client, kProxy, "", g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open(g_client, kProxy, NULL, g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open(g_client, NULL, "127.0.0.1", g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open(NULL, kProxy, "127.0.0.1", g_echo.port, 1000, &s), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 1000, NULL), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 1000, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, -5, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 0, &fd),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "", g_echo.port, 1000, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, NULL, g_echo.port, 1000, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, NULL, "127.0.0.1", g_echo.port, 1000, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(NULL, kProxy, "127.0.0.1", g_echo.port, 1000, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_echo.port, 1000, NULL),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 1000, NULL),
+             ANYTLS_E_INVALID_ARGUMENT);
 
     CHECK_RC(anytls_stream_read(NULL, buf, sizeof buf, 100, &n), ANYTLS_E_INVALID_ARGUMENT);
     CHECK(n == 0);
@@ -531,7 +573,8 @@ static void test_bad_calls(void) {
     /* A target port nobody listens on: the server's SYNACK carries the dial error. The open
      * is handed out before it, so the refusal is the first read's error... */
     s = NULL;
-    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &s), ANYTLS_OK);
+    CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &s),
+             ANYTLS_OK);
     CHECK(s != NULL);
     char byte;
     n = 1;
@@ -542,15 +585,18 @@ static void test_bad_calls(void) {
     CHECK_RC(anytls_stream_write(s, "x", 1, 10000), ANYTLS_E_TARGET_REFUSED);
     CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
     /* ...and the open's own error when it waits for the SYNACK. */
-    s = (anytls_stream *)1;
-    CHECK_RC(anytls_stream_open_ex(g_client, kProxy, "127.0.0.1", closed_port(), 10000, ANYTLS_OPEN_WAIT_CONNECTED, &s),
+    s = (anytls_stream*)1;
+    CHECK_RC(anytls_stream_open_ex(g_client, kProxy, "127.0.0.1", closed_port(), 10000,
+                                   ANYTLS_OPEN_WAIT_CONNECTED, &s),
              ANYTLS_E_TARGET_REFUSED);
     CHECK(s == NULL);
     CHECK(strlen(anytls_last_error()) > 0);
-    CHECK_RC(anytls_stream_open_ex(g_client, kProxy, "127.0.0.1", 1, 10000, 0x80u, &s), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_stream_open_ex(g_client, kProxy, "127.0.0.1", 1, 10000, 0x80u, &s),
+             ANYTLS_E_INVALID_ARGUMENT);
     /* An fd stream reads a refusal as its end; anytls_stream_fd_error says why. */
     fd = -1;
-    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &fd), ANYTLS_OK);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", closed_port(), 10000, &fd),
+             ANYTLS_OK);
     CHECK(fd >= 0);
     if (fd >= 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -592,12 +638,14 @@ static void test_streams(void) {
     CHECK(st.busy == 0);
 
     /* End of stream: the greeter says hello and closes. */
-    anytls_stream *s = NULL;
+    anytls_stream* s = NULL;
     CHECK_RC(anytls_stream_open(g_client, kProxy, "127.0.0.1", g_greet.port, 10000, &s), ANYTLS_OK);
     char text[64] = {0};
     size_t got = 0, n = 0;
     int rc;
-    while ((rc = anytls_stream_read(s, text + got, sizeof text - 1 - got, 5000, &n)) == ANYTLS_OK && n > 0) got += n;
+    while ((rc = anytls_stream_read(s, text + got, sizeof text - 1 - got, 5000, &n)) == ANYTLS_OK &&
+           n > 0)
+        got += n;
     CHECK_RC(rc, ANYTLS_OK);
     CHECK(n == 0);
     CHECK(strcmp(text, "hello\n") == 0);
@@ -617,14 +665,17 @@ static void test_streams(void) {
     CHECK_RC(anytls_stream_write(s, NULL, 0, 100), ANYTLS_OK);
     CHECK_RC(anytls_stream_write(s, "ping", 4, ANYTLS_NO_TIMEOUT), ANYTLS_OK);
     got = 0;
-    while (got < 4 && anytls_stream_read(s, text + got, 4 - got, ANYTLS_NO_TIMEOUT, &n) == ANYTLS_OK && n > 0) got += n;
+    while (got < 4 &&
+           anytls_stream_read(s, text + got, 4 - got, ANYTLS_NO_TIMEOUT, &n) == ANYTLS_OK && n > 0)
+        got += n;
     CHECK(got == 4 && memcmp(text, "ping", 4) == 0);
     CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
 }
 
 static void test_fd_mode(void) {
     int fd = -1;
-    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &fd), ANYTLS_OK);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &fd),
+             ANYTLS_OK);
     CHECK(fd >= 0);
     if (fd < 0) return;
     enum { kSize = 300000 };
@@ -641,13 +692,17 @@ static void test_fd_mode(void) {
         if (r < 0) break;
         if (p.revents & POLLOUT) {
             ssize_t n = send(fd, out + sent, kSize - sent, MSG_NOSIGNAL);
-            if (n > 0) sent += (size_t)n;
-            else if (n < 0 && errno != EAGAIN) break;
+            if (n > 0)
+                sent += (size_t)n;
+            else if (n < 0 && errno != EAGAIN)
+                break;
         }
         if (p.revents & (POLLIN | POLLHUP)) {
             ssize_t n = recv(fd, in + got, kSize - got, 0);
-            if (n > 0) got += (size_t)n;
-            else if (n == 0 || errno != EAGAIN) break;
+            if (n > 0)
+                got += (size_t)n;
+            else if (n == 0 || errno != EAGAIN)
+                break;
         }
     }
     CHECK(sent == kSize);
@@ -659,7 +714,8 @@ static void test_fd_mode(void) {
 
     /* The target's end of stream reaches the fd as a 0-byte read. */
     fd = -1;
-    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_greet.port, 10000, &fd), ANYTLS_OK);
+    CHECK_RC(anytls_stream_open_fd(g_client, kProxy, "127.0.0.1", g_greet.port, 10000, &fd),
+             ANYTLS_OK);
     if (fd < 0) return;
     char text[64] = {0};
     size_t n_text = 0;
@@ -669,9 +725,12 @@ static void test_fd_mode(void) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 1000) <= 0) continue;
         ssize_t n = recv(fd, text + n_text, sizeof text - 1 - n_text, 0);
-        if (n > 0) n_text += (size_t)n;
-        else if (n == 0) eof = 1;
-        else if (errno != EAGAIN) break;
+        if (n > 0)
+            n_text += (size_t)n;
+        else if (n == 0)
+            eof = 1;
+        else if (errno != EAGAIN)
+            break;
     }
     CHECK(eof);
     CHECK(strcmp(text, "hello\n") == 0);
@@ -758,7 +817,7 @@ static void test_pool_config(void) {
 
 /* ensure-idle-session 0 -> 3 on a live pool, seen in the stats within a few seconds. */
 static void test_live_reconfigure(void) {
-    const char *proxy = "live";
+    const char* proxy = "live";
     anytls_pool_stats st = {.size = sizeof st};
     CHECK_RC(anytls_pool_get_stats(g_client, proxy, &st), ANYTLS_OK);
     CHECK(st.idle == 0 && st.created_total == 0);
@@ -781,13 +840,14 @@ static void test_live_reconfigure(void) {
         sleep_ms(100);
     }
     CHECK_RC(polled, ANYTLS_OK);
-    fprintf(stderr, "note: live pool: %llu idle after %.1f s (created %llu)\n", (unsigned long long)st.idle,
-            now_seconds() - start, (unsigned long long)st.created_total);
+    fprintf(stderr, "note: live pool: %llu idle after %.1f s (created %llu)\n",
+            (unsigned long long)st.idle, now_seconds() - start,
+            (unsigned long long)st.created_total);
     CHECK(st.idle == 3);
     CHECK(st.created_total == 3);
 
     /* A stream now lands on a warm session. */
-    anytls_stream *s = NULL;
+    anytls_stream* s = NULL;
     CHECK_RC(anytls_stream_open(g_client, proxy, "127.0.0.1", g_echo.port, 5000, &s), ANYTLS_OK);
     CHECK_RC(anytls_pool_get_stats(g_client, proxy, &st), ANYTLS_OK);
     CHECK(st.warm_opens == 1 && st.busy == 1);
@@ -803,13 +863,13 @@ static void test_live_reconfigure(void) {
 }
 
 struct blocked_read {
-    anytls_stream *stream;
+    anytls_stream* stream;
     int rc;
     double seconds;
 };
 
-static void *blocked_reader(void *arg) {
-    struct blocked_read *r = arg;
+static void* blocked_reader(void* arg) {
+    struct blocked_read* r = arg;
     char buf[16];
     size_t n = 0;
     double start = now_seconds();
@@ -819,13 +879,13 @@ static void *blocked_reader(void *arg) {
 }
 
 /* A client with one proxy, `name`, at 127.0.0.1:port (password "secret", the test CA). */
-static anytls_client *open_one_proxy_client(const char *name, uint16_t port) {
+static anytls_client* open_one_proxy_client(const char* name, uint16_t port) {
     char toml[1024];
     snprintf(toml, sizeof toml,
              "[[proxies]]\nname = \"%s\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
              "password = \"secret\"\nca-file = \"%s\"\n",
              name, (unsigned)port, g_ca);
-    anytls_client *c = NULL;
+    anytls_client* c = NULL;
     CHECK_RC(anytls_client_open(toml, &c), ANYTLS_OK);
     return c;
 }
@@ -833,12 +893,12 @@ static anytls_client *open_one_proxy_client(const char *name, uint16_t port) {
 /* Streams outlive their client: they answer CLOSED and are still freed normally. A read
  * blocked in another thread wakes up when the client closes. */
 static void test_stream_after_client_close(uint16_t server_port) {
-    anytls_client *c = open_one_proxy_client("short", server_port);
-    anytls_stream *s = NULL;
+    anytls_client* c = open_one_proxy_client("short", server_port);
+    anytls_stream* s = NULL;
     int fd = -1;
     CHECK_RC(anytls_stream_open(c, "short", "127.0.0.1", g_echo.port, 10000, &s), ANYTLS_OK);
     CHECK_RC(anytls_stream_open_fd(c, "short", "127.0.0.1", g_echo.port, 10000, &fd), ANYTLS_OK);
-    anytls_stream *blocked = NULL;
+    anytls_stream* blocked = NULL;
     CHECK_RC(anytls_stream_open(c, "short", "127.0.0.1", g_echo.port, 10000, &blocked), ANYTLS_OK);
     struct blocked_read reader = {blocked, 1, 0};
     pthread_t thread;
@@ -864,7 +924,7 @@ static void test_stream_after_client_close(uint16_t server_port) {
 /* ---- pending opens ------------------------------------------------------------------------- */
 
 /* Waits for a pending open's notify fd; the seconds it took, or -1 past limit_ms. */
-static double wait_notified(anytls_open *open, int limit_ms) {
+static double wait_notified(anytls_open* open, int limit_ms) {
     double start = now_seconds();
     struct pollfd p = {anytls_open_notify_fd(open), POLLIN, 0};
     if (p.fd < 0 || poll(&p, 1, limit_ms) != 1) return -1;
@@ -874,12 +934,16 @@ static double wait_notified(anytls_open *open, int limit_ms) {
 /* An open watched through its fd, as an event loop would: the stream as an fd on success;
  * cancel and client close end an open stuck in a TLS handshake at once. */
 static void test_pending_opens(uint16_t server_port) {
-    anytls_open *open = NULL;
+    anytls_open* open = NULL;
     int fd = 7;
-    CHECK_RC(anytls_open_start(NULL, "test", "127.0.0.1", 1, 1000, &open), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_open_start(g_client, "test", "127.0.0.1", 1, 1000, NULL), ANYTLS_E_INVALID_ARGUMENT);
-    CHECK_RC(anytls_open_start(g_client, "nope", "127.0.0.1", 1, 1000, &open), ANYTLS_E_UNKNOWN_PROXY);
-    CHECK_RC(anytls_open_start(g_client, "test", "127.0.0.1", 1, 0, &open), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_open_start(NULL, "test", "127.0.0.1", 1, 1000, &open),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_open_start(g_client, "test", "127.0.0.1", 1, 1000, NULL),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_open_start(g_client, "nope", "127.0.0.1", 1, 1000, &open),
+             ANYTLS_E_UNKNOWN_PROXY);
+    CHECK_RC(anytls_open_start(g_client, "test", "127.0.0.1", 1, 0, &open),
+             ANYTLS_E_INVALID_ARGUMENT);
     CHECK(open == NULL);
     CHECK_RC(anytls_open_result(NULL, &fd), ANYTLS_E_INVALID_ARGUMENT);
     CHECK(fd == -1);
@@ -888,7 +952,8 @@ static void test_pending_opens(uint16_t server_port) {
     anytls_open_free(NULL);
 
     /* A healthy open: the fd carries the stream; the outcome is taken once. */
-    CHECK_RC(anytls_open_start(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &open), ANYTLS_OK);
+    CHECK_RC(anytls_open_start(g_client, kProxy, "127.0.0.1", g_echo.port, 10000, &open),
+             ANYTLS_OK);
     CHECK(open != NULL);
     if (open) {
         CHECK(wait_notified(open, 10000) >= 0);
@@ -910,11 +975,12 @@ static void test_pending_opens(uint16_t server_port) {
     uint16_t silent_port = 0;
     int silent = listen_loopback(&silent_port);
     CHECK(silent >= 0);
-    anytls_client *stuck = open_one_proxy_client("stuck", silent_port);
+    anytls_client* stuck = open_one_proxy_client("stuck", silent_port);
     enum { kOpens = 50 };
-    anytls_open *opens[kOpens] = {0};
+    anytls_open* opens[kOpens] = {0};
     for (int i = 0; i < kOpens; ++i) {
-        CHECK_RC(anytls_open_start(stuck, "stuck", "127.0.0.1", g_echo.port, 30000, &opens[i]), ANYTLS_OK);
+        CHECK_RC(anytls_open_start(stuck, "stuck", "127.0.0.1", g_echo.port, 30000, &opens[i]),
+                 ANYTLS_OK);
     }
     sleep_ms(200);
     CHECK_RC(anytls_open_result(opens[0], &fd), ANYTLS_E_IN_PROGRESS);
@@ -954,13 +1020,13 @@ static void test_pending_opens(uint16_t server_port) {
 }
 
 /* Starts the test server (the PKI's certificate, user "tester" / "secret"); its port in *port. */
-static anytls_server *start_test_server(uint16_t *port) {
+static anytls_server* start_test_server(uint16_t* port) {
     char toml[1024];
     snprintf(toml, sizeof toml,
              "listen = \"127.0.0.1:0\"\ncertificate = \"%s\"\nprivate-key = \"%s\"\n"
              "[[users]]\nname = \"tester\"\npassword = \"secret\"\n",
              g_cert, g_key);
-    anytls_server *server = NULL;
+    anytls_server* server = NULL;
     CHECK_RC(anytls_server_start(toml, &server), ANYTLS_OK);
     *port = 0;
     if (server) CHECK_RC(anytls_server_port(server, port), ANYTLS_OK);
@@ -971,14 +1037,14 @@ static anytls_server *start_test_server(uint16_t *port) {
  * connected and said nothing): the handshake's wait is cancelled, not waited out. */
 static void test_server_stop_cancels_handshakes(void) {
     uint16_t port = 0;
-    anytls_server *server = start_test_server(&port);
+    anytls_server* server = start_test_server(&port);
     int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(port);
-    CHECK(connect(silent, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(connect(silent, (struct sockaddr*)&a, sizeof a) == 0);
     sleep_ms(200); /* accepted, and waiting for a ClientHello */
     double start = now_seconds();
     CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
@@ -998,7 +1064,8 @@ static void test_server_stop_cancels_handshakes(void) {
 static void test_server_from_full_toml(void) {
     char toml[2048];
     snprintf(toml, sizeof toml,
-             "listen = \"127.0.0.1:0\"\nself-signed = true\nself-signed-names = [\"localhost\", \"127.0.0.1\"]\n"
+             "listen = \"127.0.0.1:0\"\nself-signed = true\nself-signed-names = [\"localhost\", "
+             "\"127.0.0.1\"]\n"
              "padding-scheme = \"\"\"\nstop=3\n0=30-30\n1=100-400\n2=400-500,c,500-1000\n\"\"\"\n"
              "fallback = \"127.0.0.1:%u\"\nsynack = \"immediate\"\nmax-sessions = 16\n"
              "max-streams-per-session = 8\nhandshake-timeout = \"5s\"\nauth-timeout = 5\n"
@@ -1006,7 +1073,7 @@ static void test_server_from_full_toml(void) {
              "[[users]]\nname = \"alice\"\npassword = \"full-secret\"\n"
              "[[users]]\nname = \"bob\"\npassword = \"other-secret\"\n",
              (unsigned)g_greet.port);
-    anytls_server *server = NULL;
+    anytls_server* server = NULL;
     CHECK_RC(anytls_server_start(toml, &server), ANYTLS_OK);
     if (!server) return;
     uint16_t port = 0;
@@ -1016,11 +1083,12 @@ static void test_server_from_full_toml(void) {
              "[[proxies]]\nname = \"full\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\nport = %u\n"
              "password = \"other-secret\"\nskip-cert-verify = true\nalpn = [\"h2\"]\n",
              (unsigned)port);
-    anytls_client *client = NULL;
+    anytls_client* client = NULL;
     CHECK_RC(anytls_client_open(client_toml, &client), ANYTLS_OK);
     if (client) {
-        anytls_stream *s = NULL;
-        CHECK_RC(anytls_stream_open(client, "full", "127.0.0.1", g_echo.port, 10000, &s), ANYTLS_OK);
+        anytls_stream* s = NULL;
+        CHECK_RC(anytls_stream_open(client, "full", "127.0.0.1", g_echo.port, 10000, &s),
+                 ANYTLS_OK);
         if (s) {
             static const char line[] = "through the self-signed server\n";
             CHECK_RC(anytls_stream_write(s, line, sizeof line - 1, 10000), ANYTLS_OK);
@@ -1028,7 +1096,10 @@ static void test_server_from_full_toml(void) {
             size_t got = 0;
             while (got < sizeof line - 1) {
                 size_t n = 0;
-                if (anytls_stream_read(s, back + got, sizeof line - 1 - got, 10000, &n) != ANYTLS_OK || n == 0) break;
+                if (anytls_stream_read(s, back + got, sizeof line - 1 - got, 10000, &n) !=
+                        ANYTLS_OK ||
+                    n == 0)
+                    break;
                 got += n;
             }
             CHECK(got == sizeof line - 1 && memcmp(back, line, got) == 0);
@@ -1038,8 +1109,11 @@ static void test_server_from_full_toml(void) {
     }
     CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
     /* The CLI's errors, key and line included. */
-    CHECK_RC(anytls_server_start("self-signed = true\nmax-sessions = 0\n", &server), ANYTLS_E_CONFIG);
-    CHECK_MESSAGE("server config: top level: key \"max-sessions\" (line 2): expected an integer from 1 to 1000000");
+    CHECK_RC(anytls_server_start("self-signed = true\nmax-sessions = 0\n", &server),
+             ANYTLS_E_CONFIG);
+    CHECK_MESSAGE(
+        "server config: top level: key \"max-sessions\" (line 2): expected an integer from 1 to "
+        "1000000");
 }
 
 int main(void) {
@@ -1061,7 +1135,7 @@ int main(void) {
     test_server_inputs();
     test_server_from_full_toml();
     uint16_t server_port = 0;
-    anytls_server *server = start_test_server(&server_port);
+    anytls_server* server = start_test_server(&server_port);
     CHECK(server_port != 0);
 
     test_client_inputs(server_port);

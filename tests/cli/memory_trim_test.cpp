@@ -34,7 +34,8 @@ struct Entry {
 TEST_SUITE("memory_trim") {
     TEST_CASE("little free memory is not worth a trim") {
         Entry entry;
-        for (int s = 0; s < 30; ++s) CHECK_FALSE(entry.tick(std::chrono::seconds(s), 0, kWorthTrimming - 1));
+        for (int s = 0; s < 30; ++s)
+            CHECK_FALSE(entry.tick(std::chrono::seconds(s), 0, kWorthTrimming - 1));
         CHECK(entry.tick(30s, 0, kWorthTrimming));
     }
 
@@ -74,7 +75,8 @@ TEST_SUITE("memory_trim") {
         CHECK_FALSE(entry.tick(1s, 100, 2 * MiB));  // at its peak
         CHECK(entry.tick(2s, 10, 2 * MiB));
         // Load grows past what was open at that trim: memory freed meanwhile (churn) is left.
-        for (int s = 10; s < 40; ++s) CHECK_FALSE(entry.tick(std::chrono::seconds(s), 100, 10 * MiB));
+        for (int s = 10; s < 40; ++s)
+            CHECK_FALSE(entry.tick(std::chrono::seconds(s), 100, 10 * MiB));
         CHECK(entry.tick(40s, 60, 10 * MiB));  // two thirds of the peak
     }
 }

@@ -20,7 +20,8 @@ inline anytls::config::ResolvedConfig load_data(const std::string& file) {
 }
 
 inline anytls::config::ResolvedConfig load_text(std::string_view text) {
-    auto loaded = anytls::config::load_config(text, anytls::config::LoadOptions{"0.1.0", "test.toml"});
+    auto loaded =
+        anytls::config::load_config(text, anytls::config::LoadOptions{"0.1.0", "test.toml"});
     if (!loaded) FAIL_CHECK(loaded.error().text());
     REQUIRE(loaded.ok());
     return std::move(loaded).value();
@@ -28,7 +29,8 @@ inline anytls::config::ResolvedConfig load_text(std::string_view text) {
 
 // The error message of a configuration that must fail.
 inline std::string load_error(std::string_view text) {
-    auto loaded = anytls::config::load_config(text, anytls::config::LoadOptions{"0.1.0", "test.toml"});
+    auto loaded =
+        anytls::config::load_config(text, anytls::config::LoadOptions{"0.1.0", "test.toml"});
     REQUIRE_FALSE(loaded.ok());
     CHECK(loaded.code() == anytls::errc::config);
     return loaded.error().message;

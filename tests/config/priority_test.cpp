@@ -16,9 +16,8 @@ using config_test::load_text;
 using config_test::proxy_named;
 
 TEST_SUITE("config") {
-
-TEST_CASE("no pool keys anywhere: every default") {
-    const auto config = load_text(R"(
+    TEST_CASE("no pool keys anywhere: every default") {
+        const auto config = load_text(R"(
 [[proxies]]
 name = "plain"
 type = "anytls"
@@ -26,39 +25,39 @@ server = "203.0.113.7"
 port = 8443
 password = "pw"
 )");
-    const auto& proxy = proxy_named(config, "plain");
-    const PoolSettings& pool = proxy.pool;
-    CHECK(pool.ensure_idle_session == 0);
-    CHECK(pool.ensure_idle_session_create_rate == 0);
-    CHECK(pool.min_idle_session == 0);
-    CHECK(pool.min_idle_session_for_age == 0);
-    CHECK(pool.max_connection_lifetime == 0s);
-    CHECK(pool.connection_lifetime_jitter == 0s);
-    CHECK(pool.idle_session_timeout == 30s);
-    CHECK(pool.idle_session_check_interval == 30s);
-    CHECK(pool.heartbeat_interval == 25s);
-    CHECK(pool.heartbeat_timeout == 10s);
-    CHECK(pool.tcp_keepalive == 15s);
-    CHECK(pool.session_reuse);
-    CHECK(pool.client_name == "anytls-cpp/0.1.0");
-    CHECK(pool.creation_backoff_max == 60s);
-    for (auto source : proxy.pool_sources.of) CHECK(source == Source::default_value);
-    CHECK(proxy.sni.empty());
-    CHECK_FALSE(proxy.skip_cert_verify);
-    CHECK(proxy.alpn.empty());
-    CHECK(proxy.ca_file.empty());
-    CHECK(proxy.port == 8443);
-}
+        const auto& proxy = proxy_named(config, "plain");
+        const PoolSettings& pool = proxy.pool;
+        CHECK(pool.ensure_idle_session == 0);
+        CHECK(pool.ensure_idle_session_create_rate == 0);
+        CHECK(pool.min_idle_session == 0);
+        CHECK(pool.min_idle_session_for_age == 0);
+        CHECK(pool.max_connection_lifetime == 0s);
+        CHECK(pool.connection_lifetime_jitter == 0s);
+        CHECK(pool.idle_session_timeout == 30s);
+        CHECK(pool.idle_session_check_interval == 30s);
+        CHECK(pool.heartbeat_interval == 25s);
+        CHECK(pool.heartbeat_timeout == 10s);
+        CHECK(pool.tcp_keepalive == 15s);
+        CHECK(pool.session_reuse);
+        CHECK(pool.client_name == "anytls-cpp/0.1.0");
+        CHECK(pool.creation_backoff_max == 60s);
+        for (auto source : proxy.pool_sources.of) CHECK(source == Source::default_value);
+        CHECK(proxy.sni.empty());
+        CHECK_FALSE(proxy.skip_cert_verify);
+        CHECK(proxy.alpn.empty());
+        CHECK(proxy.ca_file.empty());
+        CHECK(proxy.port == 8443);
+    }
 
-TEST_CASE("client-name default without a version is empty (the session layer's default)") {
-    auto loaded = anytls::config::load_config("");
-    REQUIRE(loaded.ok());
-    CHECK(loaded->global_pool.client_name.empty());
-    CHECK(loaded->proxies.empty());
-}
+    TEST_CASE("client-name default without a version is empty (the session layer's default)") {
+        auto loaded = anytls::config::load_config("");
+        REQUIRE(loaded.ok());
+        CHECK(loaded->global_pool.client_name.empty());
+        CHECK(loaded->proxies.empty());
+    }
 
-TEST_CASE("legacy-only: the three legacy keys are taken, durations as integers or strings") {
-    const auto config = load_text(R"(
+    TEST_CASE("legacy-only: the three legacy keys are taken, durations as integers or strings") {
+        const auto config = load_text(R"(
 [[proxies]]
 name = "legacy"
 type = "anytls"
@@ -69,16 +68,17 @@ idle-session-check-interval = "1m"
 idle-session-timeout = 90
 min-idle-session = 2
 )");
-    const auto& proxy = proxy_named(config, "legacy");
-    CHECK(proxy.pool.idle_session_check_interval == 1min);
-    CHECK(proxy.pool.idle_session_timeout == 90s);
-    CHECK(proxy.pool.min_idle_session == 2);
-    CHECK(proxy.pool_sources[PoolKeyId::idle_session_check_interval] == Source::legacy_per_proxy);
-    CHECK(proxy.pool_sources[PoolKeyId::ensure_idle_session] == Source::default_value);
-}
+        const auto& proxy = proxy_named(config, "legacy");
+        CHECK(proxy.pool.idle_session_check_interval == 1min);
+        CHECK(proxy.pool.idle_session_timeout == 90s);
+        CHECK(proxy.pool.min_idle_session == 2);
+        CHECK(proxy.pool_sources[PoolKeyId::idle_session_check_interval] ==
+              Source::legacy_per_proxy);
+        CHECK(proxy.pool_sources[PoolKeyId::ensure_idle_session] == Source::default_value);
+    }
 
-TEST_CASE("override-only: every pool key can be overridden per proxy") {
-    const auto config = load_text(R"(
+    TEST_CASE("override-only: every pool key can be overridden per proxy") {
+        const auto config = load_text(R"(
 [[proxies]]
 name = "tuned"
 type = "anytls"
@@ -101,86 +101,89 @@ session-reuse = false
 client-name = "tuned/1"
 creation-backoff-max = "2m"
 )");
-    const auto& proxy = proxy_named(config, "tuned");
-    const PoolSettings expected{
-        .ensure_idle_session = 7,
-        .ensure_idle_session_create_rate = 2,
-        .min_idle_session = 3,
-        .min_idle_session_for_age = 1,
-        .max_connection_lifetime = 45min,
-        .connection_lifetime_jitter = 5min,
-        .idle_session_timeout = 2min,
-        .idle_session_check_interval = 15s,
-        .heartbeat_interval = 25s,
-        .heartbeat_timeout = 3s,
-        .tcp_keepalive = 0s,
-        .session_reuse = false,
-        .client_name = "tuned/1",
-        .creation_backoff_max = 2min,
-    };
-    CHECK(proxy.pool == expected);
-    for (auto source : proxy.pool_sources.of) CHECK(source == Source::session_override);
-}
+        const auto& proxy = proxy_named(config, "tuned");
+        const PoolSettings expected{
+            .ensure_idle_session = 7,
+            .ensure_idle_session_create_rate = 2,
+            .min_idle_session = 3,
+            .min_idle_session_for_age = 1,
+            .max_connection_lifetime = 45min,
+            .connection_lifetime_jitter = 5min,
+            .idle_session_timeout = 2min,
+            .idle_session_check_interval = 15s,
+            .heartbeat_interval = 25s,
+            .heartbeat_timeout = 3s,
+            .tcp_keepalive = 0s,
+            .session_reuse = false,
+            .client_name = "tuned/1",
+            .creation_backoff_max = 2min,
+        };
+        CHECK(proxy.pool == expected);
+        for (auto source : proxy.pool_sources.of) CHECK(source == Source::session_override);
+    }
 
-TEST_CASE("mixed: each key resolved on its own, connection fields read") {
-    const auto config = load_data("mixed-priority.toml");
-    const auto& proxy = proxy_named(config, "mixed");
-    CHECK(proxy.port == 8443);
-    CHECK(proxy.sni == "front.example.com");
-    CHECK(proxy.skip_cert_verify);
-    CHECK(proxy.alpn == std::vector<std::string>{"h2", "http/1.1"});
-    CHECK(proxy.ca_file == "/etc/anytls/ca.pem");
+    TEST_CASE("mixed: each key resolved on its own, connection fields read") {
+        const auto config = load_data("mixed-priority.toml");
+        const auto& proxy = proxy_named(config, "mixed");
+        CHECK(proxy.port == 8443);
+        CHECK(proxy.sni == "front.example.com");
+        CHECK(proxy.skip_cert_verify);
+        CHECK(proxy.alpn == std::vector<std::string>{"h2", "http/1.1"});
+        CHECK(proxy.ca_file == "/etc/anytls/ca.pem");
 
-    const auto& pool = proxy.pool;
-    const auto& from = proxy.pool_sources;
-    CHECK(pool.min_idle_session == 3);  // override beats legacy (2) and global (4)
-    CHECK(from[PoolKeyId::min_idle_session] == Source::session_override);
-    CHECK(pool.idle_session_timeout == 120s);  // legacy beats global (10m)
-    CHECK(from[PoolKeyId::idle_session_timeout] == Source::legacy_per_proxy);
-    CHECK(pool.idle_session_check_interval == 45s);  // global
-    CHECK(from[PoolKeyId::idle_session_check_interval] == Source::global);
-    CHECK(pool.ensure_idle_session == 6);
-    CHECK(pool.heartbeat_interval == 20s);
-    CHECK(pool.tcp_keepalive == 30s);
-    CHECK(pool.heartbeat_timeout == 5s);  // override
-    CHECK_FALSE(pool.session_reuse);
-    CHECK(pool.client_name == "my-app/2.0");
-    CHECK(pool.creation_backoff_max == 60s);  // default
-    CHECK(from[PoolKeyId::creation_backoff_max] == Source::default_value);
+        const auto& pool = proxy.pool;
+        const auto& from = proxy.pool_sources;
+        CHECK(pool.min_idle_session == 3);  // override beats legacy (2) and global (4)
+        CHECK(from[PoolKeyId::min_idle_session] == Source::session_override);
+        CHECK(pool.idle_session_timeout == 120s);  // legacy beats global (10m)
+        CHECK(from[PoolKeyId::idle_session_timeout] == Source::legacy_per_proxy);
+        CHECK(pool.idle_session_check_interval == 45s);  // global
+        CHECK(from[PoolKeyId::idle_session_check_interval] == Source::global);
+        CHECK(pool.ensure_idle_session == 6);
+        CHECK(pool.heartbeat_interval == 20s);
+        CHECK(pool.tcp_keepalive == 30s);
+        CHECK(pool.heartbeat_timeout == 5s);  // override
+        CHECK_FALSE(pool.session_reuse);
+        CHECK(pool.client_name == "my-app/2.0");
+        CHECK(pool.creation_backoff_max == 60s);  // default
+        CHECK(from[PoolKeyId::creation_backoff_max] == Source::default_value);
 
-    // client-fingerprint is accepted and reported, not applied.
-    REQUIRE(config.warnings.size() == 1);
-    CHECK(config.warnings[0] ==
-          "proxy \"mixed\": client-fingerprint \"chrome\" (line 21) is ignored: uTLS fingerprints are not supported");
-}
+        // client-fingerprint is accepted and reported, not applied.
+        REQUIRE(config.warnings.size() == 1);
+        CHECK(config.warnings[0] ==
+              "proxy \"mixed\": client-fingerprint \"chrome\" (line 21) is ignored: uTLS "
+              "fingerprints are not supported");
+    }
 
-TEST_CASE("the merge itself: override > legacy > global > defaults, key by key") {
-    PoolLayer session_override, legacy, global;
-    global[PoolKeyId::ensure_idle_session] = std::int64_t{4};
-    global[PoolKeyId::min_idle_session] = std::int64_t{1};
-    global[PoolKeyId::idle_session_timeout] = anytls::config::Duration{5min};
-    legacy[PoolKeyId::min_idle_session] = std::int64_t{2};
-    legacy[PoolKeyId::idle_session_timeout] = anytls::config::Duration{6min};
-    session_override[PoolKeyId::idle_session_timeout] = anytls::config::Duration{7min};
+    TEST_CASE("the merge itself: override > legacy > global > defaults, key by key") {
+        PoolLayer session_override, legacy, global;
+        global[PoolKeyId::ensure_idle_session] = std::int64_t{4};
+        global[PoolKeyId::min_idle_session] = std::int64_t{1};
+        global[PoolKeyId::idle_session_timeout] = anytls::config::Duration{5min};
+        legacy[PoolKeyId::min_idle_session] = std::int64_t{2};
+        legacy[PoolKeyId::idle_session_timeout] = anytls::config::Duration{6min};
+        session_override[PoolKeyId::idle_session_timeout] = anytls::config::Duration{7min};
 
-    auto resolved = anytls::config::resolve_pool(session_override, legacy, global);
-    REQUIRE(resolved.ok());
-    CHECK(resolved->settings.ensure_idle_session == 4);
-    CHECK(resolved->settings.min_idle_session == 2);
-    CHECK(resolved->settings.idle_session_timeout == 7min);
-    CHECK(resolved->settings.idle_session_check_interval == 30s);
-    CHECK(resolved->sources[PoolKeyId::ensure_idle_session] == Source::global);
-    CHECK(resolved->sources[PoolKeyId::min_idle_session] == Source::legacy_per_proxy);
-    CHECK(resolved->sources[PoolKeyId::idle_session_timeout] == Source::session_override);
-    CHECK(resolved->sources[PoolKeyId::idle_session_check_interval] == Source::default_value);
-}
+        auto resolved = anytls::config::resolve_pool(session_override, legacy, global);
+        REQUIRE(resolved.ok());
+        CHECK(resolved->settings.ensure_idle_session == 4);
+        CHECK(resolved->settings.min_idle_session == 2);
+        CHECK(resolved->settings.idle_session_timeout == 7min);
+        CHECK(resolved->settings.idle_session_check_interval == 30s);
+        CHECK(resolved->sources[PoolKeyId::ensure_idle_session] == Source::global);
+        CHECK(resolved->sources[PoolKeyId::min_idle_session] == Source::legacy_per_proxy);
+        CHECK(resolved->sources[PoolKeyId::idle_session_timeout] == Source::session_override);
+        CHECK(resolved->sources[PoolKeyId::idle_session_check_interval] == Source::default_value);
+    }
 
-TEST_CASE("the merge refuses an out-of-range value from any caller") {
-    PoolLayer session_override, legacy, global;
-    session_override[PoolKeyId::min_idle_session] = std::int64_t{5'000'000'000};
-    auto resolved = anytls::config::resolve_pool(session_override, legacy, global);
-    REQUIRE_FALSE(resolved.ok());
-    CHECK(resolved.error().message == "min-idle-session (from session-override): expected a count <= 100000, got 5000000000");
-}
+    TEST_CASE("the merge refuses an out-of-range value from any caller") {
+        PoolLayer session_override, legacy, global;
+        session_override[PoolKeyId::min_idle_session] = std::int64_t{5'000'000'000};
+        auto resolved = anytls::config::resolve_pool(session_override, legacy, global);
+        REQUIRE_FALSE(resolved.ok());
+        CHECK(
+            resolved.error().message ==
+            "min-idle-session (from session-override): expected a count <= 100000, got 5000000000");
+    }
 
 }  // TEST_SUITE

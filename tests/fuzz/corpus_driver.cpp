@@ -25,7 +25,8 @@ bool run_file(const std::filesystem::path& path) {
         std::fprintf(stderr, "cannot read %s\n", path.c_str());
         return false;
     }
-    const std::vector<char> bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+    const std::vector<char> bytes{std::istreambuf_iterator<char>(file),
+                                  std::istreambuf_iterator<char>()};
     // A copy of exactly the input's size, so a read past its end is an out-of-bounds read
     // under AddressSanitizer, as it is under libFuzzer.
     std::vector<std::uint8_t> input(bytes.begin(), bytes.end());

@@ -31,12 +31,14 @@ TEST_SUITE("socks5_parser") {
         CHECK(r->status == ParseStatus::done);
         CHECK(r->consumed == 4);
         CHECK(r->greeting.methods == Bytes{0x00, 0x02});
-        check_prefixes(Bytes(message.begin(), message.end() - 1), [](auto s) { return parse_socks5_greeting(s); });
+        check_prefixes(Bytes(message.begin(), message.end() - 1),
+                       [](auto s) { return parse_socks5_greeting(s); });
     }
     TEST_CASE("greeting: wrong version and no methods are errors") {
         CHECK(parse_socks5_greeting(Bytes{0x04, 0x01, 0x00}).code() == errc::protocol);
         CHECK(parse_socks5_greeting(Bytes{0x05, 0x00}).code() == errc::protocol);
-        CHECK(parse_socks5_greeting(Bytes{'G', 'E', 'T'}).error().text().find("version 71") != std::string::npos);
+        CHECK(parse_socks5_greeting(Bytes{'G', 'E', 'T'}).error().text().find("version 71") !=
+              std::string::npos);
     }
     TEST_CASE("method choice") {
         Socks5Greeting none{{0x00}};
@@ -79,9 +81,11 @@ TEST_SUITE("socks5_parser") {
         CHECK(r->consumed == 10);
         CHECK(r->request.command == 0x01);
         CHECK(r->request.address.to_string() == "127.0.0.1:8080");
-        check_prefixes(Bytes(v4.begin(), v4.end() - 1), [](auto s) { return parse_socks5_request(s); });
+        check_prefixes(Bytes(v4.begin(), v4.end() - 1),
+                       [](auto s) { return parse_socks5_request(s); });
 
-        const Bytes name{0x05, 0x03, 0x00, 0x03, 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0x00, 0x50};
+        const Bytes name{0x05, 0x03, 0x00, 0x03, 9,   'l', 'o',  'c',
+                         'a',  'l',  'h',  'o',  's', 't', 0x00, 0x50};
         auto n = parse_socks5_request(name);
         REQUIRE(n.ok());
         CHECK(n->request.command == 0x03);
@@ -104,12 +108,15 @@ TEST_SUITE("socks5_parser") {
         auto bad_version = parse_socks5_request(Bytes{0x04, 0x01, 0x00, 0x01}, &unsupported);
         CHECK(bad_version.code() == errc::protocol);
         CHECK_FALSE(unsupported);
-        CHECK(parse_socks5_request(Bytes{0x05, 0x01, 0x00, 0x03, 0x00, 0x00, 0x50}).code() == errc::protocol);
+        CHECK(parse_socks5_request(Bytes{0x05, 0x01, 0x00, 0x03, 0x00, 0x00, 0x50}).code() ==
+              errc::protocol);
     }
     TEST_CASE("replies") {
-        CHECK(socks5_failure_reply(socks5_reply::connection_refused) == Bytes{5, 5, 0, 1, 0, 0, 0, 0, 0, 0});
+        CHECK(socks5_failure_reply(socks5_reply::connection_refused) ==
+              Bytes{5, 5, 0, 1, 0, 0, 0, 0, 0, 0});
         auto bound = proto::SocksAddress::from_ipv4({127, 0, 0, 1}, 1080);
-        CHECK(socks5_reply_message(socks5_reply::succeeded, bound) == Bytes{5, 0, 0, 1, 127, 0, 0, 1, 0x04, 0x38});
+        CHECK(socks5_reply_message(socks5_reply::succeeded, bound) ==
+              Bytes{5, 0, 0, 1, 127, 0, 0, 1, 0x04, 0x38});
     }
     TEST_CASE("UDP datagrams: header round trip, whole datagrams only") {
         Bytes datagram;

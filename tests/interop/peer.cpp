@@ -77,7 +77,8 @@ bool parse_options(int argc, char** argv, Options* out) {
     return true;
 }
 
-std::string option(const Options& options, const std::string& key, const std::string& fallback = {}) {
+std::string option(const Options& options, const std::string& key,
+                   const std::string& fallback = {}) {
     auto it = options.find(key);
     return it == options.end() ? fallback : it->second;
 }
@@ -122,8 +123,7 @@ void start_stop_watchers() {
     }).detach();
     std::thread([] {
         char buffer[256];
-        while (::read(STDIN_FILENO, buffer, sizeof buffer) > 0) {
-        }
+        while (::read(STDIN_FILENO, buffer, sizeof buffer) > 0) {}
         stop_running_reactor();
     }).detach();
 }
@@ -134,7 +134,8 @@ int run_server(const Options& options) {
     config.certificate_file = option(options, "cert");
     config.private_key_file = option(options, "key");
     config.users = {{"interop", option(options, "password")}};
-    if (config.certificate_file.empty() || config.private_key_file.empty() || config.users[0].password.empty()) {
+    if (config.certificate_file.empty() || config.private_key_file.empty() ||
+        config.users[0].password.empty()) {
         std::fprintf(stderr, "peer server: --cert, --key and --password are required\n");
         return 2;
     }
@@ -190,7 +191,8 @@ int run_server(const Options& options) {
         static_cast<unsigned long long>(stats.sessions_authenticated),
         static_cast<unsigned long long>(stats.auth_failures),
         static_cast<unsigned long long>(stats.padding_updates_sent),
-        static_cast<unsigned long long>(stats.streams_opened), static_cast<unsigned long long>(stats.alerts_sent));
+        static_cast<unsigned long long>(stats.streams_opened),
+        static_cast<unsigned long long>(stats.alerts_sent));
     std::fflush(stdout);
     return 0;
 }
@@ -235,8 +237,10 @@ io::Task<Result<void>> echo_once(client::PooledStream* stream, std::vector<std::
     while (back.size() < data.size()) {
         auto n = co_await stream->read(buffer, kStepTimeout);
         if (!n) co_return std::move(n).error();
-        if (*n == 0) co_return make_error(errc::closed, "the echo ended after " + std::to_string(back.size()) + " of " +
-                                                            std::to_string(data.size()) + " bytes");
+        if (*n == 0)
+            co_return make_error(errc::closed, "the echo ended after " +
+                                                   std::to_string(back.size()) + " of " +
+                                                   std::to_string(data.size()) + " bytes");
         back.insert(back.end(), buffer.begin(), buffer.begin() + static_cast<long>(*n));
     }
     if (back != data) co_return make_error(errc::protocol, "echoed bytes differ");
@@ -267,9 +271,12 @@ io::Task<void> concurrent_stream(ClientRun* run, int index) {
     for (int i = 0; i < 2000 && run->concurrent_echoed < run->concurrent_total; ++i)
         (void)co_await io::sleep_for(*run->reactor, 5ms);
     auto closed = co_await stream.close();
-    if (!echoed) run->note_error("concurrent stream " + std::to_string(index), echoed.error());
-    else if (!closed) run->note_error("concurrent stream " + std::to_string(index) + " close", closed.error());
-    else ++run->concurrent_ok;
+    if (!echoed)
+        run->note_error("concurrent stream " + std::to_string(index), echoed.error());
+    else if (!closed)
+        run->note_error("concurrent stream " + std::to_string(index) + " close", closed.error());
+    else
+        ++run->concurrent_ok;
     ++run->concurrent_finished;
 }
 
@@ -281,7 +288,8 @@ io::Task<void> wait_for_concurrent(ClientRun* run) {
 // Opens a session outside the pool (sharing its PaddingState), opens one stream so the
 // session sends its Settings, and returns the padding-md5 those Settings carried.
 io::Task<Result<std::string>> fresh_session_md5(ClientRun* run) {
-    auto opened = co_await session::open_session(*run->reactor, run->client_config, run->padding, 0);
+    auto opened =
+        co_await session::open_session(*run->reactor, run->client_config, run->padding, 0);
     if (!opened) co_return std::move(opened).error();
     auto session = std::move(opened).value();
     auto stream = co_await session->open_stream(run->target_host, run->target_port, kStepTimeout);
@@ -299,7 +307,8 @@ io::Task<Result<std::string>> fresh_session_md5(ClientRun* run) {
 // A fresh session, one UDP-over-TCP stream to the UDP echo, `count` datagrams echoed and
 // compared one by one. Returns how many came back intact.
 io::Task<Result<int>> udp_echo(ClientRun* run, std::string host, std::uint16_t port, int count) {
-    auto opened = co_await session::open_session(*run->reactor, run->client_config, run->padding, 0);
+    auto opened =
+        co_await session::open_session(*run->reactor, run->client_config, run->padding, 0);
     if (!opened) co_return std::move(opened).error();
     auto session = std::move(opened).value();
     auto udp = co_await session::open_udp_stream(session, host, port, true, kStepTimeout);
@@ -324,8 +333,10 @@ io::Task<Result<int>> udp_echo(ClientRun* run, std::string host, std::uint16_t p
             break;
         }
         if (back->payload.size() != datagram.size() ||
-            !std::equal(datagram.begin(), datagram.end(), reinterpret_cast<const std::byte*>(back->payload.data()))) {
-            failure = make_error(errc::protocol, "datagram " + std::to_string(i) + " came back different");
+            !std::equal(datagram.begin(), datagram.end(),
+                        reinterpret_cast<const std::byte*>(back->payload.data()))) {
+            failure = make_error(errc::protocol,
+                                 "datagram " + std::to_string(i) + " came back different");
             break;
         }
         ++ok;
@@ -338,10 +349,12 @@ io::Task<Result<int>> udp_echo(ClientRun* run, std::string host, std::uint16_t p
 }
 
 // Waits for the SYNACK, so that the refusal is the open's own error.
-io::Task<Result<client::PooledStream>> open_refused(ClientRun* run, std::string host, std::uint16_t port) {
+io::Task<Result<client::PooledStream>> open_refused(ClientRun* run, std::string host,
+                                                    std::uint16_t port) {
     client::OpenOptions options;
     options.wait_connected = true;
-    co_return co_await run->pool->open_stream(std::move(host), port, kStepTimeout, std::move(options));
+    co_return co_await run->pool->open_stream(std::move(host), port, kStepTimeout,
+                                              std::move(options));
 }
 
 int run_client(const Options& options) {
@@ -365,7 +378,9 @@ int run_client(const Options& options) {
         (!refused.empty() && !split_host_port(refused, &refused_host, &refused_port)) ||
         (!udp_target.empty() && !split_host_port(udp_target, &udp_host, &udp_port)) ||
         !parse_count(option(options, "udp-datagrams", "0"), &udp_datagrams)) {
-        std::fprintf(stderr, "peer client: bad --server, --target, --refused-target, --udp-target, --sequential, --concurrent or --udp-datagrams\n");
+        std::fprintf(stderr,
+                     "peer client: bad --server, --target, --refused-target, --udp-target, "
+                     "--sequential, --concurrent or --udp-datagrams\n");
         return 2;
     }
     config.password = option(options, "password");
@@ -380,7 +395,8 @@ int run_client(const Options& options) {
     auto padding = std::make_shared<session::PaddingState>();
     const std::string initial_md5 = padding->current()->md5_hex();
     const std::uint64_t seed = std::random_device{}();
-    client::SessionPool pool(reactor, "interop", config, config::PoolSettings{}, padding, &sequence);
+    client::SessionPool pool(reactor, "interop", config, config::PoolSettings{}, padding,
+                             &sequence);
     pool.start();
 
     run.reactor = &reactor;
@@ -420,8 +436,8 @@ int run_client(const Options& options) {
             refused_code = result.error().code;
             refused_text = result.error().text();
             if (refused_code != errc::target_refused)
-                run.first_error = "the refused target gave " + std::to_string(refused_code) + " (" + refused_text +
-                                  "), not target_refused";
+                run.first_error = "the refused target gave " + std::to_string(refused_code) + " (" +
+                                  refused_text + "), not target_refused";
         }
     }
     const auto stats = pool.stats();
@@ -429,48 +445,61 @@ int run_client(const Options& options) {
     std::string settings_md5;
     if (run.first_error.empty()) {
         auto md5 = io::sync_wait(reactor, fresh_session_md5(&run));
-        if (md5) settings_md5 = md5.value();
-        else run.note_error("fresh session", md5.error());
+        if (md5)
+            settings_md5 = md5.value();
+        else
+            run.note_error("fresh session", md5.error());
     }
 
     int udp_ok = 0;
     if (!udp_target.empty() && run.first_error.empty()) {
         auto echoed = io::sync_wait(reactor, udp_echo(&run, udp_host, udp_port, udp_datagrams));
-        if (echoed) udp_ok = echoed.value();
-        else run.note_error("UDP-over-TCP", echoed.error());
+        if (echoed)
+            udp_ok = echoed.value();
+        else
+            run.note_error("UDP-over-TCP", echoed.error());
     }
 
     io::sync_wait(reactor, pool.shutdown());
     for (int i = 0; i < 20000 && reactor.live_tasks() > 0; ++i) reactor.run_once(true);
 
-    const bool ok = run.first_error.empty() && sequential_ok == sequential && run.concurrent_ok == concurrent &&
+    const bool ok = run.first_error.empty() && sequential_ok == sequential &&
+                    run.concurrent_ok == concurrent &&
                     (udp_target.empty() || udp_ok == udp_datagrams);
     std::printf(
-        "{\"ok\":%s,\"error\":%s,\"seed\":%llu,\"streams_ok\":%d,\"sequential_ok\":%d,\"concurrent_ok\":%d,"
-        "\"sessions_created_sequential\":%llu,\"warm_opens_sequential\":%llu,\"sessions_created\":%llu,"
+        "{\"ok\":%s,\"error\":%s,\"seed\":%llu,\"streams_ok\":%d,\"sequential_ok\":%d,\"concurrent_"
+        "ok\":%d,"
+        "\"sessions_created_sequential\":%llu,\"warm_opens_sequential\":%llu,\"sessions_created\":%"
+        "llu,"
         "\"warm_opens\":%llu,\"cold_opens\":%llu,\"retried_opens\":%llu,\"creation_failures\":%llu,"
-        "\"closed_error\":%llu,\"refused_code\":%d,\"refused_target_refused\":%s,\"refused_error\":%s,"
+        "\"closed_error\":%llu,\"refused_code\":%d,\"refused_target_refused\":%s,\"refused_error\":"
+        "%s,"
         "\"padding_md5_initial\":%s,\"padding_md5_current\":%s,\"padding_updates\":%zu,"
         "\"settings_padding_md5\":%s,\"udp_ok\":%d}\n",
-        ok ? "true" : "false", json_string(run.first_error).c_str(), static_cast<unsigned long long>(seed),
-        sequential_ok + run.concurrent_ok, sequential_ok, run.concurrent_ok,
-        static_cast<unsigned long long>(after_sequential.created_total),
+        ok ? "true" : "false", json_string(run.first_error).c_str(),
+        static_cast<unsigned long long>(seed), sequential_ok + run.concurrent_ok, sequential_ok,
+        run.concurrent_ok, static_cast<unsigned long long>(after_sequential.created_total),
         static_cast<unsigned long long>(after_sequential.warm_opens),
-        static_cast<unsigned long long>(stats.created_total), static_cast<unsigned long long>(stats.warm_opens),
-        static_cast<unsigned long long>(stats.cold_opens), static_cast<unsigned long long>(stats.retried_opens),
-        static_cast<unsigned long long>(stats.creation_failures), static_cast<unsigned long long>(stats.closed_error),
-        refused_code, refused_code == errc::target_refused ? "true" : "false", json_string(refused_text).c_str(),
-        json_string(initial_md5).c_str(), json_string(padding->current()->md5_hex()).c_str(), padding->updates(),
-        json_string(settings_md5).c_str(), udp_ok);
+        static_cast<unsigned long long>(stats.created_total),
+        static_cast<unsigned long long>(stats.warm_opens),
+        static_cast<unsigned long long>(stats.cold_opens),
+        static_cast<unsigned long long>(stats.retried_opens),
+        static_cast<unsigned long long>(stats.creation_failures),
+        static_cast<unsigned long long>(stats.closed_error), refused_code,
+        refused_code == errc::target_refused ? "true" : "false", json_string(refused_text).c_str(),
+        json_string(initial_md5).c_str(), json_string(padding->current()->md5_hex()).c_str(),
+        padding->updates(), json_string(settings_md5).c_str(), udp_ok);
     std::fflush(stdout);
     return ok ? 0 : 1;
 }
 
 void usage() {
-    std::fprintf(stderr,
-                 "usage: peer server --listen 127.0.0.1:0 --password P --cert F --key F [--padding-scheme-file F]\n"
-                 "       peer client --server HOST:PORT --password P --ca F --sni NAME --target HOST:PORT\n"
-                 "                   --sequential N --concurrent K [--refused-target HOST:PORT]\n");
+    std::fprintf(
+        stderr,
+        "usage: peer server --listen 127.0.0.1:0 --password P --cert F --key F "
+        "[--padding-scheme-file F]\n"
+        "       peer client --server HOST:PORT --password P --ca F --sni NAME --target HOST:PORT\n"
+        "                   --sequential N --concurrent K [--refused-target HOST:PORT]\n");
 }
 
 }  // namespace
@@ -482,7 +511,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (auto level = option(options, "log-level"); !level.empty()) {
-        if (auto parsed = config::parse_log_level(level)) log::set_level(config::to_log_threshold(*parsed));
+        if (auto parsed = config::parse_log_level(level))
+            log::set_level(config::to_log_threshold(*parsed));
     }
     std::string_view mode = argv[1];
     if (mode == "server") return run_server(options);

@@ -17,7 +17,8 @@ TEST_CASE("parse_host_port: names, IPv4, bracketed IPv6; optional and zero ports
     CHECK(b->host == "::1");
     CHECK(b->bracketed);
     CHECK(b->port == 8443);
-    auto c = parse_host_port("[fe80::1]", HostPortRules{.port_required = false, .default_port = 80});
+    auto c =
+        parse_host_port("[fe80::1]", HostPortRules{.port_required = false, .default_port = 80});
     REQUIRE(c);
     CHECK(c->port == 80);
     CHECK_FALSE(c->has_port);

@@ -19,7 +19,8 @@ TEST_CASE("TimerList pops entries in time order and disarms from the middle") {
     TimerList list;
     std::vector<TimerEntry> entries(50);
     const TimePoint base{};
-    for (int i = 0; i < 50; ++i) list.arm(entries[i], base + std::chrono::milliseconds((i * 37) % 50));
+    for (int i = 0; i < 50; ++i)
+        list.arm(entries[i], base + std::chrono::milliseconds((i * 37) % 50));
     list.disarm(entries[10]);
     list.disarm(entries[10]);  // twice is harmless
     CHECK(list.size() == 49);

@@ -23,8 +23,8 @@ std::vector<std::uint8_t> counting(std::size_t n, std::uint8_t first) {
 }
 
 // Reads until `want` bytes or the end, in reads of at most `slice` bytes.
-io::Task<std::vector<std::uint8_t>> read_all(io::StreamBuffer* buffer, std::size_t want, std::size_t slice,
-                                             int* reads) {
+io::Task<std::vector<std::uint8_t>> read_all(io::StreamBuffer* buffer, std::size_t want,
+                                             std::size_t slice, int* reads) {
     std::vector<std::uint8_t> got;
     std::vector<std::byte> chunk(slice);
     while (got.size() < want) {
@@ -43,7 +43,8 @@ io::Task<Result<std::size_t>> read_once(io::StreamBuffer* buffer, io::Duration t
     co_return co_await buffer->read(small, timeout);
 }
 
-io::Task<void> push_later(io::Reactor* r, io::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
+io::Task<void> push_later(io::Reactor* r, io::StreamBuffer* buffer,
+                          std::vector<std::vector<std::uint8_t>> frames) {
     for (auto& frame : frames) {
         co_await io::sleep_for(*r, 1ms);
         buffer->push(frame);
@@ -52,19 +53,23 @@ io::Task<void> push_later(io::Reactor* r, io::StreamBuffer* buffer, std::vector<
 
 // Pushes every frame in one go, before the waiting reader resumes (as the session's reader
 // does with the frames of one socket read).
-io::Task<void> push_at_once(io::Reactor* r, io::StreamBuffer* buffer, std::vector<std::vector<std::uint8_t>> frames) {
+io::Task<void> push_at_once(io::Reactor* r, io::StreamBuffer* buffer,
+                            std::vector<std::vector<std::uint8_t>> frames) {
     co_await io::sleep_for(*r, 1ms);
     for (auto& frame : frames) buffer->push(frame);
 }
 
 }  // namespace
 
-TEST_CASE("StreamBuffer: a waiting reader gets the frame directly; what does not fit comes next, in order") {
+TEST_CASE(
+    "StreamBuffer: a waiting reader gets the frame directly; what does not fit comes next, in "
+    "order") {
     io::Reactor r;
     io::StreamBuffer buffer(r, 1 << 20);
     // Frames of 10, 5000 and 3 bytes into reads of 1000: the 5000-byte frame overflows the
     // waiting reader's buffer and the rest must follow it, before the 3-byte frame.
-    std::vector<std::vector<std::uint8_t>> frames{counting(10, 0), counting(5000, 10), counting(3, 7)};
+    std::vector<std::vector<std::uint8_t>> frames{counting(10, 0), counting(5000, 10),
+                                                  counting(3, 7)};
     std::vector<std::uint8_t> expected;
     for (auto& f : frames) expected.insert(expected.end(), f.begin(), f.end());
     r.spawn(push_later(&r, &buffer, frames));
@@ -75,7 +80,9 @@ TEST_CASE("StreamBuffer: a waiting reader gets the frame directly; what does not
     CHECK(buffer.buffered() == 0);
 }
 
-TEST_CASE("StreamBuffer: pushes before the reader resumes fill its buffer in order; one read takes them") {
+TEST_CASE(
+    "StreamBuffer: pushes before the reader resumes fill its buffer in order; one read takes "
+    "them") {
     io::Reactor r;
     io::StreamBuffer buffer(r, 1 << 20);
     auto a = counting(300, 1), b = counting(200, 99);
@@ -89,7 +96,9 @@ TEST_CASE("StreamBuffer: pushes before the reader resumes fill its buffer in ord
     CHECK(buffer.buffered() == 0);
 }
 
-TEST_CASE("StreamBuffer: a push that overflows the waiting reader's buffer, and the pushes after it, follow in order") {
+TEST_CASE(
+    "StreamBuffer: a push that overflows the waiting reader's buffer, and the pushes after it, "
+    "follow in order") {
     io::Reactor r;
     io::StreamBuffer buffer(r, 1 << 20);
     auto a = counting(300, 1), b = counting(200, 99), c = counting(50, 7);
@@ -97,8 +106,8 @@ TEST_CASE("StreamBuffer: a push that overflows the waiting reader's buffer, and 
     std::vector<std::byte> first(400);
     auto n = io::sync_wait(r, buffer.read(first, 5s));
     REQUIRE(n);
-    CHECK(*n == 400);                   // a and the first 100 bytes of b
-    CHECK(buffer.buffered() == 150);    // the rest of b, then c, as chunks
+    CHECK(*n == 400);                 // a and the first 100 bytes of b
+    CHECK(buffer.buffered() == 150);  // the rest of b, then c, as chunks
     std::vector<std::uint8_t> got(reinterpret_cast<std::uint8_t*>(first.data()),
                                   reinterpret_cast<std::uint8_t*>(first.data()) + 400);
     int reads = 0;
@@ -110,7 +119,8 @@ TEST_CASE("StreamBuffer: a push that overflows the waiting reader's buffer, and 
     CHECK(got == expected);
 }
 
-TEST_CASE("StreamBuffer: a read that timed out leaves no target behind; data then waits as a chunk") {
+TEST_CASE(
+    "StreamBuffer: a read that timed out leaves no target behind; data then waits as a chunk") {
     io::Reactor r;
     io::StreamBuffer buffer(r, 1 << 20);
     auto timed_out = io::sync_wait(r, read_once(&buffer, 5ms));

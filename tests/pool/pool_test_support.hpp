@@ -15,8 +15,8 @@ namespace pool_test {
 
 using namespace std::chrono_literals;
 using anytls::pool::Duration;
-using anytls::pool::SessionInfo;
 using anytls::pool::PoolSessionState;
+using anytls::pool::SessionInfo;
 using anytls::pool::TimePoint;
 
 // The virtual clock's origin; tests express every instant as kT0 + offset.
@@ -42,7 +42,8 @@ inline SessionInfo idle_session(std::uint64_t seq, TimePoint created_at, TimePoi
     return SessionInfo{seq, PoolSessionState::idle, created_at, idle_since, lifetime};
 }
 
-inline SessionInfo busy_session(std::uint64_t seq, TimePoint created_at, Duration lifetime = Duration{0}) {
+inline SessionInfo busy_session(std::uint64_t seq, TimePoint created_at,
+                                Duration lifetime = Duration{0}) {
     return SessionInfo{seq, PoolSessionState::busy, created_at, created_at, lifetime};
 }
 

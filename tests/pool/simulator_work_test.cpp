@@ -17,7 +17,8 @@ using anytls::pool::TrafficModel;
 namespace {
 
 // Work steps of `duration` of steady traffic on example 1's pool.
-std::uint64_t work_steps_for(Duration duration, double streams_per_second, Duration mean_stream_duration) {
+std::uint64_t work_steps_for(Duration duration, double streams_per_second,
+                             Duration mean_stream_duration) {
     const auto settings = settings_of("example1-high-availability.toml", "ha-service");
     SimulatorOptions options{.settings = settings, .seed = 3};
     options.traffic.model = TrafficModel::steady;
@@ -61,8 +62,9 @@ TEST_CASE("expected_work_steps is a lower bound `anytls plan` can refuse a run o
         TrafficModel model;
         Duration duration;
     };
-    for (const Case& c : {Case{"idle", TrafficModel::idle, 24h}, Case{"steady", TrafficModel::steady, 6h},
-                          Case{"bursty", TrafficModel::bursty, 6h}}) {
+    for (const Case& c :
+         {Case{"idle", TrafficModel::idle, 24h}, Case{"steady", TrafficModel::steady, 6h},
+          Case{"bursty", TrafficModel::bursty, 6h}}) {
         CAPTURE(std::string(c.name));
         SimulatorOptions options{.settings = settings, .seed = 4};
         options.traffic.model = c.model;
@@ -85,5 +87,6 @@ TEST_CASE("expected_work_steps is a lower bound `anytls plan` can refuse a run o
     SimulatorOptions absurd{.settings = settings};
     absurd.traffic.model = TrafficModel::steady;
     absurd.traffic.streams_per_second = 1e300;
-    CHECK(anytls::pool::expected_work_steps(absurd, 1000h) == std::numeric_limits<std::uint64_t>::max());
+    CHECK(anytls::pool::expected_work_steps(absurd, 1000h) ==
+          std::numeric_limits<std::uint64_t>::max());
 }

@@ -25,7 +25,7 @@ struct StringMaker<std::vector<T>> {
             if (i) out << ", ";
             if constexpr (sizeof(T) == 1) {
                 out << static_cast<int>(values[i]);
-            } else if constexpr (requires(std::ostream& o, const T& v) { o << v; }) {
+            } else if constexpr (requires(std::ostream & o, const T& v) { o << v; }) {
                 out << values[i];
             } else {
                 out << "?";
@@ -47,10 +47,14 @@ inline Bytes hex(std::string_view text) {
     int high = -1;
     for (const char c : text) {
         int v;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        else continue;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            continue;
         if (high < 0) {
             high = v;
         } else {

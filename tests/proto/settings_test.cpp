@@ -12,60 +12,61 @@ using namespace anytls;
 using namespace anytls::proto;
 
 TEST_SUITE("proto") {
+    TEST_CASE("settings: client and server bodies") {
+        auto client = client_settings("anytls-cpp/0.1.0", "75cff2ad89aadf5e257059ee571ebe11");
+        REQUIRE(client.ok());
+        CHECK(*client ==
+              "v=2\nclient=anytls-cpp/0.1.0\npadding-md5=75cff2ad89aadf5e257059ee571ebe11");
+        CHECK(server_settings() == "v=2");
+        CHECK(default_client_name() == std::string("anytls-cpp/") + ANYTLS_VERSION_STRING);
 
-TEST_CASE("settings: client and server bodies") {
-    auto client = client_settings("anytls-cpp/0.1.0", "75cff2ad89aadf5e257059ee571ebe11");
-    REQUIRE(client.ok());
-    CHECK(*client == "v=2\nclient=anytls-cpp/0.1.0\npadding-md5=75cff2ad89aadf5e257059ee571ebe11");
-    CHECK(server_settings() == "v=2");
-    CHECK(default_client_name() == std::string("anytls-cpp/") + ANYTLS_VERSION_STRING);
+        const Settings parsed = parse_settings(*client);
+        CHECK(parsed.size() == 3);
+        CHECK(parsed.at("v") == "2");
+        CHECK(parsed.at("client") == "anytls-cpp/0.1.0");
+        CHECK(parsed.at("padding-md5") == "75cff2ad89aadf5e257059ee571ebe11");
+    }
 
-    const Settings parsed = parse_settings(*client);
-    CHECK(parsed.size() == 3);
-    CHECK(parsed.at("v") == "2");
-    CHECK(parsed.at("client") == "anytls-cpp/0.1.0");
-    CHECK(parsed.at("padding-md5") == "75cff2ad89aadf5e257059ee571ebe11");
-}
+    TEST_CASE("settings: format keeps the given order and refuses ambiguous entries") {
+        const std::array<SettingsEntry, 2> entries{{{"b", "1"}, {"a", "x=y"}}};
+        auto text = format_settings(entries);
+        REQUIRE(text.ok());
+        CHECK(*text == "b=1\na=x=y");
+        CHECK(format_settings(std::span<const SettingsEntry>{}).value().empty());
 
-TEST_CASE("settings: format keeps the given order and refuses ambiguous entries") {
-    const std::array<SettingsEntry, 2> entries{{{"b", "1"}, {"a", "x=y"}}};
-    auto text = format_settings(entries);
-    REQUIRE(text.ok());
-    CHECK(*text == "b=1\na=x=y");
-    CHECK(format_settings(std::span<const SettingsEntry>{}).value().empty());
+        const std::array<SettingsEntry, 1> newline_value{{{"client", "a\nb"}}};
+        CHECK(format_settings(newline_value).code() == errc::invalid_argument);
+        const std::array<SettingsEntry, 1> equals_key{{{"a=b", "c"}}};
+        CHECK(format_settings(equals_key).code() == errc::invalid_argument);
+        CHECK(client_settings("bad\nname", "00").code() == errc::invalid_argument);
+    }
 
-    const std::array<SettingsEntry, 1> newline_value{{{"client", "a\nb"}}};
-    CHECK(format_settings(newline_value).code() == errc::invalid_argument);
-    const std::array<SettingsEntry, 1> equals_key{{{"a=b", "c"}}};
-    CHECK(format_settings(equals_key).code() == errc::invalid_argument);
-    CHECK(client_settings("bad\nname", "00").code() == errc::invalid_argument);
-}
+    TEST_CASE("settings: parsing is tolerant like StringMapFromBytes") {
+        // Split at the first '=' only; lines without '=' are skipped; the last duplicate wins;
+        // nothing is trimmed.
+        const Settings s =
+            parse_settings("a=b=c\nnoequals\nk=1\nk=2\n=empty-key\nr=x\r\n v = 2 \n\n");
+        CHECK(s.at("a") == "b=c");
+        CHECK(s.at("k") == "2");
+        CHECK(s.at("") == "empty-key");
+        CHECK(s.at("r") == "x\r");
+        CHECK(s.at(" v ") == " 2 ");
+        CHECK(s.count("noequals") == 0);
+        CHECK(s.size() == 5);
 
-TEST_CASE("settings: parsing is tolerant like StringMapFromBytes") {
-    // Split at the first '=' only; lines without '=' are skipped; the last duplicate wins;
-    // nothing is trimmed.
-    const Settings s = parse_settings("a=b=c\nnoequals\nk=1\nk=2\n=empty-key\nr=x\r\n v = 2 \n\n");
-    CHECK(s.at("a") == "b=c");
-    CHECK(s.at("k") == "2");
-    CHECK(s.at("") == "empty-key");
-    CHECK(s.at("r") == "x\r");
-    CHECK(s.at(" v ") == " 2 ");
-    CHECK(s.count("noequals") == 0);
-    CHECK(s.size() == 5);
+        CHECK(parse_settings("").empty());
+        CHECK(parse_settings("\n\n").empty());
+        CHECK(parse_settings("k=").at("k").empty());
+    }
 
-    CHECK(parse_settings("").empty());
-    CHECK(parse_settings("\n\n").empty());
-    CHECK(parse_settings("k=").at("k").empty());
-}
-
-TEST_CASE("settings: the peer version parses like strconv.Atoi") {
-    CHECK(settings_version(parse_settings("v=2")) == std::optional<std::int64_t>(2));
-    CHECK(settings_version(parse_settings("v=+3")) == std::optional<std::int64_t>(3));
-    CHECK(settings_version(parse_settings("v=1")) == std::optional<std::int64_t>(1));
-    CHECK_FALSE(settings_version(parse_settings("v=two")));
-    CHECK_FALSE(settings_version(parse_settings("v= 2")));
-    CHECK_FALSE(settings_version(parse_settings("v=")));
-    CHECK_FALSE(settings_version(parse_settings("client=x")));
-}
+    TEST_CASE("settings: the peer version parses like strconv.Atoi") {
+        CHECK(settings_version(parse_settings("v=2")) == std::optional<std::int64_t>(2));
+        CHECK(settings_version(parse_settings("v=+3")) == std::optional<std::int64_t>(3));
+        CHECK(settings_version(parse_settings("v=1")) == std::optional<std::int64_t>(1));
+        CHECK_FALSE(settings_version(parse_settings("v=two")));
+        CHECK_FALSE(settings_version(parse_settings("v= 2")));
+        CHECK_FALSE(settings_version(parse_settings("v=")));
+        CHECK_FALSE(settings_version(parse_settings("client=x")));
+    }
 
 }  // TEST_SUITE

@@ -48,9 +48,12 @@ struct ReliabilityFigures {
     std::atomic<std::uint64_t> streams{0};
     std::atomic<std::uint64_t> bytes_verified{0};
     ~ReliabilityFigures() {
-        std::fprintf(stderr, "reliability figures: faults injected %llu, streams %llu, bytes verified %llu\n",
-                     static_cast<unsigned long long>(faults.load()), static_cast<unsigned long long>(streams.load()),
-                     static_cast<unsigned long long>(bytes_verified.load()));
+        std::fprintf(
+            stderr,
+            "reliability figures: faults injected %llu, streams %llu, bytes verified %llu\n",
+            static_cast<unsigned long long>(faults.load()),
+            static_cast<unsigned long long>(streams.load()),
+            static_cast<unsigned long long>(bytes_verified.load()));
     }
 };
 
@@ -86,7 +89,8 @@ inline constexpr const char* kReliabilityPassword = "reliability-Password-4711";
 
 // An in-process AnyTLS server (lib/server) and an echo target on one reactor.
 struct ServerEnvironment {
-    explicit ServerEnvironment(server::ServerConfig config = default_config()) : echo_cancel(reactor) {
+    explicit ServerEnvironment(server::ServerConfig config = default_config())
+        : echo_cancel(reactor) {
         auto created = server::Server::create(reactor, std::move(config));
         REQUIRE_MESSAGE(created, created.error().text());
         server = std::move(created).value();
@@ -139,7 +143,9 @@ struct ServerEnvironment {
         }
         return true;
     }
-    static io::Task<void> tick(io::Reactor* r) { (void)co_await io::sleep_for(*r, std::chrono::milliseconds(2)); }
+    static io::Task<void> tick(io::Reactor* r) {
+        (void)co_await io::sleep_for(*r, std::chrono::milliseconds(2));
+    }
 
     // Lets finished tasks unwind (bounded).
     void drain() {
@@ -212,7 +218,8 @@ inline io::Task<std::string> session_echo(ServerEnvironment* env, std::uint16_t 
                                                  env->padding, session_seed);
     if (!opened) co_return "open_session: " + opened.error().text();
     auto session = std::move(opened).value();
-    auto stream = co_await session->open_stream("127.0.0.1", env->echo_port(), std::chrono::seconds(5));
+    auto stream =
+        co_await session->open_stream("127.0.0.1", env->echo_port(), std::chrono::seconds(5));
     if (!stream) {
         session->close();
         co_return "open_stream: " + stream.error().text();

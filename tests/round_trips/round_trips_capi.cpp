@@ -27,7 +27,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int open_timeout_ms = 60000;  // generous: on today's code the open waits for released flights
+constexpr int open_timeout_ms =
+    60000;  // generous: on today's code the open waits for released flights
 const char* const password = "round trips password";
 
 std::string env(const char* name) {
@@ -43,8 +44,9 @@ ServerProcess& server() {
     if (!started) {
         const auto& pki = test_pki();
         const std::string toml = pki.dir + "/round-trips-server.toml";
-        std::ofstream(toml) << "listen = \"127.0.0.1:0\"\ncertificate = \"" << pki.server_cert << "\"\nprivate-key = \""
-                            << pki.server_key << "\"\nsynack = \"after-connect\"\nlog-level = \"warning\"\n"
+        std::ofstream(toml) << "listen = \"127.0.0.1:0\"\ncertificate = \"" << pki.server_cert
+                            << "\"\nprivate-key = \"" << pki.server_key
+                            << "\"\nsynack = \"after-connect\"\nlog-level = \"warning\"\n"
                             << "[[users]]\nname = \"rtt\"\npassword = \"" << password << "\"\n";
         std::string why;
         REQUIRE_MESSAGE(process.start(env("ANYTLS_EXE"), toml, &why), why);
@@ -56,9 +58,14 @@ ServerProcess& server() {
 // No proactive sessions, nothing timed that could send bytes meanwhile (heartbeats are off by
 // default), and an idle session that stays for the whole test.
 std::string client_toml(std::uint16_t relay_port) {
-    return "log-level = \"warning\"\n[[proxies]]\nname = \"relay\"\ntype = \"anytls\"\nserver = \"127.0.0.1\"\n"
-           "port = " + std::to_string(relay_port) + "\npassword = \"" + password + "\"\nsni = \"localhost\"\n"
-           "ca-file = \"" + test_pki().ca_cert + "\"\n[proxies.session-override]\nensure-idle-session = 0\n"
+    return "log-level = \"warning\"\n[[proxies]]\nname = \"relay\"\ntype = \"anytls\"\nserver = "
+           "\"127.0.0.1\"\n"
+           "port = " +
+           std::to_string(relay_port) + "\npassword = \"" + password +
+           "\"\nsni = \"localhost\"\n"
+           "ca-file = \"" +
+           test_pki().ca_cert +
+           "\"\n[proxies.session-override]\nensure-idle-session = 0\n"
            "idle-session-timeout = \"10m\"\nidle-session-check-interval = \"10m\"\n";
 }
 
@@ -89,7 +96,8 @@ private:
 
 std::vector<std::uint8_t> payload_bytes() {
     std::vector<std::uint8_t> payload(1000);
-    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    for (std::size_t i = 0; i < payload.size(); ++i)
+        payload[i] = static_cast<std::uint8_t>(i * 7 + 1);
     return payload;
 }
 
@@ -101,11 +109,14 @@ struct StreamRun {
     std::vector<std::uint8_t> echo;
     std::thread thread;
 
-    void start(anytls_client* client, std::uint16_t target_port, const std::vector<std::uint8_t>& payload) {
+    void start(anytls_client* client, std::uint16_t target_port,
+               const std::vector<std::uint8_t>& payload) {
         thread = std::thread([this, client, target_port, payload] {
             anytls_stream* stream = nullptr;
-            int rc = anytls_stream_open(client, "relay", "127.0.0.1", target_port, open_timeout_ms, &stream);
-            if (rc == ANYTLS_OK) rc = anytls_stream_write(stream, payload.data(), payload.size(), open_timeout_ms);
+            int rc = anytls_stream_open(client, "relay", "127.0.0.1", target_port, open_timeout_ms,
+                                        &stream);
+            if (rc == ANYTLS_OK)
+                rc = anytls_stream_write(stream, payload.data(), payload.size(), open_timeout_ms);
             while (rc == ANYTLS_OK && echo.size() < payload.size()) {
                 std::uint8_t buffer[4096];
                 std::size_t n = 0;
@@ -115,7 +126,8 @@ struct StreamRun {
                 echo.insert(echo.end(), buffer, buffer + n);
                 echoed.reach(true);
             }
-            if (rc != ANYTLS_OK) error = std::string(anytls_strerror(rc)) + ": " + anytls_last_error();
+            if (rc != ANYTLS_OK)
+                error = std::string(anytls_strerror(rc)) + ": " + anytls_last_error();
             anytls_stream_close(stream);
             echoed.reach(false);  // a failed run must not keep the counter waiting
         });
@@ -134,7 +146,8 @@ void wait_idle_sessions(anytls_client* client, std::uint64_t idle) {
         if (stats.idle == idle && stats.busy == 0) return;
         std::this_thread::sleep_for(10ms);
     }
-    FAIL("the pool did not settle at " << idle << " idle sessions (idle " << stats.idle << ", busy " << stats.busy << ")");
+    FAIL("the pool did not settle at " << idle << " idle sessions (idle " << stats.idle << ", busy "
+                                       << stats.busy << ")");
 }
 
 void measure(OpenKind kind) {
@@ -144,7 +157,8 @@ void measure(OpenKind kind) {
     std::string why;
     REQUIRE_MESSAGE(relay.start(env("ANYTLS_FLIGHT_RELAY"), server().port(), &why), why);
     anytls_client* client = nullptr;
-    REQUIRE_MESSAGE(anytls_client_open(client_toml(relay.port()).c_str(), &client) == ANYTLS_OK, anytls_last_error());
+    REQUIRE_MESSAGE(anytls_client_open(client_toml(relay.port()).c_str(), &client) == ANYTLS_OK,
+                    anytls_last_error());
     const auto payload = payload_bytes();
 
     if (kind == OpenKind::warm) {
@@ -163,13 +177,19 @@ void measure(OpenKind kind) {
     StreamRun run;
     run.start(client, target.port(), payload);
     const RoundTripCount count = count_round_trips(
-        relay, kind, [&](std::chrono::milliseconds limit) { return target.wait_received(received_before + payload.size(), limit); },
+        relay, kind,
+        [&](std::chrono::milliseconds limit) {
+            return target.wait_received(received_before + payload.size(), limit);
+        },
         [&](std::chrono::milliseconds limit) { return run.echoed.wait(limit); }, before);
     relay.pass();  // the rest of the echo, whatever the count
     run.join();
-    std::printf("round_trips capi %s: %zu round trips (%zu new connections, %zu flights; %zu flights before the "
-                "payload reached the target)\n",
-                which.c_str(), count.round_trips(), count.new_connections, count.flights, count.flights_before_payload);
+    std::printf(
+        "round_trips capi %s: %zu round trips (%zu new connections, %zu flights; %zu flights "
+        "before the "
+        "payload reached the target)\n",
+        which.c_str(), count.round_trips(), count.new_connections, count.flights,
+        count.flights_before_payload);
     std::fflush(stdout);
     CHECK_MESSAGE(run.error.empty(), run.error);
     CHECK(run.echo == payload);
@@ -181,13 +201,12 @@ void measure(OpenKind kind) {
 }  // namespace
 
 TEST_SUITE("round_trips") {
+    TEST_CASE("round_trips: a warm C API stream gets its first echoed byte after 1 round trip") {
+        measure(OpenKind::warm);
+    }
 
-TEST_CASE("round_trips: a warm C API stream gets its first echoed byte after 1 round trip") {
-    measure(OpenKind::warm);
-}
-
-TEST_CASE("round_trips: a cold C API stream gets its first echoed byte after 3 round trips") {
-    measure(OpenKind::cold);
-}
+    TEST_CASE("round_trips: a cold C API stream gets its first echoed byte after 3 round trips") {
+        measure(OpenKind::cold);
+    }
 
 }  // TEST_SUITE

@@ -32,7 +32,9 @@ namespace {
 constexpr std::size_t blaster_total = 16 * 1024 * 1024;
 
 // A deterministic byte at offset i of the blaster's stream.
-std::uint8_t blaster_byte(std::size_t i) { return static_cast<std::uint8_t>((i * 131 + (i >> 12)) & 0xff); }
+std::uint8_t blaster_byte(std::size_t i) {
+    return static_cast<std::uint8_t>((i * 131 + (i >> 12)) & 0xff);
+}
 
 // A TCP service on 127.0.0.1 with its own accept loop.
 struct TcpService {
@@ -48,7 +50,8 @@ Task<void> echo_connection(Reactor* r, Socket socket) {
         auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size());
         auto n = co_await receive;
         if (!n || *n == 0) break;
-        auto sent = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
+        auto sent =
+            co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 10s);
         if (!sent) break;
     }
 }
@@ -58,7 +61,8 @@ Task<void> blaster_connection(Reactor* r, Socket socket) {
     for (std::size_t sent = 0; sent < blaster_total;) {
         const std::size_t n = std::min(buffer.size(), blaster_total - sent);
         for (std::size_t i = 0; i < n; ++i) buffer[i] = std::byte{blaster_byte(sent + i)};
-        auto written = co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), n), 30s);
+        auto written =
+            co_await send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), n), 30s);
         if (!written) co_return;
         sent += n;
     }
@@ -90,7 +94,8 @@ Task<void> accept_loop(Reactor* r, TcpService* service, bool blaster) {
 Task<void> trickle_connection(Reactor* r, Socket socket, CancellationSource* cancel) {
     std::vector<std::byte> buffer(16 * 1024);
     while (true) {
-        auto receive = recv(*r, socket.fd(), buffer.data(), buffer.size(), Duration::zero(), cancel);
+        auto receive =
+            recv(*r, socket.fd(), buffer.data(), buffer.size(), Duration::zero(), cancel);
         auto n = co_await receive;
         if (!n || *n == 0) break;
         (void)co_await sleep_for(*r, 5ms);
@@ -139,7 +144,8 @@ server::ServerConfig server_config() {
 
 // Everything one test needs: a server, an echo target and a blaster on one reactor.
 struct Environment {
-    explicit Environment(server::ServerConfig config = server_config()) : echo(reactor), blaster(reactor) {
+    explicit Environment(server::ServerConfig config = server_config())
+        : echo(reactor), blaster(reactor) {
         auto created = server::Server::create(reactor, std::move(config));
         REQUIRE_MESSAGE(created, created.error().text());
         server = std::move(created).value();
@@ -202,8 +208,9 @@ Task<void> echo_round_trip(session::ClientStream* stream, std::mt19937_64* rng, 
 }
 
 Task<std::shared_ptr<session::ClientSession>> must_open_session(Environment* env, std::uint64_t seq,
-                                                                 std::string pw = password) {
-    auto session = co_await session::open_session(env->reactor, env->client_config(pw), env->padding, seq);
+                                                                std::string pw = password) {
+    auto session =
+        co_await session::open_session(env->reactor, env->client_config(pw), env->padding, seq);
     REQUIRE_MESSAGE(session, session.error().text());
     co_return std::move(session).value();
 }
@@ -314,7 +321,8 @@ Task<void> immediate_synack(Environment* env) {
 }
 
 Task<void> wrong_password(Environment* env) {
-    auto session = co_await session::open_session(env->reactor, env->client_config("wrong"), env->padding, 1);
+    auto session =
+        co_await session::open_session(env->reactor, env->client_config("wrong"), env->padding, 1);
     if (!session) {
         CHECK((session.error().code == errc::closed || session.error().code == -ECONNRESET ||
                session.error().code == -EPIPE));
@@ -337,7 +345,8 @@ Task<void> wrong_password(Environment* env) {
     CHECK(session.value()->closed());
 }
 
-constexpr const char* custom_scheme = "stop=5\n0=20-20\n1=200-300\n2=100-200,c,300-400\n3=50-60\n4=10-20";
+constexpr const char* custom_scheme =
+    "stop=5\n0=20-20\n1=200-300\n2=100-200,c,300-400\n3=50-60\n4=10-20";
 
 Task<void> padding_push(Environment* env, std::string* first_md5, std::string* second_md5) {
     for (int i = 0; i < 2; ++i) {
@@ -355,15 +364,18 @@ Task<void> padding_push(Environment* env, std::string* first_md5, std::string* s
 
 // Writes a preamble and a SYN with no Settings, then collects the frames the server sends.
 Task<void> syn_before_settings(Environment* env, std::vector<proto::Frame>* frames, bool* ended) {
-    auto socket = co_await tcp_connect(env->reactor, SocketAddress::loopback_v4(env->server->local_address().port()), 5s);
+    auto socket = co_await tcp_connect(
+        env->reactor, SocketAddress::loopback_v4(env->server->local_address().port()), 5s);
     REQUIRE(socket);
-    auto connection = co_await test::handshake_trusting_test_ca(env->reactor, std::move(socket).value(), "127.0.0.1");
+    auto connection = co_await test::handshake_trusting_test_ca(
+        env->reactor, std::move(socket).value(), "127.0.0.1");
     REQUIRE_MESSAGE(connection, connection.error().text());
     auto hash = proto::hash_password(password);
     REQUIRE(hash);
     auto bytes = proto::build_auth_preamble(hash.value(), 30);
     proto::append_frame_header(bytes, proto::Command::syn, 1, 0);
-    auto written = co_await connection.value()->write(std::as_bytes(std::span<const std::uint8_t>(bytes)), 5s);
+    auto written =
+        co_await connection.value()->write(std::as_bytes(std::span<const std::uint8_t>(bytes)), 5s);
     REQUIRE(written);
     proto::FrameDecoder decoder;
     std::vector<std::byte> buffer(4096);
@@ -373,7 +385,8 @@ Task<void> syn_before_settings(Environment* env, std::vector<proto::Frame>* fram
             *ended = true;
             break;
         }
-        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()),
+                                            *n);
         while (auto frame = decoder.next(input)) frames->push_back(frame->copy());
     }
 }
@@ -381,12 +394,15 @@ Task<void> syn_before_settings(Environment* env, std::vector<proto::Frame>* fram
 // A client with the wrong password talks to the fallback (the echo service) through TLS:
 // every byte it sent, preamble included, comes back.
 Task<void> fallback_echo(Environment* env, bool* echoed) {
-    auto socket = co_await tcp_connect(env->reactor, SocketAddress::loopback_v4(env->server->local_address().port()), 5s);
+    auto socket = co_await tcp_connect(
+        env->reactor, SocketAddress::loopback_v4(env->server->local_address().port()), 5s);
     REQUIRE(socket);
-    auto connection = co_await test::handshake_trusting_test_ca(env->reactor, std::move(socket).value(), "localhost");
+    auto connection = co_await test::handshake_trusting_test_ca(
+        env->reactor, std::move(socket).value(), "localhost");
     REQUIRE_MESSAGE(connection, connection.error().text());
     std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\nsome more bytes to pass 34";
-    auto written = co_await connection.value()->write(std::as_bytes(std::span<const char>(request)), 5s);
+    auto written =
+        co_await connection.value()->write(std::as_bytes(std::span<const char>(request)), 5s);
     REQUIRE(written);
     std::string back;
     std::vector<std::byte> buffer(4096);
@@ -441,7 +457,8 @@ Task<void> backpressure(Environment* env, std::size_t* max_buffered, std::size_t
         auto n = co_await stream->read(buffer, 10s);
         REQUIRE_MESSAGE(n, n.error().text());
         if (*n == 0) break;
-        for (std::size_t i = 0; i < *n; ++i) equal = equal && buffer[i] == std::byte{blaster_byte(total + i)};
+        for (std::size_t i = 0; i < *n; ++i)
+            equal = equal && buffer[i] == std::byte{blaster_byte(total + i)};
         total += *n;
     }
     CHECK(total == blaster_total);
@@ -506,7 +523,8 @@ Task<void> fake_server(Reactor* r, TcpListener* listener, FakeServerResult* out)
     options.private_key_file = test::test_pki().server_key;
     auto context = tls::TlsContext::make_server(options);
     if (!context) co_return;
-    auto accepted = co_await tls::TlsConnection::accept(*r, std::move(socket).value(), context.value(), {});
+    auto accepted =
+        co_await tls::TlsConnection::accept(*r, std::move(socket).value(), context.value(), {});
     if (!accepted) {
         out->error = accepted.error().text();
         co_return;
@@ -519,7 +537,8 @@ Task<void> fake_server(Reactor* r, TcpListener* listener, FakeServerResult* out)
     while (true) {
         auto n = co_await connection->read(buffer, 5s);
         if (!n || *n == 0) break;
-        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
+        std::span<const std::uint8_t> input(reinterpret_cast<const std::uint8_t*>(buffer.data()),
+                                            *n);
         if (!parser.done()) {
             auto progress = parser.feed(input);
             if (!progress || progress->status != proto::AuthPreambleParser::Status::done) continue;
@@ -535,25 +554,29 @@ Task<void> fake_server(Reactor* r, TcpListener* listener, FakeServerResult* out)
             }
             if (frame->command == proto::Command::heart_response) {
                 out->heart_response_stream = frame->stream_id;
-                auto appended = proto::append_frame(reply, proto::Command::alert, 0, std::string_view("go away"));
+                auto appended = proto::append_frame(reply, proto::Command::alert, 0,
+                                                    std::string_view("go away"));
                 (void)appended;
             }
         }
         if (!reply.empty()) {
-            auto written = co_await connection->write(std::as_bytes(std::span<const std::uint8_t>(reply)), 5s);
+            auto written =
+                co_await connection->write(std::as_bytes(std::span<const std::uint8_t>(reply)), 5s);
             if (!written) break;
         }
     }
 }
 
-Task<void> client_of_fake_server(Reactor* r, std::uint16_t port, Error* stream_error, Error* session_error) {
+Task<void> client_of_fake_server(Reactor* r, std::uint16_t port, Error* stream_error,
+                                 Error* session_error) {
     session::ClientConfig config;
     config.server_host = "127.0.0.1";
     config.server_port = port;
     config.password = password;
     config.ca_file = test::test_pki().ca_cert;
     config.synack_timeout = 300ms;  // this server is "v1": no ServerSettings, no SYNACK
-    auto session = co_await session::open_session(*r, config, std::make_shared<session::PaddingState>(), 1);
+    auto session =
+        co_await session::open_session(*r, config, std::make_shared<session::PaddingState>(), 1);
     REQUIRE_MESSAGE(session, session.error().text());
     auto stream = co_await session.value()->open_stream("example.com", 80, 5s);
     if (!stream) {
@@ -572,171 +595,171 @@ Task<void> client_of_fake_server(Reactor* r, std::uint16_t port, Error* stream_e
 }  // namespace
 
 TEST_SUITE("session") {
+    TEST_CASE("prepare_client_config builds the TLS context and hashes the password once") {
+        session::ClientConfig config;
+        config.password = "secret";
+        config.skip_verify = true;
+        REQUIRE(session::prepare_client_config(config).ok());
+        REQUIRE(config.tls_context != nullptr);
+        REQUIRE(config.password_hash.has_value());
+        auto expected = proto::hash_password("secret");
+        REQUIRE(expected.ok());
+        CHECK(*config.password_hash == expected.value());
+        // Idempotent: what is already there is kept, not rebuilt (the hash is not recomputed).
+        const auto context = config.tls_context;
+        config.password = "changed";
+        REQUIRE(session::prepare_client_config(config).ok());
+        CHECK(config.tls_context == context);
+        CHECK(*config.password_hash == expected.value());
+        // A CA file that cannot be read is the context's error.
+        session::ClientConfig bad;
+        bad.password = "p";
+        bad.ca_file = "/nonexistent/ca.pem";
+        CHECK_FALSE(session::prepare_client_config(bad).ok());
+    }
 
-TEST_CASE("prepare_client_config builds the TLS context and hashes the password once") {
-    session::ClientConfig config;
-    config.password = "secret";
-    config.skip_verify = true;
-    REQUIRE(session::prepare_client_config(config).ok());
-    REQUIRE(config.tls_context != nullptr);
-    REQUIRE(config.password_hash.has_value());
-    auto expected = proto::hash_password("secret");
-    REQUIRE(expected.ok());
-    CHECK(*config.password_hash == expected.value());
-    // Idempotent: what is already there is kept, not rebuilt (the hash is not recomputed).
-    const auto context = config.tls_context;
-    config.password = "changed";
-    REQUIRE(session::prepare_client_config(config).ok());
-    CHECK(config.tls_context == context);
-    CHECK(*config.password_hash == expected.value());
-    // A CA file that cannot be read is the context's error.
-    session::ClientConfig bad;
-    bad.password = "p";
-    bad.ca_file = "/nonexistent/ca.pem";
-    CHECK_FALSE(session::prepare_client_config(bad).ok());
-}
+    TEST_CASE("the client answers a HeartRequest on the same stream id and closes on an Alert") {
+        Reactor r;
+        auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
+        REQUIRE(listener);
+        FakeServerResult server_result;
+        r.spawn(fake_server(&r, &listener.value(), &server_result));
+        Error stream_error, session_error;
+        sync_wait(r, client_of_fake_server(&r, listener->address().port(), &stream_error,
+                                           &session_error));
+        for (int i = 0; i < 10000 && r.live_tasks() > 0; ++i) r.run_once(true);
+        CHECK(server_result.error.empty());
+        CHECK(server_result.saw_settings);
+        CHECK(server_result.saw_syn);
+        CHECK(server_result.heart_response_stream == 5);
+        CHECK(stream_error.code == errc::server_alert);
+        CHECK(session_error.code == errc::server_alert);
+        CHECK(session_error.message.find("go away") != std::string::npos);
+    }
 
-TEST_CASE("the client answers a HeartRequest on the same stream id and closes on an Alert") {
-    Reactor r;
-    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
-    REQUIRE(listener);
-    FakeServerResult server_result;
-    r.spawn(fake_server(&r, &listener.value(), &server_result));
-    Error stream_error, session_error;
-    sync_wait(r, client_of_fake_server(&r, listener->address().port(), &stream_error, &session_error));
-    for (int i = 0; i < 10000 && r.live_tasks() > 0; ++i) r.run_once(true);
-    CHECK(server_result.error.empty());
-    CHECK(server_result.saw_settings);
-    CHECK(server_result.saw_syn);
-    CHECK(server_result.heart_response_stream == 5);
-    CHECK(stream_error.code == errc::server_alert);
-    CHECK(session_error.code == errc::server_alert);
-    CHECK(session_error.message.find("go away") != std::string::npos);
-}
+    TEST_CASE("200 streams one after another reuse one session, with increasing stream ids") {
+        Environment env;
+        sync_wait(env.reactor, sequential_streams(&env));
+        CHECK(env.server->stats().sessions_authenticated == 1);
+        CHECK(env.server->stats().streams_opened == 200);
+    }
 
+    TEST_CASE("20 streams at once on 20 sessions echo 300 KiB each, byte for byte") {
+        Environment env;
+        Concurrent state;
+        for (int i = 0; i < 20; ++i) env.reactor.spawn(one_concurrent_stream(&env, &state, i));
+        sync_wait(env.reactor, wait_for(&env.reactor, &state.finished, 20));
+        CHECK(state.finished == 20);
+        CHECK(state.max_server_sessions == 20);
+        CHECK(env.server->stats().sessions_authenticated == 20);
+    }
 
-TEST_CASE("200 streams one after another reuse one session, with increasing stream ids") {
-    Environment env;
-    sync_wait(env.reactor, sequential_streams(&env));
-    CHECK(env.server->stats().sessions_authenticated == 1);
-    CHECK(env.server->stats().streams_opened == 200);
-}
+    TEST_CASE("a refused target surfaces as target_refused with the server's text") {
+        Environment env;
+        sync_wait(env.reactor, refused_target(&env));
+    }
 
-TEST_CASE("20 streams at once on 20 sessions echo 300 KiB each, byte for byte") {
-    Environment env;
-    Concurrent state;
-    for (int i = 0; i < 20; ++i) env.reactor.spawn(one_concurrent_stream(&env, &state, i));
-    sync_wait(env.reactor, wait_for(&env.reactor, &state.finished, 20));
-    CHECK(state.finished == 20);
-    CHECK(state.max_server_sessions == 20);
-    CHECK(env.server->stats().sessions_authenticated == 20);
-}
+    TEST_CASE("synack=immediate: the stream opens before the dial; a refused target just ends it") {
+        auto config = server_config();
+        config.synack = server::SynAckMode::immediate;
+        Environment env(config);
+        sync_wait(env.reactor, immediate_synack(&env));
+    }
 
-TEST_CASE("a refused target surfaces as target_refused with the server's text") {
-    Environment env;
-    sync_wait(env.reactor, refused_target(&env));
-}
+    TEST_CASE("a wrong password fails the session cleanly") {
+        Environment env;
+        sync_wait(env.reactor, wrong_password(&env));
+        CHECK(env.server->stats().auth_failures == 1);
+        CHECK(env.server->session_count() == 0);
+    }
 
-TEST_CASE("synack=immediate: the stream opens before the dial; a refused target just ends it") {
-    auto config = server_config();
-    config.synack = server::SynAckMode::immediate;
-    Environment env(config);
-    sync_wait(env.reactor, immediate_synack(&env));
-}
+    TEST_CASE("a padding scheme pushed by the server is adopted client-wide") {
+        auto config = server_config();
+        config.padding_scheme = custom_scheme;
+        Environment env(config);
+        const std::string default_md5 = env.padding->current()->md5_hex();
+        std::string first_md5, second_md5;
+        sync_wait(env.reactor, padding_push(&env, &first_md5, &second_md5));
+        auto expected = proto::md5(custom_scheme);
+        REQUIRE(expected);
+        CHECK(first_md5 == default_md5);
+        CHECK(env.padding->current()->md5_hex() == proto::to_hex(expected.value()));
+        CHECK(second_md5 == proto::to_hex(expected.value()));
+        CHECK(env.padding->updates() == 1);
+        CHECK(env.server->stats().padding_updates_sent == 1);  // not again for the second session
+    }
 
-TEST_CASE("a wrong password fails the session cleanly") {
-    Environment env;
-    sync_wait(env.reactor, wrong_password(&env));
-    CHECK(env.server->stats().auth_failures == 1);
-    CHECK(env.server->session_count() == 0);
-}
+    TEST_CASE("a failed authentication is relayed to the fallback service") {
+        Environment env;
+        // The echo service stands in for a web server; the fallback needs its port, known only
+        // after the environment started, so a second server is made for this test.
+        auto config = server_config();
+        config.fallback = "127.0.0.1:" + std::to_string(env.echo.port);
+        auto created = server::Server::create(env.reactor, config);
+        REQUIRE(created);
+        auto fallback_server = std::move(created).value();
+        REQUIRE(fallback_server->start());
+        env.server->stop();
+        env.server = std::move(fallback_server);
+        bool echoed = false;
+        sync_wait(env.reactor, fallback_echo(&env, &echoed));
+        CHECK(echoed);
+        CHECK(env.server->stats().auth_failures == 1);
+        CHECK(env.server->stats().fallbacks == 1);
+    }
 
-TEST_CASE("a padding scheme pushed by the server is adopted client-wide") {
-    auto config = server_config();
-    config.padding_scheme = custom_scheme;
-    Environment env(config);
-    const std::string default_md5 = env.padding->current()->md5_hex();
-    std::string first_md5, second_md5;
-    sync_wait(env.reactor, padding_push(&env, &first_md5, &second_md5));
-    auto expected = proto::md5(custom_scheme);
-    REQUIRE(expected);
-    CHECK(first_md5 == default_md5);
-    CHECK(env.padding->current()->md5_hex() == proto::to_hex(expected.value()));
-    CHECK(second_md5 == proto::to_hex(expected.value()));
-    CHECK(env.padding->updates() == 1);
-    CHECK(env.server->stats().padding_updates_sent == 1);  // not again for the second session
-}
+    TEST_CASE("an invalid pushed padding scheme is ignored") {
+        session::PaddingState state;
+        const std::string before = state.current()->md5_hex();
+        CHECK_FALSE(state.update("no equals sign here"));
+        CHECK(state.current()->md5_hex() == before);
+        CHECK(state.updates() == 0);
+    }
 
-TEST_CASE("a failed authentication is relayed to the fallback service") {
-    Environment env;
-    // The echo service stands in for a web server; the fallback needs its port, known only
-    // after the environment started, so a second server is made for this test.
-    auto config = server_config();
-    config.fallback = "127.0.0.1:" + std::to_string(env.echo.port);
-    auto created = server::Server::create(env.reactor, config);
-    REQUIRE(created);
-    auto fallback_server = std::move(created).value();
-    REQUIRE(fallback_server->start());
-    env.server->stop();
-    env.server = std::move(fallback_server);
-    bool echoed = false;
-    sync_wait(env.reactor, fallback_echo(&env, &echoed));
-    CHECK(echoed);
-    CHECK(env.server->stats().auth_failures == 1);
-    CHECK(env.server->stats().fallbacks == 1);
-}
+    TEST_CASE("a SYN before Settings gets an Alert and the session closes") {
+        Environment env;
+        std::vector<proto::Frame> frames;
+        bool ended = false;
+        sync_wait(env.reactor, syn_before_settings(&env, &frames, &ended));
+        REQUIRE(frames.size() == 1);
+        CHECK(frames[0].command == proto::Command::alert);
+        CHECK(std::string(frames[0].data.begin(), frames[0].data.end()) ==
+              "client did not send its settings");
+        CHECK(ended);
+        CHECK(env.server->stats().alerts_sent == 1);
+    }
 
-TEST_CASE("an invalid pushed padding scheme is ignored") {
-    session::PaddingState state;
-    const std::string before = state.current()->md5_hex();
-    CHECK_FALSE(state.update("no equals sign here"));
-    CHECK(state.current()->md5_hex() == before);
-    CHECK(state.updates() == 0);
-}
+    TEST_CASE("heartbeat: ping is answered by a v2 server") {
+        Environment env;
+        sync_wait(env.reactor, heartbeat(&env));
+    }
 
-TEST_CASE("a SYN before Settings gets an Alert and the session closes") {
-    Environment env;
-    std::vector<proto::Frame> frames;
-    bool ended = false;
-    sync_wait(env.reactor, syn_before_settings(&env, &frames, &ended));
-    REQUIRE(frames.size() == 1);
-    CHECK(frames[0].command == proto::Command::alert);
-    CHECK(std::string(frames[0].data.begin(), frames[0].data.end()) == "client did not send its settings");
-    CHECK(ended);
-    CHECK(env.server->stats().alerts_sent == 1);
-}
+    TEST_CASE("a slow reader exerts backpressure: 16 MiB arrive, client buffering stays bounded") {
+        Environment env;
+        std::size_t max_buffered = 0, limit = 0;
+        sync_wait(env.reactor, backpressure(&env, &max_buffered, &limit));
+        MESSAGE("most bytes buffered client-side: " << max_buffered);
+        CHECK(max_buffered <= limit);
+        CHECK(max_buffered >= io::default_stream_buffer_limit / 2);
+    }
 
-TEST_CASE("heartbeat: ping is answered by a v2 server") {
-    Environment env;
-    sync_wait(env.reactor, heartbeat(&env));
-}
+    TEST_CASE("a write's timeout bounds the whole call against a slowly draining target") {
+        Environment env;
+        TcpService trickle(env.reactor);
+        auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
+        REQUIRE(listener);
+        trickle.listener = std::move(listener).value();
+        trickle.port = trickle.listener.address().port();
+        bool accept_ended = false;
+        env.reactor.spawn(trickle_accept_loop(&env.reactor, &trickle, &accept_ended));
+        sync_wait(env.reactor, write_deadline(&env, &trickle));
+        trickle.cancel.cancel();
+        while (!accept_ended) env.reactor.run_once(true);
+    }
 
-TEST_CASE("a slow reader exerts backpressure: 16 MiB arrive, client buffering stays bounded") {
-    Environment env;
-    std::size_t max_buffered = 0, limit = 0;
-    sync_wait(env.reactor, backpressure(&env, &max_buffered, &limit));
-    MESSAGE("most bytes buffered client-side: " << max_buffered);
-    CHECK(max_buffered <= limit);
-    CHECK(max_buffered >= io::default_stream_buffer_limit / 2);
-}
-
-TEST_CASE("a write's timeout bounds the whole call against a slowly draining target") {
-    Environment env;
-    TcpService trickle(env.reactor);
-    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
-    REQUIRE(listener);
-    trickle.listener = std::move(listener).value();
-    trickle.port = trickle.listener.address().port();
-    bool accept_ended = false;
-    env.reactor.spawn(trickle_accept_loop(&env.reactor, &trickle, &accept_ended));
-    sync_wait(env.reactor, write_deadline(&env, &trickle));
-    trickle.cancel.cancel();
-    while (!accept_ended) env.reactor.run_once(true);
-}
-
-TEST_CASE("a read times out with -ETIMEDOUT and the stream stays usable") {
-    Environment env;
-    sync_wait(env.reactor, read_timeout(&env));
-}
+    TEST_CASE("a read times out with -ETIMEDOUT and the stream stays usable") {
+        Environment env;
+        sync_wait(env.reactor, read_timeout(&env));
+    }
 
 }  // TEST_SUITE

@@ -53,7 +53,8 @@ proto::SocksAddress address(std::string_view host, std::uint16_t port) {
 
 Bytes encode_request(bool connect, const proto::SocksAddress& destination) {
     Bytes out;
-    auto r = proto::append_udp_over_tcp_request(out, proto::UdpOverTcpRequest{connect, destination});
+    auto r =
+        proto::append_udp_over_tcp_request(out, proto::UdpOverTcpRequest{connect, destination});
     REQUIRE(r);
     return out;
 }
@@ -72,7 +73,8 @@ struct DecodedPacket {
 };
 
 // Feeds `stream` to a decoder in the pieces `cuts` describes and collects every packet.
-std::vector<DecodedPacket> decode_in_pieces(bool connect, const Bytes& stream, const std::vector<std::size_t>& cuts) {
+std::vector<DecodedPacket> decode_in_pieces(bool connect, const Bytes& stream,
+                                            const std::vector<std::size_t>& cuts) {
     proto::UdpOverTcpPacketDecoder decoder(connect);
     std::vector<DecodedPacket> out;
     std::size_t from = 0;
@@ -98,120 +100,132 @@ std::vector<DecodedPacket> decode_in_pieces(bool connect, const Bytes& stream, c
 }  // namespace
 
 TEST_SUITE("udp-over-tcp codec") {
+    TEST_CASE("request header: isConnect, then the destination with SOCKS5 family bytes") {
+        // sing uot/protocol.go EncodeRequest: bool, then M.SocksaddrSerializer (0x01/0x03/0x04).
+        CHECK(encode_request(true, address("1.2.3.4", 53)) ==
+              Bytes{0x01, 0x01, 1, 2, 3, 4, 0x00, 0x35});
+        CHECK(encode_request(false, address("example.com", 443)) ==
+              concat({{0x00, 0x03, 11}, bytes_of("example.com"), {0x01, 0xbb}}));
+        CHECK(encode_request(false, address("2001:db8::1", 8080)) ==
+              Bytes{0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8, 0, 0,    0,    0,
+                    0,    0,    0,    0,    0,    0,    0, 0x01, 0x1f, 0x90});
+    }
 
-TEST_CASE("request header: isConnect, then the destination with SOCKS5 family bytes") {
-    // sing uot/protocol.go EncodeRequest: bool, then M.SocksaddrSerializer (0x01/0x03/0x04).
-    CHECK(encode_request(true, address("1.2.3.4", 53)) == Bytes{0x01, 0x01, 1, 2, 3, 4, 0x00, 0x35});
-    CHECK(encode_request(false, address("example.com", 443)) ==
-          concat({{0x00, 0x03, 11}, bytes_of("example.com"), {0x01, 0xbb}}));
-    CHECK(encode_request(false, address("2001:db8::1", 8080)) ==
-          Bytes{0x00, 0x04, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x1f, 0x90});
-}
+    TEST_CASE("packets: u16 length + payload in connect mode; AddrParser address first otherwise") {
+        const Bytes payload{0xaa, 0xbb};
+        CHECK(encode_packet(true, nullptr, payload) == Bytes{0x00, 0x02, 0xaa, 0xbb});
+        // Connect mode ignores an address, as sing's Conn.WritePacket does.
+        auto v4 = address("1.2.3.4", 53);
+        CHECK(encode_packet(true, &v4, payload) == Bytes{0x00, 0x02, 0xaa, 0xbb});
+        // uot.AddrParser: 0x00 IPv4, 0x01 IPv6, 0x02 name.
+        CHECK(encode_packet(false, &v4, payload) ==
+              Bytes{0x00, 1, 2, 3, 4, 0x00, 0x35, 0x00, 0x02, 0xaa, 0xbb});
+        auto v6 = address("::1", 5353);
+        CHECK(encode_packet(false, &v6, {0x07}) == Bytes{0x01, 0,    0,    0,    0,    0,   0, 0,
+                                                         0,    0,    0,    0,    0,    0,   0, 0,
+                                                         1,    0x14, 0xe9, 0x00, 0x01, 0x07});
+        auto name = address("a.b", 7);
+        CHECK(encode_packet(false, &name, {}) ==
+              Bytes{0x02, 3, 'a', '.', 'b', 0x00, 0x07, 0x00, 0x00});
+        CHECK(proto::udp_over_tcp_address_size(name) == 7);
+        CHECK(proto::udp_over_tcp_address_size(v4) == 7);
+        CHECK(proto::udp_over_tcp_address_size(v6) == 19);
+    }
 
-TEST_CASE("packets: u16 length + payload in connect mode; AddrParser address first otherwise") {
-    const Bytes payload{0xaa, 0xbb};
-    CHECK(encode_packet(true, nullptr, payload) == Bytes{0x00, 0x02, 0xaa, 0xbb});
-    // Connect mode ignores an address, as sing's Conn.WritePacket does.
-    auto v4 = address("1.2.3.4", 53);
-    CHECK(encode_packet(true, &v4, payload) == Bytes{0x00, 0x02, 0xaa, 0xbb});
-    // uot.AddrParser: 0x00 IPv4, 0x01 IPv6, 0x02 name.
-    CHECK(encode_packet(false, &v4, payload) == Bytes{0x00, 1, 2, 3, 4, 0x00, 0x35, 0x00, 0x02, 0xaa, 0xbb});
-    auto v6 = address("::1", 5353);
-    CHECK(encode_packet(false, &v6, {0x07}) ==
-          Bytes{0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x14, 0xe9, 0x00, 0x01, 0x07});
-    auto name = address("a.b", 7);
-    CHECK(encode_packet(false, &name, {}) == Bytes{0x02, 3, 'a', '.', 'b', 0x00, 0x07, 0x00, 0x00});
-    CHECK(proto::udp_over_tcp_address_size(name) == 7);
-    CHECK(proto::udp_over_tcp_address_size(v4) == 7);
-    CHECK(proto::udp_over_tcp_address_size(v6) == 19);
-}
+    TEST_CASE("packet limits and misuse") {
+        Bytes out;
+        Bytes big(65536, 0x11);
+        auto too_big = proto::append_udp_over_tcp_packet(out, true, nullptr, big);
+        REQUIRE_FALSE(too_big);
+        CHECK(too_big.code() == errc::invalid_argument);
+        CHECK(out.empty());
+        big.resize(65535);
+        CHECK(proto::append_udp_over_tcp_packet(out, true, nullptr, big));
+        CHECK(out.size() == 65537);
+        CHECK(out[0] == 0xff);
+        CHECK(out[1] == 0xff);
+        Bytes none;
+        CHECK(proto::append_udp_over_tcp_packet(none, false, nullptr, {}).code() ==
+              errc::invalid_argument);
+    }
 
-TEST_CASE("packet limits and misuse") {
-    Bytes out;
-    Bytes big(65536, 0x11);
-    auto too_big = proto::append_udp_over_tcp_packet(out, true, nullptr, big);
-    REQUIRE_FALSE(too_big);
-    CHECK(too_big.code() == errc::invalid_argument);
-    CHECK(out.empty());
-    big.resize(65535);
-    CHECK(proto::append_udp_over_tcp_packet(out, true, nullptr, big));
-    CHECK(out.size() == 65537);
-    CHECK(out[0] == 0xff);
-    CHECK(out[1] == 0xff);
-    Bytes none;
-    CHECK(proto::append_udp_over_tcp_packet(none, false, nullptr, {}).code() == errc::invalid_argument);
-}
+    TEST_CASE(
+        "request decoding: any non-zero isConnect is true; bad families and empty names fail") {
+        Bytes header{0x02, 0x01, 10, 0, 0, 1, 0x00, 0x35, 0xee};  // plus one byte of packet data
+        auto decoded = proto::decode_udp_over_tcp_request(header);
+        REQUIRE(decoded);
+        REQUIRE(decoded->status == proto::UdpOverTcpRequestDecode::Status::done);
+        CHECK(decoded->request.is_connect);
+        CHECK(decoded->request.destination == address("10.0.0.1", 53));
+        CHECK(decoded->consumed == 8);
 
-TEST_CASE("request decoding: any non-zero isConnect is true; bad families and empty names fail") {
-    Bytes header{0x02, 0x01, 10, 0, 0, 1, 0x00, 0x35, 0xee};  // plus one byte of packet data
-    auto decoded = proto::decode_udp_over_tcp_request(header);
-    REQUIRE(decoded);
-    REQUIRE(decoded->status == proto::UdpOverTcpRequestDecode::Status::done);
-    CHECK(decoded->request.is_connect);
-    CHECK(decoded->request.destination == address("10.0.0.1", 53));
-    CHECK(decoded->consumed == 8);
+        // 0x00 is an AddrParser family, not a SOCKS5 one: the header must not accept it.
+        CHECK(proto::decode_udp_over_tcp_request(Bytes{0x01, 0x00, 1, 2, 3, 4, 0, 1}).code() ==
+              errc::protocol);
+        CHECK(proto::decode_udp_over_tcp_request(Bytes{0x01, 0x03, 0x00, 0, 1}).code() ==
+              errc::protocol);
 
-    // 0x00 is an AddrParser family, not a SOCKS5 one: the header must not accept it.
-    CHECK(proto::decode_udp_over_tcp_request(Bytes{0x01, 0x00, 1, 2, 3, 4, 0, 1}).code() == errc::protocol);
-    CHECK(proto::decode_udp_over_tcp_request(Bytes{0x01, 0x03, 0x00, 0, 1}).code() == errc::protocol);
+        proto::UdpOverTcpPacketDecoder decoder(false);
+        decoder.feed(Bytes{0x03, 1, 2, 3, 4, 0, 1, 0,
+                           0});  // 0x03 is SOCKS5 "name", not an AddrParser family
+        CHECK(decoder.next().code() == errc::protocol);
+        proto::UdpOverTcpPacketDecoder empty_name(false);
+        empty_name.feed(Bytes{0x02, 0x00, 0, 1, 0, 0});
+        CHECK(empty_name.next().code() == errc::protocol);
+    }
 
-    proto::UdpOverTcpPacketDecoder decoder(false);
-    decoder.feed(Bytes{0x03, 1, 2, 3, 4, 0, 1, 0, 0});  // 0x03 is SOCKS5 "name", not an AddrParser family
-    CHECK(decoder.next().code() == errc::protocol);
-    proto::UdpOverTcpPacketDecoder empty_name(false);
-    empty_name.feed(Bytes{0x02, 0x00, 0, 1, 0, 0});
-    CHECK(empty_name.next().code() == errc::protocol);
-}
-
-TEST_CASE("a request header cut at every byte boundary decodes the same") {
-    for (const auto& header : {encode_request(true, address("192.0.2.7", 9999)),
-                               encode_request(false, address("some.host.example", 1)),
-                               encode_request(true, address("2001:db8::7", 65535))}) {
-        const Bytes tail{0x00, 0x01, 0x42};
-        const Bytes input = concat({header, tail});
-        auto full = proto::decode_udp_over_tcp_request(input);
-        REQUIRE(full);
-        REQUIRE(full->status == proto::UdpOverTcpRequestDecode::Status::done);
-        CHECK(full->consumed == header.size());
-        for (std::size_t k = 0; k < header.size(); ++k) {
-            auto prefix = proto::decode_udp_over_tcp_request(std::span<const std::uint8_t>(input).first(k));
-            REQUIRE(prefix);
-            CHECK(prefix->status == proto::UdpOverTcpRequestDecode::Status::need_more);
-        }
-        for (std::size_t k = header.size(); k <= input.size(); ++k) {
-            auto longer = proto::decode_udp_over_tcp_request(std::span<const std::uint8_t>(input).first(k));
-            REQUIRE(longer);
-            REQUIRE(longer->status == proto::UdpOverTcpRequestDecode::Status::done);
-            CHECK(longer->request == full->request);
-            CHECK(longer->consumed == header.size());
+    TEST_CASE("a request header cut at every byte boundary decodes the same") {
+        for (const auto& header : {encode_request(true, address("192.0.2.7", 9999)),
+                                   encode_request(false, address("some.host.example", 1)),
+                                   encode_request(true, address("2001:db8::7", 65535))}) {
+            const Bytes tail{0x00, 0x01, 0x42};
+            const Bytes input = concat({header, tail});
+            auto full = proto::decode_udp_over_tcp_request(input);
+            REQUIRE(full);
+            REQUIRE(full->status == proto::UdpOverTcpRequestDecode::Status::done);
+            CHECK(full->consumed == header.size());
+            for (std::size_t k = 0; k < header.size(); ++k) {
+                auto prefix = proto::decode_udp_over_tcp_request(
+                    std::span<const std::uint8_t>(input).first(k));
+                REQUIRE(prefix);
+                CHECK(prefix->status == proto::UdpOverTcpRequestDecode::Status::need_more);
+            }
+            for (std::size_t k = header.size(); k <= input.size(); ++k) {
+                auto longer = proto::decode_udp_over_tcp_request(
+                    std::span<const std::uint8_t>(input).first(k));
+                REQUIRE(longer);
+                REQUIRE(longer->status == proto::UdpOverTcpRequestDecode::Status::done);
+                CHECK(longer->request == full->request);
+                CHECK(longer->consumed == header.size());
+            }
         }
     }
-}
 
-TEST_CASE("a packet stream cut at every byte boundary (and byte by byte) decodes the same") {
-    std::mt19937_64 rng(3);
-    for (bool connect : {true, false}) {
-        std::vector<DecodedPacket> expected;
-        Bytes stream;
-        const proto::SocksAddress addresses[] = {address("127.0.0.1", 1), address("::1", 65535),
-                                                 address("example.org", 53)};
-        for (int i = 0; i < 6; ++i) {
-            Bytes payload(i == 2 ? 0 : 1 + rng() % 300);
-            for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
-            const auto& a = addresses[i % 3];
-            auto encoded = encode_packet(connect, &a, payload);
-            stream.insert(stream.end(), encoded.begin(), encoded.end());
-            expected.push_back({connect ? std::nullopt : std::optional<proto::SocksAddress>(a), payload});
+    TEST_CASE("a packet stream cut at every byte boundary (and byte by byte) decodes the same") {
+        std::mt19937_64 rng(3);
+        for (bool connect : {true, false}) {
+            std::vector<DecodedPacket> expected;
+            Bytes stream;
+            const proto::SocksAddress addresses[] = {address("127.0.0.1", 1), address("::1", 65535),
+                                                     address("example.org", 53)};
+            for (int i = 0; i < 6; ++i) {
+                Bytes payload(i == 2 ? 0 : 1 + rng() % 300);
+                for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
+                const auto& a = addresses[i % 3];
+                auto encoded = encode_packet(connect, &a, payload);
+                stream.insert(stream.end(), encoded.begin(), encoded.end());
+                expected.push_back(
+                    {connect ? std::nullopt : std::optional<proto::SocksAddress>(a), payload});
+            }
+            CHECK(decode_in_pieces(connect, stream, {}) == expected);
+            for (std::size_t cut = 1; cut < stream.size(); ++cut) {
+                CHECK(decode_in_pieces(connect, stream, {cut}) == expected);
+            }
+            std::vector<std::size_t> every;
+            for (std::size_t i = 1; i < stream.size(); ++i) every.push_back(i);
+            CHECK(decode_in_pieces(connect, stream, every) == expected);
         }
-        CHECK(decode_in_pieces(connect, stream, {}) == expected);
-        for (std::size_t cut = 1; cut < stream.size(); ++cut) {
-            CHECK(decode_in_pieces(connect, stream, {cut}) == expected);
-        }
-        std::vector<std::size_t> every;
-        for (std::size_t i = 1; i < stream.size(); ++i) every.push_back(i);
-        CHECK(decode_in_pieces(connect, stream, every) == expected);
     }
-}
 
 }  // TEST_SUITE
 
@@ -237,15 +251,17 @@ Task<void> udp_echo_loop(Reactor* r, UdpEcho* echo) {
             if (got.code() == -ECANCELED) break;
             continue;
         }
-        auto send = send_datagram(*r, echo->socket.fd(), std::span<const std::byte>(buffer.data(), got->size),
-                                  got->source, 5s, &echo->cancel);
+        auto send = send_datagram(*r, echo->socket.fd(),
+                                  std::span<const std::byte>(buffer.data(), got->size), got->source,
+                                  5s, &echo->cancel);
         auto sent = co_await send;
         if (sent) ++echo->echoed;
     }
     echo->stopped = true;
 }
 
-void start_echo(Reactor& r, UdpEcho& echo, const SocketAddress& at = SocketAddress::loopback_v4(0)) {
+void start_echo(Reactor& r, UdpEcho& echo,
+                const SocketAddress& at = SocketAddress::loopback_v4(0)) {
     auto socket = UdpSocket::bind(at);
     REQUIRE_MESSAGE(socket, why(socket));
     echo.socket = std::move(socket).value();
@@ -306,7 +322,8 @@ struct Environment {
 };
 
 Task<std::shared_ptr<session::ClientSession>> must_open_session(Environment* env) {
-    auto session = co_await session::open_session(env->reactor, env->client_config(), env->padding, 1);
+    auto session =
+        co_await session::open_session(env->reactor, env->client_config(), env->padding, 1);
     REQUIRE_MESSAGE(session, why(session));
     co_return std::move(session).value();
 }
@@ -318,13 +335,15 @@ std::vector<std::byte> random_payload(std::mt19937_64& rng, std::size_t n) {
 }
 
 Bytes as_vector(const std::vector<std::byte>& b) {
-    return Bytes(reinterpret_cast<const std::uint8_t*>(b.data()), reinterpret_cast<const std::uint8_t*>(b.data()) + b.size());
+    return Bytes(reinterpret_cast<const std::uint8_t*>(b.data()),
+                 reinterpret_cast<const std::uint8_t*>(b.data()) + b.size());
 }
 
 Task<void> connect_mode_echo(Environment* env) {
     auto session = co_await must_open_session(env);
     for (int round = 0; round < 2; ++round) {  // the second round reuses the session
-        auto udp = co_await session::open_udp_stream(session, "127.0.0.1", env->echo1.port, true, 5s);
+        auto udp =
+            co_await session::open_udp_stream(session, "127.0.0.1", env->echo1.port, true, 5s);
         REQUIRE_MESSAGE(udp, why(udp));
         CHECK(udp->connect_mode());
         std::mt19937_64 rng(100 + round);
@@ -396,8 +415,10 @@ Task<void> per_packet_echo(Environment* env) {
     for (int i = 0; i < 2; ++i) {
         auto reply = co_await udp->receive(5s);
         REQUIRE_MESSAGE(reply, why(reply));
-        if (reply->source == address("127.0.0.1", ports[0]) && reply->payload == as_vector(a)) ++matched;
-        if (reply->source == address("127.0.0.1", ports[1]) && reply->payload == as_vector(b)) ++matched;
+        if (reply->source == address("127.0.0.1", ports[0]) && reply->payload == as_vector(a))
+            ++matched;
+        if (reply->source == address("127.0.0.1", ports[1]) && reply->payload == as_vector(b))
+            ++matched;
     }
     CHECK(matched == 2);
     auto closed = co_await udp->close();
@@ -445,8 +466,8 @@ struct ScriptedStream final : server::UdpRelayStream {
     }
 };
 
-Task<void> run_relay(Reactor* r, std::shared_ptr<ScriptedStream> stream, Bytes initial, server::UdpRelayOptions options,
-                     bool* done) {
+Task<void> run_relay(Reactor* r, std::shared_ptr<ScriptedStream> stream, Bytes initial,
+                     server::UdpRelayOptions options, bool* done) {
     co_await server::run_udp_relay(r, stream, std::move(initial), options);
     *done = true;
 }
@@ -462,74 +483,76 @@ Task<void> wait_until(Reactor* r, bool* flag, Duration limit) {
 }  // namespace
 
 TEST_SUITE("session") {
-
-TEST_CASE("UDP-over-TCP connect mode: 100 datagrams of 1..1400 bytes echo through our server") {
-    Environment env;
-    sync_wait(env.reactor, connect_mode_echo(&env));
-    CHECK(env.echo1.echoed == 2 * (100 + 20 + 1));
-}
-
-TEST_CASE("UDP-over-TCP per-packet mode: two echo ports, replies carry their source addresses") {
-    Environment env;
-    sync_wait(env.reactor, per_packet_echo(&env));
-    CHECK(env.echo1.echoed + env.echo2.echoed == 62);
-    CHECK(env.echo1.echoed > 0);
-    CHECK(env.echo2.echoed > 0);
-}
-
-TEST_CASE("UDP-over-TCP: a destination name is resolved by the server") {
-    Environment env;
-    auto resolved = sync_wait(env.reactor, resolve(env.reactor, "localhost", 0));
-    REQUIRE_MESSAGE(resolved, why(resolved));
-    // The relay takes the first address the resolver gives; the echo listens there.
-    auto first = SocketAddress::parse_numeric(resolved->front().host_string(), 0);
-    REQUIRE(first);
-    auto socket = UdpSocket::bind(first.value());
-    if (!socket) {
-        MESSAGE("cannot bind " << first->to_string() << ": " << socket.error().text() << "; skipped");
-        return;
+    TEST_CASE("UDP-over-TCP connect mode: 100 datagrams of 1..1400 bytes echo through our server") {
+        Environment env;
+        sync_wait(env.reactor, connect_mode_echo(&env));
+        CHECK(env.echo1.echoed == 2 * (100 + 20 + 1));
     }
-    socket->close();
-    UdpEcho echo(env.reactor);
-    start_echo(env.reactor, echo, first.value());
-    sync_wait(env.reactor, name_destination(&env, &echo));
-    CHECK(echo.echoed == 1);
-    stop_echo(env.reactor, echo);
-}
 
-TEST_CASE("the relay ends a stream whose header is malformed, without writing") {
-    Reactor r;
-    auto stream = std::make_shared<ScriptedStream>(r);
-    bool done = false;
-    // 0x00 is not a SOCKS5 family: the header is rejected.
-    r.spawn(run_relay(&r, stream, Bytes{0x01, 0x00, 127, 0, 0, 1, 0, 53}, {}, &done));
-    sync_wait(r, wait_until(&r, &done, 5s));
-    CHECK(done);
-    CHECK(stream->finishes >= 1);
-    CHECK(stream->written.empty());
-}
+    TEST_CASE(
+        "UDP-over-TCP per-packet mode: two echo ports, replies carry their source addresses") {
+        Environment env;
+        sync_wait(env.reactor, per_packet_echo(&env));
+        CHECK(env.echo1.echoed + env.echo2.echoed == 62);
+        CHECK(env.echo1.echoed > 0);
+        CHECK(env.echo2.echoed > 0);
+    }
 
-TEST_CASE("the relay ends an idle stream with FIN after its idle timeout") {
-    Reactor r;
-    UdpEcho echo(r);
-    start_echo(r, echo);
-    auto stream = std::make_shared<ScriptedStream>(r);
-    server::UdpRelayOptions options;
-    options.idle_timeout = 300ms;
-    bool done = false;
-    // Header and one packet arrive with the address PSH; the echo answers once, then silence.
-    Bytes initial = concat({encode_request(true, address("127.0.0.1", echo.port)), {0x00, 0x03, 'a', 'b', 'c'}});
-    const auto started = SteadyClock::instance().now();
-    r.spawn(run_relay(&r, stream, initial, options, &done));
-    sync_wait(r, wait_until(&r, &done, 5s));
-    CHECK(done);
-    CHECK(stream->finishes >= 1);
-    CHECK(stream->written == Bytes{0x00, 0x03, 'a', 'b', 'c'});
-    const auto elapsed = stream->finished_at - started;
-    CHECK(elapsed >= 250ms);
-    CHECK(elapsed < 3s);
-    stop_echo(r, echo);
-    for (int i = 0; i < 1000 && r.live_tasks() > 0; ++i) r.run_once(true);
-}
+    TEST_CASE("UDP-over-TCP: a destination name is resolved by the server") {
+        Environment env;
+        auto resolved = sync_wait(env.reactor, resolve(env.reactor, "localhost", 0));
+        REQUIRE_MESSAGE(resolved, why(resolved));
+        // The relay takes the first address the resolver gives; the echo listens there.
+        auto first = SocketAddress::parse_numeric(resolved->front().host_string(), 0);
+        REQUIRE(first);
+        auto socket = UdpSocket::bind(first.value());
+        if (!socket) {
+            MESSAGE("cannot bind " << first->to_string() << ": " << socket.error().text()
+                                   << "; skipped");
+            return;
+        }
+        socket->close();
+        UdpEcho echo(env.reactor);
+        start_echo(env.reactor, echo, first.value());
+        sync_wait(env.reactor, name_destination(&env, &echo));
+        CHECK(echo.echoed == 1);
+        stop_echo(env.reactor, echo);
+    }
+
+    TEST_CASE("the relay ends a stream whose header is malformed, without writing") {
+        Reactor r;
+        auto stream = std::make_shared<ScriptedStream>(r);
+        bool done = false;
+        // 0x00 is not a SOCKS5 family: the header is rejected.
+        r.spawn(run_relay(&r, stream, Bytes{0x01, 0x00, 127, 0, 0, 1, 0, 53}, {}, &done));
+        sync_wait(r, wait_until(&r, &done, 5s));
+        CHECK(done);
+        CHECK(stream->finishes >= 1);
+        CHECK(stream->written.empty());
+    }
+
+    TEST_CASE("the relay ends an idle stream with FIN after its idle timeout") {
+        Reactor r;
+        UdpEcho echo(r);
+        start_echo(r, echo);
+        auto stream = std::make_shared<ScriptedStream>(r);
+        server::UdpRelayOptions options;
+        options.idle_timeout = 300ms;
+        bool done = false;
+        // Header and one packet arrive with the address PSH; the echo answers once, then silence.
+        Bytes initial = concat(
+            {encode_request(true, address("127.0.0.1", echo.port)), {0x00, 0x03, 'a', 'b', 'c'}});
+        const auto started = SteadyClock::instance().now();
+        r.spawn(run_relay(&r, stream, initial, options, &done));
+        sync_wait(r, wait_until(&r, &done, 5s));
+        CHECK(done);
+        CHECK(stream->finishes >= 1);
+        CHECK(stream->written == Bytes{0x00, 0x03, 'a', 'b', 'c'});
+        const auto elapsed = stream->finished_at - started;
+        CHECK(elapsed >= 250ms);
+        CHECK(elapsed < 3s);
+        stop_echo(r, echo);
+        for (int i = 0; i < 1000 && r.live_tasks() > 0; ++i) r.run_once(true);
+    }
 
 }  // TEST_SUITE

@@ -72,8 +72,11 @@ struct Options {
 };
 
 [[noreturn]] void usage(const char* message) {
-    std::fprintf(stderr, "soak: %s\nusage: soak [--streams N] [--max-size BYTES] [--seconds S] [--concurrency C] "
-                         "[--seed X] [--rss-tolerance PERCENT] [--no-rss-check] [--anytls PATH]\n", message);
+    std::fprintf(
+        stderr,
+        "soak: %s\nusage: soak [--streams N] [--max-size BYTES] [--seconds S] [--concurrency C] "
+        "[--seed X] [--rss-tolerance PERCENT] [--no-rss-check] [--anytls PATH]\n",
+        message);
     std::exit(2);
 }
 
@@ -87,20 +90,30 @@ Options parse(int argc, char** argv) {
             return argv[++i];
         };
         try {
-            if (arg == "--streams") o.streams = std::stoull(value());
-            else if (arg == "--max-size") o.max_size = std::stoull(value());
-            else if (arg == "--seconds") o.seconds = std::stod(value());
-            else if (arg == "--concurrency") o.concurrency = static_cast<unsigned>(std::stoul(value()));
-            else if (arg == "--seed") o.seed = std::stoull(value());
-            else if (arg == "--rss-tolerance") o.rss_tolerance = std::stod(value());
-            else if (arg == "--no-rss-check") o.rss_check = false;
-            else if (arg == "--anytls") o.anytls = value();
-            else usage(("unknown argument " + arg).c_str());
+            if (arg == "--streams")
+                o.streams = std::stoull(value());
+            else if (arg == "--max-size")
+                o.max_size = std::stoull(value());
+            else if (arg == "--seconds")
+                o.seconds = std::stod(value());
+            else if (arg == "--concurrency")
+                o.concurrency = static_cast<unsigned>(std::stoul(value()));
+            else if (arg == "--seed")
+                o.seed = std::stoull(value());
+            else if (arg == "--rss-tolerance")
+                o.rss_tolerance = std::stod(value());
+            else if (arg == "--no-rss-check")
+                o.rss_check = false;
+            else if (arg == "--anytls")
+                o.anytls = value();
+            else
+                usage(("unknown argument " + arg).c_str());
         } catch (const std::logic_error&) {
             usage(("not a number after " + arg).c_str());
         }
     }
-    if (o.streams == 0 || o.max_size == 0 || o.concurrency == 0 || o.seconds < 0) usage("values must be positive");
+    if (o.streams == 0 || o.max_size == 0 || o.concurrency == 0 || o.seconds < 0)
+        usage("values must be positive");
     if (o.anytls.empty()) usage("name the anytls binary with --anytls or ANYTLS_EXE");
     return o;
 }
@@ -145,8 +158,8 @@ struct Totals {
 // One stream: `size` bytes from a per-stream generator written by a helper thread while this
 // thread reads the echo back (writing everything first would stall on backpressure once the
 // echo fills the buffers); both sides SHA-256 digested and compared.
-void one_stream(client::Client& client, std::uint16_t echo_port, std::uint64_t index, std::uint64_t size,
-                std::uint64_t seed, Totals& totals) {
+void one_stream(client::Client& client, std::uint16_t echo_port, std::uint64_t index,
+                std::uint64_t size, std::uint64_t seed, Totals& totals) {
     std::vector<std::byte> data(size);
     std::mt19937_64 rng(seed ^ (index * 0x9e3779b97f4a7c15ULL));
     for (std::size_t i = 0; i < size; i += 8) {
@@ -179,7 +192,8 @@ void one_stream(client::Client& client, std::uint16_t echo_port, std::uint64_t i
     if (!written) return totals.failure(index, "write: " + written.error().text());
     if (!read_error.empty()) return totals.failure(index, "read: " + read_error);
     auto as_u8 = [](const std::vector<std::byte>& v) {
-        return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(v.data()), v.size());
+        return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(v.data()),
+                                             v.size());
     };
     auto sent = proto::sha256(as_u8(data));
     auto received = proto::sha256(as_u8(back));
@@ -197,8 +211,9 @@ std::uint64_t draw_size(std::mt19937_64& rng, std::uint64_t max) {
 }
 
 // Runs `count` streams on `concurrency` threads, stream i not before start + i * spacing.
-void run_streams(client::Client& client, std::uint16_t echo_port, const std::vector<std::uint64_t>& sizes,
-                 unsigned concurrency, std::chrono::duration<double> spacing, std::uint64_t seed, Totals& totals) {
+void run_streams(client::Client& client, std::uint16_t echo_port,
+                 const std::vector<std::uint64_t>& sizes, unsigned concurrency,
+                 std::chrono::duration<double> spacing, std::uint64_t seed, Totals& totals) {
     std::atomic<std::uint64_t> next{0};
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> workers;
@@ -208,7 +223,8 @@ void run_streams(client::Client& client, std::uint16_t echo_port, const std::vec
                 std::uint64_t i = next++;
                 if (i >= sizes.size()) return;
                 std::this_thread::sleep_until(
-                    start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(spacing * static_cast<double>(i)));
+                    start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                spacing * static_cast<double>(i)));
                 one_stream(client, echo_port, i, sizes[i], seed, totals);
             }
         });
@@ -268,10 +284,12 @@ int main(int argc, char** argv) {
     std::string server_toml = pki.dir + "/soak-server.toml";
     std::ofstream(server_toml) << "listen = \"127.0.0.1:0\"\ncertificate = \"" << pki.server_cert
                                << "\"\nprivate-key = \"" << pki.server_key
-                               << "\"\nlog-level = \"warning\"\n[[users]]\nname = \"soak\"\npassword = \"soak password\"\n";
+                               << "\"\nlog-level = \"warning\"\n[[users]]\nname = "
+                                  "\"soak\"\npassword = \"soak password\"\n";
     test::ServerProcess server;
     if (std::string why; !server.start(options.anytls, server_toml, &why)) {
-        std::fprintf(stderr, "soak: anytls server (%s) did not start: %s\n", options.anytls.c_str(), why.c_str());
+        std::fprintf(stderr, "soak: anytls server (%s) did not start: %s\n", options.anytls.c_str(),
+                     why.c_str());
         return 1;
     }
 
@@ -291,13 +309,15 @@ int main(int argc, char** argv) {
     }
     const std::uint16_t echo_port = echo.address().port();
 
-    std::string client_toml = "log-level = \"warning\"\n[[proxies]]\nname = \"soak\"\ntype = \"anytls\"\n"
-                              "server = \"127.0.0.1\"\nport = " + std::to_string(server.port()) +
-                              "\npassword = \"soak password\"\nsni = \"localhost\"\nca-file = \"" + pki.ca_cert +
-                              "\"\n[proxies.session-override]\nensure-idle-session = 2\n"
-                              "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"3s\"\n"
-                              "connection-lifetime-jitter = \"1s\"\nidle-session-timeout = \"2s\"\n"
-                              "idle-session-check-interval = \"1s\"\n";
+    std::string client_toml =
+        "log-level = \"warning\"\n[[proxies]]\nname = \"soak\"\ntype = \"anytls\"\n"
+        "server = \"127.0.0.1\"\nport = " +
+        std::to_string(server.port()) +
+        "\npassword = \"soak password\"\nsni = \"localhost\"\nca-file = \"" + pki.ca_cert +
+        "\"\n[proxies.session-override]\nensure-idle-session = 2\n"
+        "ensure-idle-session-create-rate = 2\nmax-connection-lifetime = \"3s\"\n"
+        "connection-lifetime-jitter = \"1s\"\nidle-session-timeout = \"2s\"\n"
+        "idle-session-check-interval = \"1s\"\n";
     int status = 0;
     {
         auto client = client::Client::from_toml(client_toml);
@@ -311,9 +331,11 @@ int main(int argc, char** argv) {
         // run, at least 100), through a pool that rotates as in the run.
         std::vector<std::uint64_t> warmup(2 * options.concurrency, options.max_size);
         const std::uint64_t spread = std::max<std::uint64_t>(100, options.streams / 20);
-        for (std::uint64_t i = 0; i < spread; ++i) warmup.push_back(draw_size(rng, options.max_size));
+        for (std::uint64_t i = 0; i < spread; ++i)
+            warmup.push_back(draw_size(rng, options.max_size));
         Totals warm;
-        run_streams(*client.value(), echo_port, warmup, options.concurrency, 0s, options.seed + 1, warm);
+        run_streams(*client.value(), echo_port, warmup, options.concurrency, 0s, options.seed + 1,
+                    warm);
         if (warm.failed) {
             std::fprintf(stderr, "soak: warm-up failed: %s\n", warm.first_error.c_str());
             return 1;
@@ -324,37 +346,45 @@ int main(int argc, char** argv) {
         for (auto& s : sizes) s = draw_size(rng, options.max_size);
         Totals totals;
         const auto started = std::chrono::steady_clock::now();
-        run_streams(*client.value(), echo_port, sizes, options.concurrency,
-                    std::chrono::duration<double>(options.seconds / static_cast<double>(options.streams)),
-                    options.seed, totals);
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        run_streams(
+            *client.value(), echo_port, sizes, options.concurrency,
+            std::chrono::duration<double>(options.seconds / static_cast<double>(options.streams)),
+            options.seed, totals);
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         auto stats = client.value()->stats("soak");
 
         Footprint after = settle(*client.value(), before.fds);
-        const double rss_change = 100.0 * (static_cast<double>(after.rss) - static_cast<double>(before.rss)) /
-                                  static_cast<double>(before.rss);
+        const double rss_change =
+            100.0 * (static_cast<double>(after.rss) - static_cast<double>(before.rss)) /
+            static_cast<double>(before.rss);
 
-        std::printf("soak: %llu streams in %.1f s (%u at a time), %llu verified by SHA-256, %llu failed, "
-                    "%s verified (%llu bytes each way)\n",
-                    static_cast<unsigned long long>(options.streams), elapsed, options.concurrency,
-                    static_cast<unsigned long long>(totals.verified.load()),
-                    static_cast<unsigned long long>(totals.failed.load()), mib(static_cast<double>(totals.bytes)).c_str(),
-                    static_cast<unsigned long long>(totals.bytes.load()));
+        std::printf(
+            "soak: %llu streams in %.1f s (%u at a time), %llu verified by SHA-256, %llu failed, "
+            "%s verified (%llu bytes each way)\n",
+            static_cast<unsigned long long>(options.streams), elapsed, options.concurrency,
+            static_cast<unsigned long long>(totals.verified.load()),
+            static_cast<unsigned long long>(totals.failed.load()),
+            mib(static_cast<double>(totals.bytes)).c_str(),
+            static_cast<unsigned long long>(totals.bytes.load()));
         if (stats) {
-            std::printf("soak: pool: %llu sessions created, %llu closed by age, %llu closed idle, %llu closed on error, "
-                        "%llu warm opens, %llu cold opens, %llu retried\n",
-                        static_cast<unsigned long long>(stats->created_total),
-                        static_cast<unsigned long long>(stats->closed_age),
-                        static_cast<unsigned long long>(stats->closed_idle),
-                        static_cast<unsigned long long>(stats->closed_error),
-                        static_cast<unsigned long long>(stats->warm_opens),
-                        static_cast<unsigned long long>(stats->cold_opens),
-                        static_cast<unsigned long long>(stats->retried_opens));
+            std::printf(
+                "soak: pool: %llu sessions created, %llu closed by age, %llu closed idle, %llu "
+                "closed on error, "
+                "%llu warm opens, %llu cold opens, %llu retried\n",
+                static_cast<unsigned long long>(stats->created_total),
+                static_cast<unsigned long long>(stats->closed_age),
+                static_cast<unsigned long long>(stats->closed_idle),
+                static_cast<unsigned long long>(stats->closed_error),
+                static_cast<unsigned long long>(stats->warm_opens),
+                static_cast<unsigned long long>(stats->cold_opens),
+                static_cast<unsigned long long>(stats->retried_opens));
         }
-        std::printf("soak: fds %zu before, %zu after; RSS %s before, %s after (%+.1f%%)\n", before.fds, after.fds,
-                    mib(static_cast<double>(before.rss)).c_str(), mib(static_cast<double>(after.rss)).c_str(),
-                    rss_change);
-        std::printf("soak: heap in use %s before, %s after\n", mib(static_cast<double>(before.heap_in_use)).c_str(),
+        std::printf("soak: fds %zu before, %zu after; RSS %s before, %s after (%+.1f%%)\n",
+                    before.fds, after.fds, mib(static_cast<double>(before.rss)).c_str(),
+                    mib(static_cast<double>(after.rss)).c_str(), rss_change);
+        std::printf("soak: heap in use %s before, %s after\n",
+                    mib(static_cast<double>(before.heap_in_use)).c_str(),
                     mib(static_cast<double>(after.heap_in_use)).c_str());
         if (totals.failed) {
             std::printf("soak: FAILED: %s\n", totals.first_error.c_str());
@@ -362,12 +392,14 @@ int main(int argc, char** argv) {
         }
         if (totals.verified != options.streams) status = 1;
         if (after.fds > before.fds) {
-            std::printf("soak: FAILED: %zu file descriptors open after the run, %zu before\n", after.fds, before.fds);
+            std::printf("soak: FAILED: %zu file descriptors open after the run, %zu before\n",
+                        after.fds, before.fds);
             status = 1;
         }
-        if (options.rss_check && std::abs(rss_change) > options.rss_tolerance && after.rss > before.rss) {
-            std::printf("soak: FAILED: resident memory grew by %.1f%% (tolerance %.1f%%)\n", rss_change,
-                        options.rss_tolerance);
+        if (options.rss_check && std::abs(rss_change) > options.rss_tolerance &&
+            after.rss > before.rss) {
+            std::printf("soak: FAILED: resident memory grew by %.1f%% (tolerance %.1f%%)\n",
+                        rss_change, options.rss_tolerance);
             status = 1;
         }
         if (stats && stats->closed_age == 0) {

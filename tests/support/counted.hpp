@@ -9,7 +9,10 @@ namespace anytls::test {
 struct Counted {
     static inline std::atomic<int> constructed{0};
     static inline std::atomic<int> destroyed{0};
-    static void reset() { constructed = 0; destroyed = 0; }
+    static void reset() {
+        constructed = 0;
+        destroyed = 0;
+    }
     static int alive() { return constructed - destroyed; }
 
     Counted() { ++constructed; }

@@ -17,8 +17,9 @@ inline io::Task<void> echo_connection(io::Reactor* r, io::Socket socket) {
         auto receive = io::recv(*r, socket.fd(), buffer.data(), buffer.size());
         auto n = co_await receive;
         if (!n || *n == 0) break;
-        auto sent = co_await io::send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n),
-                                          std::chrono::seconds(10));
+        auto sent =
+            co_await io::send_all(*r, socket.fd(), std::span<const std::byte>(buffer.data(), *n),
+                                  std::chrono::seconds(10));
         if (!sent) break;
     }
 }

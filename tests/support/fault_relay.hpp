@@ -40,7 +40,8 @@ public:
         int directions_done = 0;
     };
 
-    FaultRelay(io::Reactor& reactor, io::SocketAddress target) : reactor_(&reactor), target_(target), cancel_(reactor) {
+    FaultRelay(io::Reactor& reactor, io::SocketAddress target)
+        : reactor_(&reactor), target_(target), cancel_(reactor) {
         auto listener = io::TcpListener::listen(io::SocketAddress::loopback_v4(0));
         if (listener) listener_ = std::move(listener).value();
         reactor_->spawn(accept_loop(this));
@@ -128,9 +129,9 @@ private:
                 cut = true;
             }
             if (forward > 0) {
-                auto sent = co_await io::send_all(*self->reactor_, to,
-                                                  std::span<const std::byte>(buffer.data(), forward),
-                                                  std::chrono::seconds(10));
+                auto sent = co_await io::send_all(
+                    *self->reactor_, to, std::span<const std::byte>(buffer.data(), forward),
+                    std::chrono::seconds(10));
                 if (!sent) break;
                 count += forward;
             }
@@ -143,10 +144,11 @@ private:
         ++pipe->directions_done;
     }
 
-    static io::Task<void> connection(FaultRelay* self, io::Socket client, std::size_t limit_to_client,
-                                     std::size_t limit_to_server) {
+    static io::Task<void> connection(FaultRelay* self, io::Socket client,
+                                     std::size_t limit_to_client, std::size_t limit_to_server) {
         Live live(self);
-        auto upstream = co_await io::tcp_connect(*self->reactor_, self->target_, std::chrono::seconds(5));
+        auto upstream =
+            co_await io::tcp_connect(*self->reactor_, self->target_, std::chrono::seconds(5));
         if (!upstream || self->stopped_) co_return;
         io::Socket server = std::move(upstream).value();
         auto pipe = std::make_shared<Pipe>();
@@ -173,7 +175,8 @@ private:
             auto socket = co_await accept;
             if (!socket) break;
             ++self->accepted_;
-            self->reactor_->spawn(connection(self, std::move(socket).value(), self->reset_after_to_client_,
+            self->reactor_->spawn(connection(self, std::move(socket).value(),
+                                             self->reset_after_to_client_,
                                              self->reset_after_to_server_));
         }
         self->listener_.close();

@@ -57,11 +57,12 @@ struct Connection {
     int server_fd = -1;
     Bytes to_client;  // forwarded, waiting for the client socket to take it
     Bytes to_server;
-    Bytes held;       // server -> client bytes kept back
+    Bytes held;              // server -> client bytes kept back
     bool gate_open = false;  // while holding: this connection is letting a released flight through
     bool client_eof = false;
     bool server_eof = false;
-    bool server_eof_held = false;  // the server's FIN arrived while holding: it goes with the next flight
+    bool server_eof_held =
+        false;  // the server's FIN arrived while holding: it goes with the next flight
     bool client_write_shut = false;
     bool server_write_shut = false;
     bool broken = false;
@@ -86,10 +87,12 @@ public:
         listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (listener_ < 0) return false;
         sockaddr_in address = loopback(0);
-        if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return false;
+        if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+            return false;
         if (::listen(listener_, 64) != 0) return false;
         socklen_t length = sizeof address;
-        if (::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
+        if (::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+            return false;
         port_ = ntohs(address.sin_port);
         return true;
     }
@@ -132,7 +135,8 @@ public:
                 if (!c.client_eof && (client_events & (POLLIN | POLLHUP | POLLERR))) read_client(c);
                 flush(c);
             }
-            std::erase_if(connections_, [](const std::unique_ptr<Connection>& c) { return finished(*c); });
+            std::erase_if(connections_,
+                          [](const std::unique_ptr<Connection>& c) { return finished(*c); });
             if (fds[1].revents & POLLIN) accept_one();
         }
     }
@@ -165,8 +169,10 @@ private:
         // A blocking connect is instant on loopback and keeps the loop simple.
         const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in upstream = loopback(upstream_port_);
-        if (server < 0 || ::connect(server, reinterpret_cast<sockaddr*>(&upstream), sizeof upstream) != 0) {
-            std::fprintf(stderr, "flight_relay: cannot reach 127.0.0.1:%u: %s\n", upstream_port_, std::strerror(errno));
+        if (server < 0 ||
+            ::connect(server, reinterpret_cast<sockaddr*>(&upstream), sizeof upstream) != 0) {
+            std::fprintf(stderr, "flight_relay: cannot reach 127.0.0.1:%u: %s\n", upstream_port_,
+                         std::strerror(errno));
             if (server >= 0) ::close(server);
             ::close(client);
             return;
@@ -243,7 +249,8 @@ private:
             return;
         }
         // A FIN travels like the bytes before it: after them, and held while they are held.
-        if (c.server_eof && !c.server_eof_held && c.to_client.empty() && c.held.empty() && !c.client_write_shut) {
+        if (c.server_eof && !c.server_eof_held && c.to_client.empty() && c.held.empty() &&
+            !c.client_write_shut) {
             ::shutdown(c.client_fd, SHUT_WR);
             c.client_write_shut = true;
         }
@@ -285,7 +292,8 @@ private:
                 bytes += release_held(*c);
                 c->gate_open = true;
             }
-            reply("released flight=" + std::to_string(counters_.flights) + " bytes=" + std::to_string(bytes));
+            reply("released flight=" + std::to_string(counters_.flights) +
+                  " bytes=" + std::to_string(bytes));
         } else if (line == "pass") {
             holding_ = false;
             for (auto& c : connections_) release_held(*c);
@@ -293,12 +301,13 @@ private:
         } else if (line == "stats") {
             std::size_t held = 0;
             for (auto& c : connections_) held += c->held.size();
-            reply("stats accepted=" + std::to_string(counters_.accepted) + " open=" +
-                  std::to_string(connections_.size()) + " flights=" + std::to_string(counters_.flights) +
-                  " held_s2c=" + std::to_string(held) + " forwarded_s2c=" + std::to_string(counters_.forwarded_s2c) +
+            reply("stats accepted=" + std::to_string(counters_.accepted) +
+                  " open=" + std::to_string(connections_.size()) + " flights=" +
+                  std::to_string(counters_.flights) + " held_s2c=" + std::to_string(held) +
+                  " forwarded_s2c=" + std::to_string(counters_.forwarded_s2c) +
                   " forwarded_c2s=" + std::to_string(counters_.forwarded_c2s) +
-                  " records_c2s=" + std::to_string(counters_.records_c2s) +
-                  " records_s2c=" + std::to_string(counters_.records_s2c) + " holding=" + (holding_ ? "1" : "0"));
+                  " records_c2s=" + std::to_string(counters_.records_c2s) + " records_s2c=" +
+                  std::to_string(counters_.records_s2c) + " holding=" + (holding_ ? "1" : "0"));
         } else if (line == "quit") {
             return false;
         } else if (!line.empty()) {
@@ -324,7 +333,9 @@ private:
 
 int main(int argc, char** argv) {
     if (argc != 2 || std::atoi(argv[1]) <= 0 || std::atoi(argv[1]) > 65535) {
-        std::fprintf(stderr, "usage: flight_relay UPSTREAM_PORT  (relays 127.0.0.1:<free> -> 127.0.0.1:UPSTREAM_PORT)\n");
+        std::fprintf(stderr,
+                     "usage: flight_relay UPSTREAM_PORT  (relays 127.0.0.1:<free> -> "
+                     "127.0.0.1:UPSTREAM_PORT)\n");
         return 2;
     }
     ::signal(SIGPIPE, SIG_IGN);

@@ -23,7 +23,7 @@ struct FlightStats {
     std::size_t held_s2c = 0;       // server -> client bytes held now
     std::size_t forwarded_s2c = 0;  // server -> client bytes forwarded so far
     std::size_t forwarded_c2s = 0;
-    std::size_t records_c2s = 0;    // TLS records the clients began
+    std::size_t records_c2s = 0;  // TLS records the clients began
     std::size_t records_s2c = 0;
     bool holding = false;
 };
@@ -42,7 +42,8 @@ public:
         int from_child[2];
         // Close-on-exec, so that no other child (an earlier relay, the server) keeps these
         // pipes open and the relay always sees the end of its stdin.
-        if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) return fail(error, "pipe failed");
+        if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0)
+            return fail(error, "pipe failed");
         pid_ = ::fork();
         if (pid_ < 0) return fail(error, "fork failed");
         if (pid_ == 0) {
@@ -57,7 +58,8 @@ public:
         commands_ = ::fdopen(to_child[1], "w");
         replies_ = ::fdopen(from_child[0], "r");
         const std::string first = read_line();
-        if (first.rfind("port ", 0) != 0) return fail(error, "flight_relay did not report its port: '" + first + "'");
+        if (first.rfind("port ", 0) != 0)
+            return fail(error, "flight_relay did not report its port: '" + first + "'");
         port_ = static_cast<std::uint16_t>(std::stoi(first.substr(5)));
         return true;
     }

@@ -42,13 +42,18 @@ struct RoundTripCount {
         };
         if (!error.empty()) problem() << error << " (after " << flights << " flights)";
         if (flights_before_payload != expected_before_payload)
-            problem() << (kind == OpenKind::warm ? "the payload did not reach the target before a server->client flight"
-                                                 : "the payload did not reach the target with the TLS handshake's flight alone")
-                      << ": the open waits for the SYNACK";
+            problem()
+                << (kind == OpenKind::warm
+                        ? "the payload did not reach the target before a server->client flight"
+                        : "the payload did not reach the target with the TLS handshake's flight "
+                          "alone")
+                << ": the open waits for the SYNACK";
         if (new_connections != expected_connections)
-            problem() << "the open made " << new_connections << " new connections, expected " << expected_connections;
+            problem() << "the open made " << new_connections << " new connections, expected "
+                      << expected_connections;
         if (round_trips() != expected)
-            problem() << "measured " << round_trips() << " round trips to the first echoed byte, expected " << expected;
+            problem() << "measured " << round_trips()
+                      << " round trips to the first echoed byte, expected " << expected;
         return out.str();  // empty: as expected
     }
 };
@@ -68,10 +73,11 @@ inline constexpr std::size_t flight_cap = 6;
 
 // payload_at_target / echo_at_client wait up to the given time for their milestone and say
 // whether it happened (they must not consume it: a later call returns true at once).
-inline RoundTripCount count_round_trips(FlightRelayProcess& relay, OpenKind kind,
-                                        const std::function<bool(std::chrono::milliseconds)>& payload_at_target,
-                                        const std::function<bool(std::chrono::milliseconds)>& echo_at_client,
-                                        const FlightStats& before) {
+inline RoundTripCount count_round_trips(
+    FlightRelayProcess& relay, OpenKind kind,
+    const std::function<bool(std::chrono::milliseconds)>& payload_at_target,
+    const std::function<bool(std::chrono::milliseconds)>& echo_at_client,
+    const FlightStats& before) {
     RoundTripCount count;
     auto finish = [&] {
         count.new_connections = relay.stats().accepted - before.accepted;

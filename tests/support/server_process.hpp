@@ -33,7 +33,8 @@ public:
             ::dup2(out[1], STDOUT_FILENO);
             ::close(out[0]);
             ::close(out[1]);
-            ::execl(exe.c_str(), exe.c_str(), "server", "--config", config_path.c_str(), (char*)nullptr);
+            ::execl(exe.c_str(), exe.c_str(), "server", "--config", config_path.c_str(),
+                    (char*)nullptr);
             std::_Exit(127);
         }
         ::close(out[1]);

@@ -22,9 +22,7 @@ void run(const std::string& command) {
     }
 }
 
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream(path) << text;
-}
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TestPki generate() {
     char tmpl[] = "/tmp/anytls-test-pki-XXXXXX";
@@ -47,17 +45,21 @@ TestPki generate() {
                "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n"
                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
                "extendedKeyUsage=serverAuth\n");
-    run("openssl req " + ec + " -keyout " + p.server_key + " -out " + d + "server.csr -subj /CN=localhost");
+    run("openssl req " + ec + " -keyout " + p.server_key + " -out " + d +
+        "server.csr -subj /CN=localhost");
     run("openssl x509 -req -in " + d + "server.csr -CA " + p.ca_cert + " -CAkey " + d +
         "ca.key -CAcreateserial -out " + p.server_cert + " -days 825 -extfile " + d + "san.ext");
     // An expired certificate: `openssl ca` takes explicit start and end dates.
-    write_file(d + "ca.cnf",
-               "[ca]\ndefault_ca=test\n[test]\ndir=" + p.dir + "\ndatabase=" + d + "index.txt\n"
-               "new_certs_dir=" + p.dir + "\nserial=" + d + "serial\ndefault_md=sha256\n"
-               "policy=any\ncopy_extensions=copy\n[any]\ncommonName=supplied\n");
+    write_file(d + "ca.cnf", "[ca]\ndefault_ca=test\n[test]\ndir=" + p.dir + "\ndatabase=" + d +
+                                 "index.txt\n"
+                                 "new_certs_dir=" +
+                                 p.dir + "\nserial=" + d +
+                                 "serial\ndefault_md=sha256\n"
+                                 "policy=any\ncopy_extensions=copy\n[any]\ncommonName=supplied\n");
     write_file(d + "index.txt", "");
     write_file(d + "serial", "1000\n");
-    run("openssl req " + ec + " -keyout " + p.expired_key + " -out " + d + "expired.csr -subj /CN=localhost");
+    run("openssl req " + ec + " -keyout " + p.expired_key + " -out " + d +
+        "expired.csr -subj /CN=localhost");
     run("openssl ca -batch -config " + d + "ca.cnf -cert " + p.ca_cert + " -keyfile " + d +
         "ca.key -in " + d + "expired.csr -out " + p.expired_cert +
         " -startdate 20200101000000Z -enddate 20200201000000Z -extfile " + d + "san.ext");

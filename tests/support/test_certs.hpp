@@ -9,11 +9,11 @@ namespace anytls::test {
 
 struct TestPki {
     std::string dir;
-    std::string ca_cert;            // trusted CA (PEM file path)
-    std::string server_cert;        // signed by ca_cert, valid for localhost/127.0.0.1/::1
+    std::string ca_cert;      // trusted CA (PEM file path)
+    std::string server_cert;  // signed by ca_cert, valid for localhost/127.0.0.1/::1
     std::string server_key;
-    std::string other_ca_cert;      // a CA that signed nothing we serve
-    std::string expired_cert;       // signed by ca_cert, notAfter in the past
+    std::string other_ca_cert;  // a CA that signed nothing we serve
+    std::string expired_cert;   // signed by ca_cert, notAfter in the past
     std::string expired_key;
 };
 

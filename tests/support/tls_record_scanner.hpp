@@ -26,7 +26,8 @@ public:
         std::size_t i = 0;
         while (i < bytes.size()) {
             if (body_left_ > 0) {  // skip the body in one step: only headers matter
-                const std::size_t skip = body_left_ < bytes.size() - i ? body_left_ : bytes.size() - i;
+                const std::size_t skip =
+                    body_left_ < bytes.size() - i ? body_left_ : bytes.size() - i;
                 body_left_ -= skip;
                 i += skip;
                 continue;

@@ -61,7 +61,9 @@ struct ByteStream {
 struct Digest {
     wc_Sha256 sha;
     Digest() { wc_InitSha256(&sha); }
-    void update(const std::byte* p, std::size_t n) { wc_Sha256Update(&sha, reinterpret_cast<const byte*>(p), n); }
+    void update(const std::byte* p, std::size_t n) {
+        wc_Sha256Update(&sha, reinterpret_cast<const byte*>(p), n);
+    }
     std::array<unsigned char, 32> final() {
         std::array<unsigned char, 32> out{};
         wc_Sha256Final(&sha, out.data());
@@ -114,15 +116,17 @@ Task<void> receive_stream(TlsConnection* conn, std::size_t total, Side* side) {
     side->done_receiving = true;
 }
 
-Task<Result<std::unique_ptr<TlsConnection>>> accept_tls(Reactor& r, TcpListener* l, std::shared_ptr<TlsContext> ctx,
-                                                         ServerHandshakeOptions options = {}) {
+Task<Result<std::unique_ptr<TlsConnection>>> accept_tls(Reactor& r, TcpListener* l,
+                                                        std::shared_ptr<TlsContext> ctx,
+                                                        ServerHandshakeOptions options = {}) {
     auto s = co_await l->accept(r);
     if (!s) co_return std::move(s).error();
     co_return co_await TlsConnection::accept(r, std::move(s).value(), ctx, options);
 }
 
-Task<Result<std::unique_ptr<TlsConnection>>> connect_tls(Reactor& r, SocketAddress at, std::shared_ptr<TlsContext> ctx,
-                                                          ClientHandshakeOptions options) {
+Task<Result<std::unique_ptr<TlsConnection>>> connect_tls(Reactor& r, SocketAddress at,
+                                                         std::shared_ptr<TlsContext> ctx,
+                                                         ClientHandshakeOptions options) {
     auto s = co_await tcp_connect(r, at, 5s);
     if (!s) co_return std::move(s).error();
     co_return co_await TlsConnection::connect(r, std::move(s).value(), ctx, options);
@@ -139,8 +143,9 @@ Task<void> server_side(Reactor& r, TcpListener* l, std::shared_ptr<TlsContext> c
 }
 
 // Runs both handshakes on one reactor and returns both ends.
-Pair handshake_pair(Reactor& r, std::shared_ptr<TlsContext> server_ctx, std::shared_ptr<TlsContext> client_ctx,
-                    ClientHandshakeOptions client_options, ServerHandshakeOptions server_options = {}) {
+Pair handshake_pair(Reactor& r, std::shared_ptr<TlsContext> server_ctx,
+                    std::shared_ptr<TlsContext> client_ctx, ClientHandshakeOptions client_options,
+                    ServerHandshakeOptions server_options = {}) {
     auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
     REQUIRE(listener);
     Pair pair;
@@ -160,185 +165,197 @@ ClientHandshakeOptions named(const std::string& name) {
 }  // namespace
 
 TEST_SUITE("tls") {
+    TEST_CASE("handshake against a CA the test generated: TLS 1.3, verified by name") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   named("localhost"));
+        REQUIRE_MESSAGE(pair.client, pair.client.error().text());
+        REQUIRE_MESSAGE(pair.server, pair.server.error().text());
+        CHECK(pair.client.value()->protocol_version() == "TLSv1.3");
+        CHECK_FALSE(pair.client.value()->cipher_suite().empty());
+    }
 
-TEST_CASE("handshake against a CA the test generated: TLS 1.3, verified by name") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), named("localhost"));
-    REQUIRE_MESSAGE(pair.client, pair.client.error().text());
-    REQUIRE_MESSAGE(pair.server, pair.server.error().text());
-    CHECK(pair.client.value()->protocol_version() == "TLSv1.3");
-    CHECK_FALSE(pair.client.value()->cipher_suite().empty());
-}
+    TEST_CASE("an IP literal is verified against the certificate's IP SAN") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   named("127.0.0.1"));
+        REQUIRE_MESSAGE(pair.client, pair.client.error().text());
+    }
 
-TEST_CASE("an IP literal is verified against the certificate's IP SAN") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), named("127.0.0.1"));
-    REQUIRE_MESSAGE(pair.client, pair.client.error().text());
-}
+    TEST_CASE("a wrong hostname is rejected with an error that says so") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   named("wrong.example"));
+        REQUIRE_FALSE(pair.client);
+        CHECK(pair.client.error().code == errc::tls_hostname_mismatch);
+        CHECK(pair.client.error().text().find("hostname mismatch") != std::string::npos);
+        CHECK_FALSE(pair.server);  // the server sees the client's alert or close
+    }
 
-TEST_CASE("a wrong hostname is rejected with an error that says so") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), named("wrong.example"));
-    REQUIRE_FALSE(pair.client);
-    CHECK(pair.client.error().code == errc::tls_hostname_mismatch);
-    CHECK(pair.client.error().text().find("hostname mismatch") != std::string::npos);
-    CHECK_FALSE(pair.server);  // the server sees the client's alert or close
-}
+    TEST_CASE("an untrusted CA is rejected; skip-verify accepts it") {
+        Reactor r;
+        auto pair =
+            handshake_pair(r, server_context(), client_context(test::test_pki().other_ca_cert),
+                           named("localhost"));
+        REQUIRE_FALSE(pair.client);
+        CHECK(pair.client.error().code == errc::tls_unknown_ca);
+        CHECK(pair.client.error().text().find("unknown CA") != std::string::npos);
 
-TEST_CASE("an untrusted CA is rejected; skip-verify accepts it") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().other_ca_cert), named("localhost"));
-    REQUIRE_FALSE(pair.client);
-    CHECK(pair.client.error().code == errc::tls_unknown_ca);
-    CHECK(pair.client.error().text().find("unknown CA") != std::string::npos);
+        auto skipped = handshake_pair(r, server_context(),
+                                      client_context(test::test_pki().other_ca_cert, true),
+                                      named("wrong.example"));
+        REQUIRE_MESSAGE(skipped.client, skipped.client.error().text());
+    }
 
-    auto skipped = handshake_pair(r, server_context(), client_context(test::test_pki().other_ca_cert, true),
-                                  named("wrong.example"));
-    REQUIRE_MESSAGE(skipped.client, skipped.client.error().text());
-}
+    TEST_CASE("certificate verification is on by default") {
+        // Default options: system CA store, which does not hold the test CA.
+        Reactor r;
+        ClientContextOptions defaults;
+        auto ctx = TlsContext::make_client(defaults);
+        REQUIRE(ctx);
+        CHECK(ctx.value()->verifies_peer());
+        auto pair = handshake_pair(r, server_context(), ctx.value(), named("localhost"));
+        REQUIRE_FALSE(pair.client);
+        CHECK(pair.client.error().code == errc::tls_unknown_ca);
+    }
 
-TEST_CASE("certificate verification is on by default") {
-    // Default options: system CA store, which does not hold the test CA.
-    Reactor r;
-    ClientContextOptions defaults;
-    auto ctx = TlsContext::make_client(defaults);
-    REQUIRE(ctx);
-    CHECK(ctx.value()->verifies_peer());
-    auto pair = handshake_pair(r, server_context(), ctx.value(), named("localhost"));
-    REQUIRE_FALSE(pair.client);
-    CHECK(pair.client.error().code == errc::tls_unknown_ca);
-}
+    TEST_CASE("an expired certificate is rejected as expired") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(true),
+                                   client_context(test::test_pki().ca_cert), named("localhost"));
+        REQUIRE_FALSE(pair.client);
+        CHECK(pair.client.error().code == errc::tls_cert_expired);
+        CHECK(pair.client.error().text().find("expired") != std::string::npos);
+    }
 
-TEST_CASE("an expired certificate is rejected as expired") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(true), client_context(test::test_pki().ca_cert), named("localhost"));
-    REQUIRE_FALSE(pair.client);
-    CHECK(pair.client.error().code == errc::tls_cert_expired);
-    CHECK(pair.client.error().text().find("expired") != std::string::npos);
-}
+    TEST_CASE("ALPN is negotiated when both sides offer it") {
+        Reactor r;
+        auto client_options = named("localhost");
+        client_options.alpn = {"h2", "http/1.1"};
+        ServerHandshakeOptions server_options;
+        server_options.alpn = {"http/1.1"};
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   client_options, server_options);
+        REQUIRE_MESSAGE(pair.client, pair.client.error().text());
+        CHECK(pair.client.value()->alpn() == "http/1.1");
+    }
 
-TEST_CASE("ALPN is negotiated when both sides offer it") {
-    Reactor r;
-    auto client_options = named("localhost");
-    client_options.alpn = {"h2", "http/1.1"};
-    ServerHandshakeOptions server_options;
-    server_options.alpn = {"http/1.1"};
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), client_options,
-                               server_options);
-    REQUIRE_MESSAGE(pair.client, pair.client.error().text());
-    CHECK(pair.client.value()->alpn() == "http/1.1");
-}
+    TEST_CASE("a server that never answers makes the handshake time out") {
+        Reactor r;
+        auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
+        REQUIRE(listener);
+        auto options = named("localhost");
+        options.timeout = 200ms;
+        auto t0 = std::chrono::steady_clock::now();
+        auto client = sync_wait(r, connect_tls(r, listener->address(),
+                                               client_context(test::test_pki().ca_cert), options));
+        REQUIRE_FALSE(client);
+        CHECK(client.error().code == -ETIMEDOUT);
+        CHECK(client.error().text().find("timed out") != std::string::npos);
+        CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    }
 
-TEST_CASE("a server that never answers makes the handshake time out") {
-    Reactor r;
-    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
-    REQUIRE(listener);
-    auto options = named("localhost");
-    options.timeout = 200ms;
-    auto t0 = std::chrono::steady_clock::now();
-    auto client = sync_wait(r, connect_tls(r, listener->address(), client_context(test::test_pki().ca_cert), options));
-    REQUIRE_FALSE(client);
-    CHECK(client.error().code == -ETIMEDOUT);
-    CHECK(client.error().text().find("timed out") != std::string::npos);
-    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
-}
-
-TEST_CASE("a peer that resets during the handshake gives an error naming it") {
-    Reactor r;
-    auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
-    REQUIRE(listener);
-    struct Resetter {
-        static Task<void> run(Reactor& r, TcpListener* l) {
-            auto s = co_await l->accept(r);
-            if (!s) co_return;
-            std::byte hello[64];
-            (void)co_await recv(r, s->fd(), hello, sizeof(hello), 2s);  // the ClientHello
-            linger lg{1, 0};  // close with RST
-            ::setsockopt(s->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-        }
-    };
-    r.spawn(Resetter::run(r, &listener.value()));
-    auto client = sync_wait(r, connect_tls(r, listener->address(), client_context(test::test_pki().ca_cert),
-                                           named("localhost")));
-    REQUIRE_FALSE(client);
-    CHECK((client.error().code == -ECONNRESET || client.error().code == errc::closed));
-}
-
-TEST_CASE("256 MiB through TLS in each direction at once, with equal SHA-256") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), named("localhost"));
-    REQUIRE(pair.client);
-    REQUIRE(pair.server);
-    constexpr std::size_t kTotal = 256u << 20;
-    Side client_side, server_side_;
-    TlsConnection* c = pair.client.value().get();
-    TlsConnection* s = pair.server.value().get();
-    r.spawn(send_stream(c, kTotal, 1, &client_side));
-    r.spawn(receive_stream(s, kTotal, &server_side_));
-    r.spawn(send_stream(s, kTotal, 2, &server_side_));
-    r.spawn(receive_stream(c, kTotal, &client_side));
-    while (r.live_tasks() > 0) r.run_once(true);
-    REQUIRE_MESSAGE(client_side.error.empty(), client_side.error);
-    REQUIRE_MESSAGE(server_side_.error.empty(), server_side_.error);
-    CHECK(server_side_.received == kTotal);
-    CHECK(client_side.received == kTotal);
-    CHECK(client_side.sent_digest == server_side_.received_digest);
-    CHECK(server_side_.sent_digest == client_side.received_digest);
-}
-
-TEST_CASE("close sends close_notify: the peer reads a clean end of stream") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), named("localhost"));
-    REQUIRE(pair.client);
-    REQUIRE(pair.server);
-    struct Closer {
-        static Task<Result<std::size_t>> run(TlsConnection* writer, TlsConnection* reader) {
-            std::byte msg[5] = {std::byte{'h'}, std::byte{'e'}, std::byte{'l'}, std::byte{'l'}, std::byte{'o'}};
-            auto w = co_await writer->write(msg, 2s);
-            if (!w) co_return std::move(w).error();
-            auto c = co_await writer->close(2s);
-            if (!c) co_return std::move(c).error();
-            std::byte buf[16];
-            std::size_t total = 0;
-            for (;;) {
-                auto n = co_await reader->read(buf, 2s);
-                if (!n) co_return std::move(n).error();
-                if (*n == 0) co_return total;
-                total += *n;
+    TEST_CASE("a peer that resets during the handshake gives an error naming it") {
+        Reactor r;
+        auto listener = TcpListener::listen(SocketAddress::loopback_v4(0));
+        REQUIRE(listener);
+        struct Resetter {
+            static Task<void> run(Reactor& r, TcpListener* l) {
+                auto s = co_await l->accept(r);
+                if (!s) co_return;
+                std::byte hello[64];
+                (void)co_await recv(r, s->fd(), hello, sizeof(hello), 2s);  // the ClientHello
+                linger lg{1, 0};                                            // close with RST
+                ::setsockopt(s->fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
             }
-        }
-    };
-    auto got = sync_wait(r, Closer::run(pair.server.value().get(), pair.client.value().get()));
-    REQUIRE_MESSAGE(got, got.error().text());
-    CHECK(*got == 5);
-}
+        };
+        r.spawn(Resetter::run(r, &listener.value()));
+        auto client =
+            sync_wait(r, connect_tls(r, listener->address(),
+                                     client_context(test::test_pki().ca_cert), named("localhost")));
+        REQUIRE_FALSE(client);
+        CHECK((client.error().code == -ECONNRESET || client.error().code == errc::closed));
+    }
 
-TEST_CASE("a peer that disconnects mid-transfer gives an error, never a hang") {
-    Reactor r;
-    auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert), named("localhost"));
-    REQUIRE(pair.client);
-    REQUIRE(pair.server);
-    struct Dropper {
-        static Task<Result<std::size_t>> run(TlsConnection* writer, TlsConnection* reader) {
-            std::vector<std::byte> chunk(100000, std::byte{7});
-            auto w = co_await writer->write(chunk, 2s);
-            if (!w) co_return std::move(w).error();
-            writer->socket().close();  // gone: no close_notify
-            std::vector<std::byte> buf(16384);
-            std::size_t total = 0;
-            for (;;) {
-                auto n = co_await reader->read(buf, 5s);
-                if (!n) co_return std::move(n).error();
-                if (*n == 0) co_return total;
-                total += *n;
+    TEST_CASE("256 MiB through TLS in each direction at once, with equal SHA-256") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   named("localhost"));
+        REQUIRE(pair.client);
+        REQUIRE(pair.server);
+        constexpr std::size_t kTotal = 256u << 20;
+        Side client_side, server_side_;
+        TlsConnection* c = pair.client.value().get();
+        TlsConnection* s = pair.server.value().get();
+        r.spawn(send_stream(c, kTotal, 1, &client_side));
+        r.spawn(receive_stream(s, kTotal, &server_side_));
+        r.spawn(send_stream(s, kTotal, 2, &server_side_));
+        r.spawn(receive_stream(c, kTotal, &client_side));
+        while (r.live_tasks() > 0) r.run_once(true);
+        REQUIRE_MESSAGE(client_side.error.empty(), client_side.error);
+        REQUIRE_MESSAGE(server_side_.error.empty(), server_side_.error);
+        CHECK(server_side_.received == kTotal);
+        CHECK(client_side.received == kTotal);
+        CHECK(client_side.sent_digest == server_side_.received_digest);
+        CHECK(server_side_.sent_digest == client_side.received_digest);
+    }
+
+    TEST_CASE("close sends close_notify: the peer reads a clean end of stream") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   named("localhost"));
+        REQUIRE(pair.client);
+        REQUIRE(pair.server);
+        struct Closer {
+            static Task<Result<std::size_t>> run(TlsConnection* writer, TlsConnection* reader) {
+                std::byte msg[5] = {std::byte{'h'}, std::byte{'e'}, std::byte{'l'}, std::byte{'l'},
+                                    std::byte{'o'}};
+                auto w = co_await writer->write(msg, 2s);
+                if (!w) co_return std::move(w).error();
+                auto c = co_await writer->close(2s);
+                if (!c) co_return std::move(c).error();
+                std::byte buf[16];
+                std::size_t total = 0;
+                for (;;) {
+                    auto n = co_await reader->read(buf, 2s);
+                    if (!n) co_return std::move(n).error();
+                    if (*n == 0) co_return total;
+                    total += *n;
+                }
             }
-        }
-    };
-    auto t0 = std::chrono::steady_clock::now();
-    auto got = sync_wait(r, Dropper::run(pair.server.value().get(), pair.client.value().get()));
-    REQUIRE_FALSE(got);
-    CHECK((got.error().code == errc::closed || got.error().code == -ECONNRESET));
-    CHECK(std::chrono::steady_clock::now() - t0 < 4s);
-}
+        };
+        auto got = sync_wait(r, Closer::run(pair.server.value().get(), pair.client.value().get()));
+        REQUIRE_MESSAGE(got, got.error().text());
+        CHECK(*got == 5);
+    }
+
+    TEST_CASE("a peer that disconnects mid-transfer gives an error, never a hang") {
+        Reactor r;
+        auto pair = handshake_pair(r, server_context(), client_context(test::test_pki().ca_cert),
+                                   named("localhost"));
+        REQUIRE(pair.client);
+        REQUIRE(pair.server);
+        struct Dropper {
+            static Task<Result<std::size_t>> run(TlsConnection* writer, TlsConnection* reader) {
+                std::vector<std::byte> chunk(100000, std::byte{7});
+                auto w = co_await writer->write(chunk, 2s);
+                if (!w) co_return std::move(w).error();
+                writer->socket().close();  // gone: no close_notify
+                std::vector<std::byte> buf(16384);
+                std::size_t total = 0;
+                for (;;) {
+                    auto n = co_await reader->read(buf, 5s);
+                    if (!n) co_return std::move(n).error();
+                    if (*n == 0) co_return total;
+                    total += *n;
+                }
+            }
+        };
+        auto t0 = std::chrono::steady_clock::now();
+        auto got = sync_wait(r, Dropper::run(pair.server.value().get(), pair.client.value().get()));
+        REQUIRE_FALSE(got);
+        CHECK((got.error().code == errc::closed || got.error().code == -ECONNRESET));
+        CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+    }
 
 }  // TEST_SUITE

@@ -22,7 +22,8 @@ std::string proxy_names(const config::ResolvedConfig& config) {
 
 }  // namespace
 
-Result<ClientConfiguration> load_client_configuration(const ParsedOptions& options, std::string_view purpose) {
+Result<ClientConfiguration> load_client_configuration(const ParsedOptions& options,
+                                                      std::string_view purpose) {
     const std::string* path = options.value("config");
     const std::string* link = options.value("uri");
     if ((path == nullptr || path->empty()) && (link == nullptr || link->empty()))
@@ -39,7 +40,8 @@ Result<ClientConfiguration> load_client_configuration(const ParsedOptions& optio
         if (!file) {
             std::string message = file.error().text();
             // Key errors name the proxy and key but not the file; syntax and open errors do.
-            if (message.find(*path) == std::string::npos) message = fmt::format("{}: {}", *path, message);
+            if (message.find(*path) == std::string::npos)
+                message = fmt::format("{}: {}", *path, message);
             return config_error(std::move(message));
         }
         loaded.config = std::move(file).value();
@@ -53,16 +55,18 @@ Result<ClientConfiguration> load_client_configuration(const ParsedOptions& optio
         if (auto added = config::add_share_link_proxy(loaded.config, *link); !added)
             return usage_error(fmt::format("--uri: {}", added.error().message));
         loaded.link_proxy = loaded.config.proxies.back().name;
-        loaded.source = loaded.source.empty() ? "the share link" : loaded.source + " and the share link";
+        loaded.source =
+            loaded.source.empty() ? "the share link" : loaded.source + " and the share link";
     }
     return loaded;
 }
 
-Result<const config::ProxyConfig*> choose_proxy(const ClientConfiguration& loaded, const ParsedOptions& options) {
+Result<const config::ProxyConfig*> choose_proxy(const ClientConfiguration& loaded,
+                                                const ParsedOptions& options) {
     const config::ResolvedConfig& config = loaded.config;
     if (config.proxies.empty())
-        return config_error(fmt::format("{} defines no proxy; add a [[proxies]] entry or pass --uri LINK",
-                                        loaded.source));
+        return config_error(fmt::format(
+            "{} defines no proxy; add a [[proxies]] entry or pass --uri LINK", loaded.source));
     std::string wanted;
     if (const std::string* name = options.value("proxy"); name != nullptr && !name->empty()) {
         wanted = *name;
@@ -71,15 +75,18 @@ Result<const config::ProxyConfig*> choose_proxy(const ClientConfiguration& loade
     } else if (config.proxies.size() == 1) {
         return &config.proxies.front();
     } else {
-        return usage_error(fmt::format("{} defines {} proxies, so --proxy NAME must choose one of {}", loaded.source,
-                                       config.proxies.size(), proxy_names(config)));
+        return usage_error(
+            fmt::format("{} defines {} proxies, so --proxy NAME must choose one of {}",
+                        loaded.source, config.proxies.size(), proxy_names(config)));
     }
     for (const config::ProxyConfig& proxy : config.proxies)
         if (proxy.name == wanted) return &proxy;
-    return usage_error(fmt::format("{} has no proxy named \"{}\"; its proxies are {}", loaded.source, wanted,
-                                   proxy_names(config)));
+    return usage_error(fmt::format("{} has no proxy named \"{}\"; its proxies are {}",
+                                   loaded.source, wanted, proxy_names(config)));
 }
 
-std::string server_address(const config::ProxyConfig& proxy) { return format_host_port(proxy.server, proxy.port); }
+std::string server_address(const config::ProxyConfig& proxy) {
+    return format_host_port(proxy.server, proxy.port);
+}
 
 }  // namespace anytls::cli

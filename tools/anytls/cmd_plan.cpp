@@ -44,23 +44,29 @@ constexpr std::array<OptionSpec, 18> kOptions{{
     kUriOption,
     {"proxy", "NAME", "the proxy to simulate; may be left out when the file has exactly one"},
     {"duration", "DURATION", "virtual time to simulate, e.g. 6h, 90m, 1h30m (required)"},
-    {"traffic", "MODEL", "idle (no streams), steady (random arrivals) or bursty. Default: idle, or steady with --rate",
+    {"traffic", "MODEL",
+     "idle (no streams), steady (random arrivals) or bursty. Default: idle, or steady with --rate",
      kTrafficModels},
     {"rate", "STREAMS_PER_SECOND", "mean arrival rate of the steady model. Default: 0.2"},
     {"stream-duration", "DURATION", "mean length of a stream (steady, bursty). Default: 10s"},
     {"burst-size", "N", "streams opened together by the bursty model. Default: 20"},
-    {"burst-every", "DURATION", "period of the bursty model; the first burst comes one period in. Default: 5m"},
-    {"handshake", "DURATION", "time from the start of a creation to a usable session. Default: 200ms"},
+    {"burst-every", "DURATION",
+     "period of the bursty model; the first burst comes one period in. Default: 5m"},
+    {"handshake", "DURATION",
+     "time from the start of a creation to a usable session. Default: 200ms"},
     {"outage", "START+DURATION",
      "the server is down from START for DURATION, e.g. 10m+5m; may be repeated"},
     {"seed", "N", "seed of every random draw (lifetimes, arrivals, stream lengths). Default: 1"},
     {"every", "N", "cycles per timeline line. Default: 1, or enough to stay within 60 lines"},
     {"json", "", "print one JSON object per cycle instead of the timeline (format above)"},
-    {"svg", "FILE", "also write an SVG chart of idle, creating and busy sessions and of closures over time"},
+    {"svg", "FILE",
+     "also write an SVG chart of idle, creating and busy sessions and of closures over time"},
     {"log", "", "also print each cycle's pool debug lines, as a live pool logs them, to stderr"},
-    {"max-steps", "N", "refuse or stop a run of more than N simulation steps (one per cycle, arrival, stream, "
-                       "handshake, stream end, heartbeat wake and session examined). Default: 50000000"},
-    {"progress", "", "show the progress line on stderr from the start, even when it is not a terminal"},
+    {"max-steps", "N",
+     "refuse or stop a run of more than N simulation steps (one per cycle, arrival, stream, "
+     "handshake, stream end, heartbeat wake and session examined). Default: 50000000"},
+    {"progress", "",
+     "show the progress line on stderr from the start, even when it is not a terminal"},
 }};
 
 constexpr std::string_view kDescription =
@@ -81,13 +87,15 @@ constexpr std::string_view kDescription =
     "target was reached, and how many streams had to wait for a handshake.\n"
     "\n"
     "--json prints one object per cycle and line, counts for that cycle:\n"
-    "  {\"t_s\": 60, \"idle\": 0, \"busy\": 0, \"creating\": 1, \"created\": 1, \"closed_idle\": 0,\n"
+    "  {\"t_s\": 60, \"idle\": 0, \"busy\": 0, \"creating\": 1, \"created\": 1, \"closed_idle\": "
+    "0,\n"
     "   \"closed_age\": 0, \"protected_idle\": 0, \"protected_age\": 0, \"streams\": 0,\n"
     "   \"created_on_demand\": 0, \"closed_at_stream_end\": 0, \"creation_failures\": 0,\n"
     "   \"failed_streams\": 0, \"closed_outage\": 0, \"heartbeats\": 0,\n"
     "   \"consecutive_failures\": 0, \"backoff_s\": 0, \"backoff_left_s\": 0,\n"
     "   \"server_down\": false}\n"
-    "idle/busy/creating are the sessions right after the cycle's cleanup; created counts creations\n"
+    "idle/busy/creating are the sessions right after the cycle's cleanup; created counts "
+    "creations\n"
     "started since the previous cycle (this cycle's proactive ones included), created_on_demand\n"
     "those started for a stream that found no idle session; backoff_s is the hold-back the\n"
     "creation failures in a row earn (1s, 2s, 4s, ... up to creation-backoff-max), backoff_left_s\n"
@@ -96,7 +104,8 @@ constexpr std::string_view kDescription =
     "A run that lasts more than 2 seconds shows its progress on stderr when stderr is a terminal.\n"
     "\n"
     "Example:\n"
-    "  anytls plan --config anytls.toml --proxy ha-service --duration 6h --traffic steady --rate 0.5\n"
+    "  anytls plan --config anytls.toml --proxy ha-service --duration 6h --traffic steady --rate "
+    "0.5\n"
     "  anytls plan --config anytls.toml --duration 30m --outage 10m+5m\n";
 
 struct PlanRequest {
@@ -117,22 +126,27 @@ struct PlanRequest {
 
 const char* traffic_model_name(pool::TrafficModel model) {
     switch (model) {
-        case pool::TrafficModel::idle: return "idle";
-        case pool::TrafficModel::steady: return "steady";
-        case pool::TrafficModel::bursty: return "bursty";
+        case pool::TrafficModel::idle:
+            return "idle";
+        case pool::TrafficModel::steady:
+            return "steady";
+        case pool::TrafficModel::bursty:
+            return "bursty";
     }
     return "?";
 }
 
 std::string traffic_description(const pool::TrafficOptions& t) {
     switch (t.model) {
-        case pool::TrafficModel::idle: return "idle (no streams)";
+        case pool::TrafficModel::idle:
+            return "idle (no streams)";
         case pool::TrafficModel::steady:
-            return fmt::format("steady, {} streams/s, streams last {} on average", t.streams_per_second,
+            return fmt::format("steady, {} streams/s, streams last {} on average",
+                               t.streams_per_second,
                                config::format_duration(t.mean_stream_duration));
         case pool::TrafficModel::bursty:
-            return fmt::format("bursty, {} streams every {}, streams last {} on average", t.burst_size,
-                               config::format_duration(t.burst_period),
+            return fmt::format("bursty, {} streams every {}, streams last {} on average",
+                               t.burst_size, config::format_duration(t.burst_period),
                                config::format_duration(t.mean_stream_duration));
     }
     return "?";
@@ -142,12 +156,14 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     PlanRequest request;
     const std::string* config_path = options.value("config");
     if ((config_path == nullptr || config_path->empty()) && !options.has("uri"))
-        return usage_error("--config FILE is required (or --uri LINK): the configuration whose pool to simulate");
+        return usage_error(
+            "--config FILE is required (or --uri LINK): the configuration whose pool to simulate");
     if (config_path != nullptr) request.config_path = *config_path;
     if (const std::string* proxy = options.value("proxy")) request.proxy = *proxy;
 
     const std::string* duration = options.value("duration");
-    if (duration == nullptr) return usage_error("--duration is required: how much virtual time to simulate, e.g. 6h");
+    if (duration == nullptr)
+        return usage_error("--duration is required: how much virtual time to simulate, e.g. 6h");
     auto parsed_duration = parse_positive_duration_option("duration", *duration);
     if (!parsed_duration) return std::move(parsed_duration).error();
     request.duration = *parsed_duration;
@@ -157,12 +173,16 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     const bool bursty_options = options.has("burst-size") || options.has("burst-every");
     pool::TrafficOptions& traffic = request.traffic;
     if (const std::string* model = options.value("traffic")) {
-        if (*model == "idle") traffic.model = pool::TrafficModel::idle;
-        else if (*model == "steady") traffic.model = pool::TrafficModel::steady;
-        else traffic.model = pool::TrafficModel::bursty;  // parse_options allows only kTrafficModels
+        if (*model == "idle")
+            traffic.model = pool::TrafficModel::idle;
+        else if (*model == "steady")
+            traffic.model = pool::TrafficModel::steady;
+        else
+            traffic.model = pool::TrafficModel::bursty;  // parse_options allows only kTrafficModels
     } else if (steady_options && bursty_options) {
         return usage_error(
-            "--rate (steady traffic) and --burst-size/--burst-every (bursty traffic) exclude each other");
+            "--rate (steady traffic) and --burst-size/--burst-every (bursty traffic) exclude each "
+            "other");
     } else if (steady_options) {
         traffic.model = pool::TrafficModel::steady;
     } else if (bursty_options) {
@@ -189,7 +209,8 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
         auto value = parse_unsigned_option("burst-size", *text);
         if (!value) return std::move(value).error();
         if (*value < 1 || *value > static_cast<std::uint64_t>(config::kMaxSessionCount))
-            return usage_error(fmt::format("--burst-size expects 1 to {}, got {}", config::kMaxSessionCount, *value));
+            return usage_error(fmt::format("--burst-size expects 1 to {}, got {}",
+                                           config::kMaxSessionCount, *value));
         traffic.burst_size = static_cast<int>(*value);
     }
     if (const std::string* text = options.value("burst-every")) {
@@ -200,7 +221,8 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     if (const std::string* text = options.value("handshake")) {
         auto value = config::parse_duration(*text);
         if (!value || value->count() < 0)
-            return usage_error(fmt::format("--handshake expects a duration >= 0 such as \"200ms\", got \"{}\"", *text));
+            return usage_error(fmt::format(
+                "--handshake expects a duration >= 0 such as \"200ms\", got \"{}\"", *text));
         request.handshake = *value;
     }
     for (const std::string& text : options.values("outage")) {
@@ -219,7 +241,8 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     request.json = options.has("json");
     if (const std::string* text = options.value("every")) {
         if (request.json)
-            return usage_error("--every sets the lines of the timeline; --json always prints every cycle");
+            return usage_error(
+                "--every sets the lines of the timeline; --json always prints every cycle");
         auto value = parse_unsigned_option("every", *text);
         if (!value) return std::move(value).error();
         if (*value < 1 || *value > kMaxCycles)
@@ -237,7 +260,9 @@ Result<PlanRequest> read_request(const ParsedOptions& options) {
     if (const std::string* text = options.value("max-steps")) {
         auto value = parse_unsigned_option("max-steps", *text);
         if (!value) return std::move(value).error();
-        if (*value < 1) return usage_error(fmt::format("--max-steps expects a whole number >= 1, got {}", *value));
+        if (*value < 1)
+            return usage_error(
+                fmt::format("--max-steps expects a whole number >= 1, got {}", *value));
         request.max_steps = *value;
     }
     return request;
@@ -252,32 +277,37 @@ std::string proxy_names(const config::ResolvedConfig& config) {
     return names;
 }
 
-Result<const config::ProxyConfig*> choose_proxy(const config::ResolvedConfig& config, const PlanRequest& request) {
+Result<const config::ProxyConfig*> choose_proxy(const config::ResolvedConfig& config,
+                                                const PlanRequest& request) {
     if (config.proxies.empty())
-        return config_error(fmt::format("{} defines no proxy; add a [[proxies]] entry to simulate its pool",
-                                        request.config_path));
+        return config_error(
+            fmt::format("{} defines no proxy; add a [[proxies]] entry to simulate its pool",
+                        request.config_path));
     if (request.proxy.empty()) {
         if (config.proxies.size() == 1) return &config.proxies.front();
-        return usage_error(fmt::format("{} defines {} proxies, so --proxy NAME must choose one of {}",
-                                       request.config_path, config.proxies.size(), proxy_names(config)));
+        return usage_error(
+            fmt::format("{} defines {} proxies, so --proxy NAME must choose one of {}",
+                        request.config_path, config.proxies.size(), proxy_names(config)));
     }
     for (const config::ProxyConfig& proxy : config.proxies)
         if (proxy.name == request.proxy) return &proxy;
-    return usage_error(fmt::format("{} has no proxy named \"{}\"; its proxies are {}", request.config_path,
-                                   request.proxy, proxy_names(config)));
+    return usage_error(fmt::format("{} has no proxy named \"{}\"; its proxies are {}",
+                                   request.config_path, request.proxy, proxy_names(config)));
 }
 
 Result<void> write_file(const std::string& path, const std::string& text) {
     std::FILE* file = std::fopen(path.c_str(), "wb");
     if (file == nullptr) {
         const int error = errno;
-        return runtime_error(fmt::format("cannot write \"{}\": {}", path, std::strerror(error)), -error);
+        return runtime_error(fmt::format("cannot write \"{}\": {}", path, std::strerror(error)),
+                             -error);
     }
     const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
     const int write_error = errno;
     const bool closed = std::fclose(file) == 0;
     if (!written || !closed)
-        return runtime_error(fmt::format("cannot write \"{}\": {}", path, std::strerror(write_error)), -write_error);
+        return runtime_error(
+            fmt::format("cannot write \"{}\": {}", path, std::strerror(write_error)), -write_error);
     return {};
 }
 
@@ -285,13 +315,15 @@ Result<void> run_plan(const Invocation& invocation) {
     auto request = read_request(invocation.options);
     if (!request) return std::move(request).error();
     // --config and/or --uri (client_config.hpp): the link's proxy is the default one.
-    auto loaded = load_client_configuration(invocation.options, "the configuration whose pool to simulate");
+    auto loaded =
+        load_client_configuration(invocation.options, "the configuration whose pool to simulate");
     if (!loaded) return std::move(loaded).error();
     request->config_path = loaded->source;
     if (request->proxy.empty()) request->proxy = loaded->link_proxy;
     const config::ResolvedConfig* config = &loaded->config;
     for (const std::string& warning : config->warnings)
-        std::fputs(fmt::format("anytls {}: warning: {}\n", invocation.command, warning).c_str(), stderr);
+        std::fputs(fmt::format("anytls {}: warning: {}\n", invocation.command, warning).c_str(),
+                   stderr);
     auto proxy = choose_proxy(*config, *request);
     if (!proxy) return std::move(proxy).error();
 
@@ -299,14 +331,16 @@ Result<void> run_plan(const Invocation& invocation) {
     const std::uint64_t cycles =
         static_cast<std::uint64_t>(request->duration / settings.idle_session_check_interval);
     if (cycles == 0)
-        return usage_error(fmt::format("--duration {} is shorter than one cleanup cycle "
-                                       "(idle-session-check-interval {})",
-                                       config::format_duration(request->duration),
-                                       config::format_duration(settings.idle_session_check_interval)));
+        return usage_error(
+            fmt::format("--duration {} is shorter than one cleanup cycle "
+                        "(idle-session-check-interval {})",
+                        config::format_duration(request->duration),
+                        config::format_duration(settings.idle_session_check_interval)));
     if (cycles > kMaxCycles)
-        return usage_error(fmt::format("--duration {} is {} cleanup cycles of {}; at most {} are simulated",
-                                       config::format_duration(request->duration), cycles,
-                                       config::format_duration(settings.idle_session_check_interval), kMaxCycles));
+        return usage_error(
+            fmt::format("--duration {} is {} cleanup cycles of {}; at most {} are simulated",
+                        config::format_duration(request->duration), cycles,
+                        config::format_duration(settings.idle_session_check_interval), kMaxCycles));
 
     pool::SimulatorOptions sim_options;
     sim_options.settings = settings;
@@ -315,14 +349,16 @@ Result<void> run_plan(const Invocation& invocation) {
     sim_options.seed = request->seed;
     sim_options.outages = request->outages;
     sim_options.proxy_name = (*proxy)->name;
-    const config::Duration simulated_span = settings.idle_session_check_interval * static_cast<std::int64_t>(cycles);
+    const config::Duration simulated_span =
+        settings.idle_session_check_interval * static_cast<std::int64_t>(cycles);
     const std::uint64_t expected_steps = pool::expected_work_steps(sim_options, simulated_span);
     if (expected_steps > request->max_steps)
         return usage_error(fmt::format(
-            "--duration {} of {} traffic needs at least about {} simulation steps, more than --max-steps {}; "
+            "--duration {} of {} traffic needs at least about {} simulation steps, more than "
+            "--max-steps {}; "
             "shorten --duration, lighten the traffic, or raise --max-steps",
-            config::format_duration(request->duration), traffic_model_name(request->traffic.model), expected_steps,
-            request->max_steps));
+            config::format_duration(request->duration), traffic_model_name(request->traffic.model),
+            expected_steps, request->max_steps));
     pool::PoolSimulator simulator(sim_options);
 
     PlanRun run;
@@ -340,41 +376,50 @@ Result<void> run_plan(const Invocation& invocation) {
     // the end of --duration.
     run.records.reserve(static_cast<std::size_t>(cycles) + 1);
     PlanProgress progress(request->progress, !request->log);
-    const auto simulated = [&] { return config::format_duration(simulator.now() - simulator.start()); };
+    const auto simulated = [&] {
+        return config::format_duration(simulator.now() - simulator.start());
+    };
     for (std::uint64_t i = 0; i <= cycles; ++i) {
         run.records.push_back(simulator.step());
         if (simulator.work_steps() > request->max_steps)
             return usage_error(fmt::format(
                 "stopped at {} of --duration {}: the run passed --max-steps {} simulation steps "
-                "({} sessions created so far); shorten --duration, lighten the traffic, or raise --max-steps",
+                "({} sessions created so far); shorten --duration, lighten the traffic, or raise "
+                "--max-steps",
                 simulated(), config::format_duration(request->duration), request->max_steps,
                 simulator.sessions_started()));
         if (progress.due())
-            progress.show(fmt::format("anytls plan: simulated {} of {} ({}%), {} of at most {} simulation steps",
-                                      simulated(), config::format_duration(request->duration), i * 100 / cycles,
-                                      simulator.work_steps(), request->max_steps));
+            progress.show(fmt::format(
+                "anytls plan: simulated {} of {} ({}%), {} of at most {} simulation steps",
+                simulated(), config::format_duration(request->duration), i * 100 / cycles,
+                simulator.work_steps(), request->max_steps));
         // The lines a live pool would log at this cycle, tagged with the virtual time.
         if (request->log) {
             const std::string when = simulated();
-            for (const std::string& line : run.records.back().log_lines) log::debug("t={} {}", when, line);
+            for (const std::string& line : run.records.back().log_lines)
+                log::debug("t={} {}", when, line);
         }
         run.records.back().log_lines.clear();  // not needed any more; keeps long runs small
     }
     run.closed = simulator.closed();
-    progress.finish(fmt::format("anytls plan: simulated {} in {} cycles, {} simulation steps, in {:.1f} s",
-                                simulated(), run.records.size(), simulator.work_steps(),
-                                std::chrono::duration<double>(progress.elapsed()).count()));
+    progress.finish(
+        fmt::format("anytls plan: simulated {} in {} cycles, {} simulation steps, in {:.1f} s",
+                    simulated(), run.records.size(), simulator.work_steps(),
+                    std::chrono::duration<double>(progress.elapsed()).count()));
 
     if (!request->svg_path.empty()) {
-        if (auto written = write_file(request->svg_path, render_plan_svg(run)); !written) return written;
+        if (auto written = write_file(request->svg_path, render_plan_svg(run)); !written)
+            return written;
     }
     std::string out;
     if (request->json) {
         out = render_plan_json_lines(run);
     } else {
-        const int every = request->every > 0 ? request->every : default_cycles_per_line(run.records.size());
+        const int every =
+            request->every > 0 ? request->every : default_cycles_per_line(run.records.size());
         out = render_plan_text(run, every, invocation.terminal);
-        if (!request->svg_path.empty()) out += fmt::format("\nSVG plot written to {}\n", request->svg_path);
+        if (!request->svg_path.empty())
+            out += fmt::format("\nSVG plot written to {}\n", request->svg_path);
     }
     std::fputs(out.c_str(), stdout);
     return {};
@@ -383,9 +428,12 @@ Result<void> run_plan(const Invocation& invocation) {
 constexpr Command kPlan{
     .name = "plan",
     .summary = "simulate a proxy's session pool on a virtual clock and chart what it does",
-    .usage = "anytls plan (--config FILE | --uri LINK) [--proxy NAME] --duration DURATION [--traffic idle|steady|bursty]\n"
-             "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] [--json]\n"
-             "                   [--outage START+DURATION]... [--max-steps N] [--progress]",
+    .usage =
+        "anytls plan (--config FILE | --uri LINK) [--proxy NAME] --duration DURATION [--traffic "
+        "idle|steady|bursty]\n"
+        "                   [--rate STREAMS_PER_SECOND] [--seed N] [--every N] [--svg FILE] "
+        "[--json]\n"
+        "                   [--outage START+DURATION]... [--max-steps N] [--progress]",
     .description = kDescription,
     .options = kOptions,
     .run = run_plan,

@@ -35,10 +35,14 @@ namespace anytls::cli {
 namespace {
 
 constexpr std::array<OptionSpec, 4> kOptions{{
-    {"config", "FILE", "the server's TOML configuration file (required; every key is in docs/SERVER.md)"},
-    {"listen", "ADDR", "listen on this numeric host:port instead of the file's listen, e.g. 127.0.0.1:0"},
-    {"self-signed", "", "generate a self-signed certificate at start (instead of the file's certificate)"},
-    {"write-cert", "FILE", "write the generated certificate (PEM) to FILE, for clients to trust as their CA"},
+    {"config", "FILE",
+     "the server's TOML configuration file (required; every key is in docs/SERVER.md)"},
+    {"listen", "ADDR",
+     "listen on this numeric host:port instead of the file's listen, e.g. 127.0.0.1:0"},
+    {"self-signed", "",
+     "generate a self-signed certificate at start (instead of the file's certificate)"},
+    {"write-cert", "FILE",
+     "write the generated certificate (PEM) to FILE, for clients to trust as their CA"},
 }};
 
 constexpr std::string_view kDescription =
@@ -65,8 +69,9 @@ Result<void> write_certificate(const std::string& path, const std::string& pem) 
     std::FILE* file = std::fopen(path.c_str(), "wb");
     if (file == nullptr) {
         const int error = errno;
-        return runtime_error(fmt::format("cannot write the certificate to \"{}\": {}", path, std::strerror(error)),
-                             -error);
+        return runtime_error(
+            fmt::format("cannot write the certificate to \"{}\": {}", path, std::strerror(error)),
+            -error);
     }
     const bool written = std::fwrite(pem.data(), 1, pem.size(), file) == pem.size();
     const int write_error = errno;
@@ -81,13 +86,17 @@ Result<void> write_certificate(const std::string& path, const std::string& pem) 
 std::string listen_failure(const std::string& address, const Error& error) {
     switch (error.code) {
         case -EADDRINUSE:
-            return fmt::format("cannot listen on {}: the address is already in use (is another server running?)",
-                               address);
+            return fmt::format(
+                "cannot listen on {}: the address is already in use (is another server running?)",
+                address);
         case -EACCES:
-            return fmt::format("cannot listen on {}: permission denied (ports below 1024 need privileges)", address);
+            return fmt::format(
+                "cannot listen on {}: permission denied (ports below 1024 need privileges)",
+                address);
         case -EADDRNOTAVAIL:
             return fmt::format("cannot listen on {}: no local interface has that address", address);
-        default: return fmt::format("cannot listen on {}: {}", address, error.text());
+        default:
+            return fmt::format("cannot listen on {}: {}", address, error.text());
     }
 }
 
@@ -105,7 +114,8 @@ Result<void> run_server(const Invocation& invocation) {
     const ParsedOptions& options = invocation.options;
     const std::string* config_path = options.value("config");
     if (config_path == nullptr || config_path->empty())
-        return usage_error("--config FILE is required: the server's configuration file (see docs/SERVER.md)");
+        return usage_error(
+            "--config FILE is required: the server's configuration file (see docs/SERVER.md)");
     std::string listen_override;
     if (const std::string* listen = options.value("listen")) {
         if (auto checked = config::check_listen_address(*listen); !checked)
@@ -132,20 +142,27 @@ Result<void> run_server(const Invocation& invocation) {
     }
     const bool self_signed = !loaded->self_signed_fingerprint.empty();
     if (!write_cert_path.empty() && !self_signed)
-        return usage_error("--write-cert saves a generated certificate; it needs --self-signed or self-signed = true");
+        return usage_error(
+            "--write-cert saves a generated certificate; it needs --self-signed or self-signed = "
+            "true");
     log::set_level(config::to_log_threshold(loaded->log_level));
     const std::string listen_address = loaded->config.listen;
     server::ServerConfig server_config = std::move(loaded->config);
     if (self_signed) {
         if (self_signed_option && loaded->certificate_files_ignored)
-            log::info("[AnyTLS] --self-signed: ignoring the certificate and private-key of {}", *config_path);
+            log::info("[AnyTLS] --self-signed: ignoring the certificate and private-key of {}",
+                      *config_path);
         print_line(fmt::format("certificate sha256 {}", loaded->self_signed_fingerprint));
         if (!write_cert_path.empty()) {
-            if (auto written = write_certificate(write_cert_path, loaded->self_signed_certificate_pem); !written)
+            if (auto written =
+                    write_certificate(write_cert_path, loaded->self_signed_certificate_pem);
+                !written)
                 return written;
             print_line(fmt::format("certificate written to {}", write_cert_path));
         } else {
-            log::info("[AnyTLS] self-signed certificate not saved; --write-cert FILE saves it for clients");
+            log::info(
+                "[AnyTLS] self-signed certificate not saved; --write-cert FILE saves it for "
+                "clients");
         }
     }
 
@@ -191,7 +208,8 @@ Result<void> run_server(const Invocation& invocation) {
         }
         return server->local_address().to_string();
     });
-    if (!started) return runtime_error(listen_failure(listen_address, started.error()), started.error().code);
+    if (!started)
+        return runtime_error(listen_failure(listen_address, started.error()), started.error().code);
     print_line(fmt::format("listening on {}", *started));
 
     const std::string_view signal_name = wait_for_stop_signal(stop_signals);
@@ -200,10 +218,12 @@ Result<void> run_server(const Invocation& invocation) {
     io::run_blocking(reactor_thread, server->shutdown());
     reactor_thread.call([&] {
         const auto& stats = server->stats();
-        log::info("[AnyTLS] server stopped: {} connections, {} sessions, {} authentication failures, {} fallbacks, "
-                  "{} streams",
-                  stats.connections_accepted, stats.sessions_authenticated, stats.auth_failures, stats.fallbacks,
-                  stats.streams_opened);
+        log::info(
+            "[AnyTLS] server stopped: {} connections, {} sessions, {} authentication failures, {} "
+            "fallbacks, "
+            "{} streams",
+            stats.connections_accepted, stats.sessions_authenticated, stats.auth_failures,
+            stats.fallbacks, stats.streams_opened);
         server.reset();
     });
     thread.reset();

@@ -34,8 +34,10 @@ constexpr std::array<OptionSpec, 7> kOptions{{
     kClientConfigOption,
     kUriOption,
     kProxyOption,
-    {"target", "HOST:PORT", "open a stream to this address (a name, an IPv4 address, or [IPv6]:PORT)"},
-    {"url", "URL", "open a stream to the URL's host and send GET (http:// only); prints the status line"},
+    {"target", "HOST:PORT",
+     "open a stream to this address (a name, an IPv4 address, or [IPv6]:PORT)"},
+    {"url", "URL",
+     "open a stream to the URL's host and send GET (http:// only); prints the status line"},
     {"timeout", "DURATION", "for the stream open and for each read, e.g. \"5s\" (default 10s)"},
     {"verbose", "", "show the pool's debug log lines on stderr"},
 }};
@@ -57,7 +59,8 @@ constexpr std::string_view kDescription =
     "\n"
     "Examples:\n"
     "  anytls smoke --config anytls.toml --url http://example.com/\n"
-    "  anytls smoke --uri 'anytls://secret@proxy.example.com/?sni=proxy.example.com' --target example.com:443\n";
+    "  anytls smoke --uri 'anytls://secret@proxy.example.com/?sni=proxy.example.com' --target "
+    "example.com:443\n";
 
 constexpr auto kTargetSpeaksWait = std::chrono::seconds(1);
 // How much of an answer --url keeps: the status line is all it prints, and the rest is only
@@ -68,7 +71,8 @@ std::string milliseconds(Clock::duration d) {
     return fmt::format("{:.1f} ms", std::chrono::duration<double, std::milli>(d).count());
 }
 
-void print(const Terminal& terminal, std::string_view label, const std::string& text, Style style = Style::plain) {
+void print(const Terminal& terminal, std::string_view label, const std::string& text,
+           Style style = Style::plain) {
     std::string line = fmt::format("{:<11}{}\n", label, terminal.paint(text, style));
     std::fputs(line.c_str(), stdout);
     std::fflush(stdout);
@@ -83,15 +87,17 @@ struct Target {
 Result<Target> parse_target(const std::string& text) {
     auto parts = parse_host_port(text);
     if (!parts) {
-        return usage_error(fmt::format("--target expects HOST:PORT (an IPv6 host in brackets: [::1]:80), got \"{}\": {}",
-                                       text, parts.error().text()));
+        return usage_error(fmt::format(
+            "--target expects HOST:PORT (an IPv6 host in brackets: [::1]:80), got \"{}\": {}", text,
+            parts.error().text()));
     }
     return Target{std::move(parts->host), parts->port, text};
 }
 
 std::string pool_line(const client::PoolStats& s) {
-    return fmt::format("idle {}, busy {}, creating {}; sessions created {}, opens warm {} / cold {}", s.idle, s.busy,
-                       s.creating, s.created_total, s.warm_opens, s.cold_opens);
+    return fmt::format(
+        "idle {}, busy {}, creating {}; sessions created {}, opens warm {} / cold {}", s.idle,
+        s.busy, s.creating, s.created_total, s.warm_opens, s.cold_opens);
 }
 
 struct Request {
@@ -130,8 +136,10 @@ Result<Request> read_request(const ParsedOptions& options) {
 // --url: sends the GET and reads the whole answer; prints status, first byte and size. It keeps
 // only the answer's head (kKeptAnswerHead) and counts the rest.
 Result<void> fetch(const Terminal& terminal, client::Stream& stream, const Request& request) {
-    const std::string text = http_get_request(*request.url, fmt::format("anytls-smoke/{}", ANYTLS_VERSION_STRING));
-    print(terminal, "request", fmt::format("GET {} (Host: {})", request.url->path, request.url->host_header));
+    const std::string text =
+        http_get_request(*request.url, fmt::format("anytls-smoke/{}", ANYTLS_VERSION_STRING));
+    print(terminal, "request",
+          fmt::format("GET {} (Host: {})", request.url->path, request.url->host_header));
     const auto sent_at = Clock::now();
     if (auto written = stream.write(std::as_bytes(std::span(text)), request.timeout); !written)
         return runtime_error(fmt::format("could not send the request: {}", written.error().text()),
@@ -144,28 +152,35 @@ Result<void> fetch(const Terminal& terminal, client::Stream& stream, const Reque
         auto n = stream.read(buffer, request.timeout);
         if (!n) {
             if (n.code() == -ETIMEDOUT)
-                return make_error(-ETIMEDOUT, fmt::format("timed out: the target sent {} within {} of the request",
-                                                          first_byte ? "nothing more" : "no answer",
-                                                          request.timeout_text));
+                return make_error(
+                    -ETIMEDOUT,
+                    fmt::format("timed out: the target sent {} within {} of the request",
+                                first_byte ? "nothing more" : "no answer", request.timeout_text));
             if (n.code() == errc::closed) break;
-            return runtime_error(fmt::format("reading the answer failed: {}", n.error().text()), n.error().code);
+            return runtime_error(fmt::format("reading the answer failed: {}", n.error().text()),
+                                 n.error().code);
         }
         if (*n == 0) break;
         if (!first_byte) first_byte = Clock::now() - sent_at;
         received += *n;
         if (head.size() < kKeptAnswerHead)
-            head.append(reinterpret_cast<const char*>(buffer.data()), std::min(*n, kKeptAnswerHead - head.size()));
+            head.append(reinterpret_cast<const char*>(buffer.data()),
+                        std::min(*n, kKeptAnswerHead - head.size()));
     }
     const auto total = Clock::now() - sent_at;
     if (!first_byte)
-        return make_error(errc::closed, fmt::format("the target {} closed the connection without answering",
-                                                    request.target->text));
+        return make_error(errc::closed,
+                          fmt::format("the target {} closed the connection without answering",
+                                      request.target->text));
     const auto status = http_status_line(head);
     if (!status || !status->starts_with("HTTP/"))
-        return runtime_error(fmt::format("the answer of {} is not HTTP (it starts with \"{}\")", request.target->text,
-                                         head.substr(0, std::min<std::size_t>(head.find('\n'), 40))));
-    print(terminal, "status", *status, status->find(" 2") != std::string::npos ? Style::green : Style::yellow);
-    print(terminal, "first byte", fmt::format("{} after the request was sent", milliseconds(*first_byte)));
+        return runtime_error(fmt::format(
+            "the answer of {} is not HTTP (it starts with \"{}\")", request.target->text,
+            head.substr(0, std::min<std::size_t>(head.find('\n'), 40))));
+    print(terminal, "status", *status,
+          status->find(" 2") != std::string::npos ? Style::green : Style::yellow);
+    print(terminal, "first byte",
+          fmt::format("{} after the request was sent", milliseconds(*first_byte)));
     print(terminal, "received", fmt::format("{} bytes in {}", received, milliseconds(total)));
     return {};
 }
@@ -176,14 +191,16 @@ Result<void> listen_briefly(const Terminal& terminal, client::Stream& stream) {
     const auto started = Clock::now();
     auto n = stream.read(buffer, kTargetSpeaksWait);
     if (!n && n.code() == -ETIMEDOUT) {
-        print(terminal, "first byte", "none within 1 s (the target waits for the client to speak first)");
+        print(terminal, "first byte",
+              "none within 1 s (the target waits for the client to speak first)");
         return {};
     }
     if (!n || *n == 0) {
         print(terminal, "first byte", "none: the target closed the connection at once");
         return {};
     }
-    print(terminal, "first byte", fmt::format("{} after the open ({} bytes)", milliseconds(Clock::now() - started), *n));
+    print(terminal, "first byte",
+          fmt::format("{} after the open ({} bytes)", milliseconds(Clock::now() - started), *n));
     return {};
 }
 
@@ -208,7 +225,8 @@ Result<void> run_smoke(const Invocation& invocation) {
 
     print(terminal, "proxy",
           fmt::format("{} ({}, sni {}, certificate {})", proxy.name, server_address(proxy),
-                      proxy.sni.empty() ? "-" : proxy.sni, proxy.skip_cert_verify ? "not verified" : "verified"));
+                      proxy.sni.empty() ? "-" : proxy.sni,
+                      proxy.skip_cert_verify ? "not verified" : "verified"));
     print(terminal, "target", request->target->text);
 
     auto client = client::Client::create(std::move(resolved));
@@ -219,21 +237,27 @@ Result<void> run_smoke(const Invocation& invocation) {
     const auto open_started = Clock::now();
     // smoke diagnoses: it waits for the SYNACK, so a refused target or a wrong password is
     // the open's own failure with its own exit code, and the open time includes the SYNACK.
-    auto stream = (*client)->open_stream(proxy.name, request->target->host, request->target->port, request->timeout,
+    auto stream = (*client)->open_stream(proxy.name, request->target->host, request->target->port,
+                                         request->timeout,
                                          /*wait_connected=*/true);
     const auto open_time = Clock::now() - open_started;
-    if (!stream) return explain_open_failure(stream.error(), proxy, request->target->text, request->timeout_text);
+    if (!stream)
+        return explain_open_failure(stream.error(), proxy, request->target->text,
+                                    request->timeout_text);
     if ((*stream)->warm()) {
         print(terminal, "open",
-              fmt::format("{} (warm: reused idle session #{})", milliseconds(open_time), (*stream)->session_seq()));
+              fmt::format("{} (warm: reused idle session #{})", milliseconds(open_time),
+                          (*stream)->session_seq()));
     } else {
         print(terminal, "open",
-              fmt::format("{} (cold: connect + TLS handshake + authentication + stream open, session #{})",
-                          milliseconds(open_time), (*stream)->session_seq()));
+              fmt::format(
+                  "{} (cold: connect + TLS handshake + authentication + stream open, session #{})",
+                  milliseconds(open_time), (*stream)->session_seq()));
     }
     if (auto stats = (*client)->stats(proxy.name)) print(terminal, "pool", pool_line(*stats));
 
-    Result<void> outcome = request->url ? fetch(terminal, **stream, *request) : listen_briefly(terminal, **stream);
+    Result<void> outcome =
+        request->url ? fetch(terminal, **stream, *request) : listen_briefly(terminal, **stream);
     (void)(*stream)->close();
     if (!outcome) return outcome;
     print(terminal, "result", "OK: the stream worked", Style::green);
@@ -242,8 +266,11 @@ Result<void> run_smoke(const Invocation& invocation) {
 
 constexpr Command kSmoke{
     .name = "smoke",
-    .summary = "open one stream through a proxy and report timing, pool state or the reason it failed",
-    .usage = "anytls smoke (--config FILE | --uri LINK) [--proxy NAME] (--target HOST:PORT | --url URL) [options]",
+    .summary =
+        "open one stream through a proxy and report timing, pool state or the reason it failed",
+    .usage =
+        "anytls smoke (--config FILE | --uri LINK) [--proxy NAME] (--target HOST:PORT | --url URL) "
+        "[options]",
     .description = kDescription,
     .options = kOptions,
     .run = run_smoke,

@@ -42,12 +42,17 @@ constexpr std::array<OptionSpec, 8> kOptions{{
     kUriOption,
     kProxyOption,
     {"listen", "ADDR", "listen on this numeric host:port. Default: 127.0.0.1:1080"},
-    {"user", "USER:PASS", "require this username and password (SOCKS5 RFC 1929; HTTP Proxy-Authorization Basic)"},
-    {"metrics", "ADDR", "serve the pools' statistics in the Prometheus text format on http://ADDR/metrics"},
-    {"verbose", "", "log every connection to stderr: client, target, bytes each way, duration, result"},
+    {"user", "USER:PASS",
+     "require this username and password (SOCKS5 RFC 1929; HTTP Proxy-Authorization Basic)"},
+    {"metrics", "ADDR",
+     "serve the pools' statistics in the Prometheus text format on http://ADDR/metrics"},
+    {"verbose", "",
+     "log every connection to stderr: client, target, bytes each way, duration, result"},
     {"socks-reply", "WHEN",
-     "when a CONNECT is answered: \"immediate\" (default: as soon as the stream is queued, one round trip "
-     "sooner) or \"after-synack\" (once the server reached the target, with a distinct code on failure)",
+     "when a CONNECT is answered: \"immediate\" (default: as soon as the stream is queued, one "
+     "round trip "
+     "sooner) or \"after-synack\" (once the server reached the target, with a distinct code on "
+     "failure)",
      kSocksReplyModes},
 }};
 
@@ -61,7 +66,8 @@ constexpr std::string_view kDescription =
     "Failures are answered in the client's protocol and say who failed: SOCKS5 0x01 when the\n"
     "proxy did (its server down, TLS, a wrong password), 0x05 when the server reports the target\n"
     "refused, 0x04 / 0x03 when it is unreachable; HTTP 502 (504 for a timeout) with a one-line\n"
-    "reason naming the proxy or the target (docs/SOCKS.md, \"Errors\"). Once bound, \"listening on HOST:PORT\" is printed to stdout (preceded\n"
+    "reason naming the proxy or the target (docs/SOCKS.md, \"Errors\"). Once bound, \"listening on "
+    "HOST:PORT\" is printed to stdout (preceded\n"
     "by \"metrics on http://HOST:PORT/metrics\" with --metrics). SIGINT or SIGTERM stops it\n"
     "and exits 0. The metric names are listed in docs/SOCKS.md.\n"
     "\n"
@@ -79,8 +85,8 @@ void print_line(const std::string& line) {
 Result<io::SocketAddress> parse_address_option(std::string_view option, const std::string& text) {
     auto address = io::SocketAddress::parse_host_port(text);
     if (!address)
-        return usage_error(fmt::format("--{} expects a numeric host:port such as 127.0.0.1:1080, got \"{}\"", option,
-                                       text));
+        return usage_error(fmt::format(
+            "--{} expects a numeric host:port such as 127.0.0.1:1080, got \"{}\"", option, text));
     return address;
 }
 
@@ -91,9 +97,9 @@ std::string format_duration(io::Duration d) {
 
 void log_connection(const inbound::ConnectionRecord& record) {
     const std::string line =
-        fmt::format("anytls socks: {} {} -> {}: up {} B, down {} B, {}, {}\n", record.protocol, record.client,
-                    record.target.empty() ? "?" : record.target, record.bytes_up, record.bytes_down,
-                    format_duration(record.duration), record.result);
+        fmt::format("anytls socks: {} {} -> {}: up {} B, down {} B, {}, {}\n", record.protocol,
+                    record.client, record.target.empty() ? "?" : record.target, record.bytes_up,
+                    record.bytes_down, format_duration(record.duration), record.result);
     std::fputs(line.c_str(), stderr);
 }
 
@@ -122,24 +128,30 @@ void trim_idle_memory(IdleMemoryTrimPolicy& policy, std::size_t open) {
     if (!policy.should_trim(now, open, free_bytes)) return;
     const TrimOutcome outcome = trim_free_memory();
     policy.trimmed(now, open, outcome.free_after);
-    log::debug("[AnyTLS] socks: {} connections and sessions open, {:.1f} MiB free in malloc: trimmed in {:.1f} ms, "
-               "RSS {:.1f} -> {:.1f} MiB",
-               open, free_bytes / 1048576.0, std::chrono::duration<double, std::milli>(outcome.took).count(),
-               outcome.rss_before / 1048576.0, outcome.rss_after / 1048576.0);
+    log::debug(
+        "[AnyTLS] socks: {} connections and sessions open, {:.1f} MiB free in malloc: trimmed in "
+        "{:.1f} ms, "
+        "RSS {:.1f} -> {:.1f} MiB",
+        open, free_bytes / 1048576.0,
+        std::chrono::duration<double, std::milli>(outcome.took).count(),
+        outcome.rss_before / 1048576.0, outcome.rss_after / 1048576.0);
 }
 
 std::string listen_failure(std::string_view what, const std::string& address, const Error& error) {
     if (error.code == -EADDRINUSE)
-        return fmt::format("cannot listen on {} for {}: the address is already in use", address, what);
-    if (error.code == -EACCES)
-        return fmt::format("cannot listen on {} for {}: permission denied (ports below 1024 need privileges)", address,
+        return fmt::format("cannot listen on {} for {}: the address is already in use", address,
                            what);
+    if (error.code == -EACCES)
+        return fmt::format(
+            "cannot listen on {} for {}: permission denied (ports below 1024 need privileges)",
+            address, what);
     return fmt::format("cannot listen on {} for {}: {}", address, what, error.text());
 }
 
 Result<void> run_socks(const Invocation& invocation) {
     const ParsedOptions& options = invocation.options;
-    const std::string listen_text = options.value("listen") ? *options.value("listen") : "127.0.0.1:1080";
+    const std::string listen_text =
+        options.value("listen") ? *options.value("listen") : "127.0.0.1:1080";
     auto listen = parse_address_option("listen", listen_text);
     if (!listen) return std::move(listen).error();
     std::optional<io::SocketAddress> metrics_address;
@@ -154,7 +166,8 @@ Result<void> run_socks(const Invocation& invocation) {
         if (colon == std::string::npos || colon == 0)
             return usage_error("--user expects USER:PASS with a non-empty user name");
         if (colon > 255 || user->size() - colon - 1 > 255)
-            return usage_error("--user: the user name and the password are limited to 255 bytes each (RFC 1929)");
+            return usage_error(
+                "--user: the user name and the password are limited to 255 bytes each (RFC 1929)");
         credentials = inbound::Socks5Credentials{user->substr(0, colon), user->substr(colon + 1)};
     }
     const bool verbose = options.has("verbose");
@@ -183,7 +196,8 @@ Result<void> run_socks(const Invocation& invocation) {
     auto made = client::Client::create(std::move(loaded->config));
     if (!made) {
         const Error& error = made.error();
-        if (error.code == errc::config || error.code == errc::invalid_argument || error.code == errc::tls_config)
+        if (error.code == errc::config || error.code == errc::invalid_argument ||
+            error.code == errc::tls_config)
             return config_error(fmt::format("{}: {}", source, error.text()));
         return runtime_error(error.text(), error.code);
     }
@@ -202,32 +216,37 @@ Result<void> run_socks(const Invocation& invocation) {
     inbound_options.reply_after_synack = reply_after_synack;
     if (verbose) inbound_options.on_connection_end = log_connection;
 
-    const auto start_on_reactor = [&](const client::OnReactorThread& on_reactor)
-        -> Result<std::string> {
+    const auto start_on_reactor =
+        [&](const client::OnReactorThread& on_reactor) -> Result<std::string> {
         pool = client->pool(proxy_name, on_reactor);
         for (const auto& n : names) pools.emplace_back(n, client->pool(n, on_reactor));
         if (metrics_address) {
-            std::vector<std::pair<std::string, std::weak_ptr<client::SessionPool>>> watched(pools.begin(), pools.end());
-            metrics = std::make_unique<inbound::MetricsServer>(thread.reactor(), *metrics_address, [watched] {
-                std::vector<inbound::ProxyStats> out;
-                for (const auto& [n, weak] : watched)
-                    if (auto p = weak.lock()) out.push_back(inbound::ProxyStats{n, p->stats()});
-                return out;
-            });
+            std::vector<std::pair<std::string, std::weak_ptr<client::SessionPool>>> watched(
+                pools.begin(), pools.end());
+            metrics = std::make_unique<inbound::MetricsServer>(
+                thread.reactor(), *metrics_address, [watched] {
+                    std::vector<inbound::ProxyStats> out;
+                    for (const auto& [n, weak] : watched)
+                        if (auto p = weak.lock()) out.push_back(inbound::ProxyStats{n, p->stats()});
+                    return out;
+                });
             auto bound = metrics->start();
             if (!bound) {
                 metrics.reset();
-                return runtime_error(listen_failure("--metrics", metrics_address->to_string(), bound.error()),
-                                     bound.error().code);
+                return runtime_error(
+                    listen_failure("--metrics", metrics_address->to_string(), bound.error()),
+                    bound.error().code);
             }
             print_line(fmt::format("metrics on http://{}/metrics", bound->to_string()));
         }
-        inbound = std::make_unique<inbound::ProxyInbound>(thread.reactor(), pool, std::move(inbound_options));
+        inbound = std::make_unique<inbound::ProxyInbound>(thread.reactor(), pool,
+                                                          std::move(inbound_options));
         auto bound = inbound->start();
         if (!bound) {
             inbound.reset();
             metrics.reset();
-            return runtime_error(listen_failure("the entry point", listen_text, bound.error()), bound.error().code);
+            return runtime_error(listen_failure("the entry point", listen_text, bound.error()),
+                                 bound.error().code);
         }
         return bound->to_string();
     };
@@ -267,8 +286,11 @@ Result<void> run_socks(const Invocation& invocation) {
 
 constexpr Command kSocks{
     .name = "socks",
-    .summary = "run a local SOCKS5 / HTTP proxy entry point that sends connections through the pool",
-    .usage = "anytls socks --config FILE | --uri LINK [--listen ADDR] [--proxy NAME] [--user USER:PASS] [--metrics ADDR] [--socks-reply WHEN] [--verbose]",
+    .summary =
+        "run a local SOCKS5 / HTTP proxy entry point that sends connections through the pool",
+    .usage =
+        "anytls socks --config FILE | --uri LINK [--listen ADDR] [--proxy NAME] [--user USER:PASS] "
+        "[--metrics ADDR] [--socks-reply WHEN] [--verbose]",
     .description = kDescription,
     .options = kOptions,
     .run = run_socks,

@@ -45,15 +45,18 @@ Result<void> run_version(const Invocation& invocation) {
     std::string out;
     if (invocation.options.has("json")) {
         out = fmt::format("{{\"version\": {}", json_string(ANYTLS_VERSION_STRING));
-        for (const auto& [name, value] : facts) out += fmt::format(", {}: {}", json_string(name), json_string(value));
+        for (const auto& [name, value] : facts)
+            out += fmt::format(", {}: {}", json_string(name), json_string(value));
         out += "}\n";
     } else {
         const Terminal& term = invocation.terminal;
-        out = fmt::format("{} {}\n", term.paint("anytls", Style::bold), term.paint(ANYTLS_VERSION_STRING, Style::bold));
+        out = fmt::format("{} {}\n", term.paint("anytls", Style::bold),
+                          term.paint(ANYTLS_VERSION_STRING, Style::bold));
         std::size_t width = 0;
         for (const auto& fact : facts) width = std::max(width, fact.first.size());
         for (const auto& [name, value] : facts)
-            out += fmt::format("  {}  {}\n", term.paint(fmt::format("{:<{}}", name, width), Style::dim), value);
+            out += fmt::format("  {}  {}\n",
+                               term.paint(fmt::format("{:<{}}", name, width), Style::dim), value);
     }
     std::fputs(out.c_str(), stdout);
     return {};
@@ -63,10 +66,11 @@ constexpr Command kVersion{
     .name = "version",
     .summary = "show the version of libanytls and the facts of this build",
     .usage = "anytls version [--json]",
-    .description = "Prints the version, then how this build was made: build type, assertions, sanitizers,\n"
-                   "compiler, host, the wolfSSL libanytls uses (the fast recipe build with x86-64\n"
-                   "assembly, or the slow system library), trace logging and library versions.\n"
-                   "\"anytls --version\" is the same command.\n",
+    .description =
+        "Prints the version, then how this build was made: build type, assertions, sanitizers,\n"
+        "compiler, host, the wolfSSL libanytls uses (the fast recipe build with x86-64\n"
+        "assembly, or the slow system library), trace logging and library versions.\n"
+        "\"anytls --version\" is the same command.\n",
     .options = kOptions,
     .run = run_version,
 };

@@ -26,13 +26,17 @@ std::vector<const Command*>& table() {
 std::span<const ExitCodeMeaning> exit_code_meanings() {
     static constexpr ExitCodeMeaning kMeanings[] = {
         {exit_ok, "success"},
-        {exit_failure, "runtime failure (the command ran and failed, e.g. a file could not be written)"},
+        {exit_failure,
+         "runtime failure (the command ran and failed, e.g. a file could not be written)"},
         {exit_usage, "usage error (unknown command or option, missing or malformed value)"},
-        {exit_config_error, "configuration error (the file could not be read, or a key is invalid)"},
-        {exit_unreachable, "the proxy server could not be reached (connection refused, no route, unknown name)"},
+        {exit_config_error,
+         "configuration error (the file could not be read, or a key is invalid)"},
+        {exit_unreachable,
+         "the proxy server could not be reached (connection refused, no route, unknown name)"},
         {exit_tls, "TLS failed (the certificate could not be verified, or the handshake failed)"},
         {exit_server_closed,
-         "the server closed the session: with an Alert, or at once (a wrong password looks like this)"},
+         "the server closed the session: with an Alert, or at once (a wrong password looks like "
+         "this)"},
         {exit_target, "the server could not connect to the target (refused or unreachable)"},
         {exit_timeout, "timed out"},
     };
@@ -41,7 +45,8 @@ std::span<const ExitCodeMeaning> exit_code_meanings() {
 
 std::string exit_codes_help() {
     std::string out = "Exit codes:\n";
-    for (const ExitCodeMeaning& row : exit_code_meanings()) out += fmt::format("  {}  {}\n", row.code, row.meaning);
+    for (const ExitCodeMeaning& row : exit_code_meanings())
+        out += fmt::format("  {}  {}\n", row.code, row.meaning);
     return out;
 }
 
@@ -49,16 +54,24 @@ std::string exit_codes_help() {
 // entry's answers are.
 int exit_code_for(const Error& error) {
     switch (error_kind(error.code)) {
-        case ErrorKind::invalid_argument: return exit_usage;
-        case ErrorKind::config: return exit_config_error;
-        case ErrorKind::unreachable: return exit_unreachable;
+        case ErrorKind::invalid_argument:
+            return exit_usage;
+        case ErrorKind::config:
+            return exit_config_error;
+        case ErrorKind::unreachable:
+            return exit_unreachable;
         case ErrorKind::tls:
-        case ErrorKind::tls_verify: return exit_tls;
+        case ErrorKind::tls_verify:
+            return exit_tls;
         case ErrorKind::auth:
-        case ErrorKind::alert: return exit_server_closed;
-        case ErrorKind::timeout: return exit_timeout;
-        case ErrorKind::target_refused: return exit_target;
-        default: return exit_failure;
+        case ErrorKind::alert:
+            return exit_server_closed;
+        case ErrorKind::timeout:
+            return exit_timeout;
+        case ErrorKind::target_refused:
+            return exit_target;
+        default:
+            return exit_failure;
     }
 }
 
@@ -77,7 +90,8 @@ CommandRegistration::CommandRegistration(const Command& command) {
 
 std::vector<const Command*> commands() {
     std::vector<const Command*> sorted = table();
-    std::sort(sorted.begin(), sorted.end(), [](const Command* a, const Command* b) { return a->name < b->name; });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Command* a, const Command* b) { return a->name < b->name; });
     return sorted;
 }
 

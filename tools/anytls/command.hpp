@@ -38,11 +38,13 @@ enum ExitCode : int {
     exit_usage = 2,         // bad command line: unknown command or option, missing or bad value
     exit_config_error = 3,  // the configuration file could not be read or is invalid
     // Network outcomes of commands that reach a proxy (smoke, demo); see exit_code_for.
-    exit_unreachable = 4,   // the proxy server could not be reached (refused, unreachable, unknown name)
-    exit_tls = 5,           // TLS failed: the certificate could not be verified, or the handshake failed
-    exit_server_closed = 6, // the server closed the session: an Alert, or at once (wrong password?)
-    exit_target = 7,        // the server could not connect to the target (refused, unreachable)
-    exit_timeout = 8,       // no answer in time
+    exit_unreachable =
+        4,         // the proxy server could not be reached (refused, unreachable, unknown name)
+    exit_tls = 5,  // TLS failed: the certificate could not be verified, or the handshake failed
+    exit_server_closed =
+        6,             // the server closed the session: an Alert, or at once (wrong password?)
+    exit_target = 7,   // the server could not connect to the target (refused, unreachable)
+    exit_timeout = 8,  // no answer in time
 };
 
 // What each code above means, in order: the help footer and the man page are made from it.
@@ -58,10 +60,16 @@ std::string exit_codes_help();
 int exit_code_for(const Error& error);
 
 // Usage and configuration errors, as values the caller returns.
-inline Error usage_error(std::string message) { return make_error(errc::invalid_argument, std::move(message)); }
-inline Error config_error(std::string message) { return make_error(errc::config, std::move(message)); }
+inline Error usage_error(std::string message) {
+    return make_error(errc::invalid_argument, std::move(message));
+}
+inline Error config_error(std::string message) {
+    return make_error(errc::config, std::move(message));
+}
 // A runtime failure keeps its -errno code when there is one.
-inline Error runtime_error(std::string message, int code = -EIO) { return make_error(code, std::move(message)); }
+inline Error runtime_error(std::string message, int code = -EIO) {
+    return make_error(code, std::move(message));
+}
 
 // What a command gets to run with: its parsed options and the output style for stdout.
 struct Invocation {
@@ -71,10 +79,10 @@ struct Invocation {
 };
 
 struct Command {
-    std::string_view name;         // "plan"
-    std::string_view summary;      // one line for `anytls --help`
-    std::string_view usage;        // "anytls plan --config FILE [options]"
-    std::string_view description;  // paragraphs shown by `anytls <name> --help`
+    std::string_view name;                // "plan"
+    std::string_view summary;             // one line for `anytls --help`
+    std::string_view usage;               // "anytls plan --config FILE [options]"
+    std::string_view description;         // paragraphs shown by `anytls <name> --help`
     std::span<const OptionSpec> options;  // --help is added by the framework
     Result<void> (*run)(const Invocation& invocation);
     // Name of the arguments after the options ("TARGET..."); empty: the framework refuses any.

@@ -31,7 +31,8 @@ std::string value_arms(const Command& command) {
     std::string out;
     for (const OptionSpec& spec : command.options) {
         if (spec.value_name.empty()) continue;
-        const std::string pattern = fmt::format("            \"{} --{}\")", command.name, spec.name);
+        const std::string pattern =
+            fmt::format("            \"{} --{}\")", command.name, spec.name);
         if (!spec.choices.empty()) {
             std::vector<std::string> choices(spec.choices.begin(), spec.choices.end());
             out += fmt::format("{} _anytls_offer \"{}\"; return 0 ;;\n", pattern, join(choices));
@@ -54,7 +55,8 @@ std::string bash_completion_script(const std::vector<const Command*>& commands) 
     std::string option_arms;
     std::string value_arms_all;
     for (const Command* command : commands) {
-        option_arms += fmt::format("            {}) _anytls_offer \"{}\" ;;\n", command->name, option_words(*command));
+        option_arms += fmt::format("            {}) _anytls_offer \"{}\" ;;\n", command->name,
+                                   option_words(*command));
         value_arms_all += value_arms(*command);
     }
     return fmt::format(
@@ -112,7 +114,8 @@ _anytls() {{
 
 complete -F _anytls anytls
 )",
-        fmt::arg("commands", join(names)), fmt::arg("value_arms", value_arms_all), fmt::arg("option_arms", option_arms));
+        fmt::arg("commands", join(names)), fmt::arg("value_arms", value_arms_all),
+        fmt::arg("option_arms", option_arms));
 }
 
 }  // namespace anytls::cli

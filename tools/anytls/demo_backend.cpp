@@ -24,21 +24,24 @@ namespace anytls::cli {
 
 namespace {
 
-io::Task<void> echo_connection(io::Reactor* reactor, io::Socket socket, io::CancellationSource* cancel) {
+io::Task<void> echo_connection(io::Reactor* reactor, io::Socket socket,
+                               io::CancellationSource* cancel) {
     std::vector<std::byte> buffer(64 * 1024);
     for (;;) {
-        auto receive =
-            io::recv(*reactor, socket.fd(), buffer.data(), buffer.size(), std::chrono::seconds(120), cancel);
+        auto receive = io::recv(*reactor, socket.fd(), buffer.data(), buffer.size(),
+                                std::chrono::seconds(120), cancel);
         auto n = co_await receive;
         if (!n || *n == 0) break;
-        auto sent = co_await io::send_all(*reactor, socket.fd(), std::span<const std::byte>(buffer.data(), *n),
+        auto sent = co_await io::send_all(*reactor, socket.fd(),
+                                          std::span<const std::byte>(buffer.data(), *n),
                                           std::chrono::seconds(30), cancel);
         if (!sent) break;
     }
 }
 
 // The accept loop and the echo connections run in `scope` (docs/DESIGN.md, "Shutdown").
-io::Task<void> echo_accept_loop(io::Reactor* reactor, io::TcpListener* listener, io::TaskScope* scope) {
+io::Task<void> echo_accept_loop(io::Reactor* reactor, io::TcpListener* listener,
+                                io::TaskScope* scope) {
     for (;;) {
         auto accept = listener->accept(*reactor, &scope->cancellation());
         auto socket = co_await accept;
@@ -54,12 +57,14 @@ std::string random_password() {
 
 Result<std::string> write_temporary_certificate(const std::string& pem) {
     const char* directory = std::getenv("TMPDIR");
-    std::string path = fmt::format("{}/anytls-demo-ca-XXXXXX", directory != nullptr && *directory ? directory : "/tmp");
+    std::string path = fmt::format("{}/anytls-demo-ca-XXXXXX",
+                                   directory != nullptr && *directory ? directory : "/tmp");
     const int fd = ::mkstemp(path.data());
     if (fd < 0) {
         const int error = errno;
-        return make_error(-error, fmt::format("cannot create a temporary file for the demo's certificate: {}",
-                                              describe_error(-error)));
+        return make_error(
+            -error, fmt::format("cannot create a temporary file for the demo's certificate: {}",
+                                describe_error(-error)));
     }
     const bool written = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size());
     ::close(fd);
@@ -122,12 +127,14 @@ Result<std::unique_ptr<DemoBackend>> DemoBackend::start() {
         state.echo = std::make_unique<io::TcpListener>(std::move(listener).value());
         io::Reactor& reactor = state.thread.reactor();
         state.echo_scope = std::make_unique<io::TaskScope>(reactor);
-        state.echo_scope->spawn(echo_accept_loop(&reactor, state.echo.get(), state.echo_scope.get()));
+        state.echo_scope->spawn(
+            echo_accept_loop(&reactor, state.echo.get(), state.echo_scope.get()));
         return std::make_pair(state.server->local_address().port(), state.echo->address().port());
     });
     if (!started)
-        return make_error(started.code(), fmt::format("cannot start the demo's server on 127.0.0.1: {}",
-                                                      started.error().text()));
+        return make_error(
+            started.code(),
+            fmt::format("cannot start the demo's server on 127.0.0.1: {}", started.error().text()));
     backend->server_port_ = started->first;
     backend->echo_port_ = started->second;
     return backend;

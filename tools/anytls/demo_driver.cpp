@@ -25,14 +25,16 @@ std::vector<std::byte> random_bytes(std::uint64_t seed, std::size_t size) {
     std::vector<std::byte> bytes(size);
     for (std::size_t i = 0; i < size; i += 8) {
         const std::uint64_t word = random();
-        for (std::size_t k = 0; k < 8 && i + k < size; ++k) bytes[i + k] = static_cast<std::byte>(word >> (8 * k));
+        for (std::size_t k = 0; k < 8 && i + k < size; ++k)
+            bytes[i + k] = static_cast<std::byte>(word >> (8 * k));
     }
     return bytes;
 }
 
 // Log-uniform from 1 byte to kMaxStreamBytes: many small streams, some large ones.
 std::size_t random_size(std::mt19937_64& random) {
-    std::uniform_real_distribution<double> exponent(0.0, std::log2(static_cast<double>(kMaxStreamBytes)));
+    std::uniform_real_distribution<double> exponent(
+        0.0, std::log2(static_cast<double>(kMaxStreamBytes)));
     return std::max<std::size_t>(1, static_cast<std::size_t>(std::exp2(exponent(random))));
 }
 
@@ -41,11 +43,13 @@ std::size_t random_size(std::mt19937_64& random) {
 double percentile(std::vector<double> values, double p) {
     if (values.empty()) return 0;
     std::sort(values.begin(), values.end());
-    const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
     return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
 }
 
-DemoDriver::DemoDriver(client::Client& client, std::string proxy, std::uint16_t echo_port, std::uint64_t seed)
+DemoDriver::DemoDriver(client::Client& client, std::string proxy, std::uint16_t echo_port,
+                       std::uint64_t seed)
     : client_(client), proxy_(std::move(proxy)), echo_port_(echo_port), seed_(seed) {}
 
 DemoTotals DemoDriver::totals() const {
@@ -66,9 +70,11 @@ void DemoDriver::run_until(Clock::time_point end) {
     while (Clock::now() < end) {
         const int streams = burst_size(random);
         std::vector<std::thread> burst;
-        for (int i = 0; i < streams; ++i) burst.emplace_back([this] { run_stream(next_stream_++); });
+        for (int i = 0; i < streams; ++i)
+            burst.emplace_back([this] { run_stream(next_stream_++); });
         for (auto& thread : burst) thread.join();
-        const auto pause = std::min<Clock::duration>(std::chrono::milliseconds(pause_ms(random)), end - Clock::now());
+        const auto pause = std::min<Clock::duration>(std::chrono::milliseconds(pause_ms(random)),
+                                                     end - Clock::now());
         if (pause > Clock::duration::zero()) std::this_thread::sleep_for(pause);
     }
 }
@@ -79,9 +85,11 @@ void DemoDriver::run_stream(std::uint64_t index) {
 
     const auto open_started = Clock::now();
     auto opened = client_.open_stream(proxy_, "127.0.0.1", echo_port_, kOpenTimeout);
-    const double open_ms = std::chrono::duration<double, std::milli>(Clock::now() - open_started).count();
+    const double open_ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - open_started).count();
     if (!opened) {
-        record_failure(fmt::format("stream {} could not be opened: {}", index + 1, opened.error().text()));
+        record_failure(
+            fmt::format("stream {} could not be opened: {}", index + 1, opened.error().text()));
         return;
     }
     client::Stream& stream = **opened;
@@ -103,22 +111,23 @@ void DemoDriver::run_stream(std::uint64_t index) {
     while (received < sent.size() && problem.empty()) {
         auto n = stream.read(buffer, kIoTimeout);
         if (!n) {
-            problem = fmt::format("reading the echo failed after {} of {} bytes: {}", received, sent.size(),
-                                  n.error().text());
+            problem = fmt::format("reading the echo failed after {} of {} bytes: {}", received,
+                                  sent.size(), n.error().text());
         } else if (*n == 0) {
             problem = fmt::format("the echo ended after {} of {} bytes", received, sent.size());
         } else if (received + *n > sent.size() ||
                    !std::equal(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n),
                                sent.begin() + static_cast<std::ptrdiff_t>(received))) {
-            problem = fmt::format("the echo differs from what was sent, within bytes {} to {}", received + 1,
-                                  received + *n);
+            problem = fmt::format("the echo differs from what was sent, within bytes {} to {}",
+                                  received + 1, received + *n);
         } else {
             received += *n;
         }
     }
     if (!problem.empty()) (void)stream.close();  // unblocks the writer
     writer.join();
-    if (problem.empty() && !written) problem = fmt::format("writing failed: {}", written.error().text());
+    if (problem.empty() && !written)
+        problem = fmt::format("writing failed: {}", written.error().text());
     (void)stream.close();
     if (!problem.empty()) {
         record_failure(fmt::format("stream {} ({} bytes): {}", index + 1, sent.size(), problem));

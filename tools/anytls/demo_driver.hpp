@@ -26,12 +26,13 @@ struct DemoTotals {
     std::uint64_t bytes_verified = 0;
     std::vector<double> warm_open_ms;  // every warm open, in order
     std::vector<double> cold_open_ms;
-    std::string first_failure;         // a sentence; empty when none failed
+    std::string first_failure;  // a sentence; empty when none failed
 };
 
 class DemoDriver {
 public:
-    DemoDriver(client::Client& client, std::string proxy, std::uint16_t echo_port, std::uint64_t seed);
+    DemoDriver(client::Client& client, std::string proxy, std::uint16_t echo_port,
+               std::uint64_t seed);
 
     // Runs bursts until `end` (the burst in flight then is finished). Blocks.
     void run_until(std::chrono::steady_clock::time_point end);

@@ -11,9 +11,12 @@ namespace anytls::cli {
 Result<HttpUrl> parse_http_url(std::string_view text) {
     constexpr std::string_view scheme = "http://";
     if (text.starts_with("https://"))
-        return usage_error("--url: https:// is not supported (smoke sends plain HTTP through the stream); use an "
-                           "http:// URL, or --target HOST:443 to test the connection only");
-    if (!text.starts_with(scheme)) return usage_error(fmt::format("--url expects http://HOST[:PORT][/PATH], got \"{}\"", text));
+        return usage_error(
+            "--url: https:// is not supported (smoke sends plain HTTP through the stream); use an "
+            "http:// URL, or --target HOST:443 to test the connection only");
+    if (!text.starts_with(scheme))
+        return usage_error(
+            fmt::format("--url expects http://HOST[:PORT][/PATH], got \"{}\"", text));
     std::string_view rest = text.substr(scheme.size());
     HttpUrl url;
     const std::size_t slash = rest.find_first_of("/?#");
@@ -25,18 +28,21 @@ Result<HttpUrl> parse_http_url(std::string_view text) {
     }
     if (authority.find('@') != std::string_view::npos)
         return usage_error("--url: user names and passwords in the URL are not supported");
-    auto parts = parse_host_port(authority, HostPortRules{.port_required = false, .default_port = url.port});
+    auto parts =
+        parse_host_port(authority, HostPortRules{.port_required = false, .default_port = url.port});
     if (!parts) return usage_error(fmt::format("--url: {}", parts.error().text()));
     url.host = std::move(parts->host);
     url.port = parts->port;
-    const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    const std::string host =
+        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     url.host_header = url.port == 80 ? host : fmt::format("{}:{}", host, url.port);
     return url;
 }
 
 std::string http_get_request(const HttpUrl& url, std::string_view user_agent) {
-    return fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-                       url.path, url.host_header, user_agent);
+    return fmt::format(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        url.path, url.host_header, user_agent);
 }
 
 std::optional<std::string> http_status_line(std::string_view received) {

@@ -12,7 +12,7 @@
 namespace anytls::cli {
 
 struct HttpUrl {
-    std::string host;         // without brackets
+    std::string host;  // without brackets
     std::uint16_t port = 80;
     std::string path = "/";   // with the query
     std::string host_header;  // "example.com", "example.com:8080", "[::1]:8080"

@@ -27,16 +27,19 @@ void print_error(std::string_view who, std::string_view message) {
 }
 
 std::string main_help() {
-    std::string out = fmt::format("Usage: anytls <command> [options]\n\n{}\n\nCommands:\n", kToolSummary);
+    std::string out =
+        fmt::format("Usage: anytls <command> [options]\n\n{}\n\nCommands:\n", kToolSummary);
     const auto all = commands();
     std::size_t width = 0;
     for (const Command* command : all) width = std::max(width, command->name.size());
-    for (const Command* command : all) out += fmt::format("  {:<{}}  {}\n", command->name, width, command->summary);
+    for (const Command* command : all)
+        out += fmt::format("  {:<{}}  {}\n", command->name, width, command->summary);
     out +=
         "\n"
         "Run \"anytls <command> --help\" for the options of one command.\n"
         "Colour is used only when stdout is a terminal and NO_COLOR is not set.\n"
-        "\"anytls --generate completion-bash\" and \"anytls --generate man\" print the bash completion\n"
+        "\"anytls --generate completion-bash\" and \"anytls --generate man\" print the bash "
+        "completion\n"
         "script and the man page, both made from the commands' option tables.\n"
         "\n";
     out += exit_codes_help();
@@ -52,9 +55,11 @@ Error unknown_command(std::string_view name) {
         list += command->name;
     }
     if (auto suggestion = config::closest_name(name, names))
-        return usage_error(fmt::format("unknown command \"{}\"; did you mean \"{}\"? (run \"anytls --help\")", name,
-                                       *suggestion));
-    return usage_error(fmt::format("unknown command \"{}\"; the commands are {} (run \"anytls --help\")", name, list));
+        return usage_error(
+            fmt::format("unknown command \"{}\"; did you mean \"{}\"? (run \"anytls --help\")",
+                        name, *suggestion));
+    return usage_error(fmt::format(
+        "unknown command \"{}\"; the commands are {} (run \"anytls --help\")", name, list));
 }
 
 int run_command(const Command& command, std::span<const std::string> args) {
@@ -69,8 +74,11 @@ int run_command(const Command& command, std::span<const std::string> args) {
         return exit_ok;
     }
     if (command.arguments.empty() && !options->positionals().empty()) {
-        print_error(who, fmt::format("unexpected argument \"{}\"; this command takes options only (run \"{} --help\")",
-                                     options->positionals().front(), who));
+        print_error(
+            who,
+            fmt::format(
+                "unexpected argument \"{}\"; this command takes options only (run \"{} --help\")",
+                options->positionals().front(), who));
         return exit_usage;
     }
     const Terminal terminal = Terminal::for_stdout();
@@ -92,14 +100,19 @@ int run_command(const Command& command, std::span<const std::string> args) {
 int generate(std::span<const std::string> args) {
     const std::string what = args.size() > 1 ? args[1] : "";
     if (args.size() > 2) {
-        print_error("anytls", fmt::format("unexpected argument \"{}\" after --generate {}", args[2], what));
+        print_error("anytls",
+                    fmt::format("unexpected argument \"{}\" after --generate {}", args[2], what));
         return exit_usage;
     }
     std::string text;
-    if (what == "completion-bash") text = bash_completion_script(commands());
-    else if (what == "man") text = man_page(commands());
+    if (what == "completion-bash")
+        text = bash_completion_script(commands());
+    else if (what == "man")
+        text = man_page(commands());
     else {
-        print_error("anytls", fmt::format("--generate expects \"completion-bash\" or \"man\", got \"{}\"", what));
+        print_error(
+            "anytls",
+            fmt::format("--generate expects \"completion-bash\" or \"man\", got \"{}\"", what));
         return exit_usage;
     }
     if (std::fputs(text.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
@@ -137,7 +150,9 @@ int run(int argc, char** argv) {
     if (first == "--generate") return generate(args);
     if (first == "--version") args[0] = "version";
     if (!args[0].empty() && args[0][0] == '-') {
-        print_error("anytls", fmt::format("expected a command before the option {} (run \"anytls --help\")", args[0]));
+        print_error("anytls",
+                    fmt::format("expected a command before the option {} (run \"anytls --help\")",
+                                args[0]));
         return exit_usage;
     }
     const Command* command = find_command(args[0]);

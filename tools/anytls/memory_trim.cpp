@@ -27,7 +27,8 @@ std::size_t resident_bytes() {
 
 }  // namespace
 
-bool IdleMemoryTrimPolicy::should_trim(io::TimePoint now, std::size_t open, std::size_t free_bytes) {
+bool IdleMemoryTrimPolicy::should_trim(io::TimePoint now, std::size_t open,
+                                       std::size_t free_bytes) {
     if (open > peak_since_trim_) peak_since_trim_ = open;
     if (free_bytes < free_after_last_trim_ + kWorthTrimming) return false;
     const bool load_dropped = open == 0 || (trimmed_before_ && open <= open_at_last_trim_) ||
@@ -36,7 +37,8 @@ bool IdleMemoryTrimPolicy::should_trim(io::TimePoint now, std::size_t open, std:
     return !trimmed_before_ || now - last_trim_ >= min_interval_;
 }
 
-void IdleMemoryTrimPolicy::trimmed(io::TimePoint now, std::size_t open, std::size_t free_bytes_after) {
+void IdleMemoryTrimPolicy::trimmed(io::TimePoint now, std::size_t open,
+                                   std::size_t free_bytes_after) {
     trimmed_before_ = true;
     last_trim_ = now;
     free_after_last_trim_ = free_bytes_after;

@@ -53,7 +53,7 @@ struct TrimOutcome {
     std::size_t free_after = 0;  // free_heap_bytes() after the trim
     std::size_t rss_before = 0;  // resident bytes (/proc/self/statm; 0 if unreadable)
     std::size_t rss_after = 0;
-    io::Duration took{};         // malloc_trim's own time, while it holds the arenas' locks
+    io::Duration took{};  // malloc_trim's own time, while it holds the arenas' locks
 };
 
 // malloc_trim(0); without glibc, nothing. Thread-safe (malloc takes each arena's lock).

@@ -15,7 +15,7 @@ namespace anytls::cli {
 
 // `error`: what Client::open_stream returned; `target`: "host:port" of the stream;
 // `timeout`: the open's timeout, for the message.
-Error explain_open_failure(const Error& error, const config::ProxyConfig& proxy, const std::string& target,
-                           std::string_view timeout);
+Error explain_open_failure(const Error& error, const config::ProxyConfig& proxy,
+                           const std::string& target, std::string_view timeout);
 
 }  // namespace anytls::cli

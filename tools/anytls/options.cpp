@@ -27,7 +27,8 @@ Error unknown_option(std::string_view name, std::span<const OptionSpec> specs) {
     for (const OptionSpec& spec : specs) names.push_back(spec.name);
     names.push_back(kHelpOption.name);
     if (auto suggestion = config::closest_name(name, names))
-        return usage_error(fmt::format("unknown option --{}; did you mean --{}?", name, *suggestion));
+        return usage_error(
+            fmt::format("unknown option --{}; did you mean --{}?", name, *suggestion));
     return usage_error(fmt::format("unknown option --{}", name));
 }
 
@@ -55,7 +56,8 @@ std::vector<std::string> ParsedOptions::values(std::string_view name) const {
     return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-Result<ParsedOptions> parse_options(std::span<const std::string> args, std::span<const OptionSpec> specs) {
+Result<ParsedOptions> parse_options(std::span<const std::string> args,
+                                    std::span<const OptionSpec> specs) {
     ParsedOptions parsed;
     // --help first: `anytls plan --bogus --help` shows the help rather than an error.
     for (const std::string& arg : args) {
@@ -109,7 +111,8 @@ Result<std::uint64_t> parse_unsigned_option(std::string_view option, const std::
     const char* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (text.empty() || ec != std::errc{} || ptr != end)
-        return usage_error(fmt::format("--{} expects a whole number >= 0, got \"{}\"", option, text));
+        return usage_error(
+            fmt::format("--{} expects a whole number >= 0, got \"{}\"", option, text));
     return value;
 }
 
@@ -118,15 +121,18 @@ Result<double> parse_positive_number_option(std::string_view option, const std::
     const char* end = text.data() + text.size();
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (text.empty() || ec != std::errc{} || ptr != end || !std::isfinite(value) || value <= 0)
-        return usage_error(fmt::format("--{} expects a number greater than 0, got \"{}\"", option, text));
+        return usage_error(
+            fmt::format("--{} expects a number greater than 0, got \"{}\"", option, text));
     return value;
 }
 
-Result<config::Duration> parse_positive_duration_option(std::string_view option, const std::string& text) {
+Result<config::Duration> parse_positive_duration_option(std::string_view option,
+                                                        const std::string& text) {
     auto duration = config::parse_duration(text);
     if (!duration)
-        return usage_error(fmt::format("--{} expects a duration such as \"6h\" or \"90m\", got \"{}\" ({})", option,
-                                       text, duration.error().text()));
+        return usage_error(
+            fmt::format("--{} expects a duration such as \"6h\" or \"90m\", got \"{}\" ({})",
+                        option, text, duration.error().text()));
     if (duration->count() <= 0)
         return usage_error(fmt::format("--{} must be greater than 0, got \"{}\"", option, text));
     return *duration;

@@ -36,7 +36,8 @@ public:
     bool help_requested() const { return help_; }
 
 private:
-    friend Result<ParsedOptions> parse_options(std::span<const std::string>, std::span<const OptionSpec>);
+    friend Result<ParsedOptions> parse_options(std::span<const std::string>,
+                                               std::span<const OptionSpec>);
     std::map<std::string, std::string, std::less<>> values_;  // a repeated option: the last wins
     std::map<std::string, std::vector<std::string>, std::less<>> all_values_;
     std::vector<std::string> positionals_;
@@ -46,13 +47,15 @@ private:
 // Accepts --name VALUE, --name=VALUE, flags, -h/--help anywhere (which wins over any other
 // problem, so `--help` always works), and "--" to end the options. A value outside an
 // option's choices is a usage error that lists them.
-Result<ParsedOptions> parse_options(std::span<const std::string> args, std::span<const OptionSpec> specs);
+Result<ParsedOptions> parse_options(std::span<const std::string> args,
+                                    std::span<const OptionSpec> specs);
 
 // Typed values of options; `option` is the name without dashes, used in messages.
 Result<std::uint64_t> parse_unsigned_option(std::string_view option, const std::string& text);
 Result<double> parse_positive_number_option(std::string_view option, const std::string& text);
 // A duration as configuration files write it ("6h", "90m", "1h30m"), which must be > 0.
-Result<config::Duration> parse_positive_duration_option(std::string_view option, const std::string& text);
+Result<config::Duration> parse_positive_duration_option(std::string_view option,
+                                                        const std::string& text);
 
 // The option lines of a help text: "  --config FILE     the configuration file".
 std::string options_help(std::span<const OptionSpec> specs);

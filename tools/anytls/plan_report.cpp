@@ -13,7 +13,8 @@ constexpr std::size_t kMaxTimelineLines = 60;
 }
 
 int default_cycles_per_line(std::size_t cycles) {
-    return static_cast<int>(std::max<std::size_t>(1, (cycles + kMaxTimelineLines - 1) / kMaxTimelineLines));
+    return static_cast<int>(
+        std::max<std::size_t>(1, (cycles + kMaxTimelineLines - 1) / kMaxTimelineLines));
 }
 
 PlanTotals summarize(const PlanRun& run) {
@@ -39,10 +40,12 @@ PlanTotals summarize(const PlanRun& run) {
         totals.idle_max = first ? r.idle : std::max(totals.idle_max, r.idle);
         first = false;
         if (target > 0) {
-            if (!totals.target_in_reach_cycle && r.idle + r.creating >= target) totals.target_in_reach_cycle = i;
+            if (!totals.target_in_reach_cycle && r.idle + r.creating >= target)
+                totals.target_in_reach_cycle = i;
             if (!totals.target_idle_cycle && r.idle >= target) totals.target_idle_cycle = i;
             if (totals.target_idle_cycle)
-                totals.idle_min_after_target = std::min(totals.idle_min_after_target.value_or(r.idle), r.idle);
+                totals.idle_min_after_target =
+                    std::min(totals.idle_min_after_target.value_or(r.idle), r.idle);
         }
     }
     for (const pool::ClosedSessionRecord& c : run.closed) {
@@ -62,7 +65,8 @@ namespace {
 // Whole seconds as an integer ("1200000", where shortest-double formatting would give
 // "1.2e+06"); fractions (sub-second check intervals) as the shortest exact double.
 std::string json_seconds(double t) {
-    if (t == std::floor(t) && std::fabs(t) < 9e15) return fmt::format("{}", static_cast<long long>(t));
+    if (t == std::floor(t) && std::fabs(t) < 9e15)
+        return fmt::format("{}", static_cast<long long>(t));
     return fmt::format("{}", t);
 }
 }  // namespace
@@ -70,19 +74,21 @@ std::string json_seconds(double t) {
 std::string render_plan_json_lines(const PlanRun& run) {
     std::string out;
     for (const pool::CycleRecord& r : run.records) {
-        fmt::format_to(std::back_inserter(out),
-                       "{{\"t_s\": {}, \"idle\": {}, \"busy\": {}, \"creating\": {}, \"created\": {}, "
-                       "\"closed_idle\": {}, \"closed_age\": {}, \"protected_idle\": {}, \"protected_age\": {}, "
-                       "\"streams\": {}, \"created_on_demand\": {}, \"closed_at_stream_end\": {}, "
-                       "\"creation_failures\": {}, \"failed_streams\": {}, \"closed_outage\": {}, "
-                       "\"heartbeats\": {}, \"consecutive_failures\": {}, \"backoff_s\": {}, "
-                       "\"backoff_left_s\": {}, \"server_down\": {}}}\n",
-                       json_seconds(r.t_s), r.idle, r.busy, r.creating, r.created, r.closed_idle, r.closed_age,
-                       r.protected_idle, r.protected_age, r.streams, r.created_on_demand,
-                       r.closed_at_stream_end, r.creation_failures, r.failed_streams,
-                       r.closed_outage, r.heartbeats, r.consecutive_failures,
-                       json_seconds(std::round(r.backoff_s * 1000) / 1000),
-                       json_seconds(std::round(r.backoff_left_s * 1000) / 1000), r.server_down);
+        fmt::format_to(
+            std::back_inserter(out),
+            "{{\"t_s\": {}, \"idle\": {}, \"busy\": {}, \"creating\": {}, \"created\": {}, "
+            "\"closed_idle\": {}, \"closed_age\": {}, \"protected_idle\": {}, \"protected_age\": "
+            "{}, "
+            "\"streams\": {}, \"created_on_demand\": {}, \"closed_at_stream_end\": {}, "
+            "\"creation_failures\": {}, \"failed_streams\": {}, \"closed_outage\": {}, "
+            "\"heartbeats\": {}, \"consecutive_failures\": {}, \"backoff_s\": {}, "
+            "\"backoff_left_s\": {}, \"server_down\": {}}}\n",
+            json_seconds(r.t_s), r.idle, r.busy, r.creating, r.created, r.closed_idle, r.closed_age,
+            r.protected_idle, r.protected_age, r.streams, r.created_on_demand,
+            r.closed_at_stream_end, r.creation_failures, r.failed_streams, r.closed_outage,
+            r.heartbeats, r.consecutive_failures,
+            json_seconds(std::round(r.backoff_s * 1000) / 1000),
+            json_seconds(std::round(r.backoff_left_s * 1000) / 1000), r.server_down);
     }
     return out;
 }

@@ -26,35 +26,39 @@ struct PlanRun {
     std::uint64_t seed = 1;
     config::Duration duration{0};
     config::Duration handshake_delay{0};
-    std::vector<pool::CycleRecord> records;             // one per cleanup cycle
-    std::vector<pool::ClosedSessionRecord> closed;      // every session that left the pool
-    std::vector<pool::Outage> outages;                  // --outage: when the server was down
+    std::vector<pool::CycleRecord> records;         // one per cleanup cycle
+    std::vector<pool::ClosedSessionRecord> closed;  // every session that left the pool
+    std::vector<pool::Outage> outages;              // --outage: when the server was down
 };
 
 // The figures of the summary, computed once from the records.
 struct PlanTotals {
     int cycles = 0;
     long long streams = 0;
-    long long created = 0;            // creations started, proactive and on demand
-    long long created_on_demand = 0;  // = streams that found no idle session and waited for a handshake
+    long long created = 0;  // creations started, proactive and on demand
+    long long created_on_demand =
+        0;  // = streams that found no idle session and waited for a handshake
     long long closed_idle = 0;
     long long closed_age = 0;
     long long closed_aged_at_stream_end = 0;
     long long closed_no_reuse = 0;
-    int protected_idle_max = 0;        // the most protected in one cycle
+    int protected_idle_max = 0;  // the most protected in one cycle
     int protected_age_max = 0;
     int idle_min = 0;
     int idle_max = 0;
-    std::optional<int> idle_min_after_target;  // min idle from the first cycle idle reached the target
-    std::optional<std::size_t> target_in_reach_cycle;  // first cycle (index) with idle + creating >= target
-    std::optional<std::size_t> target_idle_cycle;      // first cycle (index) with idle >= target
-    std::optional<config::Duration> aged_lifetime_min;  // lifetimes actually lived by sessions closed for age
+    std::optional<int>
+        idle_min_after_target;  // min idle from the first cycle idle reached the target
+    std::optional<std::size_t>
+        target_in_reach_cycle;  // first cycle (index) with idle + creating >= target
+    std::optional<std::size_t> target_idle_cycle;  // first cycle (index) with idle >= target
+    std::optional<config::Duration>
+        aged_lifetime_min;  // lifetimes actually lived by sessions closed for age
     std::optional<config::Duration> aged_lifetime_max;
     long long heartbeats = 0;
     long long creation_failures = 0;
-    long long failed_streams = 0;      // waited for a creation that failed
+    long long failed_streams = 0;  // waited for a creation that failed
     long long closed_outage = 0;
-    double backoff_max_s = 0;          // the longest hold-back a cycle saw
+    double backoff_max_s = 0;  // the longest hold-back a cycle saw
 };
 
 PlanTotals summarize(const PlanRun& run);

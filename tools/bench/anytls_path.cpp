@@ -63,13 +63,16 @@ Task<void> accept_loop(Reactor* r, TcpListener* l, Targets* t, bool sink) {
         auto accept = l->accept(*r);
         auto s = co_await accept;
         if (!s) break;
-        if (sink) r->spawn(sink_connection(r, std::move(s).value(), t));
-        else r->spawn(echo_connection(r, std::move(s).value()));
+        if (sink)
+            r->spawn(sink_connection(r, std::move(s).value(), t));
+        else
+            r->spawn(echo_connection(r, std::move(s).value()));
     }
 }
 
 // Raw TLS baseline: the server side of a raw TLS connection sinks what it reads.
-Task<void> raw_tls_sink(Reactor* r, TcpListener* l, std::shared_ptr<tls::TlsContext> ctx, Targets* t) {
+Task<void> raw_tls_sink(Reactor* r, TcpListener* l, std::shared_ptr<tls::TlsContext> ctx,
+                        Targets* t) {
     auto accept = l->accept(*r);
     auto s = co_await accept;
     if (!s) co_return;
@@ -83,8 +86,8 @@ Task<void> raw_tls_sink(Reactor* r, TcpListener* l, std::shared_ptr<tls::TlsCont
     }
 }
 
-Task<double> raw_tls_upload(Reactor& r, SocketAddress at, std::shared_ptr<tls::TlsContext> ctx, std::size_t bytes,
-                            Targets* t) {
+Task<double> raw_tls_upload(Reactor& r, SocketAddress at, std::shared_ptr<tls::TlsContext> ctx,
+                            std::size_t bytes, Targets* t) {
     auto s = co_await tcp_connect(r, at, 5s);
     if (!s) co_return -1;
     tls::ClientHandshakeOptions ho;
@@ -106,8 +109,8 @@ Task<double> raw_tls_upload(Reactor& r, SocketAddress at, std::shared_ptr<tls::T
     co_return double(bytes) / 1e6 / secs;
 }
 
-Task<double> anytls_upload(Reactor& r, client::SessionPool* pool, std::uint16_t sink_port, std::size_t bytes,
-                           Targets* t) {
+Task<double> anytls_upload(Reactor& r, client::SessionPool* pool, std::uint16_t sink_port,
+                           std::size_t bytes, Targets* t) {
     auto s = co_await pool->open_stream("127.0.0.1", sink_port, 10s);
     if (!s) {
         std::fprintf(stderr, "open: %s\n", s.error().text().c_str());
@@ -131,14 +134,15 @@ Task<double> anytls_upload(Reactor& r, client::SessionPool* pool, std::uint16_t 
     co_return double(bytes) / 1e6 / secs;
 }
 
-Task<std::vector<double>> open_latencies(Reactor& r, client::SessionPool* pool, std::uint16_t echo_port, int streams,
-                                         bool wait_for_pool) {
+Task<std::vector<double>> open_latencies(Reactor& r, client::SessionPool* pool,
+                                         std::uint16_t echo_port, int streams, bool wait_for_pool) {
     std::vector<double> out;
     std::byte ping{1}, pong{};
     for (int i = 0; i < streams; ++i) {
         if (wait_for_pool) {
             // Let proactive creation refill the pool: a warm open finds an idle session.
-            for (int k = 0; k < 2000 && pool->stats().idle == 0; ++k) (void)co_await sleep_for(r, 100us);
+            for (int k = 0; k < 2000 && pool->stats().idle == 0; ++k)
+                (void)co_await sleep_for(r, 100us);
         }
         auto t0 = WallClock::now();
         auto s = co_await pool->open_stream("127.0.0.1", echo_port, 10s);
@@ -165,8 +169,10 @@ int main(int argc, char** argv) {
     int streams = 2000;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
-        if (a == "--bytes") bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;  // MiB
-        else if (a == "--streams") streams = std::atoi(argv[i + 1]);
+        if (a == "--bytes")
+            bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;  // MiB
+        else if (a == "--streams")
+            streams = std::atoi(argv[i + 1]);
         else {
             std::fprintf(stderr, "usage: bench_anytls_path [--bytes MiB] [--streams N]\n");
             return 2;
@@ -203,7 +209,8 @@ int main(int argc, char** argv) {
         raw_listener = std::move(raw).value();
         far.reactor().spawn(accept_loop(&far.reactor(), &targets.sink, &targets, true));
         far.reactor().spawn(accept_loop(&far.reactor(), &targets.echo, &targets, false));
-        far.reactor().spawn(raw_tls_sink(&far.reactor(), &raw_listener, server_ctx.value(), &targets));
+        far.reactor().spawn(
+            raw_tls_sink(&far.reactor(), &raw_listener, server_ctx.value(), &targets));
         return true;
     });
     if (!ok) return 1;
@@ -218,26 +225,35 @@ int main(int argc, char** argv) {
     std::atomic<std::uint64_t> sequence{0};
     auto padding = std::make_shared<session::PaddingState>();
 
-    double raw = sync_wait(reactor, raw_tls_upload(reactor, raw_listener.address(), client_ctx.value(), bytes, &targets));
+    double raw = sync_wait(reactor, raw_tls_upload(reactor, raw_listener.address(),
+                                                   client_ctx.value(), bytes, &targets));
     config::PoolSettings plain;
     client::SessionPool bulk_pool(reactor, "bench", cc, plain, padding, &sequence);
-    double path = sync_wait(reactor, anytls_upload(reactor, &bulk_pool, targets.sink.address().port(), bytes, &targets));
-    std::printf("bulk_raw_tls_mb_per_s=%.1f\nbulk_anytls_mb_per_s=%.1f\nbulk_ratio=%.3f\n", raw, path, path / raw);
+    double path = sync_wait(reactor, anytls_upload(reactor, &bulk_pool,
+                                                   targets.sink.address().port(), bytes, &targets));
+    std::printf("bulk_raw_tls_mb_per_s=%.1f\nbulk_anytls_mb_per_s=%.1f\nbulk_ratio=%.3f\n", raw,
+                path, path / raw);
 
     config::PoolSettings warm_settings;
     warm_settings.ensure_idle_session = 4;
     client::SessionPool warm_pool(reactor, "warm", cc, warm_settings, padding, &sequence);
     warm_pool.run_cycle();
-    auto warm = sync_wait(reactor, open_latencies(reactor, &warm_pool, targets.echo.address().port(), streams, true));
+    auto warm = sync_wait(
+        reactor, open_latencies(reactor, &warm_pool, targets.echo.address().port(), streams, true));
     config::PoolSettings cold_settings;
     cold_settings.session_reuse = false;
     client::SessionPool cold_pool(reactor, "cold", cc, cold_settings, padding, &sequence);
-    auto cold = sync_wait(reactor, open_latencies(reactor, &cold_pool, targets.echo.address().port(), streams, false));
+    auto cold = sync_wait(reactor, open_latencies(reactor, &cold_pool,
+                                                  targets.echo.address().port(), streams, false));
     // Keep the warm pool topped up between opens: each stream's session returns to idle, and
     // the pool has 4 idle sessions, so every warm open finds one.
-    std::printf("open_warm_p50_us=%.0f\nopen_warm_p99_us=%.0f\nopen_cold_p50_us=%.0f\nopen_cold_p99_us=%.0f\n",
-                percentile(warm, 0.5), percentile(warm, 0.99), percentile(cold, 0.5), percentile(cold, 0.99));
-    std::printf("warm_opens=%llu cold_opens=%llu\n", (unsigned long long)warm_pool.stats().warm_opens,
+    std::printf(
+        "open_warm_p50_us=%.0f\nopen_warm_p99_us=%.0f\nopen_cold_p50_us=%.0f\nopen_cold_p99_us=%."
+        "0f\n",
+        percentile(warm, 0.5), percentile(warm, 0.99), percentile(cold, 0.5),
+        percentile(cold, 0.99));
+    std::printf("warm_opens=%llu cold_opens=%llu\n",
+                (unsigned long long)warm_pool.stats().warm_opens,
                 (unsigned long long)cold_pool.stats().cold_opens);
     sync_wait(reactor, bulk_pool.shutdown());
     sync_wait(reactor, warm_pool.shutdown());

@@ -68,22 +68,22 @@ using Duration = Clock::duration;
     std::exit(1);
 }
 
-[[noreturn]] void fail_errno(const std::string& what) {
-    fail(what + ": " + std::strerror(errno));
-}
+[[noreturn]] void fail_errno(const std::string& what) { fail(what + ": " + std::strerror(errno)); }
 
 sockaddr_in parse_address(const std::string& text) {
     std::string why;
     auto address = anytls::bench::parse_ipv4_address(text, &why);
     if (!address) fail(why);
-    if ((ntohl(address->sin_addr.s_addr) >> 24) != 127) fail("address \"" + text + "\" is not on 127.0.0.0/8");
+    if ((ntohl(address->sin_addr.s_addr) >> 24) != 127)
+        fail("address \"" + text + "\" is not on 127.0.0.0/8");
     return *address;
 }
 
 double parse_number(const std::string& what, const std::string& text) {
     char* end = nullptr;
     double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end != '\0' || !(v >= 0)) fail(what + " \"" + text + "\" is not a number >= 0");
+    if (text.empty() || *end != '\0' || !(v >= 0))
+        fail(what + " \"" + text + "\" is not a number >= 0");
     return v;
 }
 
@@ -99,24 +99,25 @@ struct Chunk {
 
 struct Direction {
     std::deque<Chunk> queue;
-    std::size_t queued = 0;      // data bytes in `queue` not yet written
-    bool timer_armed = false;    // a timer entry for the head chunk is in the heap
+    std::size_t queued = 0;    // data bytes in `queue` not yet written
+    bool timer_armed = false;  // a timer entry for the head chunk is in the heap
     Clock::time_point last_due{};
 };
 
 struct Side {
     int fd = -1;
-    bool reading = true;    // EPOLLIN wanted (not at EOF, not paused by the window)
-    bool read_done = false; // EOF or error read: nothing more will come from this side
+    bool reading = true;     // EPOLLIN wanted (not at EOF, not paused by the window)
+    bool read_done = false;  // EOF or error read: nothing more will come from this side
     bool write_blocked = false;
-    bool registered = false;  // in the epoll set (a side that wants nothing is not: see update_interest)
+    bool registered =
+        false;  // in the epoll set (a side that wants nothing is not: see update_interest)
     std::uint32_t interest = 0;
 };
 
 struct Connection {
     std::uint64_t id = 0;
-    Side side[2];          // 0 = downstream (accepted), 1 = upstream (to --target)
-    Direction dir[2];      // dir[s]: bytes read from side[s], written to side[1 - s]
+    Side side[2];      // 0 = downstream (accepted), 1 = upstream (to --target)
+    Direction dir[2];  // dir[s]: bytes read from side[s], written to side[1 - s]
     bool connecting = true;
     bool blackholed = false;
     Clock::time_point open_at;        // accept + 2 d: bytes are taken as sent no earlier
@@ -133,8 +134,13 @@ struct Timer {
 
 class Relay {
 public:
-    Relay(sockaddr_in target, Duration delay, Duration blackhole_idle, std::size_t window, std::size_t max_conns)
-        : target_(target), delay_(delay), blackhole_idle_(blackhole_idle), window_(window), max_conns_(max_conns) {}
+    Relay(sockaddr_in target, Duration delay, Duration blackhole_idle, std::size_t window,
+          std::size_t max_conns)
+        : target_(target),
+          delay_(delay),
+          blackhole_idle_(blackhole_idle),
+          window_(window),
+          max_conns_(max_conns) {}
 
     void run(const sockaddr_in& listen_at) {
         listener_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -142,7 +148,8 @@ public:
         int one = 1;
         setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         sockaddr_in a = listen_at;
-        if (bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fail_errno("cannot bind");
+        if (bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+            fail_errno("cannot bind");
         if (listen(listener_, 4096) != 0) fail_errno("cannot listen");
         socklen_t len = sizeof a;
         getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
@@ -164,11 +171,13 @@ public:
             }
             for (int i = 0; i < k; ++i) {
                 std::uint64_t tag = events[i].data.u64;
-                if (tag == kListenerTag) accept_all();
+                if (tag == kListenerTag)
+                    accept_all();
                 else if (tag == kTimerTag) {
                     std::uint64_t expirations;
                     [[maybe_unused]] auto r = read(timer_fd_, &expirations, sizeof expirations);
-                } else on_socket(tag >> 1, static_cast<int>(tag & 1), events[i].events);
+                } else
+                    on_socket(tag >> 1, static_cast<int>(tag & 1), events[i].events);
             }
             run_timers();
         }
@@ -195,7 +204,8 @@ private:
                 return;  // EAGAIN, or out of descriptors: the backlog waits for the next wake-up
             }
             if (conns_.size() >= max_conns_) {
-                std::fprintf(stderr, "bench_delay_relay: %zu connections open, refusing one\n", conns_.size());
+                std::fprintf(stderr, "bench_delay_relay: %zu connections open, refusing one\n",
+                             conns_.size());
                 abort_fd(fd);
                 continue;
             }
@@ -219,9 +229,12 @@ private:
             arm_idle_timer(c);
             update_interest(c, 0);  // the client's bytes are read (and queued) at once
             int r = connect(up, reinterpret_cast<const sockaddr*>(&target_), sizeof target_);
-            if (r != 0 && errno != EINPROGRESS) connect_failed(c);
-            else if (r == 0) connected(c);
-            else update_interest(c, 1);  // EPOLLOUT reports the connect's result
+            if (r != 0 && errno != EINPROGRESS)
+                connect_failed(c);
+            else if (r == 0)
+                connected(c);
+            else
+                update_interest(c, 1);  // EPOLLOUT reports the connect's result
         }
     }
 
@@ -244,7 +257,8 @@ private:
         c.side[0].read_done = true;
         update_interest(c, 0);
         update_interest(c, 1);
-        push(c, 1, Chunk{std::max(Clock::now(), c.open_at), Chunk::Reset, {}, 0}, /*at_exact=*/true);
+        push(c, 1, Chunk{std::max(Clock::now(), c.open_at), Chunk::Reset, {}, 0},
+             /*at_exact=*/true);
     }
 
     Connection* find(std::uint64_t id) {
@@ -256,7 +270,8 @@ private:
         Side& side = c.side[s];
         if (side.fd < 0) return;
         std::uint32_t want = 0;
-        if (s == 1 && c.connecting) want = EPOLLOUT;
+        if (s == 1 && c.connecting)
+            want = EPOLLOUT;
         else {
             if (side.reading && !side.read_done) want |= EPOLLIN | EPOLLRDHUP;
             if (side.write_blocked) want |= EPOLLOUT;
@@ -285,8 +300,10 @@ private:
             int err = 0;
             socklen_t len = sizeof err;
             getsockopt(c->side[1].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-            if (err != 0) connect_failed(*c);
-            else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) connected(*c);
+            if (err != 0)
+                connect_failed(*c);
+            else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+                connected(*c);
             return;
         }
         if (events & EPOLLOUT) {
@@ -309,7 +326,8 @@ private:
             if (n > 0) {
                 c.last_activity = now;
                 if (c.blackholed) continue;  // swallowed
-                push(c, s, Chunk{now, Chunk::Data, std::string(buf, static_cast<std::size_t>(n)), 0});
+                push(c, s,
+                     Chunk{now, Chunk::Data, std::string(buf, static_cast<std::size_t>(n)), 0});
                 if (c.dir[s].queued >= window_) {
                     side.reading = false;  // resumes when the queue drains below the window
                     break;
@@ -317,8 +335,7 @@ private:
                 continue;
             }
             side.read_done = true;
-            if (!c.blackholed)
-                push(c, s, Chunk{now, n == 0 ? Chunk::Fin : Chunk::Reset, {}, 0});
+            if (!c.blackholed) push(c, s, Chunk{now, n == 0 ? Chunk::Fin : Chunk::Reset, {}, 0});
             break;
         }
         update_interest(c, s);
@@ -359,8 +376,10 @@ private:
                 if (c->blackholed) continue;
                 // Bytes on their way (queued, not yet written) count as moving.
                 if (!c->dir[0].queue.empty() || !c->dir[1].queue.empty()) c->last_activity = now;
-                if (now - c->last_activity >= blackhole_idle_) blackhole(*c);
-                else arm_idle_timer(*c);
+                if (now - c->last_activity >= blackhole_idle_)
+                    blackhole(*c);
+                else
+                    arm_idle_timer(*c);
                 continue;
             }
             c->dir[t.what].timer_armed = false;
@@ -397,7 +416,8 @@ private:
                 }
                 continue;
             }
-            auto n = ::send(to.fd, ch.bytes.data() + ch.offset, ch.bytes.size() - ch.offset, MSG_NOSIGNAL);
+            auto n = ::send(to.fd, ch.bytes.data() + ch.offset, ch.bytes.size() - ch.offset,
+                            MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EINTR) {
                     to.write_blocked = true;
@@ -456,8 +476,10 @@ private:
         for (auto& side : c.side) {
             if (side.fd < 0) continue;
             if (side.registered) epoll_ctl(ep_, EPOLL_CTL_DEL, side.fd, nullptr);
-            if (reset) abort_fd(side.fd);
-            else close(side.fd);
+            if (reset)
+                abort_fd(side.fd);
+            else
+                close(side.fd);
             side.fd = -1;
         }
         conns_.erase(c.id);  // timers naming this id are skipped when they fire
@@ -473,7 +495,9 @@ private:
         }
         itimerspec its{};
         if (!timers_.empty()) {
-            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timers_.top().due.time_since_epoch()).count();
+            auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          timers_.top().due.time_since_epoch())
+                          .count();
             if (ns <= 0) ns = 1;
             its.it_value.tv_sec = ns / 1000000000;
             its.it_value.tv_nsec = ns % 1000000000;
@@ -497,9 +521,11 @@ private:
 };
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr,
-                 "usage: bench_delay_relay --target 127.0.0.1:PORT [--listen 127.0.0.1:0] [--delay-ms 25]\n"
-                 "                         [--blackhole-idle SECONDS] [--window BYTES] [--max-connections N]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_delay_relay --target 127.0.0.1:PORT [--listen 127.0.0.1:0] [--delay-ms 25]\n"
+        "                         [--blackhole-idle SECONDS] [--window BYTES] [--max-connections "
+        "N]\n");
     std::exit(2);
 }
 
@@ -512,13 +538,20 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (i + 1 >= argc) usage();
         std::string v = argv[++i];
-        if (a == "--listen") listen_at = v;
-        else if (a == "--target") target = v;
-        else if (a == "--delay-ms") delay_ms = parse_number(a, v);
-        else if (a == "--blackhole-idle") blackhole_s = parse_number(a, v);
-        else if (a == "--window") window = std::max(65536.0, parse_number(a, v));
-        else if (a == "--max-connections") max_conns = std::max(1.0, parse_number(a, v));
-        else usage();
+        if (a == "--listen")
+            listen_at = v;
+        else if (a == "--target")
+            target = v;
+        else if (a == "--delay-ms")
+            delay_ms = parse_number(a, v);
+        else if (a == "--blackhole-idle")
+            blackhole_s = parse_number(a, v);
+        else if (a == "--window")
+            window = std::max(65536.0, parse_number(a, v));
+        else if (a == "--max-connections")
+            max_conns = std::max(1.0, parse_number(a, v));
+        else
+            usage();
     }
     if (target.empty()) usage();
     signal(SIGPIPE, SIG_IGN);

@@ -75,9 +75,7 @@ struct Failure : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-[[noreturn]] void fail(const std::string& what) {
-    throw Failure(what);
-}
+[[noreturn]] void fail(const std::string& what) { throw Failure(what); }
 
 [[noreturn]] void die(const char* what) {
     std::fprintf(stderr, "bench_loadgen: %s\n", what);
@@ -94,9 +92,7 @@ void guarded(Fn&& fn) {
     }
 }
 
-[[noreturn]] void fail_errno(const std::string& what) {
-    fail(what + ": " + std::strerror(errno));
-}
+[[noreturn]] void fail_errno(const std::string& what) { fail(what + ": " + std::strerror(errno)); }
 
 sockaddr_in parse_address(const std::string& text) {
     std::string why;
@@ -109,10 +105,14 @@ std::size_t parse_size(const std::string& text) {
     char* end = nullptr;
     double v = std::strtod(text.c_str(), &end);
     std::string unit(end);
-    if (unit == "K" || unit == "KiB") v *= 1024;
-    else if (unit == "M" || unit == "MiB") v *= 1024 * 1024;
-    else if (unit == "G" || unit == "GiB") v *= 1024.0 * 1024 * 1024;
-    else if (!unit.empty()) fail("size \"" + text + "\" has an unknown unit (K, M or G)");
+    if (unit == "K" || unit == "KiB")
+        v *= 1024;
+    else if (unit == "M" || unit == "MiB")
+        v *= 1024 * 1024;
+    else if (unit == "G" || unit == "GiB")
+        v *= 1024.0 * 1024 * 1024;
+    else if (!unit.empty())
+        fail("size \"" + text + "\" has an unknown unit (K, M or G)");
     return static_cast<std::size_t>(v);
 }
 
@@ -143,7 +143,8 @@ int run_target(const std::string& listen_at) {
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     auto a = parse_address(listen_at);
-    if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fail_errno("cannot bind " + listen_at);
+    if (bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        fail_errno("cannot bind " + listen_at);
     if (listen(l, 4096) != 0) fail_errno("cannot listen");
     socklen_t len = sizeof a;
     getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
@@ -176,7 +177,8 @@ int run_target(const std::string& listen_at) {
     auto flush = [&](int fd, TargetConnection& c) -> bool {
         if (c.mode == 'D') {
             while (c.remaining > 0) {
-                auto n = ::send(fd, source.data(), std::min<std::uint64_t>(c.remaining, source.size()), MSG_NOSIGNAL);
+                auto n = ::send(fd, source.data(),
+                                std::min<std::uint64_t>(c.remaining, source.size()), MSG_NOSIGNAL);
                 if (n < 0) return errno == EAGAIN;
                 c.remaining -= static_cast<std::uint64_t>(n);
             }
@@ -247,8 +249,10 @@ int run_target(const std::string& listen_at) {
             bool ok = true;
             if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                 auto n = ::recv(fd, buffer.data(), buffer.size(), 0);
-                if (n == 0 || (n < 0 && errno != EAGAIN)) ok = false;
-                else if (n > 0) ok = consume(fd, c, buffer.data(), static_cast<std::size_t>(n));
+                if (n == 0 || (n < 0 && errno != EAGAIN))
+                    ok = false;
+                else if (n > 0)
+                    ok = consume(fd, c, buffer.data(), static_cast<std::size_t>(n));
             }
             if (ok) ok = flush(fd, c);
             if (!ok) {
@@ -281,7 +285,8 @@ struct Options {
 double g_timeout_s = 60;
 
 void set_timeouts(int fd) {
-    timeval tv{static_cast<time_t>(g_timeout_s), static_cast<suseconds_t>((g_timeout_s - static_cast<time_t>(g_timeout_s)) * 1e6)};
+    timeval tv{static_cast<time_t>(g_timeout_s),
+               static_cast<suseconds_t>((g_timeout_s - static_cast<time_t>(g_timeout_s)) * 1e6)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
@@ -302,13 +307,17 @@ void write_all(int fd, const void* data, std::size_t n, const char* what) {
 // No deadline: only the socket's receive timeout bounds each wait.
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
-void read_exact(int fd, void* data, std::size_t n, const char* what, Clock::time_point deadline = kNoDeadline) {
+void read_exact(int fd, void* data, std::size_t n, const char* what,
+                Clock::time_point deadline = kNoDeadline) {
     auto p = static_cast<char*>(data);
     while (n > 0) {
         if (deadline != kNoDeadline) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                    .count();
             pollfd pfd{fd, POLLIN, 0};
-            int k = left > 0 ? ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1 << 30))) : 0;
+            int k = left > 0 ? ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1 << 30)))
+                             : 0;
             if (k < 0 && errno == EINTR) continue;
             if (k == 0) fail(std::string("timed out reading ") + what);
         }
@@ -349,14 +358,16 @@ int open_stream(const Options& o, Clock::time_point deadline = kNoDeadline) {
     write_all(fd, greeting, sizeof greeting, "the SOCKS5 greeting");
     unsigned char reply[2];
     read_exact(fd, reply, 2, "the SOCKS5 method reply", deadline);
-    if (reply[0] != 5 || reply[1] != 0) fail("the SOCKS5 entry refused the no-authentication method");
+    if (reply[0] != 5 || reply[1] != 0)
+        fail("the SOCKS5 entry refused the no-authentication method");
     unsigned char request[10] = {5, 1, 0, 1};
     std::memcpy(request + 4, &target.sin_addr, 4);
     std::memcpy(request + 8, &target.sin_port, 2);
     write_all(fd, request, sizeof request, "the SOCKS5 CONNECT");
     unsigned char head[4];
     read_exact(fd, head, 4, "the SOCKS5 CONNECT reply", deadline);
-    if (head[1] != 0) fail("the SOCKS5 entry answered CONNECT with error " + std::to_string(head[1]));
+    if (head[1] != 0)
+        fail("the SOCKS5 entry answered CONNECT with error " + std::to_string(head[1]));
     std::size_t rest = head[3] == 1 ? 6 : head[3] == 4 ? 18 : 0;
     if (head[3] == 3) {
         unsigned char len;
@@ -463,15 +474,18 @@ void close_stream(const Options& o, int fd) {
 // Open, send one byte, wait for it to come back: proves the stream reaches the target.
 double open_and_echo(const Options& o, int* keep) {
     auto t0 = Clock::now();
-    auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
+    auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(o.timeout_s));
     FdGuard fd{open_stream(o, deadline)};
     send_command(fd.fd, 'E', 0);
     char b = 'e';
     write_all(fd.fd, &b, 1, "the echo byte");
     read_exact(fd.fd, &b, 1, "the echoed byte", deadline);
     double us = seconds_since(t0) * 1e6;
-    if (keep) *keep = fd.release();
-    else close_stream(o, fd.release());
+    if (keep)
+        *keep = fd.release();
+    else
+        close_stream(o, fd.release());
     return us;
 }
 
@@ -512,10 +526,12 @@ int run_latency(const Options& o) {
     std::vector<double> ok;
     std::size_t failed = 0;
     for (std::size_t i = 0; i < us.size(); ++i) {
-        if (us[i] >= 0) ok.push_back(us[i]);
+        if (us[i] >= 0)
+            ok.push_back(us[i]);
         else {
             ++failed;
-            std::fprintf(stderr, "bench_loadgen: stream %zu failed: %s\n", i + 1, errors[i].c_str());
+            std::fprintf(stderr, "bench_loadgen: stream %zu failed: %s\n", i + 1,
+                         errors[i].c_str());
         }
     }
     // A failed stream counts as slower than every one that worked: a percentile that falls on
@@ -525,8 +541,9 @@ int run_latency(const Options& o) {
         auto i = std::min(us.size() - 1, static_cast<std::size_t>(q * us.size()));
         return i < ok.size() ? ok[i] : -1.0;
     };
-    std::printf("streams=%zu failed=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f first_us=%.1f\n", o.streams, failed,
-                at(0.50), at(0.99), failed || ok.empty() ? -1.0 : ok.back(), first);
+    std::printf("streams=%zu failed=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f first_us=%.1f\n",
+                o.streams, failed, at(0.50), at(0.99), failed || ok.empty() ? -1.0 : ok.back(),
+                first);
     return 0;
 }
 
@@ -557,11 +574,13 @@ int run_hold(const Options& o) {
 }
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr,
-                 "usage: bench_loadgen target [--listen 127.0.0.1:0]\n"
-                 "       bench_loadgen bulk|parallel|latency|hold --target ADDR [--socks ADDR]\n"
-                 "                     [--bytes N[K|M|G]] [--streams N] [--threads N] [--close fin|rst]\n"
-                 "                     [--warmup N] [--concurrency N] [--timeout SECONDS] [--failures fatal|count]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_loadgen target [--listen 127.0.0.1:0]\n"
+        "       bench_loadgen bulk|parallel|latency|hold --target ADDR [--socks ADDR]\n"
+        "                     [--bytes N[K|M|G]] [--streams N] [--threads N] [--close fin|rst]\n"
+        "                     [--warmup N] [--concurrency N] [--timeout SECONDS] [--failures "
+        "fatal|count]\n");
     std::exit(2);
 }
 
@@ -576,18 +595,30 @@ int run(int argc, char** argv) {
         std::string a = argv[i];
         if (i + 1 >= argc) usage();
         std::string v = argv[++i];
-        if (a == "--listen") listen_at = v;
-        else if (a == "--target") o.target = v;
-        else if (a == "--socks") o.socks = v;
-        else if (a == "--bytes") o.bytes = parse_size(v);
-        else if (a == "--streams") o.streams = std::max<std::size_t>(1, parse_size(v));
-        else if (a == "--threads") o.threads = parse_size(v);
-        else if (a == "--close" && (v == "fin" || v == "rst")) o.abort_close = v == "rst";
-        else if (a == "--warmup") o.warmup = parse_size(v);
-        else if (a == "--concurrency") o.concurrency = std::max<std::size_t>(1, parse_size(v));
-        else if (a == "--timeout") o.timeout_s = std::max(0.001, std::strtod(v.c_str(), nullptr));
-        else if (a == "--failures" && (v == "fatal" || v == "count")) o.count_failures = v == "count";
-        else usage();
+        if (a == "--listen")
+            listen_at = v;
+        else if (a == "--target")
+            o.target = v;
+        else if (a == "--socks")
+            o.socks = v;
+        else if (a == "--bytes")
+            o.bytes = parse_size(v);
+        else if (a == "--streams")
+            o.streams = std::max<std::size_t>(1, parse_size(v));
+        else if (a == "--threads")
+            o.threads = parse_size(v);
+        else if (a == "--close" && (v == "fin" || v == "rst"))
+            o.abort_close = v == "rst";
+        else if (a == "--warmup")
+            o.warmup = parse_size(v);
+        else if (a == "--concurrency")
+            o.concurrency = std::max<std::size_t>(1, parse_size(v));
+        else if (a == "--timeout")
+            o.timeout_s = std::max(0.001, std::strtod(v.c_str(), nullptr));
+        else if (a == "--failures" && (v == "fatal" || v == "count"))
+            o.count_failures = v == "count";
+        else
+            usage();
     }
     g_timeout_s = o.timeout_s;
     signal(SIGPIPE, SIG_IGN);

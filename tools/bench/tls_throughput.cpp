@@ -34,8 +34,9 @@ struct Options {
 };
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr,
-                 "usage: bench_tls_throughput [--mode tcp|tls] [--bytes N[K|M|G]] [--buffer N[K|M]]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_tls_throughput [--mode tcp|tls] [--bytes N[K|M|G]] [--buffer N[K|M]]\n");
     std::exit(2);
 }
 
@@ -44,17 +45,28 @@ std::size_t parse_size(const char* text) {
     unsigned long long v = std::strtoull(text, &end, 10);
     if (end == text) usage();
     switch (*end) {
-        case 'K': case 'k': v <<= 10; break;
-        case 'M': case 'm': v <<= 20; break;
-        case 'G': case 'g': v <<= 30; break;
-        case '\0': break;
-        default: usage();
+        case 'K':
+        case 'k':
+            v <<= 10;
+            break;
+        case 'M':
+        case 'm':
+            v <<= 20;
+            break;
+        case 'G':
+        case 'g':
+            v <<= 30;
+            break;
+        case '\0':
+            break;
+        default:
+            usage();
     }
     return v;
 }
 
-Task<void> serve(Reactor& r, TcpListener* listener, Options options, std::shared_ptr<tls::TlsContext> ctx,
-                 std::string* error) {
+Task<void> serve(Reactor& r, TcpListener* listener, Options options,
+                 std::shared_ptr<tls::TlsContext> ctx, std::string* error) {
     auto s = co_await listener->accept(r);
     if (!s) {
         *error = s.error().text();
@@ -98,7 +110,8 @@ struct ClientResult {
     std::string error;
 };
 
-Task<ClientResult> receive(Reactor& r, SocketAddress at, Options options, std::shared_ptr<tls::TlsContext> ctx) {
+Task<ClientResult> receive(Reactor& r, SocketAddress at, Options options,
+                           std::shared_ptr<tls::TlsContext> ctx) {
     ClientResult out;
     auto s = co_await tcp_connect(r, at, 5s);
     if (!s) {
@@ -150,9 +163,12 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "--mode" && i + 1 < argc) {
             std::string m = argv[++i];
-            if (m == "tcp") options.tls = false;
-            else if (m == "tls") options.tls = true;
-            else usage();
+            if (m == "tcp")
+                options.tls = false;
+            else if (m == "tls")
+                options.tls = true;
+            else
+                usage();
         } else if (a == "--bytes" && i + 1 < argc) {
             options.bytes = parse_size(argv[++i]);
         } else if (a == "--buffer" && i + 1 < argc) {
@@ -173,7 +189,8 @@ int main(int argc, char** argv) {
         co.ca_file = pki.ca_cert;
         auto c = tls::TlsContext::make_client(co);
         if (!s || !c) {
-            std::fprintf(stderr, "TLS setup failed: %s\n", (!s ? s.error() : c.error()).text().c_str());
+            std::fprintf(stderr, "TLS setup failed: %s\n",
+                         (!s ? s.error() : c.error()).text().c_str());
             return 1;
         }
         server_ctx = s.value();
@@ -188,20 +205,22 @@ int main(int argc, char** argv) {
     std::string server_error;
     ReactorThread server_thread;
     server_thread.post([&] {
-        server_thread.reactor().spawn(serve(server_thread.reactor(), &listener.value(), options, server_ctx,
-                                            &server_error));
+        server_thread.reactor().spawn(
+            serve(server_thread.reactor(), &listener.value(), options, server_ctx, &server_error));
     });
     Reactor client;
-    ClientResult result = sync_wait(client, receive(client, listener->address(), options, client_ctx));
+    ClientResult result =
+        sync_wait(client, receive(client, listener->address(), options, client_ctx));
     server_thread.stop();
     if (!result.error.empty() || !server_error.empty() || result.received != options.bytes) {
-        std::fprintf(stderr, "failed: client: %s server: %s (received %zu of %zu)\n", result.error.c_str(),
-                     server_error.c_str(), result.received, options.bytes);
+        std::fprintf(stderr, "failed: client: %s server: %s (received %zu of %zu)\n",
+                     result.error.c_str(), server_error.c_str(), result.received, options.bytes);
         return 1;
     }
     std::printf("mode=%s bytes=%zu seconds=%.4f mb_per_s=%.1f cipher=%s wolfssl=%s asm=%d\n",
                 options.tls ? "tls" : "tcp", result.received, result.seconds,
-                double(result.received) / 1e6 / result.seconds, result.cipher.empty() ? "-" : result.cipher.c_str(),
-                tls::wolfssl_version().c_str(), tls::wolfssl_has_intel_asm() ? 1 : 0);
+                double(result.received) / 1e6 / result.seconds,
+                result.cipher.empty() ? "-" : result.cipher.c_str(), tls::wolfssl_version().c_str(),
+                tls::wolfssl_has_intel_asm() ? 1 : 0);
     return 0;
 }

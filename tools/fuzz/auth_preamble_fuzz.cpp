@@ -53,7 +53,8 @@ Outcome read_plainly(std::span<const std::uint8_t> bytes, std::size_t max_paddin
         std::copy_n(bytes.begin(), sha256_size, out.hash.begin());
     }
     if (bytes.size() < auth_preamble_fixed_size) return out;
-    out.padding_length = static_cast<std::uint16_t>((bytes[sha256_size] << 8) | bytes[sha256_size + 1]);
+    out.padding_length =
+        static_cast<std::uint16_t>((bytes[sha256_size] << 8) | bytes[sha256_size + 1]);
     if (out.padding_length > max_padding) {
         out.failed = true;
         return out;
@@ -101,7 +102,8 @@ Outcome parse_in_chunks(std::span<const std::uint8_t> bytes, const std::vector<s
     return out;
 }
 
-void check_round_trip(const PasswordHash& hash, std::uint16_t padding_length, std::size_t max_padding) {
+void check_round_trip(const PasswordHash& hash, std::uint16_t padding_length,
+                      std::size_t max_padding) {
     const auto preamble = build_auth_preamble(hash, padding_length);
     FUZZ_CHECK(preamble.size() == auth_preamble_fixed_size + padding_length);
     AuthPreambleParser parser(max_padding);
@@ -126,11 +128,13 @@ void check_round_trip(const PasswordHash& hash, std::uint16_t padding_length, st
 // length bytes, and the first and last `edge` padding bytes. The padding between (where the
 // parser only counts) is one read, and so is everything after the preamble or a failure
 // (where every feed answers the same way).
-std::vector<std::size_t> byte_reads_at_transitions(std::span<const std::uint8_t> bytes, const Outcome& expected) {
+std::vector<std::size_t> byte_reads_at_transitions(std::span<const std::uint8_t> bytes,
+                                                   const Outcome& expected) {
     constexpr std::size_t edge = 8;
     std::vector<std::size_t> bounds{0};
     const auto single_bytes_to = [&](std::size_t end) {
-        for (std::size_t at = bounds.back() + 1; at <= std::min(end, bytes.size()); ++at) bounds.push_back(at);
+        for (std::size_t at = bounds.back() + 1; at <= std::min(end, bytes.size()); ++at)
+            bounds.push_back(at);
     };
     single_bytes_to(auth_preamble_fixed_size);
     if (!expected.failed) {
@@ -156,8 +160,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const Outcome expected = read_plainly(bytes, max_padding);
     FUZZ_CHECK(parse_in_chunks(bytes, {0, bytes.size()}, max_padding) == expected);
-    FUZZ_CHECK(parse_in_chunks(bytes, anytls::fuzz::chunk_bounds(cuts, bytes.size()), max_padding) == expected);
-    FUZZ_CHECK(parse_in_chunks(bytes, byte_reads_at_transitions(bytes, expected), max_padding) == expected);
+    FUZZ_CHECK(parse_in_chunks(bytes, anytls::fuzz::chunk_bounds(cuts, bytes.size()),
+                               max_padding) == expected);
+    FUZZ_CHECK(parse_in_chunks(bytes, byte_reads_at_transitions(bytes, expected), max_padding) ==
+               expected);
     if (expected.done) check_round_trip(expected.hash, expected.padding_length, max_padding);
     return 0;
 }

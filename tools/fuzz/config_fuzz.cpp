@@ -40,7 +40,9 @@ anytls::Result<ResolvedConfig> load_without_throwing(std::string_view text) {
 
 std::size_t occurrences(std::string_view text, std::string_view needle) {
     std::size_t count = 0;
-    for (std::size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) ++count;
+    for (std::size_t at = text.find(needle); at != std::string_view::npos;
+         at = text.find(needle, at + 1))
+        ++count;
     return count;
 }
 
@@ -71,7 +73,8 @@ void check_same(const ResolvedConfig& a, const ResolvedConfig& b) {
     for (std::size_t i = 0; i < a.proxies.size(); ++i) {
         const ProxyConfig& x = a.proxies[i];
         const ProxyConfig& y = b.proxies[i];
-        FUZZ_CHECK(x.name == y.name && x.server == y.server && x.port == y.port && x.password == y.password);
+        FUZZ_CHECK(x.name == y.name && x.server == y.server && x.port == y.port &&
+                   x.password == y.password);
         FUZZ_CHECK(x.sni == y.sni && x.skip_cert_verify == y.skip_cert_verify && x.alpn == y.alpn);
         FUZZ_CHECK(x.ca_file == y.ca_file && x.pool == y.pool);
     }

@@ -47,8 +47,8 @@ using Bytes = std::span<const std::uint8_t>;
 
 // The big-endian stream id of a 7-byte header.
 std::uint32_t stream_id_of(const std::uint8_t* header) {
-    return (std::uint32_t{header[1]} << 24) | (std::uint32_t{header[2]} << 16) | (std::uint32_t{header[3]} << 8) |
-           std::uint32_t{header[4]};
+    return (std::uint32_t{header[1]} << 24) | (std::uint32_t{header[2]} << 16) |
+           (std::uint32_t{header[3]} << 8) | std::uint32_t{header[4]};
 }
 
 // A view of the very bytes expected (a frame handed out in place) is equal without reading it;
@@ -78,14 +78,16 @@ void read_plainly(Bytes stream, Expected& out) {
         const std::size_t length = (std::size_t{header[5]} << 8) | header[6];
         const std::size_t data_size = command_carries_data(command) ? length : 0;
         if (stream.size() - position - frame_header_size < data_size) break;
-        out.frames.push_back(FrameView{command, stream_id, stream.subspan(position + frame_header_size, data_size)});
+        out.frames.push_back(
+            FrameView{command, stream_id, stream.subspan(position + frame_header_size, data_size)});
         position += frame_header_size + data_size;
     }
     out.buffered = stream.size() - position;
     if (out.buffered > frame_header_size) {
         const std::uint8_t* header = stream.data() + position;
         if (static_cast<Command>(header[0]) == Command::psh) {
-            out.partial_psh = FrameView{Command::psh, stream_id_of(header), stream.subspan(position + frame_header_size)};
+            out.partial_psh = FrameView{Command::psh, stream_id_of(header),
+                                        stream.subspan(position + frame_header_size)};
         }
     }
 }
@@ -102,7 +104,8 @@ public:
         const FrameView* want = current();
         FUZZ_CHECK(want != nullptr);  // no more frames than the plain reading
         FUZZ_CHECK(frame.command == want->command && frame.stream_id == want->stream_id);
-        if (!split_ || frame.command != Command::psh || (offset_ == 0 && frame.data.size() == want->data.size())) {
+        if (!split_ || frame.command != Command::psh ||
+            (offset_ == 0 && frame.data.size() == want->data.size())) {
             FUZZ_CHECK(offset_ == 0);
             FUZZ_CHECK(same_bytes(frame.data, want->data));
             advance();
@@ -168,7 +171,8 @@ void feed(FrameDecoder& decoder, Bytes chunk, Checker& checker) {
 }
 
 // Decodes the stream cut at `bounds` (sorted, from 0 to the stream size).
-void check_decoding(Bytes stream, const Expected& expected, const std::vector<std::size_t>& bounds, bool split) {
+void check_decoding(Bytes stream, const Expected& expected, const std::vector<std::size_t>& bounds,
+                    bool split) {
     FrameDecoder decoder;
     decoder.split_stream_data(split);
     Checker checker(expected, split);
@@ -182,13 +186,15 @@ void check_decoding(Bytes stream, const Expected& expected, const std::vector<st
 // header byte, and the first and last `edge` data bytes of every frame, are a read of their
 // own; the data between them (where the decoder only collects) is one read. Up to `limit`
 // bytes of the stream; the rest is one read.
-std::vector<std::size_t> byte_reads_at_transitions(Bytes stream, const Expected& expected, std::size_t limit) {
+std::vector<std::size_t> byte_reads_at_transitions(Bytes stream, const Expected& expected,
+                                                   std::size_t limit) {
     constexpr std::size_t edge = 8;
     std::vector<std::size_t> bounds;
     bounds.reserve(std::min(limit, stream.size()) + 2);
     bounds.push_back(0);
     const auto single_bytes_to = [&](std::size_t end) {
-        for (std::size_t at = bounds.back() + 1; at <= std::min(end, limit); ++at) bounds.push_back(at);
+        for (std::size_t at = bounds.back() + 1; at <= std::min(end, limit); ++at)
+            bounds.push_back(at);
     };
     const auto one_read_to = [&](std::size_t end) {
         if (std::min(end, limit) > bounds.back()) bounds.push_back(std::min(end, limit));
@@ -199,7 +205,8 @@ std::vector<std::size_t> byte_reads_at_transitions(Bytes stream, const Expected&
         single_bytes_to(start + frame_header_size + data_size);
     };
     for (const FrameView& frame : expected.frames) {
-        const auto start = static_cast<std::size_t>(frame.data.data() - stream.data()) - frame_header_size;
+        const auto start =
+            static_cast<std::size_t>(frame.data.data() - stream.data()) - frame_header_size;
         if (start >= limit) break;
         frame_at(start, frame.data.size());
     }

@@ -51,21 +51,26 @@ std::size_t check_message(Span input, Parse parse, bool* ok) {
 void socks5_conversation(Span input) {
     bool ok = false;
     auto greeting = parse_socks5_greeting(input);
-    std::size_t used = check_message(input, [](Span s) { return parse_socks5_greeting(s); }, &ok);
+    std::size_t used = check_message(
+        input, [](Span s) { return parse_socks5_greeting(s); }, &ok);
     if (!ok) return;
-    const bool wants_password = choose_socks5_method(greeting->greeting, true) == socks5_method_user_password;
+    const bool wants_password =
+        choose_socks5_method(greeting->greeting, true) == socks5_method_user_password;
     input = input.subspan(used);
     if (wants_password) {
         auto credentials = parse_socks5_user_password(input);
-        used = check_message(input, [](Span s) { return parse_socks5_user_password(s); }, &ok);
+        used = check_message(
+            input, [](Span s) { return parse_socks5_user_password(s); }, &ok);
         if (!ok) return;
         FUZZ_CHECK(!credentials->credentials.username.empty());
-        FUZZ_CHECK(credentials->credentials.username.size() <= 255 && credentials->credentials.password.size() <= 255);
+        FUZZ_CHECK(credentials->credentials.username.size() <= 255 &&
+                   credentials->credentials.password.size() <= 255);
         FUZZ_CHECK(credentials_match(credentials->credentials, credentials->credentials));
         input = input.subspan(used);
     }
     auto request = parse_socks5_request(input);
-    used = check_message(input, [](Span s) { return parse_socks5_request(s); }, &ok);
+    used = check_message(
+        input, [](Span s) { return parse_socks5_request(s); }, &ok);
     if (!ok) return;
     const auto reply = socks5_reply_message(socks5_reply::succeeded, request->request.address);
     FUZZ_CHECK(reply.size() == 3 + request->request.address.encoded_size());
@@ -77,7 +82,8 @@ bool clean_line_ends(const std::string& head) {
         if (head[i] == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return false;
         if (head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) return false;
     }
-    return head.size() >= 4 && head.ends_with("\r\n\r\n") && head.find("\r\n\r\n") == head.size() - 4;
+    return head.size() >= 4 && head.ends_with("\r\n\r\n") &&
+           head.find("\r\n\r\n") == head.size() - 4;
 }
 
 void http_head(Span input) {
@@ -117,9 +123,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t selector = input.take_u8();
     const Span rest = input.take_bytes(size);
     switch (selector % 3) {
-        case 0: socks5_conversation(rest); break;
-        case 1: http_head(rest); break;
-        default: udp_datagram(rest); break;
+        case 0:
+            socks5_conversation(rest);
+            break;
+        case 1:
+            http_head(rest);
+            break;
+        default:
+            udp_datagram(rest);
+            break;
     }
     return 0;
 }

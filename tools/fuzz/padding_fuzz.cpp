@@ -81,20 +81,23 @@ void check_scheme(std::string_view text, const anytls::Result<PaddingScheme>& pa
     const auto digest = md5(text);
     FUZZ_CHECK(digest.ok() && scheme.md5_hex() == to_hex(digest.value()));
     FUZZ_CHECK(scheme.md5_hex().size() == 32);
-    if (text == default_padding_scheme_text) FUZZ_CHECK(scheme.md5_hex() == "75cff2ad89aadf5e257059ee571ebe11");
-    FUZZ_CHECK(scheme.stop() ==
-               static_cast<std::uint32_t>(static_cast<std::uint64_t>(*parse_go_int(stop_line->second))));
+    if (text == default_padding_scheme_text)
+        FUZZ_CHECK(scheme.md5_hex() == "75cff2ad89aadf5e257059ee571ebe11");
+    FUZZ_CHECK(scheme.stop() == static_cast<std::uint32_t>(
+                                    static_cast<std::uint64_t>(*parse_go_int(stop_line->second))));
     for (const auto& [key, value] : lines) {
         std::uint32_t k = 0;
         if (!is_line_key(key, k)) continue;
         const auto tokens = scheme.tokens(k);
         // At most one token per comma-separated part.
-        FUZZ_CHECK(tokens.size() <= static_cast<std::size_t>(std::count(value.begin(), value.end(), ',')) + 1);
+        FUZZ_CHECK(tokens.size() <=
+                   static_cast<std::size_t>(std::count(value.begin(), value.end(), ',')) + 1);
         check_tokens(tokens);
     }
 }
 
-void check_sizes(const PaddingScheme& scheme, std::uint32_t k, std::span<const std::uint8_t> draws) {
+void check_sizes(const PaddingScheme& scheme, std::uint32_t k,
+                 std::span<const std::uint8_t> draws) {
     const auto tokens = scheme.tokens(k);
     const auto sizes = scheme.generate_sizes(k, anytls::fuzz::input_random_source(draws));
     FUZZ_CHECK(sizes.size() == tokens.size());
@@ -108,18 +111,21 @@ void check_sizes(const PaddingScheme& scheme, std::uint32_t k, std::span<const s
         }
     }
     if (k == 0) {
-        const std::uint16_t length = scheme.auth_padding_length(anytls::fuzz::input_random_source(draws));
+        const std::uint16_t length =
+            scheme.auth_padding_length(anytls::fuzz::input_random_source(draws));
         const std::int64_t first = sizes.empty() ? 0 : sizes.front();
         FUZZ_CHECK(length == (first <= 0 ? 0 : std::min<std::int64_t>(first, 65535)));
     }
 }
 
 // The write sizes described in write_padding.hpp, computed directly.
-std::vector<std::size_t> expected_write_sizes(std::span<const std::int64_t> sizes, std::size_t payload_size) {
+std::vector<std::size_t> expected_write_sizes(std::span<const std::int64_t> sizes,
+                                              std::size_t payload_size) {
     std::vector<std::size_t> writes;
     std::size_t left = payload_size;
     const auto waste = [](std::int64_t n) {
-        return frame_header_size + static_cast<std::size_t>(std::min<std::int64_t>(n, max_frame_data));
+        return frame_header_size +
+               static_cast<std::size_t>(std::min<std::int64_t>(n, max_frame_data));
     };
     for (const std::int64_t size : sizes) {
         if (size == padding_check_mark) {
@@ -132,7 +138,8 @@ std::vector<std::size_t> expected_write_sizes(std::span<const std::int64_t> size
             writes.push_back(static_cast<std::size_t>(piece));
             left -= static_cast<std::size_t>(piece);
         } else if (left > 0) {
-            const std::int64_t gap = size - static_cast<std::int64_t>(left) - static_cast<std::int64_t>(frame_header_size);
+            const std::int64_t gap = size - static_cast<std::int64_t>(left) -
+                                     static_cast<std::int64_t>(frame_header_size);
             writes.push_back(left + (gap > 0 ? waste(gap) : 0));
             left = 0;
         } else {
@@ -150,7 +157,8 @@ bool same_frame(const FrameView& a, const FrameView& b) {
 
 // Decodes a byte stream that is whole frames, nothing left over, into views of it. The list is
 // kept from call to call (a run makes several), so it does not grow anew each time.
-const std::vector<FrameView>& frames_of(std::span<const std::uint8_t> bytes, std::vector<FrameView>& frames) {
+const std::vector<FrameView>& frames_of(std::span<const std::uint8_t> bytes,
+                                        std::vector<FrameView>& frames) {
     FrameDecoder decoder;
     frames.clear();
     // Whole frames in one chunk are handed out as views into it (frame_decoder.hpp).
@@ -169,7 +177,8 @@ void check_padded(const PaddedWrite& padded, std::span<const std::int64_t> sizes
         FUZZ_CHECK(padded.write_ends[i] > previous);
         const auto write = padded.write(i);
         FUZZ_CHECK(write.size() == padded.write_ends[i] - previous);
-        FUZZ_CHECK(std::equal(write.begin(), write.end(), padded.bytes.begin() + static_cast<std::ptrdiff_t>(previous)));
+        FUZZ_CHECK(std::equal(write.begin(), write.end(),
+                              padded.bytes.begin() + static_cast<std::ptrdiff_t>(previous)));
         previous = padded.write_ends[i];
     }
     FUZZ_CHECK(previous == padded.bytes.size());
@@ -181,7 +190,8 @@ void check_padded(const PaddedWrite& padded, std::span<const std::int64_t> sizes
     for (const FrameView& frame : frames_of(tail, frames)) {
         FUZZ_CHECK(frame.command == Command::waste);
         FUZZ_CHECK(frame.stream_id == control_stream_id);
-        FUZZ_CHECK(std::all_of(frame.data.begin(), frame.data.end(), [](std::uint8_t b) { return b == 0; }));
+        FUZZ_CHECK(std::all_of(frame.data.begin(), frame.data.end(),
+                               [](std::uint8_t b) { return b == 0; }));
     }
 
     // What the peer sees, fed one TLS write at a time: the payload's frames, then Waste.
@@ -192,7 +202,8 @@ void check_padded(const PaddedWrite& padded, std::span<const std::int64_t> sizes
         auto write = padded.write(i);
         while (auto frame = decoder.next(write)) {
             // A view lives until the next call: compare it now.
-            if (received < payload_frames.size()) FUZZ_CHECK(same_frame(*frame, payload_frames[received]));
+            if (received < payload_frames.size())
+                FUZZ_CHECK(same_frame(*frame, payload_frames[received]));
             ++received;
         }
     }
@@ -200,9 +211,10 @@ void check_padded(const PaddedWrite& padded, std::span<const std::int64_t> sizes
     FUZZ_CHECK(received >= payload_frames.size());
 }
 
-void check_pad_write(const PaddingScheme& scheme, std::uint32_t k, std::span<const std::uint8_t> payload,
-                     std::span<const std::uint8_t> draws) {
-    const PaddedWrite padded = pad_write(scheme, k, payload, anytls::fuzz::input_random_source(draws));
+void check_pad_write(const PaddingScheme& scheme, std::uint32_t k,
+                     std::span<const std::uint8_t> payload, std::span<const std::uint8_t> draws) {
+    const PaddedWrite padded =
+        pad_write(scheme, k, payload, anytls::fuzz::input_random_source(draws));
     const std::vector<std::int64_t> sizes =
         k >= scheme.stop() ? std::vector<std::int64_t>{}
                            : scheme.generate_sizes(k, anytls::fuzz::input_random_source(draws));
@@ -212,14 +224,16 @@ void check_pad_write(const PaddingScheme& scheme, std::uint32_t k, std::span<con
 }
 
 void check_write_padder(const PaddingScheme& scheme, std::size_t writes, std::uint8_t payload_mask,
-                        std::span<const std::uint8_t> payload, std::span<const std::uint8_t> draws) {
+                        std::span<const std::uint8_t> payload,
+                        std::span<const std::uint8_t> draws) {
     WritePadder padder;
     // One source for the padder, one for the expected values: the same draws in the same order.
     const RandomSource padder_random = anytls::fuzz::input_random_source(draws);
     const RandomSource expected_random = anytls::fuzz::input_random_source(draws);
     bool over = false;
     for (std::uint32_t k = 1; k <= writes; ++k) {
-        const auto this_payload = (payload_mask >> ((k - 1) % 8)) & 1 ? payload : std::span<const std::uint8_t>{};
+        const auto this_payload =
+            (payload_mask >> ((k - 1) % 8)) & 1 ? payload : std::span<const std::uint8_t>{};
         const auto planned = padder.next(scheme, this_payload, padder_random);
         if (over || k >= scheme.stop()) {
             over = true;
@@ -245,7 +259,8 @@ std::vector<std::uint8_t> payload_frames(std::span<const std::uint8_t> records) 
         const std::uint8_t length = input.take_u8();
         const auto data = input.take_bytes(length);
         const auto appended =
-            append_frame(out, command, stream, command_carries_data(command) ? data : std::span<const std::uint8_t>{});
+            append_frame(out, command, stream,
+                         command_carries_data(command) ? data : std::span<const std::uint8_t>{});
         FUZZ_CHECK(appended.ok());
     }
     return out;

@@ -82,7 +82,8 @@ io::Task<void> echo_connection(io::Reactor* reactor, io::Socket socket) {
         auto receive = io::recv(*reactor, socket.fd(), buffer.data(), buffer.size(), 5s);
         auto n = co_await receive;
         if (!n || *n == 0) break;
-        auto sent = co_await io::send_all(*reactor, socket.fd(), std::span<const std::byte>(buffer.data(), *n), 2s);
+        auto sent = co_await io::send_all(*reactor, socket.fd(),
+                                          std::span<const std::byte>(buffer.data(), *n), 2s);
         if (!sent) break;
     }
 }
@@ -118,7 +119,8 @@ struct World {
 
         refusing_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         auto address = io::SocketAddress::loopback_v4(0);
-        if (refusing_fd < 0 || ::bind(refusing_fd, address.get(), address.length()) != 0) std::abort();
+        if (refusing_fd < 0 || ::bind(refusing_fd, address.get(), address.length()) != 0)
+            std::abort();
         sockaddr_storage bound{};
         socklen_t length = sizeof(bound);
         ::getsockname(refusing_fd, reinterpret_cast<sockaddr*>(&bound), &length);
@@ -137,7 +139,8 @@ struct World {
         config.connect_timeout = 1s;
         config.write_timeout = 1s;
         const std::uint16_t echo_port_copy = echo_port, refusing_port_copy = refusing_port;
-        config.allow_target = [echo_port_copy, refusing_port_copy](const proto::SocksAddress& target) {
+        config.allow_target = [echo_port_copy,
+                               refusing_port_copy](const proto::SocksAddress& target) {
             return target.type == proto::SocksAddress::Type::ipv4 && target.host() == "127.0.0.1" &&
                    (target.port == echo_port_copy || target.port == refusing_port_copy);
         };
@@ -169,11 +172,12 @@ struct Relay {
     bool mutated = false;
     bool closed = false;
     std::size_t streams_opened = 0, bytes_echoed = 0;  // for SESSION_FUZZ_VERBOSE
-    int client_wire = -1;  // the relay's end towards the client
-    int server_wire = -1;  // the relay's end towards the server
+    int client_wire = -1;                              // the relay's end towards the client
+    int server_wire = -1;                              // the relay's end towards the server
 };
 
-io::Task<void> relay_direction(io::Reactor* reactor, std::shared_ptr<Relay> relay, int from, int to) {
+io::Task<void> relay_direction(io::Reactor* reactor, std::shared_ptr<Relay> relay, int from,
+                               int to) {
     std::vector<std::uint8_t> buffer(16 * 1024);
     std::vector<std::uint8_t> held;
     bool cut = false;
@@ -183,14 +187,16 @@ io::Task<void> relay_direction(io::Reactor* reactor, std::shared_ptr<Relay> rela
         if (relay->closed) break;
         if (!n || *n == 0) {
             if (!held.empty()) {
-                auto sent = co_await io::send_all(*reactor, to, std::as_bytes(std::span<const std::uint8_t>(held)), 1s);
+                auto sent = co_await io::send_all(
+                    *reactor, to, std::as_bytes(std::span<const std::uint8_t>(held)), 1s);
                 (void)sent;
             }
             ::shutdown(to, SHUT_WR);
             break;
         }
         if (cut) continue;  // after a cut, bytes are read and discarded
-        std::vector<std::uint8_t> chunk(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n));
+        std::vector<std::uint8_t> chunk(buffer.begin(),
+                                        buffer.begin() + static_cast<std::ptrdiff_t>(*n));
         const std::uint8_t op = relay->input.remaining() ? relay->input.take_u8() % 10 : 0;
         bool hold = false;
         switch (op) {
@@ -212,7 +218,8 @@ io::Task<void> relay_direction(io::Reactor* reactor, std::shared_ptr<Relay> rela
             case 6: {
                 const std::size_t at = relay->input.take_u16() % (chunk.size() + 1);
                 auto extra = relay->input.take_bytes(relay->input.take_u8() % 64);
-                chunk.insert(chunk.begin() + static_cast<std::ptrdiff_t>(at), extra.begin(), extra.end());
+                chunk.insert(chunk.begin() + static_cast<std::ptrdiff_t>(at), extra.begin(),
+                             extra.end());
                 relay->mutated = relay->mutated || !extra.empty();
                 break;
             }
@@ -242,7 +249,8 @@ io::Task<void> relay_direction(io::Reactor* reactor, std::shared_ptr<Relay> rela
             held.clear();
         }
         if (!chunk.empty()) {
-            auto sent = co_await io::send_all(*reactor, to, std::as_bytes(std::span<const std::uint8_t>(chunk)), 1s);
+            auto sent = co_await io::send_all(
+                *reactor, to, std::as_bytes(std::span<const std::uint8_t>(chunk)), 1s);
             if (!sent) break;
         }
         if (cut) ::shutdown(to, SHUT_WR);
@@ -266,8 +274,9 @@ void check_buffer_bound(const session::ClientStream& stream) {
     FUZZ_CHECK(stream.buffered() <= stream_buffer_limit + proto::max_frame_data);
 }
 
-io::Task<void> drive_client(World* w, std::shared_ptr<Relay> relay, std::shared_ptr<session::ClientSession> session,
-                            fuzz::FuzzInput script, std::optional<session::ClientStream>* kept) {
+io::Task<void> drive_client(World* w, std::shared_ptr<Relay> relay,
+                            std::shared_ptr<session::ClientSession> session, fuzz::FuzzInput script,
+                            std::optional<session::ClientStream>* kept) {
     std::optional<session::ClientStream> stream;
     std::size_t written = 0, echoed = 0;  // on the current stream
     for (int action = 0; action < 24 && script.remaining() > 0; ++action) {
@@ -278,7 +287,8 @@ io::Task<void> drive_client(World* w, std::shared_ptr<Relay> relay, std::shared_
             case 1: {
                 if (stream || session->state() != session::SessionState::idle) break;
                 const std::uint16_t port = op == 0 ? w->echo_port : w->refusing_port;
-                auto opened = co_await session->open_stream("127.0.0.1", port, answer_wait(*relay, 300ms));
+                auto opened =
+                    co_await session->open_stream("127.0.0.1", port, answer_wait(*relay, 300ms));
                 if (opened) {
                     stream.emplace(std::move(opened).value());
                     ++relay->streams_opened;
@@ -290,7 +300,8 @@ io::Task<void> drive_client(World* w, std::shared_ptr<Relay> relay, std::shared_
                 const std::size_t n = script.take_u16() % 8192 + 1;
                 if (!stream) break;
                 std::vector<std::byte> data(n);
-                for (std::size_t i = 0; i < n; ++i) data[i] = std::byte{pattern(stream->id(), written + i)};
+                for (std::size_t i = 0; i < n; ++i)
+                    data[i] = std::byte{pattern(stream->id(), written + i)};
                 auto sent = co_await stream->write(data, answer_wait(*relay, 300ms));
                 if (!sent) break;
                 written += n;
@@ -332,7 +343,8 @@ io::Task<void> drive_client(World* w, std::shared_ptr<Relay> relay, std::shared_
 }
 
 // Ends the round: the relay closes every wire, then every stream must end.
-io::Task<void> finish_round(World* w, std::shared_ptr<Relay> relay, std::shared_ptr<session::ClientSession> session,
+io::Task<void> finish_round(World* w, std::shared_ptr<Relay> relay,
+                            std::shared_ptr<session::ClientSession> session,
                             std::optional<session::ClientStream>* kept) {
     relay->closed = true;
     ::shutdown(relay->client_wire, SHUT_RDWR);
@@ -363,8 +375,10 @@ io::Task<void> finish_round(World* w, std::shared_ptr<Relay> relay, std::shared_
 
 io::Task<void> round(World* w, fuzz::FuzzInput script, std::span<const std::uint8_t> relay_ops) {
     int client_pair[2], server_pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, client_pair) != 0) std::abort();
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, server_pair) != 0) std::abort();
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, client_pair) != 0)
+        std::abort();
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, server_pair) != 0)
+        std::abort();
     io::Socket client_wire(client_pair[1]), server_wire(server_pair[0]);
     auto relay = std::make_shared<Relay>(relay_ops);
     relay->client_wire = client_wire.fd();
@@ -380,16 +394,18 @@ io::Task<void> round(World* w, fuzz::FuzzInput script, std::span<const std::uint
     config.synack_timeout = 300ms;
     config.control_write_timeout = 300ms;
     config.stream_buffer_limit = stream_buffer_limit;
-    auto opened = co_await session::open_session_over(w->reactor, config, nullptr,
-                                                      tls::TlsConnection::plaintext(w->reactor, io::Socket(client_pair[0])));
+    auto opened = co_await session::open_session_over(
+        w->reactor, config, nullptr,
+        tls::TlsConnection::plaintext(w->reactor, io::Socket(client_pair[0])));
     FUZZ_CHECK(opened.ok());  // the preamble fits the socket buffer: this write cannot fail
     auto session = std::move(opened).value();
     std::optional<session::ClientStream> kept;
     co_await drive_client(w, relay, session, script, &kept);
     co_await finish_round(w, relay, session, &kept);
     if (std::getenv("SESSION_FUZZ_VERBOSE")) {
-        std::fprintf(stderr, "session fuzz: %zu streams opened, %zu bytes echoed, wire %s\n", relay->streams_opened,
-                     relay->bytes_echoed, relay->mutated ? "mutated" : "intact");
+        std::fprintf(stderr, "session fuzz: %zu streams opened, %zu bytes echoed, wire %s\n",
+                     relay->streams_opened, relay->bytes_echoed,
+                     relay->mutated ? "mutated" : "intact");
     }
     // The relay's sockets close here, after both relay coroutines have ended (finish_round
     // waited for every task of the round).
@@ -409,6 +425,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::FuzzInput input(data, size);
     const std::size_t script_length = input.take_u16();
     auto script = input.take_bytes(script_length);
-    io::sync_wait(w.reactor, round(&w, fuzz::FuzzInput(script.data(), script.size()), input.rest()));
+    io::sync_wait(w.reactor,
+                  round(&w, fuzz::FuzzInput(script.data(), script.size()), input.rest()));
     return 0;
 }

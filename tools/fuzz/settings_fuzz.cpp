@@ -73,7 +73,8 @@ void check_format(std::string_view input) {
         const std::string_view key = fields[i];
         const std::string_view value = i + 1 < fields.size() ? fields[i + 1] : std::string_view{};
         entries.emplace_back(key, value);
-        if (key.find_first_of("=\n") != std::string_view::npos || value.find('\n') != std::string_view::npos) {
+        if (key.find_first_of("=\n") != std::string_view::npos ||
+            value.find('\n') != std::string_view::npos) {
             formattable = false;
         }
         expected.insert_or_assign(std::string(key), std::string(value));
@@ -91,7 +92,8 @@ void check_client_settings(std::string_view input) {
     // Any name and md5 text without a newline round-trips.
     const std::size_t newline = input.find('\n');
     const std::string_view name = input.substr(0, newline);
-    const std::string_view md5 = newline == std::string_view::npos ? std::string_view{} : input.substr(newline + 1);
+    const std::string_view md5 =
+        newline == std::string_view::npos ? std::string_view{} : input.substr(newline + 1);
     const auto text = client_settings(name, md5);
     FUZZ_CHECK(text.ok() == (md5.find('\n') == std::string_view::npos));
     if (!text) return;

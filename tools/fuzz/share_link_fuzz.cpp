@@ -48,8 +48,8 @@ void check_failure(const anytls::Result<ShareLink>& parsed) {
 }
 
 bool host_character(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == ':';
 }
 
 void check_success(const ShareLink& link) {
@@ -77,7 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     if (text.find(kMarker) == std::string_view::npos) {
-        const std::string behind_marker = std::string("anytls://") + std::string(kMarker) + "@" + std::string(text);
+        const std::string behind_marker =
+            std::string("anytls://") + std::string(kMarker) + "@" + std::string(text);
         const auto secret = parse_without_throwing(behind_marker);
         if (secret) {
             check_success(secret.value());

@@ -32,10 +32,14 @@ using namespace anytls::proto;
 std::size_t announced_size(std::span<const std::uint8_t> input) {
     if (input.empty()) return 0;
     switch (input[0]) {
-        case 0x01: return 1 + 4 + 2;
-        case 0x04: return 1 + 16 + 2;
-        case 0x03: return input.size() < 2 ? 0 : 1 + 1 + std::size_t{input[1]} + 2;
-        default: return 0;
+        case 0x01:
+            return 1 + 4 + 2;
+        case 0x04:
+            return 1 + 16 + 2;
+        case 0x03:
+            return input.size() < 2 ? 0 : 1 + 1 + std::size_t{input[1]} + 2;
+        default:
+            return 0;
     }
 }
 
@@ -52,7 +56,8 @@ void check_round_trip(const SocksAddress& address) {
 
 void check_decode(std::span<const std::uint8_t> input) {
     const auto decoded = decode_socks_address(input);
-    const bool known_type = !input.empty() && (input[0] == 0x01 || input[0] == 0x03 || input[0] == 0x04);
+    const bool known_type =
+        !input.empty() && (input[0] == 0x01 || input[0] == 0x03 || input[0] == 0x04);
     const bool empty_name = input.size() >= 2 && input[0] == 0x03 && input[1] == 0;
     FUZZ_CHECK(decoded.ok() == (input.empty() || (known_type && !empty_name)));
     if (!decoded) {
@@ -70,7 +75,8 @@ void check_decode(std::span<const std::uint8_t> input) {
     FUZZ_CHECK(address.encoded_size() == size);
     const auto encoded = encode_socks_address(address);
     FUZZ_CHECK(encoded.ok());
-    FUZZ_CHECK(std::equal(encoded->begin(), encoded->end(), input.begin(), input.begin() + static_cast<std::ptrdiff_t>(size)));
+    FUZZ_CHECK(std::equal(encoded->begin(), encoded->end(), input.begin(),
+                          input.begin() + static_cast<std::ptrdiff_t>(size)));
 
     // Every strict prefix is incomplete, not an error.
     for (std::size_t n = 0; n < size; ++n) {

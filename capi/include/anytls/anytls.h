@@ -71,7 +71,7 @@ extern "C" {
 
 /* The release of the library actually loaded ("0.1.0"): a static string.
  * Thread safety: any thread, any time. */
-ANYTLS_API const char *anytls_version(void) ANYTLS_NOEXCEPT;
+ANYTLS_API const char* anytls_version(void) ANYTLS_NOEXCEPT;
 /* The ABI version of the library actually loaded (compare with ANYTLS_ABI_VERSION).
  * Thread safety: any thread, any time. */
 ANYTLS_API int anytls_abi_version(void) ANYTLS_NOEXCEPT;
@@ -111,13 +111,13 @@ typedef enum anytls_error {
 
 /* A static English description of a code ("timed out"); never NULL, also for unknown codes.
  * Thread safety: any thread, any time. */
-ANYTLS_API const char *anytls_strerror(int code) ANYTLS_NOEXCEPT;
+ANYTLS_API const char* anytls_strerror(int code) ANYTLS_NOEXCEPT;
 
 /* The message of the last failing call made by this thread, naming the cause (a config key
  * and line, the SYNACK text, a file name, ...); "" if no call has failed on this thread.
  * The pointer stays valid until the next failing call on the same thread.
  * Thread safety: any thread; each thread sees its own message. */
-ANYTLS_API const char *anytls_last_error(void) ANYTLS_NOEXCEPT;
+ANYTLS_API const char* anytls_last_error(void) ANYTLS_NOEXCEPT;
 
 /* ---- Logging --------------------------------------------------------------------------- */
 
@@ -130,7 +130,7 @@ typedef enum anytls_log_level {
 } anytls_log_level;
 
 /* Receives one log line (no trailing newline; `message` is valid only during the call). */
-typedef void (*anytls_log_fn)(int level, const char *message, void *user);
+typedef void (*anytls_log_fn)(int level, const char* message, void* user);
 
 /* Sends the library's log lines (process-wide) at `level` and more severe to fn, or to
  * stderr when fn is NULL (the default). The level set here takes precedence over the
@@ -145,7 +145,7 @@ typedef void (*anytls_log_fn)(int level, const char *message, void *user);
  * may be freed — this is how `user` is released (call with another callback or with NULL).
  * Returns ANYTLS_E_INVALID_ARGUMENT for a level outside ERROR..TRACE.
  * Thread safety: any thread; calls are serialized. */
-ANYTLS_API int anytls_set_log(anytls_log_fn fn, void *user, int level) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_set_log(anytls_log_fn fn, void* user, int level) ANYTLS_NOEXCEPT;
 
 /* ---- Client ---------------------------------------------------------------------------- */
 
@@ -157,11 +157,11 @@ typedef struct anytls_client anytls_client;
  * sessions are created in the background). ANYTLS_E_CONFIG names the key and line of the
  * first problem. On failure *out is set to NULL.
  * Thread safety: any thread. */
-ANYTLS_API int anytls_client_open(const char *toml, anytls_client **out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_client_open(const char* toml, anytls_client** out) ANYTLS_NOEXCEPT;
 
 /* The same, reading the TOML from a file. A file that cannot be read is ANYTLS_E_IO.
  * Thread safety: any thread. */
-ANYTLS_API int anytls_client_open_file(const char *path, anytls_client **out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_client_open_file(const char* path, anytls_client** out) ANYTLS_NOEXCEPT;
 
 /* Closes every stream opened through the client (their handles answer ANYTLS_E_CLOSED from
  * then on and must still be freed with anytls_stream_close), every session, and stops the
@@ -173,7 +173,7 @@ ANYTLS_API int anytls_client_open_file(const char *path, anytls_client **out) AN
  * ANYTLS_E_CLOSED, and a pool call or stream open in progress is waited for (an open at most
  * for its timeout). No call on the client may start once this one has begun: the handle is
  * freed when it returns. */
-ANYTLS_API int anytls_client_close(anytls_client *client) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_client_close(anytls_client* client) ANYTLS_NOEXCEPT;
 
 /* ---- Session pool ---------------------------------------------------------------------- */
 
@@ -182,27 +182,28 @@ ANYTLS_API int anytls_client_close(anytls_client *client) ANYTLS_NOEXCEPT;
  * rounded up to whole milliseconds, so a non-zero duration never reads as 0). Initialise with
  * `anytls_pool_config cfg = { .size = sizeof cfg };` (or set cfg.size). */
 typedef struct anytls_pool_config {
-    size_t size;                              /* sizeof(anytls_pool_config), set by the caller */
-    int64_t ensure_idle_session;              /* ensure-idle-session */
-    int64_t ensure_idle_session_create_rate;  /* ensure-idle-session-create-rate (0 = no limit) */
-    int64_t min_idle_session;                 /* min-idle-session */
-    int64_t min_idle_session_for_age;         /* min-idle-session-for-age */
-    int64_t max_connection_lifetime_ms;       /* max-connection-lifetime (0 = no rotation) */
-    int64_t connection_lifetime_jitter_ms;    /* connection-lifetime-jitter */
-    int64_t idle_session_timeout_ms;          /* idle-session-timeout (> 0) */
-    int64_t idle_session_check_interval_ms;   /* idle-session-check-interval (> 0) */
-    int64_t heartbeat_interval_ms;            /* heartbeat-interval (0 = off) */
-    int64_t heartbeat_timeout_ms;             /* heartbeat-timeout (> 0) */
-    int64_t tcp_keepalive_ms;                 /* tcp-keepalive (0 = off) */
-    int session_reuse;                        /* session-reuse: 0 or 1 */
-    int64_t creation_backoff_max_ms;          /* creation-backoff-max (0 = no backoff) */
+    size_t size;                             /* sizeof(anytls_pool_config), set by the caller */
+    int64_t ensure_idle_session;             /* ensure-idle-session */
+    int64_t ensure_idle_session_create_rate; /* ensure-idle-session-create-rate (0 = no limit) */
+    int64_t min_idle_session;                /* min-idle-session */
+    int64_t min_idle_session_for_age;        /* min-idle-session-for-age */
+    int64_t max_connection_lifetime_ms;      /* max-connection-lifetime (0 = no rotation) */
+    int64_t connection_lifetime_jitter_ms;   /* connection-lifetime-jitter */
+    int64_t idle_session_timeout_ms;         /* idle-session-timeout (> 0) */
+    int64_t idle_session_check_interval_ms;  /* idle-session-check-interval (> 0) */
+    int64_t heartbeat_interval_ms;           /* heartbeat-interval (0 = off) */
+    int64_t heartbeat_timeout_ms;            /* heartbeat-timeout (> 0) */
+    int64_t tcp_keepalive_ms;                /* tcp-keepalive (0 = off) */
+    int session_reuse;                       /* session-reuse: 0 or 1 */
+    int64_t creation_backoff_max_ms;         /* creation-backoff-max (0 = no backoff) */
 } anytls_pool_config;
 
 /* Reads the pool configuration of `proxy` into cfg (the fields that fit in cfg->size).
  * Errors: INVALID_ARGUMENT (NULL, cfg->size too small to hold one field), UNKNOWN_PROXY.
  * Thread safety: any thread, concurrently with any call on the same client except
  * anytls_client_close. */
-ANYTLS_API int anytls_pool_config_get(anytls_client *client, const char *proxy, anytls_pool_config *cfg) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_pool_config_get(anytls_client* client, const char* proxy,
+                                      anytls_pool_config* cfg) ANYTLS_NOEXCEPT;
 
 /* Replaces the pool configuration of `proxy`: the fields that fit in cfg->size; the others
  * (and the client-name, which is not part of this struct) keep their current values. The
@@ -211,38 +212,40 @@ ANYTLS_API int anytls_pool_config_get(anytls_client *client, const char *proxy, 
  * The pool's next cleanup cycle uses it (a new check interval takes effect after the cycle
  * already scheduled).
  * Thread safety: as anytls_pool_config_get. */
-ANYTLS_API int anytls_pool_config_set(anytls_client *client, const char *proxy, const anytls_pool_config *cfg) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_pool_config_set(anytls_client* client, const char* proxy,
+                                      const anytls_pool_config* cfg) ANYTLS_NOEXCEPT;
 
 /* Counters of one proxy's pool. Initialise with `anytls_pool_stats st = { .size = sizeof st };`. */
 typedef struct anytls_pool_stats {
-    size_t size;                /* sizeof(anytls_pool_stats), set by the caller */
-    uint64_t idle;              /* sessions now idle */
-    uint64_t busy;              /* sessions now carrying a stream */
-    uint64_t creating;          /* handshakes in flight */
-    uint64_t created_total;     /* sessions created successfully since the client opened */
+    size_t size;            /* sizeof(anytls_pool_stats), set by the caller */
+    uint64_t idle;          /* sessions now idle */
+    uint64_t busy;          /* sessions now carrying a stream */
+    uint64_t creating;      /* handshakes in flight */
+    uint64_t created_total; /* sessions created successfully since the client opened */
     uint64_t creation_failures;
-    uint64_t closed_idle;       /* closed by idle cleanup */
-    uint64_t closed_age;        /* closed past their lifetime */
-    uint64_t closed_heartbeat;  /* closed for not answering a heartbeat */
-    uint64_t closed_error;      /* closed because the connection failed */
-    uint64_t closed_reset;      /* closed by anytls_pool_reset */
-    uint64_t closed_no_reuse;   /* closed at stream end with session-reuse = false */
+    uint64_t closed_idle;      /* closed by idle cleanup */
+    uint64_t closed_age;       /* closed past their lifetime */
+    uint64_t closed_heartbeat; /* closed for not answering a heartbeat */
+    uint64_t closed_error;     /* closed because the connection failed */
+    uint64_t closed_reset;     /* closed by anytls_pool_reset */
+    uint64_t closed_no_reuse;  /* closed at stream end with session-reuse = false */
     uint64_t streams_opened;
-    uint64_t warm_opens;        /* streams that got an idle session */
-    uint64_t cold_opens;        /* streams that waited for a handshake */
-    uint64_t retried_opens;     /* streams transparently retried on a fresh session */
+    uint64_t warm_opens;    /* streams that got an idle session */
+    uint64_t cold_opens;    /* streams that waited for a handshake */
+    uint64_t retried_opens; /* streams transparently retried on a fresh session */
 } anytls_pool_stats;
 
 /* Reads the counters of `proxy` (the fields that fit in stats->size).
  * Errors: INVALID_ARGUMENT, UNKNOWN_PROXY.
  * Thread safety: as anytls_pool_config_get. */
-ANYTLS_API int anytls_pool_get_stats(anytls_client *client, const char *proxy, anytls_pool_stats *stats) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_pool_get_stats(anytls_client* client, const char* proxy,
+                                     anytls_pool_stats* stats) ANYTLS_NOEXCEPT;
 
 /* Closes every idle session of `proxy` (after a network change, say); busy sessions finish
  * their stream first. The pool then rebuilds ensure-idle-session sessions at its next cycle.
  * Errors: INVALID_ARGUMENT, UNKNOWN_PROXY.
  * Thread safety: as anytls_pool_config_get. */
-ANYTLS_API int anytls_pool_reset(anytls_client *client, const char *proxy) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_pool_reset(anytls_client* client, const char* proxy) ANYTLS_NOEXCEPT;
 
 /* ---- Streams --------------------------------------------------------------------------- */
 
@@ -262,8 +265,9 @@ typedef struct anytls_stream anytls_stream;
  * CONNECT, TLS, TLS_VERIFY, AUTH, PROTOCOL, CLOSED, IO. On failure *out is set to NULL.
  * Thread safety: any thread, concurrently with any call on the same client except
  * anytls_client_close. */
-ANYTLS_API int anytls_stream_open(anytls_client *client, const char *proxy, const char *host, uint16_t port,
-                                  int timeout_ms, anytls_stream **out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_open(anytls_client* client, const char* proxy, const char* host,
+                                  uint16_t port, int timeout_ms,
+                                  anytls_stream** out) ANYTLS_NOEXCEPT;
 
 /* anytls_stream_open_ex flags. */
 enum {
@@ -276,8 +280,9 @@ enum {
  * INVALID_ARGUMENT). With ANYTLS_OPEN_WAIT_CONNECTED, timeout_ms bounds the SYNACK too and
  * TARGET_REFUSED is one of the open's errors. Since ABI node ANYTLS_1.1.
  * Thread safety: as anytls_stream_open. */
-ANYTLS_API int anytls_stream_open_ex(anytls_client *client, const char *proxy, const char *host, uint16_t port,
-                                     int timeout_ms, unsigned flags, anytls_stream **out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_open_ex(anytls_client* client, const char* proxy, const char* host,
+                                     uint16_t port, int timeout_ms, unsigned flags,
+                                     anytls_stream** out) ANYTLS_NOEXCEPT;
 
 /* Reads up to len (> 0) bytes. Returns 0 with *n_read > 0 for data, 0 with *n_read = 0 at the
  * end of the stream (the target closed), or an error: TIMEOUT (no data within timeout_ms;
@@ -285,27 +290,29 @@ ANYTLS_API int anytls_stream_open_ex(anytls_client *client, const char *proxy, c
  * INVALID_ARGUMENT. *n_read is set to 0 on error.
  * Thread safety: one reader and one writer may use a stream at once from different threads;
  * not concurrently with anytls_stream_close of the same stream. */
-ANYTLS_API int anytls_stream_read(anytls_stream *stream, void *buf, size_t len, int timeout_ms, size_t *n_read) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_read(anytls_stream* stream, void* buf, size_t len, int timeout_ms,
+                                  size_t* n_read) ANYTLS_NOEXCEPT;
 
 /* Writes all len bytes (len 0 does nothing; buf may then be NULL), waiting for buffer room
  * at most timeout_ms in all (> 0, or ANYTLS_NO_TIMEOUT). On TIMEOUT or another error, a
  * prefix of the data may have been sent.
  * Thread safety: as anytls_stream_read. */
-ANYTLS_API int anytls_stream_write(anytls_stream *stream, const void *buf, size_t len, int timeout_ms) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_write(anytls_stream* stream, const void* buf, size_t len,
+                                   int timeout_ms) ANYTLS_NOEXCEPT;
 
 /* Ends the stream (FIN) and frees the handle; the session goes back to its pool. NULL is
  * accepted. Returns 0, or the error met while closing (the handle is freed in every case).
  * Handles of a closed client must still be freed with this function.
  * Thread safety: any thread, once per stream, after every other call on the stream has
  * returned. */
-ANYTLS_API int anytls_stream_close(anytls_stream *stream) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_close(anytls_stream* stream) ANYTLS_NOEXCEPT;
 
 /* Ends the stream at once without freeing the handle: every call blocked on it in another
  * thread (a read, or a write to a target that never reads) returns ANYTLS_E_CLOSED, and later
  * calls do too; free it with anytls_stream_close once they have returned. A write may have been
  * cut mid-frame, so the stream's session closes rather than going back to its pool.
  * Thread safety: any thread, any time before anytls_stream_close. Since ANYTLS_1.2. */
-ANYTLS_API int anytls_stream_shutdown(anytls_stream *stream) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_shutdown(anytls_stream* stream) ANYTLS_NOEXCEPT;
 
 /* Opens a stream as anytls_stream_open does and hands it out as a file descriptor: one end
  * of a connected AF_UNIX stream socket pair (non-blocking, close-on-exec), whose other end the
@@ -314,8 +321,8 @@ ANYTLS_API int anytls_stream_shutdown(anytls_stream *stream) ANYTLS_NOEXCEPT;
  * target closed. AnyTLS has no half-close: shutdown(fd, SHUT_WR) ends the whole stream, and
  * bytes still on their way back are lost. On failure *fd_out is set to -1.
  * Thread safety: as anytls_stream_open. */
-ANYTLS_API int anytls_stream_open_fd(anytls_client *client, const char *proxy, const char *host, uint16_t port,
-                                     int timeout_ms, int *fd_out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_open_fd(anytls_client* client, const char* proxy, const char* host,
+                                     uint16_t port, int timeout_ms, int* fd_out) ANYTLS_NOEXCEPT;
 
 /* Why the stream behind an fd stream (anytls_stream_open_fd, anytls_stream_into_fd) ended,
  * for a caller whose read returned 0 or failed: a socket carries no error, so a target the
@@ -332,7 +339,7 @@ ANYTLS_API int anytls_stream_fd_error(int fd) ANYTLS_NOEXCEPT;
  * every case (on success and on failure), as by anytls_stream_close; with a NULL fd_out it is
  * left untouched and ANYTLS_E_INVALID_ARGUMENT is returned.
  * Thread safety: any thread; not concurrently with any other call on the same stream. */
-ANYTLS_API int anytls_stream_into_fd(anytls_stream *stream, int *fd_out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_stream_into_fd(anytls_stream* stream, int* fd_out) ANYTLS_NOEXCEPT;
 
 /* ---- Pending opens (since ANYTLS_1.3) ---------------------------------------------------- */
 
@@ -346,33 +353,33 @@ typedef struct anytls_open anytls_open;
  * the open's own errors (CONNECT, TLS, AUTH, TIMEOUT, ...) come from anytls_open_result.
  * timeout_ms > 0 bounds the whole open. Free *out with anytls_open_free.
  * Thread safety: as anytls_stream_open. */
-ANYTLS_API int anytls_open_start(anytls_client *client, const char *proxy, const char *host, uint16_t port,
-                                 int timeout_ms, anytls_open **out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_open_start(anytls_client* client, const char* proxy, const char* host,
+                                 uint16_t port, int timeout_ms, anytls_open** out) ANYTLS_NOEXCEPT;
 
 /* A file descriptor that becomes readable, and stays readable, once the open has ended: watch
  * it for POLLIN, never read or close it (anytls_open_free closes it). Returns the fd (>= 0),
  * or INVALID_ARGUMENT for a NULL handle.
  * Thread safety: any thread. */
-ANYTLS_API int anytls_open_notify_fd(const anytls_open *open) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_open_notify_fd(const anytls_open* open) ANYTLS_NOEXCEPT;
 
 /* The outcome of the open: IN_PROGRESS while it runs (*fd_out = -1); then 0 with *fd_out the
  * stream as a file descriptor, exactly as from anytls_stream_open_fd (the caller owns it), or
  * the open's error: CANCELLED after anytls_open_cancel, CLOSED when the client closed, ...
  * Once taken, the outcome is gone: a second call is INVALID_ARGUMENT.
  * Thread safety: any thread, one call at a time per pending open. */
-ANYTLS_API int anytls_open_result(anytls_open *open, int *fd_out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_open_result(anytls_open* open, int* fd_out) ANYTLS_NOEXCEPT;
 
 /* Stops the open wherever it is (connect, TLS handshake, authentication, a session creation it
  * waits for): it ends soon after with CANCELLED, and the notify fd turns readable. An open that
  * ended already keeps its outcome. Idempotent; returns 0 (or INVALID_ARGUMENT for NULL).
  * Thread safety: any thread, any time before anytls_open_free. */
-ANYTLS_API int anytls_open_cancel(anytls_open *open) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_open_cancel(anytls_open* open) ANYTLS_NOEXCEPT;
 
 /* Cancels the open if it still runs, closes the notify fd and a stream fd nobody took, and
  * frees the handle. NULL is accepted. It does not wait for the open to end. Pending opens of a
  * closed client must still be freed with this function.
  * Thread safety: any thread, once, after every other call on the handle has returned. */
-ANYTLS_API void anytls_open_free(anytls_open *open) ANYTLS_NOEXCEPT;
+ANYTLS_API void anytls_open_free(anytls_open* open) ANYTLS_NOEXCEPT;
 
 /* ---- Embedded server ------------------------------------------------------------------- */
 
@@ -395,16 +402,16 @@ typedef struct anytls_server anytls_server;
  * Errors: INVALID_ARGUMENT, CONFIG (the message names the key), IO (cannot bind), TLS /
  * CONFIG for unusable certificates. On failure *out is set to NULL.
  * Thread safety: any thread. */
-ANYTLS_API int anytls_server_start(const char *toml, anytls_server **out) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) ANYTLS_NOEXCEPT;
 
 /* The bound port (useful after listen port 0).
  * Thread safety: any thread, while the server is not being stopped. */
-ANYTLS_API int anytls_server_port(anytls_server *server, uint16_t *port) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_server_port(anytls_server* server, uint16_t* port) ANYTLS_NOEXCEPT;
 
 /* Stops accepting, closes every session, stops the server's thread and frees the handle.
  * NULL is accepted. Returns 0 (or ANYTLS_E_INTERNAL; the server is freed in every case).
  * Thread safety: any thread, once per server. */
-ANYTLS_API int anytls_server_stop(anytls_server *server) ANYTLS_NOEXCEPT;
+ANYTLS_API int anytls_server_stop(anytls_server* server) ANYTLS_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */
