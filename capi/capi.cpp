@@ -4,8 +4,8 @@
 // Every exported function is noexcept and runs its body inside guarded(), which turns any
 // exception into ANYTLS_E_NO_MEMORY / ANYTLS_E_INTERNAL plus a message: exceptions never cross
 // the ABI. Internal error codes (negative errno or errc::*, base/errors.hpp) are mapped to the
-// pinned public enum by public_code(), from the one table of base/error_kind.hpp; the message of every failure goes to the calling
-// thread's last-error string.
+// pinned public enum by public_code(), from the one table of base/error_kind.hpp; the message of
+// every failure goes to the calling thread's last-error string.
 //
 // Handle lifetimes. A client handle owns a ClientCore shared with its stream handles, because
 // stream handles may outlive the client (anytls_client_close closes them, the caller still

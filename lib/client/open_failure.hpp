@@ -7,7 +7,8 @@
 // the Go reference); which target failure it is can only be read from that text. Any other
 // error is a failure to reach or use the proxy itself: the TCP connect to the server (errno),
 // TLS (errc::tls_*), authentication (errc::auth_failed: the server closed the session at once),
-// an Alert frame from the server (errc::server_alert), a timeout, or a session that failed otherwise.
+// an Alert frame from the server (errc::server_alert), a timeout, or a session that failed
+// otherwise.
 #pragma once
 
 #include <string>

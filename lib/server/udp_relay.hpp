@@ -17,8 +17,8 @@
 // Why the SYNACK goes out before the header: a client may wait for the SYNACK before it
 // sends the header (sing's uot.Client.DialConn on a stream that waits), or send it with the
 // SYN (our open_udp_stream), or with its first datagram (sing's lazy client, uot/lazy.go).
-// Answering at once suits all three. A connect-mode destination that cannot be resolved therefore ends the stream
-// with FIN, not with SYNACK error text.
+// Answering at once suits all three. A connect-mode destination that cannot be resolved therefore
+// ends the stream with FIN, not with SYNACK error text.
 //
 // Memory per relay: one 64 KiB read buffer, the packet decoder (one read plus one incomplete
 // packet: at most ~128 KiB), one 64 KiB datagram buffer, and the frames of one datagram being
