@@ -62,11 +62,6 @@ std::vector<std::string_view> proxy_key_names() {
     return names;
 }
 
-std::string line_suffix(const toml::node& node) {
-    const auto line = detail::line_of(node);
-    return line == 0 ? std::string{} : fmt::format(" (line {})", line);
-}
-
 // The global section or a session-override: pool keys only.
 Result<PoolLayer> read_pool_section(const toml::table& table, std::string_view context,
                                     std::string_view prefix) {
@@ -227,7 +222,7 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
                 warnings.push_back(
                     fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
                                 "not supported",
-                                context, fingerprint, line_suffix(node)));
+                                context, fingerprint, detail::line_suffix(node)));
         } else if (name == "session-override") {
             const auto* section = node.as_table();
             if (section == nullptr)
@@ -256,7 +251,7 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
 
     auto missing = [&](std::string_view key) {
         return make_error(errc::config, fmt::format("{}{}: missing required key \"{}\"", context,
-                                                    line_suffix(table), key));
+                                                    detail::line_suffix(table), key));
     };
     if (link) {
         // The link's scheme says the type; `type` may be left out.
@@ -292,32 +287,16 @@ Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const Pool
                                               const PoolSettings& defaults,
                                               const LoadOptions& options,
                                               std::vector<std::string>& warnings) {
-    const KeyPlace place{"top level", "proxies"};
-    const auto* array = node.as_array();
-    if (array == nullptr)
-        return detail::key_error(place, node,
-                                 fmt::format("expected an array of tables ([[proxies]]), got {}",
-                                             detail::toml_type_name(node)));
+    auto tables = detail::read_array_of_tables(KeyPlace{"top level", "proxies"}, node);
+    if (!tables) return std::move(tables).error();
     std::vector<ProxyConfig> proxies;
-    std::map<std::string, std::uint32_t> lines_by_name;
-    for (std::size_t i = 0; i < array->size(); ++i) {
-        const toml::node& element = *array->get(i);
-        const auto* table = element.as_table();
-        if (table == nullptr)
-            return detail::key_error(
-                place, element,
-                fmt::format("expected an array of tables ([[proxies]]), element {} is {}", i + 1,
-                            detail::toml_type_name(element)));
-        auto proxy = read_proxy(*table, i + 1, global, defaults, options, warnings);
+    // Outbounds are addressed by name (C API, rules), so names must be unique.
+    detail::UniqueNames names("proxy");
+    for (std::size_t i = 0; i < tables->size(); ++i) {
+        const toml::table& table = *(*tables)[i];
+        auto proxy = read_proxy(table, i + 1, global, defaults, options, warnings);
         if (!proxy) return std::move(proxy).error();
-        // Outbounds are addressed by name (C API, rules), so names must be unique.
-        const auto line = detail::line_of(*table);
-        if (auto [it, inserted] = lines_by_name.emplace(proxy->name, line); !inserted)
-            return make_error(
-                errc::config,
-                fmt::format(
-                    "proxy \"{}\"{}: duplicate name; the proxy at line {} has the same name",
-                    proxy->name, line_suffix(*table), it->second));
+        if (auto unique = names.add(proxy->name, table); !unique) return std::move(unique).error();
         proxies.push_back(std::move(*proxy));
     }
     return proxies;

@@ -46,11 +46,6 @@ constexpr std::array<std::string_view, 18> kServerKeys{
 };
 constexpr std::array<std::string_view, 2> kUserKeys{"name", "password"};
 
-std::string line_suffix(const toml::node& node) {
-    const auto line = detail::line_of(node);
-    return line == 0 ? std::string{} : fmt::format(" (line {})", line);
-}
-
 Result<void> check_fallback_address(std::string_view text) {
     auto parts = parse_host_port(text);
     if (!parts)
@@ -127,7 +122,7 @@ Result<ServerUserEntry> read_user(const toml::table& table, std::size_t number) 
     }
     auto missing = [&](std::string_view key) {
         return make_error(errc::config, fmt::format("{}{}: missing required key \"{}\"", context,
-                                                    line_suffix(table), key));
+                                                    detail::line_suffix(table), key));
     };
     // Optional: embedded servers in tests often need no names (docs/SERVER.md).
     if (user.name.empty()) user.name = fmt::format("user #{}", number);
@@ -136,30 +131,15 @@ Result<ServerUserEntry> read_user(const toml::table& table, std::size_t number) 
 }
 
 Result<std::vector<ServerUserEntry>> read_users(const toml::node& node) {
-    const KeyPlace place{std::string(kTopLevel), "users"};
-    const auto* array = node.as_array();
-    if (array == nullptr)
-        return detail::key_error(place, node,
-                                 fmt::format("expected an array of tables ([[users]]), got {}",
-                                             detail::toml_type_name(node)));
+    auto tables = detail::read_array_of_tables(KeyPlace{std::string(kTopLevel), "users"}, node);
+    if (!tables) return std::move(tables).error();
     std::vector<ServerUserEntry> users;
-    std::map<std::string, std::uint32_t> lines_by_name;
-    for (std::size_t i = 0; i < array->size(); ++i) {
-        const toml::node& element = *array->get(i);
-        const auto* table = element.as_table();
-        if (table == nullptr)
-            return detail::key_error(
-                place, element,
-                fmt::format("expected an array of tables ([[users]]), element {} is {}", i + 1,
-                            detail::toml_type_name(element)));
+    detail::UniqueNames names("user");
+    for (std::size_t i = 0; i < tables->size(); ++i) {
+        const toml::table* table = (*tables)[i];
         auto user = read_user(*table, i + 1);
         if (!user) return std::move(user).error();
-        const auto line = detail::line_of(*table);
-        if (auto [it, inserted] = lines_by_name.emplace(user->name, line); !inserted)
-            return make_error(
-                errc::config,
-                fmt::format("user \"{}\"{}: duplicate name; the user at line {} has the same name",
-                            user->name, line_suffix(*table), it->second));
+        if (auto unique = names.add(user->name, *table); !unique) return std::move(unique).error();
         // Two users with one password could not be told apart (the preamble carries only its
         // hash). Say so without showing it.
         for (const ServerUserEntry& other : users)
@@ -168,7 +148,7 @@ Result<std::vector<ServerUserEntry>> read_users(const toml::node& node) {
                     errc::config,
                     fmt::format("user \"{}\"{}: has the same password as user \"{}\"; the server "
                                 "identifies users by password, so each needs its own",
-                                user->name, line_suffix(*table), other.name));
+                                user->name, detail::line_suffix(*table), other.name));
         users.push_back(std::move(*user));
     }
     return users;
@@ -332,9 +312,9 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text,
 
     // `node` is the key the problem is found at, or nullptr for the file as a whole.
     auto problem = [&](const toml::node* node, std::string_view text) {
-        return make_error(
-            errc::config,
-            fmt::format("{}{}: {}", kTopLevel, node ? line_suffix(*node) : std::string{}, text));
+        return make_error(errc::config,
+                          fmt::format("{}{}: {}", kTopLevel,
+                                      node ? detail::line_suffix(*node) : std::string{}, text));
     };
     if (config.certificate_file.empty() != config.private_key_file.empty())
         return problem(

@@ -37,12 +37,40 @@ std::string_view toml_type_name(const toml::node& node) {
 
 std::uint32_t line_of(const toml::node& node) { return node.source().begin.line; }
 
-namespace {
 std::string line_suffix(const toml::node& node) {
     const auto line = line_of(node);
     return line == 0 ? std::string{} : fmt::format(" (line {})", line);
 }
-}  // namespace
+
+Result<std::vector<const toml::table*>> read_array_of_tables(const KeyPlace& place,
+                                                             const toml::node& node) {
+    const auto* array = node.as_array();
+    if (array == nullptr)
+        return key_error(place, node,
+                         fmt::format("expected an array of tables ([[{}]]), got {}", place.key,
+                                     toml_type_name(node)));
+    std::vector<const toml::table*> tables;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const auto* table = element.as_table();
+        if (table == nullptr)
+            return key_error(place, element,
+                             fmt::format("expected an array of tables ([[{}]]), element {} is {}",
+                                         place.key, i + 1, toml_type_name(element)));
+        tables.push_back(table);
+    }
+    return tables;
+}
+
+Result<void> UniqueNames::add(const std::string& name, const toml::table& table) {
+    const auto line = line_of(table);
+    if (auto [it, inserted] = lines_by_name_.emplace(name, line); !inserted)
+        return make_error(
+            errc::config,
+            fmt::format("{} \"{}\"{}: duplicate name; the {} at line {} has the same name", what_,
+                        name, line_suffix(table), what_, it->second));
+    return {};
+}
 
 Error key_error(const KeyPlace& place, const toml::node& node, std::string_view problem) {
     return make_error(errc::config, fmt::format("{}: key \"{}\"{}: {}", place.context, place.key,

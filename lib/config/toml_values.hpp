@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@ struct KeyPlace {
 
 std::string_view toml_type_name(const toml::node& node);  // "a string", "an integer", ...
 std::uint32_t line_of(const toml::node& node);            // 0 when unknown
+std::string line_suffix(const toml::node& node);          // " (line N)", or "" when unknown
 
 // "<context>: key "<key>" (line N): <problem>"
 Error key_error(const KeyPlace& place, const toml::node& node, std::string_view problem);
@@ -42,6 +44,23 @@ Result<std::string> read_string(const KeyPlace& place, const toml::node& node);
 Result<bool> read_bool(const KeyPlace& place, const toml::node& node);
 Result<std::int64_t> read_integer(const KeyPlace& place, const toml::node& node);
 Result<std::vector<std::string>> read_string_array(const KeyPlace& place, const toml::node& node);
+
+// The tables of an array of tables (`[[proxies]]`, `[[users]]`: `place.key` names it); an error
+// at `place` when `node` is not an array or an element is not a table.
+Result<std::vector<const toml::table*>> read_array_of_tables(const KeyPlace& place,
+                                                             const toml::node& node);
+
+// The names given in an array of tables, which must be unique: the second use of a name is
+// `<what> "<name>" (line N): duplicate name; the <what> at line M has the same name`.
+class UniqueNames {
+public:
+    explicit UniqueNames(std::string_view what) : what_(what) {}
+    Result<void> add(const std::string& name, const toml::table& table);
+
+private:
+    std::string what_;
+    std::map<std::string, std::uint32_t> lines_by_name_;
+};
 
 // A pool key's value: a count (integer), a duration ("30s" or integer seconds), a boolean or a
 // string according to the key, checked against the key's rule (check_pool_value()).
