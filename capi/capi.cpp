@@ -10,7 +10,7 @@
 // Handle lifetimes. A client handle owns a ClientCore shared with its stream handles, because
 // stream handles may outlive the client (anytls_client_close closes them, the caller still
 // frees them). ClientCore::life is a shared_mutex: every call that reaches the reactor holds
-// it shared; anytls_client_close first closes every registered stream (waking readers
+// it shared; anytls_client_close first closes every open stream of the client (waking readers
 // blocked in other threads), then takes it exclusively, closes the streams opened meanwhile,
 // and destroys the Client. A stream handle whose client is closed answers ANYTLS_E_CLOSED
 // without touching the (gone) reactor.
@@ -45,7 +45,6 @@ constexpr const char* kHeaderVersion = ANYTLS_VERSION_STRING;
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "anytls_build_config.h"
@@ -80,8 +79,6 @@ struct ClientCore {
     std::vector<std::string> proxy_names;  // fixed at open: the configuration's [[proxies]]
     std::shared_mutex life;                // shared: a call in progress; exclusive: closing
     bool closed = false;                   // written under `life` held exclusively
-    std::mutex streams_mutex;
-    std::unordered_set<anytls_stream*> streams;  // open stream handles (not fd streams)
 };
 
 }  // namespace
@@ -430,18 +427,11 @@ ANYTLS_API int anytls_client_close(anytls_client* client) noexcept {
         if (!core) return ANYTLS_OK;
         // 1. Wake calls blocked on streams in other threads: they return ANYTLS_E_CLOSED and
         //    release `life`.
-        {
-            std::lock_guard lock(core->streams_mutex);
-            for (anytls_stream* s : core->streams) (void)s->stream->close();
-        }
+        core->client->close_streams();
         // 2. Wait for every call in progress, close the streams opened meanwhile, then destroy
         //    the Client (its sessions, then its reactor thread).
         std::unique_lock life(core->life);
-        {
-            std::lock_guard lock(core->streams_mutex);
-            for (anytls_stream* s : core->streams) (void)s->stream->close();
-            core->streams.clear();
-        }
+        core->client->close_streams();
         core->closed = true;
         core->client.reset();
         return ANYTLS_OK;
@@ -664,10 +654,6 @@ ANYTLS_API int anytls_stream_open_ex(anytls_client* client, const char* proxy, c
         auto handle = std::make_unique<anytls_stream>();
         handle->stream = std::move(stream);
         handle->core = core;
-        {
-            std::lock_guard lock(core->streams_mutex);
-            core->streams.insert(handle.get());
-        }
         *out = handle.release();
         return ANYTLS_OK;
     });
@@ -751,13 +737,9 @@ ANYTLS_API int anytls_stream_close(anytls_stream* stream) noexcept {
         ClientCore& core = *handle->core;
         int rc = ANYTLS_OK;
         {
-            // `life` first: if the client closed already, its close saw this stream
-            // registered and closed it; otherwise the reactor lives until we are done.
+            // `life` first: if the client closed already, its close closed this stream
+            // (client::Client::close_streams); otherwise the reactor lives until we are done.
             std::shared_lock life(core.life);
-            {
-                std::lock_guard lock(core.streams_mutex);
-                core.streams.erase(handle.get());
-            }
             if (!core.closed) {
                 auto closed = handle->stream->close();
                 if (!closed && closed.code() != errc::closed) rc = fail(closed.error());
@@ -791,10 +773,6 @@ ANYTLS_API int anytls_stream_into_fd(anytls_stream* stream, int* fd_out) noexcep
         if (!handle->core || !handle->stream) return fail(ANYTLS_E_CLOSED, "the stream is closed");
         ClientCore& core = *handle->core;
         std::shared_lock life(core.life);
-        {
-            std::lock_guard lock(core.streams_mutex);
-            core.streams.erase(handle.get());
-        }
         if (core.closed) {
             handle->stream.reset();
             return fail(ANYTLS_E_CLOSED, "the client is closed");

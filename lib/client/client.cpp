@@ -159,10 +159,15 @@ Result<void> Stream::write(std::span<const std::byte> data, io::Duration timeout
     return io::run_blocking(*state_->thread, stream_write(std::move(s), data, timeout));
 }
 
-Result<void> Stream::close() {
-    if (state_->closed.exchange(true)) return {};
-    return io::run_blocking(*state_->thread, stream_close(state_));
+namespace {
+// Stream::close on a stream's state: once, whoever gets there first.
+Result<void> close_once(const std::shared_ptr<StreamState>& state) {
+    if (state->closed.exchange(true)) return {};
+    return io::run_blocking(*state->thread, stream_close(state));
 }
+}  // namespace
+
+Result<void> Stream::close() { return close_once(state_); }
 
 Result<int> Stream::into_fd() {
     if (state_->closed.exchange(true)) return closed_error();
@@ -326,6 +331,16 @@ Result<Client::Outbound*> Client::find_for_open(const std::string& proxy, const 
     if (timeout <= io::Duration::zero())
         return make_error(errc::invalid_argument, "the timeout must be positive");
     return o;
+}
+
+void Client::close_streams() {
+    std::vector<std::shared_ptr<StreamState>> open;
+    {
+        std::lock_guard lock(streams_mutex_);
+        for (auto& weak : streams_)
+            if (auto st = weak.lock()) open.push_back(std::move(st));
+    }
+    for (auto& st : open) (void)close_once(st);
 }
 
 Result<std::unique_ptr<Stream>> Client::open_stream(const std::string& proxy,

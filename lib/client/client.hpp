@@ -88,6 +88,10 @@ public:
     Result<void> set_pool_settings(const std::string& proxy, const config::PoolSettings& settings);
     Result<PoolStats> stats(const std::string& proxy);
     Result<std::size_t> reset(const std::string& proxy);
+    // Closes every stream opened through this client that is still open (not those handed to
+    // an fd), from any thread: calls blocked on them in other threads return "closed" at once.
+    // The client keeps the one list of its open streams; the C ABI's close uses it.
+    void close_streams();
 
     // Returns once the stream's SYN is queued: a refused target is then the first read's or
     // write's error. wait_connected: once the server's SYNACK came, a refusal being the
