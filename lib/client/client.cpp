@@ -214,13 +214,18 @@ Result<std::unique_ptr<Client>> Client::from_file(const std::string& path) {
 
 Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
     std::unique_ptr<Client> client(new Client());
-    log::set_level(config::to_log_threshold(config.log_level));
+    // The client's own level and sink (docs/DESIGN.md, "Logging"): its log-level changes no
+    // other client's, nor the process logger's.
+    client->logger_ = std::make_unique<log::Logger>(config::to_log_threshold(config.log_level));
+    const log::ScopedLogger on_caller_thread(*client->logger_);
     for (const auto& w : config.warnings) log::warn("{}", w);
     try {
         client->thread_ = std::make_unique<io::ReactorThread>();
     } catch (const std::exception& e) {
         return make_error(-EIO, std::string("cannot start the reactor: ") + e.what());
     }
+    const log::Logger* logger = client->logger_.get();
+    client->thread_->call([logger] { log::use_on_this_thread(logger); });
     client->padding_ = std::make_shared<session::PaddingState>();
     client->config_ = std::move(config);
     Client* c = client.get();
@@ -247,6 +252,7 @@ Result<std::unique_ptr<Client>> Client::create(config::ResolvedConfig config) {
 
 Client::~Client() {
     if (!thread_) return;
+    const log::ScopedLogger on_caller_thread(*logger_);
     // Streams the caller still holds answer "closed" from now on; their stream objects are
     // released here, on the reactor thread, while it still runs.
     std::vector<std::shared_ptr<PooledStream>> orphans;

@@ -23,6 +23,7 @@
 #include "config/config.hpp"
 #include "io/reactor_thread.hpp"
 #include "io/task_scope.hpp"
+#include "log/log.hpp"
 
 namespace anytls::client {
 
@@ -106,6 +107,10 @@ public:
                                                     const std::string& host, std::uint16_t port,
                                                     io::Duration timeout);
 
+    // This client's level and sink, used by everything that runs on its reactor thread
+    // (docs/DESIGN.md, "Logging"). Starts at the configuration's log-level; sink: the process's.
+    log::Logger& logger() { return *logger_; }
+
     io::ReactorThread& reactor_thread() { return *thread_; }
     // Runs fn(const OnReactorThread&) on the reactor thread and returns its result, for code
     // that uses a pool's coroutine API directly (the `anytls socks` entry point).
@@ -131,6 +136,7 @@ private:
                                     io::Duration timeout);
 
     config::ResolvedConfig config_;
+    std::unique_ptr<log::Logger> logger_;  // before thread_: outlives the reactor thread
     std::unique_ptr<io::ReactorThread> thread_;
     // Reactor thread: the client's own tasks (fd relays, pending opens), joined at shutdown.
     std::unique_ptr<io::TaskScope> scope_;

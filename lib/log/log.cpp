@@ -1,13 +1,14 @@
-// Logging sink and level (see log.hpp).
+// Loggers, their sinks and levels (see log.hpp).
 #include "log/log.hpp"
 
 #include <cstdio>
-#include <mutex>
 #include <string>
 
 namespace anytls::log {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::atomic<bool> g_process_level_overrides{false};
+thread_local const Logger* t_logger = nullptr;
 
 namespace {
 std::mutex g_sink_mutex;
@@ -16,6 +17,19 @@ Sink g_sink;  // empty: stderr
 void default_sink(Level level, std::string_view message) {
     std::string line = fmt::format("[{}] {}\n", level_name(level), message);
     std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// The process logger's sink, whatever logger the line passed.
+void write_to_process_sink(Level level, std::string_view message) {
+    Sink sink;
+    {
+        std::lock_guard lock(g_sink_mutex);
+        sink = g_sink;
+    }
+    if (sink)
+        sink(level, message);
+    else
+        default_sink(level, message);
 }
 }  // namespace
 
@@ -46,16 +60,36 @@ void set_level(Level level) { g_level.store(static_cast<int>(level), std::memory
 
 Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
-void write(Level level, std::string_view message) {
+void let_process_level_override_configured() {
+    g_process_level_overrides.store(true, std::memory_order_relaxed);
+}
+
+void Logger::set_sink(Sink sink) {
+    std::lock_guard lock(sink_mutex_);
+    sink_ = std::move(sink);
+}
+
+void Logger::write(Level level, std::string_view message) const {
     Sink sink;
     {
-        std::lock_guard lock(g_sink_mutex);
-        sink = g_sink;
+        std::lock_guard lock(sink_mutex_);
+        sink = sink_;
     }
     if (sink)
         sink(level, message);
     else
-        default_sink(level, message);
+        write_to_process_sink(level, message);
+}
+
+void use_on_this_thread(const Logger* logger) { t_logger = logger; }
+
+const Logger* logger_of_this_thread() { return t_logger; }
+
+void write(Level level, std::string_view message) {
+    if (const Logger* logger = t_logger)
+        logger->write(level, message);
+    else
+        write_to_process_sink(level, message);
 }
 
 }  // namespace anytls::log

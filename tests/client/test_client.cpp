@@ -9,13 +9,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <random>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "base/errors.hpp"
 #include "client/client.hpp"
 #include "io/reactor_thread.hpp"
 #include "io/tcp.hpp"
+#include "log/log.hpp"
 #include "server/server.hpp"
 #include "support/echo_service.hpp"
 #include "support/test_certs.hpp"
@@ -87,6 +91,61 @@ bool echo_through(client::Stream& s, std::mt19937_64& rng, std::size_t size) {
 }  // namespace
 
 TEST_SUITE("client") {
+    TEST_CASE(
+        "each Client logs at its own level to its own sink; opening another changes neither") {
+        FarSide far;
+        struct Captured {
+            std::mutex mutex;
+            std::vector<std::pair<log::Level, std::string>> lines;
+            log::Sink sink() {
+                return [this](log::Level level, std::string_view line) {
+                    std::lock_guard lock(mutex);
+                    lines.emplace_back(level, std::string(line));
+                };
+            }
+            bool has(std::string_view text) {
+                std::lock_guard lock(mutex);
+                for (const auto& [level, line] : lines)
+                    if (line.find(text) != std::string::npos) return true;
+                return false;
+            }
+            bool has_level(log::Level wanted) {
+                std::lock_guard lock(mutex);
+                for (const auto& [level, line] : lines)
+                    if (level == wanted) return true;
+                return false;
+            }
+        } a_lines, b_lines;
+        const log::Level process_level = log::level();
+        std::string debug_toml = far.client_toml();
+        debug_toml.replace(debug_toml.find("\"warning\""), 9, "\"debug\"");
+        auto a = client::Client::from_toml(debug_toml);
+        REQUIRE_MESSAGE(a, a.error().text());
+        a.value()->logger().set_sink(a_lines.sink());
+        // The second client's log-level (warning) used to become the process level, which
+        // silenced the first client's debug lines.
+        auto b = client::Client::from_toml(far.client_toml());
+        REQUIRE_MESSAGE(b, b.error().text());
+        b.value()->logger().set_sink(b_lines.sink());
+        CHECK(a.value()->logger().level() == log::Level::debug);
+        CHECK(b.value()->logger().level() == log::Level::warn);
+        CHECK(log::level() == process_level);
+
+        REQUIRE(a.value()->reset("far"));
+        REQUIRE(b.value()->reset("far"));
+        CHECK(a_lines.has("[AnyTLS] Pool reset for far"));
+        CHECK_FALSE(b_lines.has("[AnyTLS] Pool reset for far"));
+        CHECK_FALSE(b_lines.has_level(log::Level::debug));
+
+        // A level set later on one client is that client's alone.
+        b.value()->logger().set_level(log::Level::debug);
+        REQUIRE(b.value()->reset("far"));
+        CHECK(b_lines.has("[AnyTLS] Pool reset for far"));
+        a.value()->logger().set_level(log::Level::error);
+        CHECK(b.value()->logger().level() == log::Level::debug);
+        CHECK(log::level() == process_level);
+    }
+
     TEST_CASE("Client: blocking streams from the calling thread, warm reuse in the stats") {
         FarSide far;
         auto client = client::Client::from_toml(far.client_toml());

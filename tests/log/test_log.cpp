@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "log/log.hpp"
@@ -67,6 +68,60 @@ TEST_SUITE("log") {
         CHECK(cap.lines.empty());
 #endif
         log::set_sink({});
+        log::set_level(log::Level::info);
+    }
+
+    TEST_CASE("a Logger installed on a thread takes that thread's lines, at its own level") {
+        Captured process, own;
+        log::set_sink([&](log::Level l, std::string_view m) {
+            process.lines.emplace_back(l, std::string(m));
+        });
+        log::set_level(log::Level::warn);
+        log::Logger logger(log::Level::debug);
+        logger.set_sink(
+            [&](log::Level l, std::string_view m) { own.lines.emplace_back(l, std::string(m)); });
+        std::thread([&] {
+            log::use_on_this_thread(&logger);
+            log::debug("owned {}", 1);
+            log::use_on_this_thread(nullptr);
+            log::debug("process debug, filtered");
+            log::warn("process {}", 2);
+        }).join();
+        log::debug("this thread has no logger: filtered");
+        {
+            const log::ScopedLogger scope(logger);
+            log::info("scoped");
+        }
+        log::info("filtered again");
+        REQUIRE(own.lines.size() == 2);
+        CHECK(own.lines[0].second == "owned 1");
+        CHECK(own.lines[1].second == "scoped");
+        REQUIRE(process.lines.size() == 1);
+        CHECK(process.lines[0].second == "process 2");
+
+        // Without a sink of its own, a Logger's lines reach the process sink at its own level.
+        logger.set_sink({});
+        {
+            const log::ScopedLogger scope(logger);
+            log::debug("to the process sink");
+        }
+        REQUIRE(process.lines.size() == 2);
+        CHECK(process.lines[1].second == "to the process sink");
+        log::set_sink({});
+        log::set_level(log::Level::info);
+    }
+
+    // Kept last: the override stays on for the rest of the process.
+    TEST_CASE("once the process level overrides configured levels, only a level set later wins") {
+        log::Logger configured(log::Level::debug), chosen(log::Level::debug);
+        chosen.set_level(log::Level::error);
+        log::set_level(log::Level::warn);
+        CHECK(configured.level() == log::Level::debug);
+        log::let_process_level_override_configured();
+        CHECK(configured.level() == log::Level::warn);
+        CHECK(chosen.level() == log::Level::error);
+        log::set_level(log::Level::trace);
+        CHECK(configured.level() == log::Level::trace);
         log::set_level(log::Level::info);
     }
 
