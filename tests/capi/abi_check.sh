@@ -18,8 +18,10 @@ node_1_1="anytls_stream_open_ex anytls_stream_fd_error"
 node_1_2="anytls_stream_shutdown"
 node_1_3="anytls_open_start anytls_open_notify_fd anytls_open_result anytls_open_cancel anytls_open_free"
 node_1_4="anytls_version_number"
+node_1_5="anytls_client_last_error anytls_client_set_log anytls_open_last_error anytls_server_last_error anytls_stream_last_error"
 expected_node() {
-    if [[ " $node_1_4 " == *" $1 "* ]]; then echo ANYTLS_1.4
+    if [[ " $node_1_5 " == *" $1 "* ]]; then echo ANYTLS_1.5
+    elif [[ " $node_1_4 " == *" $1 "* ]]; then echo ANYTLS_1.4
     elif [[ " $node_1_3 " == *" $1 "* ]]; then echo ANYTLS_1.3
     elif [[ " $node_1_2 " == *" $1 "* ]]; then echo ANYTLS_1.2
     elif [[ " $node_1_1 " == *" $1 "* ]]; then echo ANYTLS_1.1
@@ -27,8 +29,8 @@ expected_node() {
 }
 
 # Only anytls_* at their nodes, plus the version nodes' own symbols.
-others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.[1234])?$' | grep -v -x -E 'ANYTLS_1(\.[1234])?' || true)
-[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1 to ANYTLS_1.4: $others"
+others=$(echo "$defined" | grep -v -E '^anytls_[a-z0-9_]+@@ANYTLS_1(\.[1-5])?$' | grep -v -x -E 'ANYTLS_1(\.[1-5])?' || true)
+[[ -z "$others" ]] || fail "symbols outside anytls_*@@ANYTLS_1 to ANYTLS_1.5: $others"
 
 # objdump -T agrees on the version of every anytls_ symbol.
 while read -r version name; do
@@ -48,6 +50,6 @@ soname=$(objdump -p "$lib" | awk '$1 == "SONAME" {print $2}')
 [[ "$soname" == libanytls.so.1 ]] || fail "SONAME is '$soname', expected libanytls.so.1"
 
 if [[ $status -eq 0 ]]; then
-    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1 to ANYTLS_1.4, SONAME $soname"
+    echo "ABI check passed: $(echo "$exported" | wc -l) functions at ANYTLS_1 to ANYTLS_1.5, SONAME $soname"
 fi
 exit $status

@@ -266,8 +266,12 @@ static atomic_int g_log_lines;
 static atomic_int g_log_in_callback;
 static atomic_int g_log_overlap;
 
+static atomic_int g_process_reset_lines; /* "Pool reset for" lines, any level */
+
 static void log_callback(int level, const char* message, void* user) {
     if (atomic_fetch_add(&g_log_in_callback, 1) != 0) atomic_fetch_add(&g_log_overlap, 1);
+    if (message != NULL && strstr(message, "Pool reset for ") != NULL)
+        atomic_fetch_add(&g_process_reset_lines, 1);
     if (user == (void*)&g_log_lines && message != NULL && level >= ANYTLS_LOG_ERROR &&
         level <= ANYTLS_LOG_INFO)
         atomic_fetch_add(&g_log_lines, 1);
@@ -921,6 +925,142 @@ static void test_stream_after_client_close(uint16_t server_port) {
     close(fd);
 }
 
+/* ---- per-client logs and per-handle errors (ANYTLS_1.5) --------------------------------------- */
+
+static double wait_notified(anytls_open* open, int limit_ms);
+
+static atomic_int g_own_reset_lines;
+static atomic_int g_own_wrong_user;
+
+static void own_log(int level, const char* message, void* user) {
+    if (user != (void*)&g_own_reset_lines) {
+        atomic_fetch_add(&g_own_wrong_user, 1);
+        return;
+    }
+    if (level == ANYTLS_LOG_DEBUG && strstr(message, "Pool reset for first") != NULL)
+        atomic_fetch_add(&g_own_reset_lines, 1);
+}
+
+struct error_read {
+    const anytls_client* client;
+    int code;
+    size_t length;
+    char message[256];
+};
+
+static void* read_client_error(void* arg) {
+    struct error_read* r = arg;
+    r->length = anytls_client_last_error(r->client, &r->code, r->message, sizeof r->message);
+    return NULL;
+}
+
+/* Two clients: one given a log of its own at DEBUG, one left on the process log (INFO, from
+ * anytls_set_log, which takes precedence over the configuration). Each line goes where its
+ * client says, and neither client changes the other. */
+static void test_client_logs(uint16_t server_port) {
+    anytls_client* first = open_one_proxy_client("first", server_port);
+    anytls_client* second = open_one_proxy_client("second", server_port);
+    if (!first || !second) return;
+    CHECK_RC(anytls_client_set_log(NULL, own_log, NULL, ANYTLS_LOG_DEBUG),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_RC(anytls_client_set_log(first, own_log, &g_own_reset_lines, 9),
+             ANYTLS_E_INVALID_ARGUMENT);
+    CHECK_MESSAGE("anytls_client_set_log: level must be");
+    CHECK_RC(anytls_client_set_log(first, own_log, &g_own_reset_lines, ANYTLS_LOG_DEBUG),
+             ANYTLS_OK);
+    int before = atomic_load(&g_process_reset_lines);
+    CHECK_RC(anytls_pool_reset(first, "first"), ANYTLS_OK);
+    CHECK_RC(anytls_pool_reset(second, "second"), ANYTLS_OK);
+    CHECK(atomic_load(&g_own_reset_lines) == 1);
+    CHECK(atomic_load(&g_own_wrong_user) == 0);
+    CHECK(atomic_load(&g_process_reset_lines) == before); /* second: DEBUG filtered at INFO */
+
+    /* Without a callback, the first client's lines go to the process log, at its own level. */
+    CHECK_RC(anytls_client_set_log(first, NULL, NULL, ANYTLS_LOG_DEBUG), ANYTLS_OK);
+    CHECK_RC(anytls_pool_reset(first, "first"), ANYTLS_OK);
+    CHECK(atomic_load(&g_own_reset_lines) == 1);
+    CHECK(atomic_load(&g_process_reset_lines) == before + 1);
+    CHECK_RC(anytls_pool_reset(second, "second"), ANYTLS_OK);
+    CHECK(atomic_load(&g_process_reset_lines) == before + 1);
+    CHECK_RC(anytls_client_close(first), ANYTLS_OK);
+    CHECK_RC(anytls_client_close(second), ANYTLS_OK);
+}
+
+/* Each handle keeps the last failure of the calls made on it, readable from any thread. */
+static void test_handle_errors(anytls_server* server) {
+    int code = 1;
+    char buf[64] = "x";
+    CHECK(anytls_client_last_error(NULL, &code, buf, sizeof buf) == 0);
+    CHECK_RC(code, ANYTLS_E_INVALID_ARGUMENT);
+    CHECK(buf[0] == '\0');
+
+    anytls_client* c = open_one_proxy_client("errors", 1);
+    if (!c) return;
+    CHECK(anytls_client_last_error(c, &code, buf, sizeof buf) == 0);
+    CHECK_RC(code, ANYTLS_OK);
+    CHECK_RC(anytls_pool_reset(c, "nope"), ANYTLS_E_UNKNOWN_PROXY);
+    struct error_read r = {c, 0, 0, ""};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, read_client_error, &r) == 0);
+    pthread_join(thread, NULL);
+    CHECK_RC(r.code, ANYTLS_E_UNKNOWN_PROXY);
+    CHECK(strstr(r.message, "unknown proxy \"nope\"") != NULL);
+    CHECK(r.length == strlen(r.message));
+    /* Truncated copies stay NUL-terminated and say how long the whole message is. */
+    char small[8];
+    size_t full = anytls_client_last_error(c, NULL, small, sizeof small);
+    CHECK(full == r.length);
+    CHECK(strlen(small) == sizeof small - 1);
+    CHECK(strncmp(small, r.message, sizeof small - 1) == 0);
+    /* A success leaves the record; a failed open is recorded on the client. */
+    CHECK_RC(anytls_pool_reset(c, "errors"), ANYTLS_OK);
+    CHECK(anytls_client_last_error(c, &code, NULL, 0) == r.length);
+    anytls_stream* s = NULL;
+    CHECK_RC(anytls_stream_open_ex(c, "errors", "127.0.0.1", g_echo.port, 3000,
+                                   ANYTLS_OPEN_WAIT_CONNECTED, &s),
+             ANYTLS_E_CONNECT);
+    anytls_client_last_error(c, &code, buf, sizeof buf);
+    CHECK_RC(code, ANYTLS_E_CONNECT);
+    CHECK_RC(anytls_client_close(c), ANYTLS_OK);
+
+    /* A stream's own failures: a read that times out. */
+    uint16_t port = 0;
+    CHECK_RC(anytls_server_port(server, &port), ANYTLS_OK);
+    anytls_client* live = open_one_proxy_client("live-errors", port);
+    if (!live) return;
+    CHECK_RC(anytls_stream_open(live, "live-errors", "127.0.0.1", g_echo.port, 10000, &s),
+             ANYTLS_OK);
+    if (s) {
+        size_t n = 0;
+        CHECK(anytls_stream_last_error(s, &code, NULL, 0) == 0);
+        CHECK_RC(code, ANYTLS_OK);
+        CHECK_RC(anytls_stream_read(s, buf, sizeof buf, 20, &n), ANYTLS_E_TIMEOUT);
+        CHECK(anytls_stream_last_error(s, &code, buf, sizeof buf) > 0);
+        CHECK_RC(code, ANYTLS_E_TIMEOUT);
+        CHECK_RC(anytls_stream_close(s), ANYTLS_OK);
+    }
+    /* A pending open's: its outcome taken twice. */
+    anytls_open* open = NULL;
+    CHECK_RC(anytls_open_start(live, "live-errors", "127.0.0.1", g_echo.port, 10000, &open),
+             ANYTLS_OK);
+    if (open) {
+        int fd = -1;
+        CHECK(wait_notified(open, 10000) >= 0);
+        CHECK_RC(anytls_open_result(open, &fd), ANYTLS_OK);
+        if (fd >= 0) close(fd);
+        CHECK_RC(anytls_open_result(open, &fd), ANYTLS_E_INVALID_ARGUMENT);
+        anytls_open_last_error(open, &code, buf, sizeof buf);
+        CHECK_RC(code, ANYTLS_E_INVALID_ARGUMENT);
+        anytls_open_free(open);
+    }
+    CHECK_RC(anytls_client_close(live), ANYTLS_OK);
+    /* The server's. */
+    CHECK_RC(anytls_server_port(server, NULL), ANYTLS_E_INVALID_ARGUMENT);
+    CHECK(anytls_server_last_error(server, &code, buf, sizeof buf) > 0);
+    CHECK_RC(code, ANYTLS_E_INVALID_ARGUMENT);
+    CHECK(strstr(buf, "port is NULL") != NULL);
+}
+
 /* ---- pending opens ------------------------------------------------------------------------- */
 
 /* Waits for a pending open's notify fd; the seconds it took, or -1 past limit_ms. */
@@ -1160,6 +1300,8 @@ int main(void) {
         CHECK_RC(anytls_client_close(g_client), ANYTLS_OK);
     }
     test_stream_after_client_close(server_port);
+    test_client_logs(server_port);
+    test_handle_errors(server);
 
     CHECK_RC(anytls_server_stop(server), ANYTLS_OK);
     test_server_stop_cancels_handshakes();

@@ -119,6 +119,31 @@ ANYTLS_API const char* anytls_strerror(int code) ANYTLS_NOEXCEPT;
  * Thread safety: any thread; each thread sees its own message. */
 ANYTLS_API const char* anytls_last_error(void) ANYTLS_NOEXCEPT;
 
+struct anytls_client;
+struct anytls_stream;
+struct anytls_open;
+struct anytls_server;
+
+/* The last failure of the calls made on one handle, for callers that cannot read
+ * anytls_last_error on the thread that made the call (Go's goroutines move between threads).
+ * Sets *code (when not NULL) to that call's code, or ANYTLS_OK if no call on the handle has
+ * failed; copies its message into buf (when not NULL and len > 0), truncated to len - 1
+ * bytes and always NUL-terminated; returns the message's full length, so that a caller can
+ * retry with a larger buffer. A NULL handle gives *code = ANYTLS_E_INVALID_ARGUMENT, "" and 0.
+ * Calls on a pending open record their failures on it; a failed open (anytls_stream_open*,
+ * anytls_open_start) records on the client. The functions that free a handle record nothing.
+ * Since ABI node ANYTLS_1.5.
+ * Thread safety: any thread, while the handle lives. When calls on one handle fail in several
+ * threads at once, the record is one of theirs: compare *code with the code you got. */
+ANYTLS_API size_t anytls_client_last_error(const struct anytls_client* client, int* code, char* buf,
+                                           size_t len) ANYTLS_NOEXCEPT;
+ANYTLS_API size_t anytls_stream_last_error(const struct anytls_stream* stream, int* code, char* buf,
+                                           size_t len) ANYTLS_NOEXCEPT;
+ANYTLS_API size_t anytls_open_last_error(const struct anytls_open* open, int* code, char* buf,
+                                         size_t len) ANYTLS_NOEXCEPT;
+ANYTLS_API size_t anytls_server_last_error(const struct anytls_server* server, int* code, char* buf,
+                                           size_t len) ANYTLS_NOEXCEPT;
+
 /* ---- Logging --------------------------------------------------------------------------- */
 
 typedef enum anytls_log_level {
@@ -134,7 +159,9 @@ typedef void (*anytls_log_fn)(int level, const char* message, void* user);
 
 /* Sends the library's log lines (process-wide) at `level` and more severe to fn, or to
  * stderr when fn is NULL (the default). The level set here takes precedence over the
- * log-level of client configurations opened before or after.
+ * log-level of client and server configurations opened before or after, but not over a
+ * client's own level (anytls_client_set_log). Clients without a callback of their own log
+ * here.
  *
  * The callback is called from the library's reactor threads and from threads calling into
  * the library, but never concurrently with itself (calls are serialized by a mutex). It must
@@ -174,6 +201,16 @@ ANYTLS_API int anytls_client_open_file(const char* path, anytls_client** out) AN
  * for its timeout). No call on the client may start once this one has begun: the handle is
  * freed when it returns. */
 ANYTLS_API int anytls_client_close(anytls_client* client) ANYTLS_NOEXCEPT;
+
+/* Gives this client a log of its own: its lines at `level` and more severe go to fn (called
+ * as anytls_set_log's callback is, serialized per client), or, when fn is NULL, to the
+ * process log (anytls_set_log) at this level. Other clients and the process level are not
+ * changed. The previous (fn, user) of this client is never called once this returns.
+ * Returns INVALID_ARGUMENT for a NULL client or a level outside ERROR..TRACE, CLOSED for a
+ * closed client. Since ABI node ANYTLS_1.5.
+ * Thread safety: any thread; not inside this client's own log callback. */
+ANYTLS_API int anytls_client_set_log(anytls_client* client, anytls_log_fn fn, void* user,
+                                     int level) ANYTLS_NOEXCEPT;
 
 /* ---- Session pool ---------------------------------------------------------------------- */
 

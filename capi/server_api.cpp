@@ -1,0 +1,103 @@
+// The C ABI's embedded server (anytls.h, "Embedded server"; docs/C-API.md).
+//
+// Every exported function is noexcept and runs inside guarded() (abi_errors.hpp).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "abi_errors.hpp"
+#include "anytls/anytls.h"
+#include "handles.hpp"
+#include "io/reactor_thread.hpp"
+#include "io/run_blocking.hpp"
+#include "log_route.hpp"
+#include "server/load_server_config.hpp"
+#include "server/server.hpp"
+
+using namespace anytls;
+using namespace anytls::capi;
+
+extern "C" {
+
+// -- server
+
+ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexcept {
+    if (out) *out = nullptr;
+    return guarded([&]() -> int {
+        if (!out) return invalid("anytls_server_start: out is NULL");
+        if (!toml) return invalid("anytls_server_start: the TOML text is NULL");
+        // The loader of `anytls server` (docs/C-API.md, "Embedded server"). The server logs at
+        // its log-level, on a logger of its own, unless anytls_set_log chose a level.
+        server::ServerConfigOptions options;
+        options.default_listen = "127.0.0.1:0";
+        auto parsed = server::load_server_config(toml, options);
+        if (!parsed) return fail(parsed.error());
+        auto handle = std::make_unique<anytls_server>();
+        handle->logger = std::make_unique<log::Logger>(config::to_log_threshold(parsed->log_level));
+        try {
+            handle->thread = std::make_unique<io::ReactorThread>();
+        } catch (const std::runtime_error& e) {
+            return fail(ANYTLS_E_IO, std::string("cannot start the server's reactor: ") + e.what());
+        }
+        const log::Logger* logger = handle->logger.get();
+        handle->thread->call([logger] { log::use_on_this_thread(logger); });
+        anytls_server* h = handle.get();
+        server::ServerConfig config = std::move(parsed->config);
+        auto started = h->thread->call([h, &config]() -> Result<void> {
+            auto made = server::Server::create(h->thread->reactor(), std::move(config));
+            if (!made) return std::move(made).error();
+            auto s = std::move(made).value();
+            auto listening = s->start();
+            if (!listening) return std::move(listening).error();
+            h->port = s->local_address().port();
+            h->server = std::move(s);
+            return {};
+        });
+        if (!started) return fail(started.error());
+        *out = handle.release();
+        return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API int anytls_server_port(anytls_server* server, uint16_t* port) noexcept {
+    return guarded(errors_of(server), [&]() -> int {
+        if (!server) return invalid("anytls_server_port: the server is NULL");
+        if (!port) return invalid("anytls_server_port: port is NULL");
+        *port = server->port;
+        return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
+    if (!server) return ANYTLS_OK;
+    std::unique_ptr<anytls_server> handle(server);
+    return guarded([&]() -> int {
+        if (!handle->thread) return ANYTLS_OK;
+        io::ReactorThread& thread = *handle->thread;
+        anytls_server* h = handle.get();
+        // The server's coroutines are cancelled and joined (docs/DESIGN.md, "Shutdown").
+        if (h->server) io::run_blocking(thread, h->server->shutdown());
+        thread.call([h] { h->server.reset(); });
+        handle->thread.reset();
+        return ANYTLS_OK;
+    });
+}
+
+ANYTLS_API size_t anytls_server_last_error(const anytls_server* server, int* code, char* buf,
+                                           size_t len) noexcept {
+    if (!server) {
+        if (code) *code = ANYTLS_E_INVALID_ARGUMENT;
+        if (buf && len > 0) *buf = '\0';
+        return 0;
+    }
+    return server->errors.copy(code, buf, len);
+}
+
+}  // extern "C"
