@@ -49,7 +49,6 @@ std::int64_t to_ms(config::Duration d) {
     return ns / 1'000'000 + (ns % 1'000'000 != 0 ? 1 : 0);  // rounded up: non-zero stays non-zero
 }
 
-
 // A size-prefixed struct argument: not NULL, and its `size` covers at least its first field.
 int check_sized(const char* function, const char* name, const char* type, const void* ptr,
                 std::size_t size, std::size_t first_field_end) {

@@ -64,8 +64,8 @@ void set_process_log(anytls_log_fn fn, void* user, int level) {
     log::let_process_level_override_configured();
 }
 
-void set_logger_log(log::Logger& logger, std::shared_ptr<CallbackRoute>& route,
-                    anytls_log_fn fn, void* user, int level) {
+void set_logger_log(log::Logger& logger, std::shared_ptr<CallbackRoute>& route, anytls_log_fn fn,
+                    void* user, int level) {
     logger.set_level(static_cast<log::Level>(level));
     if (!fn) {
         logger.set_sink({});

@@ -37,7 +37,7 @@ int check_log_level(const char* function, int level);
 void set_process_log(anytls_log_fn fn, void* user, int level);
 
 // anytls_client_set_log: the client's own callback (NULL: the process's) and level.
-void set_logger_log(log::Logger& logger, std::shared_ptr<CallbackRoute>& route,
-                    anytls_log_fn fn, void* user, int level);
+void set_logger_log(log::Logger& logger, std::shared_ptr<CallbackRoute>& route, anytls_log_fn fn,
+                    void* user, int level);
 
 }  // namespace anytls::capi

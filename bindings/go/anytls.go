@@ -16,7 +16,7 @@ package anytls
 #cgo pkg-config: anytls
 #include <poll.h>
 #include <stdlib.h>
-#include <anytls/anytls.h>
+#include "anytls_go.h"
 
 // 1 when fd is readable now, without waiting.
 static int anytls_go_readable(int fd) {
@@ -101,16 +101,38 @@ func (e *Error) Timeout() bool { return e.Code == ErrTimeout }
 // Temporary is Timeout (net.Error; deprecated there).
 func (e *Error) Temporary() bool { return e.Code == ErrTimeout }
 
-// call runs one C call and, if it fails, reads anytls_last_error on the same OS thread
-// (the message is per thread, and a goroutine may move between threads between calls).
-func call(op string, f func() C.int) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	rc := f()
+// keep runs one C call through its wrapper of anytls_go.h, which copies the calling thread's
+// message into msg in the same cgo call when it fails: no OS thread is locked, although
+// anytls_last_error is per thread and a goroutine may move between threads between calls.
+func keep(op string, f func(msg *C.char, n C.size_t) C.int) error {
+	var buf [2048]byte
+	msg := (*C.char)(unsafe.Pointer(&buf[0]))
+	rc := f(msg, C.size_t(len(buf)))
 	if rc == 0 {
 		return nil
 	}
-	return &Error{Code: Code(rc), Op: op, Message: C.GoString(C.anytls_last_error())}
+	return &Error{Code: Code(rc), Op: op, Message: C.GoString(msg)}
+}
+
+// fromHandle is the Error of a failed call (rc) on a handle that one goroutine uses at a
+// time (a pending open, a starting server), read from the handle's own record
+// (anytls_open_last_error, anytls_server_last_error), which any OS thread may read.
+func fromHandle(op string, rc C.int, read func(code *C.int, buf *C.char, n C.size_t) C.size_t) error {
+	if rc == 0 {
+		return nil
+	}
+	buf := make([]byte, 512)
+	var code C.int
+	n := int(read(&code, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))))
+	if n >= len(buf) {
+		buf = make([]byte, n+1)
+		n = int(read(&code, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf))))
+	}
+	message := ""
+	if code == rc && n < len(buf) {
+		message = string(buf[:n])
+	}
+	return &Error{Code: Code(rc), Op: op, Message: message}
 }
 
 // Options tune the Go side of a Client.
@@ -158,7 +180,9 @@ func OpenWithOptions(configTOML string, opts *Options) (*Client, error) {
 	text := C.CString(configTOML)
 	defer C.free(unsafe.Pointer(text))
 	var h *C.anytls_client
-	if err := call("client_open", func() C.int { return C.anytls_client_open(text, &h) }); err != nil {
+	if err := keep("client_open", func(m *C.char, n C.size_t) C.int {
+		return C.anytls_go_client_open(text, &h, m, n)
+	}); err != nil {
 		return nil, err
 	}
 	return newClient(h, opts), nil
@@ -169,7 +193,9 @@ func OpenFileWithOptions(path string, opts *Options) (*Client, error) {
 	p := C.CString(path)
 	defer C.free(unsafe.Pointer(p))
 	var h *C.anytls_client
-	if err := call("client_open_file", func() C.int { return C.anytls_client_open_file(p, &h) }); err != nil {
+	if err := keep("client_open_file", func(m *C.char, n C.size_t) C.int {
+		return C.anytls_go_client_open_file(p, &h, m, n)
+	}); err != nil {
 		return nil, err
 	}
 	return newClient(h, opts), nil
@@ -195,17 +221,17 @@ func (c *Client) Close() error {
 	runtime.SetFinalizer(c, nil)
 	h := c.c
 	c.c = nil
-	return call("client_close", func() C.int { return C.anytls_client_close(h) })
+	return keep("client_close", func(m *C.char, n C.size_t) C.int { return C.anytls_go_client_close(h, m, n) })
 }
 
-// use runs f with the live handle, or fails with ErrClosed.
-func (c *Client) use(op string, f func(h *C.anytls_client) C.int) error {
+// use runs f, a wrapper of anytls_go.h, with the live handle, or fails with ErrClosed.
+func (c *Client) use(op string, f func(h *C.anytls_client, msg *C.char, n C.size_t) C.int) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return &Error{Code: ErrClosed, Op: op, Message: "client closed"}
 	}
-	return call(op, func() C.int { return f(c.c) })
+	return keep(op, func(msg *C.char, n C.size_t) C.int { return f(c.c, msg, n) })
 }
 
 // PoolConfig is the live pool configuration of one proxy (docs/CONFIG.md has every key).
@@ -241,8 +267,8 @@ func (c *Client) PoolConfig(proxy string) (PoolConfig, error) {
 	defer C.free(unsafe.Pointer(name))
 	var cfg C.anytls_pool_config
 	cfg.size = C.size_t(unsafe.Sizeof(cfg))
-	if err := c.use("pool_config_get", func(h *C.anytls_client) C.int {
-		return C.anytls_pool_config_get(h, name, &cfg)
+	if err := c.use("pool_config_get", func(h *C.anytls_client, m *C.char, n C.size_t) C.int {
+		return C.anytls_go_pool_config_get(h, name, &cfg, m, n)
 	}); err != nil {
 		return PoolConfig{}, err
 	}
@@ -286,8 +312,8 @@ func (c *Client) SetPoolConfig(proxy string, p PoolConfig) error {
 		cfg.session_reuse = 1
 	}
 	cfg.creation_backoff_max_ms = durationToMS(p.CreationBackoffMax)
-	return c.use("pool_config_set", func(h *C.anytls_client) C.int {
-		return C.anytls_pool_config_set(h, name, &cfg)
+	return c.use("pool_config_set", func(h *C.anytls_client, m *C.char, n C.size_t) C.int {
+		return C.anytls_go_pool_config_set(h, name, &cfg, m, n)
 	})
 }
 
@@ -316,8 +342,8 @@ func (c *Client) Stats(proxy string) (PoolStats, error) {
 	defer C.free(unsafe.Pointer(name))
 	var st C.anytls_pool_stats
 	st.size = C.size_t(unsafe.Sizeof(st))
-	if err := c.use("pool_get_stats", func(h *C.anytls_client) C.int {
-		return C.anytls_pool_get_stats(h, name, &st)
+	if err := c.use("pool_get_stats", func(h *C.anytls_client, m *C.char, n C.size_t) C.int {
+		return C.anytls_go_pool_get_stats(h, name, &st, m, n)
 	}); err != nil {
 		return PoolStats{}, err
 	}
@@ -338,7 +364,9 @@ func (c *Client) Stats(proxy string) (PoolStats, error) {
 func (c *Client) Reset(proxy string) error {
 	name := C.CString(proxy)
 	defer C.free(unsafe.Pointer(name))
-	return c.use("pool_reset", func(h *C.anytls_client) C.int { return C.anytls_pool_reset(h, name) })
+	return c.use("pool_reset", func(h *C.anytls_client, m *C.char, n C.size_t) C.int {
+		return C.anytls_go_pool_reset(h, name, m, n)
+	})
 }
 
 // openFD opens a stream as a file descriptor through a pending open (anytls_open_start),
@@ -349,8 +377,8 @@ func (c *Client) openFD(ctx context.Context, proxy, host string, port uint16, ti
 	chost := C.CString(host)
 	defer C.free(unsafe.Pointer(chost))
 	var op *C.anytls_open
-	err := c.use("open_start", func(h *C.anytls_client) C.int {
-		return C.anytls_open_start(h, cproxy, chost, C.uint16_t(port), C.int(timeoutMS), &op)
+	err := c.use("open_start", func(h *C.anytls_client, m *C.char, n C.size_t) C.int {
+		return C.anytls_go_open_start(h, cproxy, chost, C.uint16_t(port), C.int(timeoutMS), &op, m, n)
 	})
 	if err != nil {
 		return -1, err
@@ -371,7 +399,10 @@ func (c *Client) openFD(ctx context.Context, proxy, host string, port uint16, ti
 		return -1, err
 	}
 	fd := C.int(-1)
-	if err := call("open_result", func() C.int { return C.anytls_open_result(op, &fd) }); err != nil {
+	rc := C.anytls_open_result(op, &fd)
+	if err := fromHandle("open_result", rc, func(code *C.int, buf *C.char, n C.size_t) C.size_t {
+		return C.anytls_open_last_error(op, code, buf, n)
+	}); err != nil {
 		return -1, err
 	}
 	return int(fd), nil
@@ -399,7 +430,9 @@ func waitReadable(fd int) error {
 // streamFDError asks the library why the stream behind an fd stream ended (nil: it did not,
 // or it ended cleanly).
 func streamFDError(fd int) error {
-	return call("stream_fd_error", func() C.int { return C.anytls_stream_fd_error(C.int(fd)) })
+	return keep("stream_fd_error", func(m *C.char, n C.size_t) C.int {
+		return C.anytls_go_stream_fd_error(C.int(fd), m, n)
+	})
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -528,4 +530,57 @@ func TestWrongPasswordIsErrAuth(t *testing.T) {
 	if !strings.Contains(err.Error(), "wrong password?") {
 		t.Errorf("err %q does not name the inference", err)
 	}
+}
+
+// Each failed call carries its own message although no OS thread is locked: 64 goroutines
+// fail at once on one Client (each naming a proxy of its own) and on pending opens, while
+// runtime.Gosched moves them between threads.
+func TestErrorMessagesStayWithTheirCall(t *testing.T) {
+	e := newEnv(t, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64*20)
+	for g := 0; g < 64; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				name := fmt.Sprintf("nope-%d-%d", g, i)
+				runtime.Gosched()
+				_, err := e.client.Stats(name)
+				if !errors.Is(err, anytls.ErrUnknownProxy) ||
+					!strings.Contains(err.Error(), `unknown proxy "`+name+`"`) {
+					errs <- fmt.Errorf("Stats(%q): %v", name, err)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// A pending open's failure comes from the open's own record: the refused port's text.
+	closed := closedPort(t)
+	c, err := anytls.Open(proxyTOML("down", "127.0.0.1", mustPort(t, closed), e.caFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Dialer("down").Dial("tcp", e.echo)
+	if !errors.Is(err, anytls.ErrConnect) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("dial through a proxy that is down: %v", err)
+	}
+}
+
+func mustPort(t *testing.T, address string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -2,7 +2,7 @@ package anytls
 
 /*
 #include <stdint.h>
-#include <anytls/anytls.h>
+#include "anytls_go.h"
 
 extern void anytlsGoLog(int level, char *message, uintptr_t user);
 
@@ -10,9 +10,10 @@ static void anytls_go_log_trampoline(int level, const char *message, void *user)
 	anytlsGoLog(level, (char *)message, (uintptr_t)user);
 }
 
-static int anytls_go_set_log(uintptr_t handle, int level) {
-	if (handle == 0) return anytls_set_log(NULL, NULL, level);
-	return anytls_set_log(anytls_go_log_trampoline, (void *)handle, level);
+// As the wrappers of anytls_go.h: the message is copied in the same cgo call.
+static int anytls_go_set_log(uintptr_t handle, int level, char *msg, size_t len) {
+	if (handle == 0) return ANYTLS_GO_KEEP(anytls_set_log(NULL, NULL, level));
+	return ANYTLS_GO_KEEP(anytls_set_log(anytls_go_log_trampoline, (void *)handle, level));
 }
 */
 import "C"
@@ -70,7 +71,9 @@ func SetLogger(fn LogFunc, level LogLevel) error {
 	if fn != nil {
 		h = cgo.NewHandle(fn)
 	}
-	err := call("set_log", func() C.int { return C.anytls_go_set_log(C.uintptr_t(h), C.int(level)) })
+	err := keep("set_log", func(m *C.char, n C.size_t) C.int {
+		return C.anytls_go_set_log(C.uintptr_t(h), C.int(level), m, n)
+	})
 	if err != nil {
 		if h != 0 {
 			h.Delete()

@@ -2,7 +2,7 @@ package anytls
 
 /*
 #include <stdlib.h>
-#include <anytls/anytls.h>
+#include "anytls_go.h"
 */
 import "C"
 
@@ -33,11 +33,16 @@ func StartServer(configTOML string) (*Server, error) {
 	text := C.CString(configTOML)
 	defer C.free(unsafe.Pointer(text))
 	var h *C.anytls_server
-	if err := call("server_start", func() C.int { return C.anytls_server_start(text, &h) }); err != nil {
+	if err := keep("server_start", func(m *C.char, n C.size_t) C.int {
+		return C.anytls_go_server_start(text, &h, m, n)
+	}); err != nil {
 		return nil, err
 	}
 	var port C.uint16_t
-	if err := call("server_port", func() C.int { return C.anytls_server_port(h, &port) }); err != nil {
+	rc := C.anytls_server_port(h, &port)
+	if err := fromHandle("server_port", rc, func(code *C.int, buf *C.char, n C.size_t) C.size_t {
+		return C.anytls_server_last_error(h, code, buf, n)
+	}); err != nil {
 		C.anytls_server_stop(h)
 		return nil, err
 	}
@@ -60,5 +65,5 @@ func (s *Server) Close() error {
 	h := s.s
 	s.s = nil
 	runtime.SetFinalizer(s, nil)
-	return call("server_stop", func() C.int { return C.anytls_server_stop(h) })
+	return keep("server_stop", func(m *C.char, n C.size_t) C.int { return C.anytls_go_server_stop(h, m, n) })
 }
