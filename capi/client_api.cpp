@@ -118,12 +118,7 @@ ANYTLS_API int anytls_client_set_log(anytls_client* client, anytls_log_fn fn, vo
 
 ANYTLS_API size_t anytls_client_last_error(const anytls_client* client, int* code, char* buf,
                                            size_t len) noexcept {
-    if (!client) {
-        if (code) *code = ANYTLS_E_INVALID_ARGUMENT;
-        if (buf && len > 0) *buf = '\0';
-        return 0;
-    }
-    return client->errors.copy(code, buf, len);
+    return copy_last_error(client, code, buf, len);
 }
 
 // -- pool

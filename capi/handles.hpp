@@ -82,6 +82,15 @@ HandleError* errors_of(const Handle* handle) {
     return handle ? &handle->errors : nullptr;
 }
 
+// anytls_<handle>_last_error: the handle's record, or INVALID_ARGUMENT, "" and 0 for NULL.
+template <class Handle>
+std::size_t copy_last_error(const Handle* handle, int* code, char* buf, std::size_t len) {
+    if (handle) return handle->errors.copy(code, buf, len);
+    if (code) *code = ANYTLS_E_INVALID_ARGUMENT;
+    if (buf && len > 0) *buf = '\0';
+    return 0;
+}
+
 // The checks every per-proxy call begins with; 0 when the call may proceed.
 int check_client_proxy(const anytls_client* client, const char* proxy, const char* what);
 

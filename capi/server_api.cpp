@@ -92,12 +92,7 @@ ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
 
 ANYTLS_API size_t anytls_server_last_error(const anytls_server* server, int* code, char* buf,
                                            size_t len) noexcept {
-    if (!server) {
-        if (code) *code = ANYTLS_E_INVALID_ARGUMENT;
-        if (buf && len > 0) *buf = '\0';
-        return 0;
-    }
-    return server->errors.copy(code, buf, len);
+    return copy_last_error(server, code, buf, len);
 }
 
 }  // extern "C"

@@ -295,22 +295,12 @@ ANYTLS_API void anytls_open_free(anytls_open* open) noexcept {
 
 ANYTLS_API size_t anytls_stream_last_error(const anytls_stream* stream, int* code, char* buf,
                                            size_t len) noexcept {
-    if (!stream) {
-        if (code) *code = ANYTLS_E_INVALID_ARGUMENT;
-        if (buf && len > 0) *buf = '\0';
-        return 0;
-    }
-    return stream->errors.copy(code, buf, len);
+    return copy_last_error(stream, code, buf, len);
 }
 
 ANYTLS_API size_t anytls_open_last_error(const anytls_open* open, int* code, char* buf,
                                          size_t len) noexcept {
-    if (!open) {
-        if (code) *code = ANYTLS_E_INVALID_ARGUMENT;
-        if (buf && len > 0) *buf = '\0';
-        return 0;
-    }
-    return open->errors.copy(code, buf, len);
+    return copy_last_error(open, code, buf, len);
 }
 
 }  // extern "C"

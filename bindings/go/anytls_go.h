@@ -37,8 +37,7 @@ static inline int anytls_go_pool_config_get(anytls_client* client, const char* p
     return ANYTLS_GO_KEEP(anytls_pool_config_get(client, proxy, cfg));
 }
 static inline int anytls_go_pool_config_set(anytls_client* client, const char* proxy,
-                                            const anytls_pool_config* cfg, char* msg,
-                                            size_t len) {
+                                            const anytls_pool_config* cfg, char* msg, size_t len) {
     return ANYTLS_GO_KEEP(anytls_pool_config_set(client, proxy, cfg));
 }
 static inline int anytls_go_pool_get_stats(anytls_client* client, const char* proxy,
@@ -49,9 +48,9 @@ static inline int anytls_go_pool_reset(anytls_client* client, const char* proxy,
                                        size_t len) {
     return ANYTLS_GO_KEEP(anytls_pool_reset(client, proxy));
 }
-static inline int anytls_go_open_start(anytls_client* client, const char* proxy,
-                                       const char* host, uint16_t port, int timeout_ms,
-                                       anytls_open** out, char* msg, size_t len) {
+static inline int anytls_go_open_start(anytls_client* client, const char* proxy, const char* host,
+                                       uint16_t port, int timeout_ms, anytls_open** out, char* msg,
+                                       size_t len) {
     return ANYTLS_GO_KEEP(anytls_open_start(client, proxy, host, port, timeout_ms, out));
 }
 static inline int anytls_go_stream_fd_error(int fd, char* msg, size_t len) {

@@ -19,14 +19,16 @@ void default_sink(Level level, std::string_view message) {
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+// A copy of a sink, so that the line is written outside the mutex: a sink may be slow, and
+// set_sink must not wait for it.
+Sink copy_of(std::mutex& mutex, const Sink& sink) {
+    std::lock_guard lock(mutex);
+    return sink;
+}
+
 // The process logger's sink, whatever logger the line passed.
 void write_to_process_sink(Level level, std::string_view message) {
-    Sink sink;
-    {
-        std::lock_guard lock(g_sink_mutex);
-        sink = g_sink;
-    }
-    if (sink)
+    if (Sink sink = copy_of(g_sink_mutex, g_sink))
         sink(level, message);
     else
         default_sink(level, message);
@@ -70,12 +72,7 @@ void Logger::set_sink(Sink sink) {
 }
 
 void Logger::write(Level level, std::string_view message) const {
-    Sink sink;
-    {
-        std::lock_guard lock(sink_mutex_);
-        sink = sink_;
-    }
-    if (sink)
+    if (Sink sink = copy_of(sink_mutex_, sink_))
         sink(level, message);
     else
         write_to_process_sink(level, message);
