@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "client/session_pool.hpp"
+#include "inbound/listening_service.hpp"
 #include "inbound/proxy_inbound.hpp"
 #include "io/cancellation.hpp"
 #include "io/task_scope.hpp"
@@ -23,18 +24,13 @@
 
 namespace anytls::inbound {
 
-struct InboundContext {
-    io::Reactor* reactor = nullptr;
+// Every coroutine of the entry runs in the service's scope (ListeningService).
+struct InboundContext : ListeningService {
+    using ListeningService::ListeningService;
     std::shared_ptr<client::SessionPool> pool;
     std::string proxy_address;  // the pool's server, for messages
     InboundOptions options;
-    io::TcpListener listener;
-    // Every coroutine of the entry runs here (they hold this context, so it outlives them);
-    // stop() cancels its waits, shutdown() joins it (docs/DESIGN.md, "Shutdown").
-    std::unique_ptr<io::TaskScope> scope;
-    std::set<int> open_connections;  // client fds, shut down by stop()
     std::uint64_t accepted = 0;
-    bool stopping = false;
     bool accept_loop_running = false;
 };
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "inbound/http_proxy_parser.hpp"
+#include "inbound/listening_service.hpp"
 #include "io/cancellation.hpp"
 #include "io/task_scope.hpp"
 #include "io/timer.hpp"
@@ -13,16 +14,11 @@
 
 namespace anytls::inbound {
 
-struct MetricsContext {
-    io::Reactor* reactor = nullptr;
-    io::SocketAddress listen;
+// The accept loop and the requests run in the service's scope (ListeningService).
+struct MetricsContext : ListeningService {
+    using ListeningService::ListeningService;
+    io::SocketAddress address;
     std::function<std::vector<ProxyStats>()> collect;
-    io::TcpListener listener;
-    // The accept loop and the requests run here (they hold this context); stop() cancels their
-    // waits, shutdown() joins them (docs/DESIGN.md, "Shutdown").
-    std::unique_ptr<io::TaskScope> scope;
-    std::set<int> open_connections;
-    bool stopping = false;
 };
 
 namespace {
@@ -108,33 +104,23 @@ io::Task<void> accept_loop(std::shared_ptr<MetricsContext> context) {
 
 MetricsServer::MetricsServer(io::Reactor& reactor, io::SocketAddress listen,
                              std::function<std::vector<ProxyStats>()> collect)
-    : context_(std::make_shared<MetricsContext>()) {
-    context_->reactor = &reactor;
-    context_->listen = listen;
+    : context_(std::make_shared<MetricsContext>(reactor)) {
+    context_->address = listen;
     context_->collect = std::move(collect);
-    context_->scope = std::make_unique<io::TaskScope>(reactor);
 }
 
 MetricsServer::~MetricsServer() { stop(); }
 
 Result<io::SocketAddress> MetricsServer::start() {
-    auto listener = io::TcpListener::listen(context_->listen);
-    if (!listener) return std::move(listener).error();
-    context_->listener = std::move(listener).value();
-    context_->scope->spawn(accept_loop(context_));
-    return context_->listener.address();
+    return context_->listen(context_->address, accept_loop(context_));
 }
 
-void MetricsServer::stop() {
-    if (context_->stopping) return;
-    context_->stopping = true;
-    context_->scope->cancel();
-    for (int fd : context_->open_connections) ::shutdown(fd, SHUT_RDWR);
-}
+void MetricsServer::stop() { context_->stop(); }
 
+// The task keeps the context: the caller may drop this object before it ends.
 io::Task<void> MetricsServer::shutdown() {
-    stop();
-    co_await context_->scope->join();
+    const auto context = context_;
+    co_await context->shutdown();
 }
 
 }  // namespace anytls::inbound

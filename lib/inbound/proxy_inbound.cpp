@@ -67,37 +67,28 @@ io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
 
 ProxyInbound::ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::SessionPool> pool,
                            InboundOptions options)
-    : context_(std::make_shared<InboundContext>()) {
-    context_->reactor = &reactor;
+    : context_(std::make_shared<InboundContext>(reactor)) {
     context_->proxy_address = pool->server_address();
     context_->pool = std::move(pool);
     context_->options = std::move(options);
-    context_->scope = std::make_unique<io::TaskScope>(reactor);
 }
 
 ProxyInbound::~ProxyInbound() { stop(); }
 
 Result<io::SocketAddress> ProxyInbound::start() {
-    auto listener = io::TcpListener::listen(context_->options.listen);
-    if (!listener) return std::move(listener).error();
-    context_->listener = std::move(listener).value();
-    context_->accept_loop_running = true;
-    context_->scope->spawn(accept_loop(context_));
-    return context_->listener.address();
+    auto bound = context_->listen(context_->options.listen, accept_loop(context_));
+    if (bound) context_->accept_loop_running = true;
+    return bound;
 }
 
-void ProxyInbound::stop() {
-    if (context_->stopping) return;
-    context_->stopping = true;
-    // Ends the accept, the opens in flight (OpenOptions::cancel) and the UDP relays' waits;
-    // the shut-down client sockets end the rest.
-    context_->scope->cancel();
-    for (int fd : context_->open_connections) ::shutdown(fd, SHUT_RDWR);
-}
+// Ends the accept, the opens in flight (OpenOptions::cancel) and the UDP relays' waits; the
+// shut-down client sockets end the rest.
+void ProxyInbound::stop() { context_->stop(); }
 
+// The task keeps the context: the caller may drop this object before it ends.
 io::Task<void> ProxyInbound::shutdown() {
-    stop();
-    co_await context_->scope->join();
+    const auto context = context_;
+    co_await context->shutdown();
 }
 
 std::uint64_t ProxyInbound::connections_accepted() const { return context_->accepted; }
