@@ -30,6 +30,7 @@
 #include "log/log.hpp"
 #include "server/load_server_config.hpp"
 #include "server/server.hpp"
+#include "stop_signals.hpp"
 
 namespace anytls::cli {
 namespace {
@@ -100,16 +101,6 @@ std::string listen_failure(const std::string& address, const Error& error) {
     }
 }
 
-// Blocks until SIGINT or SIGTERM (already blocked in every thread); returns its name.
-std::string_view wait_for_stop_signal(const sigset_t& signals) {
-    while (true) {
-        int signal_number = 0;
-        if (sigwait(&signals, &signal_number) != 0) continue;
-        if (signal_number == SIGINT) return "SIGINT";
-        if (signal_number == SIGTERM) return "SIGTERM";
-    }
-}
-
 Result<void> run_server(const Invocation& invocation) {
     const ParsedOptions& options = invocation.options;
     const std::string* config_path = options.value("config");
@@ -166,18 +157,8 @@ Result<void> run_server(const Invocation& invocation) {
         }
     }
 
-    // Blocked before the reactor thread exists, so it inherits the mask: only sigwait() below
-    // receives these signals.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigset_t previous_mask;
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
-    struct MaskRestore {
-        sigset_t mask;
-        ~MaskRestore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
-    } restore{previous_mask};
+    // Before the reactor thread exists, so that it inherits the mask.
+    const StopSignals stop_signals;
 
     std::unique_ptr<io::ReactorThread> thread;
     try {
@@ -212,7 +193,7 @@ Result<void> run_server(const Invocation& invocation) {
         return runtime_error(listen_failure(listen_address, started.error()), started.error().code);
     print_line(fmt::format("listening on {}", *started));
 
-    const std::string_view signal_name = wait_for_stop_signal(stop_signals);
+    const std::string_view signal_name = stop_signals.wait();
     log::info("[AnyTLS] {} received: stopping the server", signal_name);
     // Every connection's waits are cancelled, and the server's coroutines joined.
     io::run_blocking(reactor_thread, server->shutdown());

@@ -31,6 +31,7 @@
 #include "io/run_blocking.hpp"
 #include "log/log.hpp"
 #include "memory_trim.hpp"
+#include "stop_signals.hpp"
 
 namespace anytls::cli {
 namespace {
@@ -108,18 +109,6 @@ void log_connection(const inbound::ConnectionRecord& record) {
 constexpr auto kLoadTick = std::chrono::seconds(1);
 constexpr auto kMinTrimInterval = std::chrono::seconds(5);
 
-// Waits for SIGINT or SIGTERM, calling on_tick once per kLoadTick meanwhile.
-template <typename OnTick>
-std::string_view wait_for_stop_signal(const sigset_t& signals, OnTick on_tick) {
-    const timespec tick{std::chrono::duration_cast<std::chrono::seconds>(kLoadTick).count(), 0};
-    while (true) {
-        const int signal_number = sigtimedwait(&signals, nullptr, &tick);
-        if (signal_number == SIGINT) return "SIGINT";
-        if (signal_number == SIGTERM) return "SIGTERM";
-        on_tick();  // a timeout (EAGAIN), or EINTR
-    }
-}
-
 // Gives memory back once a burst of connections is over: without it, the RSS of the peak
 // stays (docs/RELIABILITY.md, "Idle memory").
 void trim_idle_memory(IdleMemoryTrimPolicy& policy, std::size_t open) {
@@ -180,17 +169,8 @@ Result<void> run_socks(const Invocation& invocation) {
     if (!chosen) return std::move(chosen).error();
     const std::string proxy_name = (*chosen)->name;
 
-    // Blocked before the Client's reactor thread exists, so it inherits the mask.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigset_t previous_mask;
-    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous_mask);
-    struct MaskRestore {
-        sigset_t mask;
-        ~MaskRestore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
-    } restore{previous_mask};
+    // Before the Client's reactor thread exists, so that it inherits the mask.
+    const StopSignals stop_signals;
 
     const std::string source = loaded->source;
     auto made = client::Client::create(std::move(loaded->config));
@@ -256,7 +236,7 @@ Result<void> run_socks(const Invocation& invocation) {
     print_line(fmt::format("listening on {}", *started));
 
     IdleMemoryTrimPolicy trim_policy(kMinTrimInterval);
-    const std::string_view signal_name = wait_for_stop_signal(stop_signals, [&] {
+    const std::string_view signal_name = stop_signals.wait(kLoadTick, [&] {
         // What holds memory: the connections and the pools' sessions.
         const std::size_t open = thread.call([&] {
             std::size_t count = inbound->open_connections();
