@@ -307,17 +307,9 @@ Result<std::vector<ProxyConfig>> read_proxies(const toml::node& node, const Pool
 Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions& options) {
     const std::string source =
         options.source_name.empty() ? std::string("config") : options.source_name;
-    if (auto size = check_config_size(toml_text.size(), source); !size)
-        return std::move(size).error();
-    toml::table document;
-    try {
-        document = toml::parse(toml_text, source);
-    } catch (const toml::parse_error& error) {
-        return make_error(
-            errc::config,
-            fmt::format("{}:{}:{}: TOML syntax error: {}", source, error.source().begin.line,
-                        error.source().begin.column, error.description()));
-    }
+    auto parsed = detail::parse_document(toml_text, source);
+    if (!parsed) return std::move(parsed).error();
+    const toml::table document = std::move(parsed).value();
 
     PoolSettings defaults;
     if (!options.client_version.empty())

@@ -191,17 +191,9 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text,
                                             const ServerLoadOptions& options) {
     const std::string source =
         options.source_name.empty() ? std::string("config") : options.source_name;
-    if (auto size = check_config_size(toml_text.size(), source); !size)
-        return std::move(size).error();
-    toml::table document;
-    try {
-        document = toml::parse(toml_text, source);
-    } catch (const toml::parse_error& error) {
-        return make_error(
-            errc::config,
-            fmt::format("{}:{}:{}: TOML syntax error: {}", source, error.source().begin.line,
-                        error.source().begin.column, error.description()));
-    }
+    auto parsed = detail::parse_document(toml_text, source);
+    if (!parsed) return std::move(parsed).error();
+    const toml::table document = std::move(parsed).value();
 
     ServerFileConfig config;
     bool has_users = false;

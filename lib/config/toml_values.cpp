@@ -5,9 +5,23 @@
 
 #include "base/errors.hpp"
 #include "config/duration.hpp"
+#include "config/input_limit.hpp"
 #include "config/suggest.hpp"
 
 namespace anytls::config::detail {
+
+Result<toml::table> parse_document(std::string_view toml_text, const std::string& source) {
+    if (auto size = check_config_size(toml_text.size(), source); !size)
+        return std::move(size).error();
+    try {
+        return toml::parse(toml_text, source);
+    } catch (const toml::parse_error& error) {
+        return make_error(
+            errc::config,
+            fmt::format("{}:{}:{}: TOML syntax error: {}", source, error.source().begin.line,
+                        error.source().begin.column, error.description()));
+    }
+}
 
 std::string_view toml_type_name(const toml::node& node) {
     switch (node.type()) {

@@ -1,5 +1,5 @@
 // Reading typed values out of toml++ nodes, with errors that say where and what was expected.
-// Private to lib/config: the loader (loader.cpp) is the only user.
+// Private to lib/config: the client and server loaders use it.
 //
 // Every message has the shape
 //   <context>: key "<key>" (line N): <problem>
@@ -25,6 +25,10 @@ struct KeyPlace {
     std::string context;  // "top level", "[experimental.anytls-session-management]", "proxy \"x\""
     std::string key;      // dotted path below the context
 };
+
+// The document of a configuration text: refused over the size limit (check_config_size), and
+// a syntax error as "<source>:<line>:<column>: TOML syntax error: <what>".
+Result<toml::table> parse_document(std::string_view toml_text, const std::string& source);
 
 std::string_view toml_type_name(const toml::node& node);  // "a string", "an integer", ...
 std::uint32_t line_of(const toml::node& node);            // 0 when unknown
