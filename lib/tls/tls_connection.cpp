@@ -253,13 +253,32 @@ io::Task<Result<void>> TlsConnection::handshake(bool client, io::Duration timeou
     }
 }
 
+namespace {
+// After SNI on the client: the order of the calls is the order of the ClientHello's extensions.
+void offer_alpn(WOLFSSL* ssl, const std::vector<std::string>& alpn) {
+    if (alpn.empty()) return;
+    std::string list;
+    for (const auto& p : alpn) list += (list.empty() ? "" : ",") + p;
+    wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()),
+                    WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+}
+}  // namespace
+
+Result<std::unique_ptr<TlsConnection>> TlsConnection::make(
+    io::Reactor& reactor, io::Socket socket, const std::shared_ptr<TlsContext>& context) {
+    WOLFSSL* ssl = wolfSSL_new(context->native());
+    if (!ssl) return make_error(-ENOMEM, "wolfSSL_new failed");
+    return std::unique_ptr<TlsConnection>(
+        new TlsConnection(reactor, std::move(socket), context, ssl));
+}
+
 io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(
     io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
     ClientHandshakeOptions options) {
-    WOLFSSL* ssl = wolfSSL_new(context->native());
-    if (!ssl) co_return make_error(-ENOMEM, "wolfSSL_new failed");
-    std::unique_ptr<TlsConnection> conn(
-        new TlsConnection(reactor, std::move(socket), context, ssl));
+    auto made = make(reactor, std::move(socket), context);
+    if (!made) co_return std::move(made).error();
+    std::unique_ptr<TlsConnection> conn = std::move(made).value();
+    WOLFSSL* ssl = conn->ssl_;
     const std::string& name = options.server_name;
     if (!name.empty() && !is_ip_literal(name)) {
         // No SNI for IP literals (RFC 6066 section 3), as the references do.
@@ -272,12 +291,7 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(
                                  "TLS: certificate verification needs a server name");
         wolfSSL_check_domain_name(ssl, name.c_str());
     }
-    if (!options.alpn.empty()) {
-        std::string list;
-        for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
-        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()),
-                        WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
-    }
+    offer_alpn(ssl, options.alpn);
     conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(true, options.timeout);
     conn->cancel_ = nullptr;
@@ -288,16 +302,10 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(
 io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::accept(
     io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
     ServerHandshakeOptions options) {
-    WOLFSSL* ssl = wolfSSL_new(context->native());
-    if (!ssl) co_return make_error(-ENOMEM, "wolfSSL_new failed");
-    std::unique_ptr<TlsConnection> conn(
-        new TlsConnection(reactor, std::move(socket), context, ssl));
-    if (!options.alpn.empty()) {
-        std::string list;
-        for (const auto& p : options.alpn) list += (list.empty() ? "" : ",") + p;
-        wolfSSL_UseALPN(ssl, list.data(), static_cast<unsigned>(list.size()),
-                        WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
-    }
+    auto made = make(reactor, std::move(socket), context);
+    if (!made) co_return std::move(made).error();
+    std::unique_ptr<TlsConnection> conn = std::move(made).value();
+    offer_alpn(conn->ssl_, options.alpn);
     conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(false, options.timeout);
     if (!done) co_return std::move(done).error();

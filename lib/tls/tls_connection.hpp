@@ -89,6 +89,9 @@ public:
     std::string alpn() const;  // negotiated protocol, or empty
 
 private:
+    // A connection over `socket` with its own WOLFSSL (connect and accept).
+    static Result<std::unique_ptr<TlsConnection>> make(io::Reactor& reactor, io::Socket socket,
+                                                       const std::shared_ptr<TlsContext>& context);
     TlsConnection(io::Reactor& reactor, io::Socket socket, std::shared_ptr<TlsContext> context,
                   WOLFSSL* ssl);
     io::Task<Result<void>> handshake(bool client, io::Duration timeout);
