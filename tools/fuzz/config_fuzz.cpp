@@ -9,8 +9,12 @@
 //   - an accepted configuration is whole: the global pool and every proxy's pool pass
 //     validate(), every proxy has a name (unique), type, server, port 1..65535 and password;
 //   - loading is deterministic: the same text gives the same result twice;
-//   - a password never shows up in a warning (checked for passwords of 8+ bytes that occur
-//     only once in the text, so no other key can legitimately quote the same bytes).
+//   - a password never shows up in a warning. Checked for passwords of 8+ bytes that occur
+//     once in the text, against a variant of the text in which that occurrence is overwritten:
+//     when the variant's password differs (the occurrence was the password), the password may
+//     appear in the warnings no more often than in the variant's. A password that is a piece
+//     of the loader's own wording, or whose bytes the text holds elsewhere (a share link's
+//     percent-encoded password, decoded in its #name), is then not taken for a leak.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +22,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/errors.hpp"
 #include "config/config.hpp"
@@ -46,6 +51,31 @@ std::size_t occurrences(std::string_view text, std::string_view needle) {
     return count;
 }
 
+std::size_t occurrences_in(const std::vector<std::string>& warnings, std::string_view needle) {
+    std::size_t count = 0;
+    for (const std::string& warning : warnings) count += occurrences(warning, needle);
+    return count;
+}
+
+void check_password_not_in_warnings(std::string_view text, const ResolvedConfig& config,
+                                    const ProxyConfig& proxy) {
+    const std::string& password = proxy.password;
+    const std::size_t leaked = occurrences_in(config.warnings, password);
+    if (leaked == 0) return;
+    // The variant: the one occurrence overwritten with a byte the password does not hold.
+    const char filler = password.find('Q') == std::string::npos ? 'Q' : 'q';
+    std::string variant(text);
+    variant.replace(variant.find(password), password.size(), password.size(), filler);
+    auto other = load_without_throwing(variant);
+    if (!other) return;
+    for (const ProxyConfig& p : other.value().proxies) {
+        if (p.name != proxy.name) continue;
+        if (p.password == password) return;  // the occurrence was not the password's source
+        FUZZ_CHECK(leaked <= occurrences_in(other.value().warnings, password));
+        return;
+    }
+}
+
 void check_accepted(std::string_view text, const ResolvedConfig& config) {
     FUZZ_CHECK(validate(config.global_pool).ok());
     std::set<std::string> names;
@@ -57,11 +87,8 @@ void check_accepted(std::string_view text, const ResolvedConfig& config) {
         FUZZ_CHECK(!proxy.password.empty());
         FUZZ_CHECK(validate(proxy.pool).ok());
         FUZZ_CHECK(validate(proxy.pool, &proxy.pool_sources).ok());
-        if (proxy.password.size() >= 8 && occurrences(text, proxy.password) == 1) {
-            for (const std::string& warning : config.warnings) {
-                FUZZ_CHECK(warning.find(proxy.password) == std::string::npos);
-            }
-        }
+        if (proxy.password.size() >= 8 && occurrences(text, proxy.password) == 1)
+            check_password_not_in_warnings(text, config, proxy);
     }
 }
 
