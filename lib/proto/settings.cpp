@@ -17,8 +17,17 @@ Settings parse_settings(std::string_view text) {
         const std::size_t end = text.find('\n');
         const std::string_view line = text.substr(0, end);
         if (const std::size_t eq = line.find('='); eq != std::string_view::npos) {
-            settings.insert_or_assign(std::string(line.substr(0, eq)),
-                                      std::string(line.substr(eq + 1)));
+            const std::string_view key = line.substr(0, eq);
+            const std::string_view value = line.substr(eq + 1);
+            // The last value wins. Found by the string_view itself and built in place: no
+            // temporary key or value strings (every Settings frame and padding scheme is read
+            // here).
+            const auto at = settings.lower_bound(key);
+            if (at != settings.end() && at->first == key) {
+                at->second.assign(value);
+            } else {
+                settings.emplace_hint(at, key, value);
+            }
         }
         if (end == std::string_view::npos) break;
         text.remove_prefix(end + 1);
@@ -28,6 +37,10 @@ Settings parse_settings(std::string_view text) {
 
 Result<std::string> format_settings(std::span<const SettingsEntry> entries) {
     std::string out;
+    // One allocation for the whole body rather than one per doubling of its length.
+    std::size_t size = 0;
+    for (const auto& [key, value] : entries) size += key.size() + value.size() + 2;
+    out.reserve(size);
     for (const auto& [key, value] : entries) {
         if (key.find_first_of("=\n") != std::string_view::npos ||
             value.find('\n') != std::string_view::npos) {
