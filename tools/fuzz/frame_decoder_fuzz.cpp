@@ -186,11 +186,11 @@ void check_decoding(Bytes stream, const Expected& expected, const std::vector<st
 // header byte, and the first and last `edge` data bytes of every frame, are a read of their
 // own; the data between them (where the decoder only collects) is one read. Up to `limit`
 // bytes of the stream; the rest is one read.
-std::vector<std::size_t> byte_reads_at_transitions(Bytes stream, const Expected& expected,
-                                                   std::size_t limit) {
+// Fills `bounds` (its contents replaced).
+void byte_reads_at_transitions(Bytes stream, const Expected& expected, std::size_t limit,
+                               std::vector<std::size_t>& bounds) {
     constexpr std::size_t edge = 8;
-    std::vector<std::size_t> bounds;
-    bounds.reserve(std::min(limit, stream.size()) + 2);
+    bounds.clear();
     bounds.push_back(0);
     const auto single_bytes_to = [&](std::size_t end) {
         for (std::size_t at = bounds.back() + 1; at <= std::min(end, limit); ++at)
@@ -214,14 +214,20 @@ std::vector<std::size_t> byte_reads_at_transitions(Bytes stream, const Expected&
     const std::size_t rest = stream.size() - expected.buffered;
     if (rest < limit) single_bytes_to(std::min(stream.size(), rest + frame_header_size + edge));
     if (bounds.back() != stream.size()) bounds.push_back(stream.size());
-    return bounds;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    // The harness's own lists are kept from run to run (cleared, not freed): with the frame
+    // list below, a run allocates only the stream, whose exact size lets ASan catch a read
+    // past its end.
+    static std::vector<std::uint16_t> cuts;
+    static std::vector<std::size_t> whole;
+    static std::vector<std::size_t> cut;
+    static std::vector<std::size_t> transitions;
     FuzzInput input(data, size);
-    std::vector<std::uint16_t> cuts;
+    cuts.clear();
     const std::uint8_t flags = anytls::fuzz::take_cuts(input, cuts);
     const std::size_t filler_count = (flags & 0x1) ? input.take_u16() : 0;
     std::vector<std::uint8_t> stream;
@@ -231,13 +237,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     static Expected expected;
     read_plainly(stream, expected);
-    const std::vector<std::size_t> whole{0, stream.size()};
-    const std::vector<std::size_t> cut = anytls::fuzz::chunk_bounds(cuts, stream.size());
+    whole.assign({0, stream.size()});
+    anytls::fuzz::chunk_bounds(cuts, stream.size(), cut);
     // One byte per read at every transition, over the bytes the input spells out and the
     // first two frames of filler (521 bytes each when aligned); the rest of a long filler
     // repeats the same frame.
     const std::size_t limit = (stream.size() - filler_count) + 2 * 521;
-    const std::vector<std::size_t> transitions = byte_reads_at_transitions(stream, expected, limit);
+    byte_reads_at_transitions(stream, expected, limit, transitions);
     for (const bool split : {false, true}) {
         check_decoding(stream, expected, whole, split);
         check_decoding(stream, expected, cut, split);

@@ -77,11 +77,17 @@ inline std::string_view as_text(std::span<const std::uint8_t> bytes) {
 // Cuts a stream of `size` bytes into chunks at the given raw positions (taken modulo
 // size + 1, so any value is usable). Returns the chunk boundaries, sorted, starting with 0
 // and ending with size; empty chunks are allowed (a read of 0 bytes must change nothing).
-inline std::vector<std::size_t> chunk_bounds(std::span<const std::uint16_t> raw_cuts,
-                                             std::size_t size) {
-    std::vector<std::size_t> bounds{0, size};
+// The same, into `bounds` (its contents replaced; a target can keep one vector for all runs).
+inline void chunk_bounds(std::span<const std::uint16_t> raw_cuts, std::size_t size,
+                         std::vector<std::size_t>& bounds) {
+    bounds.assign({0, size});
     for (const std::uint16_t cut : raw_cuts) bounds.push_back(cut % (size + 1));
     std::sort(bounds.begin(), bounds.end());
+}
+inline std::vector<std::size_t> chunk_bounds(std::span<const std::uint16_t> raw_cuts,
+                                             std::size_t size) {
+    std::vector<std::size_t> bounds;
+    chunk_bounds(raw_cuts, size, bounds);
     return bounds;
 }
 
