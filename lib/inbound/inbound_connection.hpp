@@ -31,7 +31,6 @@ struct InboundContext : ListeningService {
     std::string proxy_address;  // the pool's server, for messages
     InboundOptions options;
     std::uint64_t accepted = 0;
-    bool accept_loop_running = false;
 };
 
 namespace detail {

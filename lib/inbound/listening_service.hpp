@@ -4,14 +4,19 @@
 // Each service's context derives from it and adds its own state.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <set>
+#include <string_view>
+#include <utility>
 
 #include "base/result.hpp"
 #include "io/reactor.hpp"
 #include "io/task.hpp"
 #include "io/task_scope.hpp"
 #include "io/tcp.hpp"
+#include "io/timer.hpp"
+#include "log/log.hpp"
 
 namespace anytls::inbound {
 
@@ -33,5 +38,26 @@ struct ListeningService {
     std::set<int> open_connections;  // client fds, shut down by stop()
     bool stopping = false;
 };
+
+// The accept loop of a service whose context derives from ListeningService: accepts until
+// stop(), handing each connection to on_accepted(io::Socket). A failed accept is logged as
+// "[AnyTLS] <name>: accept failed" and retried 100 ms later (EMFILE and friends: give the
+// system a moment instead of spinning).
+template <class Context, class OnAccepted>
+io::Task<void> accept_until_stopped(std::shared_ptr<Context> context, std::string_view name,
+                                    OnAccepted on_accepted) {
+    io::Reactor& r = *context->reactor;
+    while (!context->stopping) {
+        auto accepted = co_await context->listener.accept(r, &context->scope->cancellation());
+        if (context->stopping) break;
+        if (!accepted) {
+            log::warn("[AnyTLS] {}: accept failed: {}", name, accepted.error().text());
+            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100),
+                                         &context->scope->cancellation());
+            continue;
+        }
+        on_accepted(std::move(accepted).value());
+    }
+}
 
 }  // namespace anytls::inbound

@@ -85,19 +85,9 @@ io::Task<void> serve(std::shared_ptr<MetricsContext> context, io::Socket socket)
 }
 
 io::Task<void> accept_loop(std::shared_ptr<MetricsContext> context) {
-    io::Reactor& r = *context->reactor;
-    while (!context->stopping) {
-        auto accept = context->listener.accept(r, &context->scope->cancellation());
-        auto accepted = co_await accept;
-        if (context->stopping) break;
-        if (!accepted) {
-            log::warn("[AnyTLS] metrics: accept failed: {}", accepted.error().text());
-            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100),
-                                         &context->scope->cancellation());
-            continue;
-        }
-        context->scope->spawn(serve(context, std::move(accepted).value()));
-    }
+    return accept_until_stopped(context, "metrics", [context](io::Socket socket) {
+        context->scope->spawn(serve(context, std::move(socket)));
+    });
 }
 
 }  // namespace

@@ -38,29 +38,20 @@ io::Task<void> serve(std::shared_ptr<Connection> c) {
 }
 
 io::Task<void> accept_loop(std::shared_ptr<InboundContext> context) {
-    io::Reactor& r = *context->reactor;
-    while (!context->stopping) {
-        auto accept = context->listener.accept(r, &context->scope->cancellation());
-        auto accepted = co_await accept;
-        if (context->stopping) break;
-        if (!accepted) {
-            log::warn("[AnyTLS] socks: accept failed: {}", accepted.error().text());
-            // EMFILE and friends: give the system a moment instead of spinning.
-            (void)co_await io::sleep_for(r, std::chrono::milliseconds(100),
-                                         &context->scope->cancellation());
-            continue;
-        }
+    // Named, not temporaries of the co_await expression: g++ 12 destroys some of those twice.
+    auto on_accepted = [context](io::Socket socket) {
         ++context->accepted;
         auto c = std::make_shared<Connection>();
         c->context = context;
-        c->client = std::move(accepted).value();
+        c->client = std::move(socket);
         (void)c->client.set_nodelay(true);
-        c->started = r.now();
+        c->started = context->reactor->now();
         if (auto peer = c->client.peer_address()) c->record.client = peer->to_string();
         context->open_connections.insert(c->client.fd());
         context->scope->spawn(serve(std::move(c)));
-    }
-    context->accept_loop_running = false;
+    };
+    auto loop = accept_until_stopped(context, "socks", std::move(on_accepted));
+    co_await std::move(loop);
 }
 
 }  // namespace
@@ -76,9 +67,7 @@ ProxyInbound::ProxyInbound(io::Reactor& reactor, std::shared_ptr<client::Session
 ProxyInbound::~ProxyInbound() { stop(); }
 
 Result<io::SocketAddress> ProxyInbound::start() {
-    auto bound = context_->listen(context_->options.listen, accept_loop(context_));
-    if (bound) context_->accept_loop_running = true;
-    return bound;
+    return context_->listen(context_->options.listen, accept_loop(context_));
 }
 
 // Ends the accept, the opens in flight (OpenOptions::cancel) and the UDP relays' waits; the

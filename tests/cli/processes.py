@@ -46,7 +46,8 @@ def stop_process(process, expect_success=True, timeout=START_TIMEOUT):
     try:
         status = process.wait(timeout=timeout)
         if expect_success:
-            assert status == 0, f"{process.args[:2]} exited with {status}"
+            tail = getattr(process, "stderr_lines", [])[-5:]
+            assert status == 0, f"{process.args[:2]} exited with {status}; stderr ends {tail!r}"
     except subprocess.TimeoutExpired:
         if expect_success:
             raise
