@@ -28,7 +28,7 @@
 #include "io/reactor_thread.hpp"
 #include "log/log.hpp"
 #include "log_route.hpp"
-#include "server/server.hpp"
+#include "server/server_group.hpp"
 
 namespace anytls::capi {
 
@@ -67,9 +67,8 @@ struct anytls_open {
 };
 
 struct anytls_server {
-    std::unique_ptr<anytls::log::Logger> logger;  // before thread: outlives the reactor thread
-    std::unique_ptr<anytls::io::ReactorThread> thread;
-    std::unique_ptr<anytls::server::Server> server;
+    std::unique_ptr<anytls::log::Logger> logger;  // before server: outlives its threads
+    std::unique_ptr<anytls::server::ServerGroup> server;
     std::uint16_t port = 0;
     mutable anytls::capi::HandleError errors;  // recorded by const calls too
 };

@@ -15,11 +15,9 @@
 #include "abi_errors.hpp"
 #include "anytls/anytls.h"
 #include "handles.hpp"
-#include "io/reactor_thread.hpp"
-#include "io/run_blocking.hpp"
 #include "log_route.hpp"
 #include "server/load_server_config.hpp"
-#include "server/server.hpp"
+#include "server/server_group.hpp"
 
 using namespace anytls;
 using namespace anytls::capi;
@@ -41,26 +39,12 @@ ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexce
         if (!parsed) return fail(parsed.error());
         auto handle = std::make_unique<anytls_server>();
         handle->logger = std::make_unique<log::Logger>(config::to_log_threshold(parsed->log_level));
-        try {
-            handle->thread = std::make_unique<io::ReactorThread>();
-        } catch (const std::runtime_error& e) {
-            return fail(ANYTLS_E_IO, std::string("cannot start the server's reactor: ") + e.what());
-        }
-        const log::Logger* logger = handle->logger.get();
-        handle->thread->call([logger] { log::use_on_this_thread(logger); });
-        anytls_server* h = handle.get();
-        server::ServerConfig config = std::move(parsed->config);
-        auto started = h->thread->call([h, &config]() -> Result<void> {
-            auto made = server::Server::create(h->thread->reactor(), std::move(config));
-            if (!made) return std::move(made).error();
-            auto s = std::move(made).value();
-            auto listening = s->start();
-            if (!listening) return std::move(listening).error();
-            h->port = s->local_address().port();
-            h->server = std::move(s);
-            return {};
-        });
+        server::ServerGroupOptions group_options;
+        group_options.logger = handle->logger.get();
+        auto started = server::ServerGroup::start(std::move(parsed->config), group_options);
         if (!started) return fail(started.error());
+        handle->server = std::move(started).value();
+        handle->port = handle->server->local_address().port();
         *out = handle.release();
         return ANYTLS_OK;
     });
@@ -79,13 +63,9 @@ ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
     if (!server) return ANYTLS_OK;
     std::unique_ptr<anytls_server> handle(server);
     return guarded([&]() -> int {
-        if (!handle->thread) return ANYTLS_OK;
-        io::ReactorThread& thread = *handle->thread;
-        anytls_server* h = handle.get();
-        // The server's coroutines are cancelled and joined (docs/DESIGN.md, "Shutdown").
-        if (h->server) io::run_blocking(thread, h->server->shutdown());
-        thread.call([h] { h->server.reset(); });
-        handle->thread.reset();
+        // Every thread's coroutines are cancelled and joined (docs/DESIGN.md, "Shutdown"),
+        // then the threads end; the logger goes last.
+        handle->server.reset();
         return ANYTLS_OK;
     });
 }

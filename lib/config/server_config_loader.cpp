@@ -24,7 +24,7 @@ using detail::KeyPlace;
 
 constexpr std::string_view kTopLevel = "top level";
 
-constexpr std::array<std::string_view, 18> kServerKeys{
+constexpr std::array<std::string_view, 19> kServerKeys{
     "listen",
     "certificate",
     "private-key",
@@ -43,6 +43,7 @@ constexpr std::array<std::string_view, 18> kServerKeys{
     "connect-timeout",
     "alpn",
     "log-level",
+    "threads",
 };
 constexpr std::array<std::string_view, 2> kUserKeys{"name", "password"};
 
@@ -271,6 +272,10 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text,
             auto value = read_limit(place, node, kMaxServerSessions);
             if (!value) return std::move(value).error();
             config.max_sessions = *value;
+        } else if (key == "threads") {
+            auto value = read_limit(place, node, kMaxServerThreads);
+            if (!value) return std::move(value).error();
+            config.threads = static_cast<unsigned>(*value);
         } else if (key == "max-streams-per-session") {
             auto value = read_limit(place, node, kMaxStreamsPerSession);
             if (!value) return std::move(value).error();

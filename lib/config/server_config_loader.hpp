@@ -71,6 +71,7 @@ struct ServerFileConfig {
     std::optional<ServerSynAck> synack;
     std::vector<std::string> alpn;  // ALPN protocols offered; empty: no ALPN
     std::optional<std::uint64_t> max_sessions;
+    unsigned threads = 0;  // reactor threads; 0: not in the file (the online CPUs, capped)
     std::optional<std::uint64_t> max_streams_per_session;
     std::optional<Duration> handshake_timeout;
     std::optional<Duration> auth_timeout;
@@ -94,6 +95,7 @@ struct ServerLoadOptions {
 // Limits of the values (documented in docs/SERVER.md).
 inline constexpr std::uint64_t kMaxServerSessions = 1'000'000;
 inline constexpr std::uint64_t kMaxStreamsPerSession = 1'000'000;
+inline constexpr std::uint64_t kMaxServerThreads = 256;
 inline constexpr Duration kMaxServerTimeout = std::chrono::hours(24);
 
 Result<ServerFileConfig> load_server_config(std::string_view toml_text,

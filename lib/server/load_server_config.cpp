@@ -54,6 +54,7 @@ ServerConfig to_server_config(config::ServerFileConfig& file) {
     if (file.synack)
         out.synack = *file.synack == config::ServerSynAck::immediate ? SynAckMode::immediate
                                                                      : SynAckMode::after_connect;
+    out.threads = file.threads;
     if (file.max_sessions) out.max_sessions = static_cast<std::size_t>(*file.max_sessions);
     if (file.max_streams_per_session)
         out.max_streams_per_session = static_cast<std::size_t>(*file.max_streams_per_session);

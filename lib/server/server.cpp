@@ -56,7 +56,10 @@ struct ServerCore {
     io::TaskScope scope;
     bool started = false;
     bool stopped = false;
-    std::size_t live_connections = 0;
+    // Connections open now, handshaking ones included, over every server sharing it.
+    std::shared_ptr<ConnectionBudget> budget;
+    // Set for the accepting server of a ServerGroup: where accepted sockets go.
+    Server::Dispatch dispatch;
     std::set<ServerSession*> sessions;
     ServerStats stats;
 };
@@ -414,10 +417,14 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
 io::Task<void> run_session(std::shared_ptr<ServerCore> core,
                            std::unique_ptr<tls::TlsConnection> connection, std::string peer);
 
+// Counts a connection in the shared budget for its lifetime. The check is exact across
+// threads: each connection sees the count it added, so at most max-sessions are admitted.
 struct ConnectionCount {
     ServerCore* core;
-    explicit ConnectionCount(ServerCore* c) : core(c) { ++core->live_connections; }
-    ~ConnectionCount() { --core->live_connections; }
+    bool admitted;
+    explicit ConnectionCount(ServerCore* c)
+        : core(c), admitted(c->budget->live.fetch_add(1) < c->config.max_sessions) {}
+    ~ConnectionCount() { core->budget->live.fetch_sub(1); }
     ConnectionCount(const ConnectionCount&) = delete;
     ConnectionCount& operator=(const ConnectionCount&) = delete;
 };
@@ -425,7 +432,7 @@ struct ConnectionCount {
 io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socket) {
     ConnectionCount counted(core.get());
     ++core->stats.connections_accepted;
-    if (core->live_connections > core->config.max_sessions) {
+    if (!counted.admitted) {
         log::debug("[AnyTLS] session limit ({}) reached; closing a new connection",
                    core->config.max_sessions);
         co_return;
@@ -539,7 +546,7 @@ io::Task<void> serve_established(std::shared_ptr<ServerCore> core,
                                  std::unique_ptr<tls::TlsConnection> connection) {
     ConnectionCount counted(core.get());
     ++core->stats.connections_accepted;
-    if (core->live_connections > core->config.max_sessions) co_return;
+    if (!counted.admitted) co_return;
     co_await run_session(core, std::move(connection), "an established connection");
 }
 
@@ -556,47 +563,78 @@ io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
             co_await pause;
             continue;
         }
-        core->scope.spawn(run_connection(core, std::move(socket).value()));
+        if (core->dispatch)
+            core->dispatch(std::move(socket).value());
+        else
+            core->scope.spawn(run_connection(core, std::move(socket).value()));
     }
     core->listener.close();
 }
 
 }  // namespace detail
 
-Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfig config) {
+namespace {
+
+// What a Server derives from its config, each part checked: create() and check() share it.
+struct PreparedConfig {
+    proto::PaddingScheme scheme;
+    HostPort fallback;
+    std::vector<proto::PasswordHash> password_hashes;
+    std::shared_ptr<tls::TlsContext> context;
+};
+
+Result<PreparedConfig> prepare(const ServerConfig& config) {
     if (config.users.empty()) return make_error(errc::config, "server: no users configured");
+    PreparedConfig prepared;
     auto scheme = proto::PaddingScheme::parse(config.padding_scheme);
     if (!scheme)
         return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
-    HostPort fallback;
+    prepared.scheme = std::move(scheme).value();
     if (!config.fallback.empty()) {
         auto parsed = parse_host_port(config.fallback);
         if (!parsed) return make_error(errc::config, "server: fallback: " + parsed.error().text());
-        fallback = std::move(parsed).value();
+        prepared.fallback = std::move(parsed).value();
     }
-
-    auto core = std::make_shared<detail::ServerCore>(reactor, std::move(config));
-    core->fallback = std::move(fallback);
-    core->scheme = std::move(scheme).value();
-    for (const auto& user : core->config.users) {
+    for (const auto& user : config.users) {
         auto hash = proto::hash_password(user.password);
         if (!hash) return std::move(hash).error();
-        core->password_hashes.push_back(hash.value());
+        prepared.password_hashes.push_back(hash.value());
     }
     tls::ServerContextOptions options;
-    options.certificate_file = core->config.certificate_file;
-    options.private_key_file = core->config.private_key_file;
-    options.certificate_pem = core->config.certificate_pem;
-    options.private_key_pem = core->config.private_key_pem;
+    options.certificate_file = config.certificate_file;
+    options.private_key_file = config.private_key_file;
+    options.certificate_pem = config.certificate_pem;
+    options.private_key_pem = config.private_key_pem;
     auto context = tls::TlsContext::make_server(options);
     if (!context) return std::move(context).error();
-    core->context = std::move(context).value();
+    prepared.context = std::move(context).value();
+    return prepared;
+}
+
+}  // namespace
+
+Result<void> Server::check(const ServerConfig& config) {
+    auto prepared = prepare(config);
+    if (!prepared) return std::move(prepared).error();
+    return {};
+}
+
+Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfig config,
+                                               std::shared_ptr<ConnectionBudget> budget) {
+    auto prepared = prepare(config);
+    if (!prepared) return std::move(prepared).error();
+    auto core = std::make_shared<detail::ServerCore>(reactor, std::move(config));
+    core->budget = budget ? std::move(budget) : std::make_shared<ConnectionBudget>();
+    core->scheme = std::move(prepared->scheme);
+    core->fallback = std::move(prepared->fallback);
+    core->password_hashes = std::move(prepared->password_hashes);
+    core->context = std::move(prepared->context);
     return std::unique_ptr<Server>(new Server(std::move(core)));
 }
 
 Server::~Server() { stop(); }
 
-Result<void> Server::start() {
+Result<void> Server::start(Dispatch dispatch) {
     if (core_->started) return make_error(errc::invalid_argument, "server already started");
     auto address = io::SocketAddress::parse_host_port(core_->config.listen);
     if (!address) return std::move(address).error();
@@ -605,6 +643,7 @@ Result<void> Server::start() {
     core_->listener = std::move(listener).value();
     core_->bound = core_->listener.address();
     core_->started = true;
+    core_->dispatch = std::move(dispatch);
     core_->scope.spawn(detail::accept_loop(core_));
     log::info("[AnyTLS] server listening on {}", core_->bound.to_string());
     return {};
@@ -624,6 +663,13 @@ io::Task<void> Server::shutdown() {
     stop();
     co_await core_->scope.join();
 }
+
+void Server::adopt(io::Socket socket) {
+    if (core_->stopped) return;  // the socket closes here
+    core_->scope.spawn(detail::run_connection(core_, std::move(socket)));
+}
+
+std::size_t Server::live_connections() const { return core_->budget->live.load(); }
 
 void Server::serve(std::unique_ptr<tls::TlsConnection> connection) {
     if (core_->stopped) return;

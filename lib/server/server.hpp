@@ -20,7 +20,9 @@
 // unwind on the reactor. Reactor thread only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "base/result.hpp"
@@ -45,20 +47,38 @@ struct ServerStats {
     std::uint64_t fallbacks = 0;
 };
 
+// The connections open at once over every Server that shares it (the threads of one
+// ServerGroup): max-sessions bounds their sum. Any thread.
+struct ConnectionBudget {
+    std::atomic<std::size_t> live{0};
+};
+
 namespace detail {
 struct ServerCore;
 }
 
 class Server {
 public:
-    // Validates the config (users, scheme, certificate) without binding anything.
-    static Result<std::unique_ptr<Server>> create(io::Reactor& reactor, ServerConfig config);
+    // Where an accepting server hands its accepted sockets (ServerGroup: to another reactor).
+    using Dispatch = std::function<void(io::Socket)>;
+
+    // Validates the config (users, scheme, certificate) without binding anything. Servers
+    // given the same budget share max-sessions; null: a budget of its own.
+    static Result<std::unique_ptr<Server>> create(io::Reactor& reactor, ServerConfig config,
+                                                  std::shared_ptr<ConnectionBudget> budget = {});
+    // Every check create() makes (users, scheme, fallback, certificate and key), without a
+    // reactor and without binding: `anytls server --check`.
+    static Result<void> check(const ServerConfig& config);
     ~Server();  // stop()
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds the listen address and starts accepting on the reactor.
-    Result<void> start();
+    // Binds the listen address and starts accepting on the reactor. With a dispatch, each
+    // accepted socket goes to it instead of being served here.
+    Result<void> start(Dispatch dispatch = {});
+    // Serves a connection that another server of its group accepted; dropped (closed) once
+    // stopped.
+    void adopt(io::Socket socket);
     // The bound address (with the real port when listen used port 0).
     io::SocketAddress local_address() const;
     // Runs the AnyTLS layer (auth preamble, then frames) over a connection that is already
@@ -73,6 +93,8 @@ public:
 
     // Authenticated sessions open now.
     std::size_t session_count() const;
+    // Connections open now (handshaking ones included) over the budget's servers. Any thread.
+    std::size_t live_connections() const;
     // Client data received and not yet sent to targets, over all streams (each stream holds at
     // most stream_buffer_limit + one frame; for tests and monitoring).
     std::size_t buffered_bytes() const;

@@ -35,7 +35,10 @@ struct ServerConfig {
     // The scheme pushed to clients whose Settings carry another md5 (raw text, sent as is).
     std::string padding_scheme = std::string(proto::default_padding_scheme_text);
 
-    std::size_t max_sessions = 4096;            // connections at once (incl. handshaking)
+    // Reactor threads of a ServerGroup (server_group.hpp); 0: default_server_threads(). A
+    // single Server runs on the one reactor it is given and ignores this.
+    unsigned threads = 0;
+    std::size_t max_sessions = 4096;  // connections at once (incl. handshaking), all threads
     std::size_t max_streams_per_session = 256;  // a SYN beyond this is answered with FIN
     std::size_t stream_buffer_limit = io::default_stream_buffer_limit;
 

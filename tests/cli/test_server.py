@@ -270,6 +270,72 @@ def test_right_password_opens_a_stream_to_an_echo_server():
         echo.close()
 
 
+def test_two_threads_carry_sessions_and_the_option_wins_over_the_file():
+    """--threads 2 over the file's threads = 1: the server says so, and sessions opened one
+    after another (handed out in turn to both threads) each carry a stream."""
+    echo = EchoTarget()
+    try:
+        with tempfile.TemporaryDirectory() as directory, \
+                RunningServer(directory, "threads = 1\n" + USERS, "--threads", "2") as server:
+            for index in range(4):
+                with server.connect() as tls:
+                    tls.sendall(preamble(PASSWORD) + settings() + frame(CMD_SYN, 1)
+                                + frame(CMD_PSH, 1, socks_ipv4("127.0.0.1", echo.port)))
+                    assert read_frame(tls) == (CMD_SERVER_SETTINGS, 0, b"v=2")
+                    assert read_frame(tls) == (CMD_SYNACK, 1, b"")
+                    payload = f"session {index}".encode()
+                    tls.sendall(frame(CMD_PSH, 1, payload))
+                    assert read_frame(tls) == (CMD_PSH, 1, payload)
+            code, stderr = server.stop()
+            assert code == 0, stderr
+            assert "server: 2 reactor threads, connections handed out in turn" in stderr, stderr
+            assert "4 sessions" in stderr and "4 streams" in stderr, stderr
+    finally:
+        echo.close()
+
+
+def test_check_validates_without_binding():
+    """--check: one "configuration ok" line and exit 0 for a good file, even on a port in use
+    (it binds nothing); exit 3 naming the cause for a key that only a start would refuse."""
+    blocker = socket.create_server(("127.0.0.1", 0))
+    port = blocker.getsockname()[1]
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "server.toml"
+            cert, key = write_key_pair(directory)
+            path.write_text(f'listen = "127.0.0.1:{port}"\ncertificate = "{cert}"\n'
+                            f'private-key = "{key}"\nthreads = 3\n' + USERS)
+            result = run("server", "--config", str(path), "--check")
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == f"configuration ok: {path}: listen 127.0.0.1:{port}, 1 user, 3 threads\n", \
+                result.stdout
+            # Two readable PEM files that are not one pair: only building the TLS context, as a
+            # start does, finds that.
+            other = Path(directory) / "other"
+            other.mkdir()
+            _, other_key = write_key_pair(other)
+            path.write_text(f'listen = "127.0.0.1:0"\ncertificate = "{cert}"\nprivate-key = "{other_key}"\n' + USERS)
+            result = run("server", "--config", str(path), "--check")
+            assert result.returncode == 3, (result.returncode, result.stderr)
+            assert "does not match the certificate" in result.stderr, result.stderr
+            assert "configuration ok" not in result.stdout
+            result = run("server", "--config", str(path), "--check", "--write-cert", str(Path(directory) / "c.pem"))
+            assert result.returncode == 2 and "--check" in result.stderr, result.stderr
+    finally:
+        blocker.close()
+
+
+def test_threads_out_of_range_is_refused():
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "server.toml"
+        path.write_text('listen = "127.0.0.1:0"\nself-signed = true\n' + USERS)
+        for bad in ("0", "257", "two"):
+            result = run("server", "--config", str(path), "--threads", bad)
+            assert result.returncode == 2 and "--threads" in result.stderr, (bad, result.stderr)
+    assert_config_error('listen = "127.0.0.1:0"\nself-signed = true\nthreads = 0\n' + USERS,
+                        'key "threads" (line 3): expected an integer from 1 to 256, got 0')
+
+
 def test_other_padding_md5_gets_the_servers_scheme():
     scheme = "stop=3\n0=30-30\n1=100-200\n2=200-300"
     config = f'padding-scheme = """{scheme}"""\n' + USERS

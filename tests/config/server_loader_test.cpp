@@ -32,7 +32,7 @@ TEST_SUITE("server config loader") {
             "listen = \"127.0.0.1:0\"\nself-signed = true\nself-signed-names = [\"localhost\", "
             "\"::1\"]\n"
             "padding-scheme = \"stop=2\\n0=30-30\\n1=100-200\"\nfallback = \"127.0.0.1:80\"\n"
-            "synack = \"immediate\"\nmax-sessions = 7\nmax-streams-per-session = 9\n"
+            "synack = \"immediate\"\nmax-sessions = 7\nmax-streams-per-session = 9\nthreads = 3\n"
             "handshake-timeout = \"2s\"\nauth-timeout = 3\nconnect-timeout = \"1m\"\nalpn = "
             "[\"h2\"]\n"
             "log-level = \"debug\"\n" +
@@ -50,6 +50,7 @@ TEST_SUITE("server config loader") {
         CHECK(config.fallback == "127.0.0.1:80");
         CHECK(config.synack == server::SynAckMode::immediate);
         CHECK(config.max_sessions == 7);
+        CHECK(config.threads == 3);
         CHECK(config.max_streams_per_session == 9);
         CHECK(config.handshake_timeout == std::chrono::seconds(2));
         CHECK(config.auth_timeout == std::chrono::seconds(3));
@@ -60,6 +61,20 @@ TEST_SUITE("server config loader") {
         CHECK(config.users[0].name == "alice");
         CHECK(config.users[0].password == "a-secret");
         CHECK(config.users[1].name == "user #2");  // a name is optional
+    }
+
+    TEST_CASE("threads: absent is 0 (the group's default); 1 to 256, else an error") {
+        auto absent = load_server_config("listen = \"127.0.0.1:0\"\nself-signed = true\n" + kUsers);
+        REQUIRE(absent.ok());
+        CHECK(absent->config.threads == 0);
+        CHECK(load_error("self-signed = true\nthreads = 0\n" + kUsers) ==
+              "server config: top level: key \"threads\" (line 2): expected an integer from 1 "
+              "to 256, got 0");
+        CHECK(load_error("self-signed = true\nthreads = 257\n" + kUsers) ==
+              "server config: top level: key \"threads\" (line 2): expected an integer from 1 "
+              "to 256, got 257");
+        CHECK(load_error("self-signed = true\nthreads = \"2\"\n" + kUsers)
+                  .find("key \"threads\" (line 2): expected an integer") != std::string::npos);
     }
 
     TEST_CASE("errors name the source, the key and the line") {

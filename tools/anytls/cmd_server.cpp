@@ -2,9 +2,10 @@
 //
 // The file is loaded and turned into server::ServerConfig by server::load_server_config_file
 // (lib/server/load_server_config.hpp), the loader anytls_server_start uses too. The server runs
-// on a ReactorThread; the main thread blocks SIGINT and SIGTERM before that thread starts (so
-// the reactor thread inherits the mask and never sees them) and waits for one with sigwait().
-// Then it stops the server, lets its connection coroutines unwind for a moment, and exits 0.
+// on a ServerGroup of `threads` reactor threads (lib/server/server_group.hpp); the main thread
+// blocks SIGINT and SIGTERM before those threads start (so they inherit the mask and never see
+// them) and waits for one with sigwait(). Then it cancels and joins every connection, and
+// exits 0.
 //
 // stdout carries only facts scripts parse, each on one line and flushed at once:
 //   certificate sha256 AB:CD:...          (self-signed only)
@@ -25,17 +26,15 @@
 
 #include "command.hpp"
 #include "config/server_config_loader.hpp"
-#include "io/reactor_thread.hpp"
-#include "io/run_blocking.hpp"
 #include "log/log.hpp"
 #include "server/load_server_config.hpp"
-#include "server/server.hpp"
+#include "server/server_group.hpp"
 #include "stop_signals.hpp"
 
 namespace anytls::cli {
 namespace {
 
-constexpr std::array<OptionSpec, 4> kOptions{{
+constexpr std::array<OptionSpec, 6> kOptions{{
     {"config", "FILE",
      "the server's TOML configuration file (required; every key is in docs/SERVER.md)"},
     {"listen", "ADDR",
@@ -44,6 +43,12 @@ constexpr std::array<OptionSpec, 4> kOptions{{
      "generate a self-signed certificate at start (instead of the file's certificate)"},
     {"write-cert", "FILE",
      "write the generated certificate (PEM) to FILE, for clients to trust as their CA"},
+    {"check", "",
+     "check the configuration as a start would (keys, users, scheme, certificate and key), "
+     "print one line and exit, binding nothing"},
+    {"threads", "N",
+     "reactor threads, 1 to 256, instead of the file's threads. Default: the online CPUs, at "
+     "most 16"},
 }};
 
 constexpr std::string_view kDescription =
@@ -56,6 +61,10 @@ constexpr std::string_view kDescription =
     "file, or --self-signed), \"certificate sha256 <fingerprint>\" comes first, and with\n"
     "--write-cert also \"certificate written to FILE\"; the key is never written. Logs go to\n"
     "stderr at the file's log-level. SIGINT or SIGTERM stops the server and exits 0.\n"
+    "\n"
+    "The server runs `threads` reactor threads (--threads; by default one per online CPU, at\n"
+    "most 16). --check loads and checks the file as a start would, certificate and key\n"
+    "included, prints \"configuration ok: ...\" and exits 0, or exits 3 with the error.\n"
     "\n"
     "Example:\n"
     "  anytls server --config server.toml --listen 127.0.0.1:0 --self-signed --write-cert ca.pem\n";
@@ -101,6 +110,26 @@ std::string listen_failure(const std::string& address, const Error& error) {
     }
 }
 
+// The configuration or certificate error of a start, worded as the start words it.
+Result<void> start_failure(const std::string& config_path, const Error& error) {
+    if (error.code == errc::config || error.code == errc::tls_config)
+        return config_error(fmt::format("{}: {}", config_path, error.text()));
+    return runtime_error(error.text(), error.code);
+}
+
+// --check: what a start would refuse, without a reactor or a socket. stdout gets one line.
+Result<void> check_configuration(const std::string& config_path,
+                                 const server::ServerConfig& config) {
+    if (auto checked = server::Server::check(config); !checked)
+        return start_failure(config_path, checked.error());
+    const unsigned threads =
+        config.threads == 0 ? server::default_server_threads() : config.threads;
+    print_line(fmt::format("configuration ok: {}: listen {}, {} user{}, {} thread{}", config_path,
+                           config.listen, config.users.size(), config.users.size() == 1 ? "" : "s",
+                           threads, threads == 1 ? "" : "s"));
+    return {};
+}
+
 Result<void> run_server(const Invocation& invocation) {
     const ParsedOptions& options = invocation.options;
     const std::string* config_path = options.value("config");
@@ -118,6 +147,19 @@ Result<void> run_server(const Invocation& invocation) {
     if (const std::string* path = options.value("write-cert")) {
         if (path->empty()) return usage_error("--write-cert needs a file name");
         write_cert_path = *path;
+    }
+
+    const bool check_only = options.has("check");
+    if (check_only && !write_cert_path.empty())
+        return usage_error("--check writes nothing; leave out --write-cert");
+    unsigned threads_override = 0;
+    if (const std::string* threads = options.value("threads")) {
+        auto count = parse_unsigned_option("threads", *threads);
+        if (!count) return std::move(count).error();
+        if (*count < 1 || *count > config::kMaxServerThreads)
+            return usage_error(fmt::format("--threads expects a whole number from 1 to {}, got {}",
+                                           config::kMaxServerThreads, *count));
+        threads_override = static_cast<unsigned>(*count);
     }
 
     server::ServerConfigOptions load_options;
@@ -139,6 +181,8 @@ Result<void> run_server(const Invocation& invocation) {
     log::set_level(config::to_log_threshold(loaded->log_level));
     const std::string listen_address = loaded->config.listen;
     server::ServerConfig server_config = std::move(loaded->config);
+    if (threads_override != 0) server_config.threads = threads_override;
+    if (check_only) return check_configuration(*config_path, server_config);
     if (self_signed) {
         if (self_signed_option && loaded->certificate_files_ignored)
             log::info("[AnyTLS] --self-signed: ignoring the certificate and private-key of {}",
@@ -157,64 +201,41 @@ Result<void> run_server(const Invocation& invocation) {
         }
     }
 
-    // Before the reactor thread exists, so that it inherits the mask.
+    // Before the reactor threads exist, so that they inherit the mask.
     const StopSignals stop_signals;
 
-    std::unique_ptr<io::ReactorThread> thread;
-    try {
-        thread = std::make_unique<io::ReactorThread>();
-    } catch (const std::exception& e) {
-        return runtime_error(fmt::format("cannot start the reactor: {}", e.what()));
+    auto started = server::ServerGroup::start(std::move(server_config));
+    if (!started) {
+        const Error& error = started.error();
+        // The configuration's and the reactor's errors as --check words them; the rest are
+        // the listen address's.
+        if (error.code == errc::config || error.code == errc::tls_config || error.code == -EIO)
+            return start_failure(*config_path, error);
+        return runtime_error(listen_failure(listen_address, error), error.code);
     }
-    io::ReactorThread& reactor_thread = *thread;
-    std::unique_ptr<server::Server> server;  // created, used and destroyed on the reactor thread
-
-    auto created = reactor_thread.call([&]() -> Result<void> {
-        auto made = server::Server::create(reactor_thread.reactor(), std::move(server_config));
-        if (!made) return std::move(made).error();
-        server = std::move(made).value();
-        return {};
-    });
-    if (!created) {
-        const Error& error = created.error();
-        // The certificate, key or scheme of the file: a configuration error.
-        if (error.code == errc::config || error.code == errc::tls_config)
-            return config_error(fmt::format("{}: {}", *config_path, error.text()));
-        return runtime_error(error.text(), error.code);
-    }
-    auto started = reactor_thread.call([&]() -> Result<std::string> {
-        if (auto result = server->start(); !result) {
-            server.reset();
-            return std::move(result).error();
-        }
-        return server->local_address().to_string();
-    });
-    if (!started)
-        return runtime_error(listen_failure(listen_address, started.error()), started.error().code);
-    print_line(fmt::format("listening on {}", *started));
+    std::unique_ptr<server::ServerGroup> group = std::move(started).value();
+    print_line(fmt::format("listening on {}", group->local_address().to_string()));
 
     const std::string_view signal_name = stop_signals.wait();
     log::info("[AnyTLS] {} received: stopping the server", signal_name);
-    // Every connection's waits are cancelled, and the server's coroutines joined.
-    io::run_blocking(reactor_thread, server->shutdown());
-    reactor_thread.call([&] {
-        const auto& stats = server->stats();
-        log::info(
-            "[AnyTLS] server stopped: {} connections, {} sessions, {} authentication failures, {} "
-            "fallbacks, "
-            "{} streams",
-            stats.connections_accepted, stats.sessions_authenticated, stats.auth_failures,
-            stats.fallbacks, stats.streams_opened);
-        server.reset();
-    });
-    thread.reset();
+    // Every connection's waits are cancelled, and the servers' coroutines joined, thread by
+    // thread.
+    group->shutdown();
+    const server::ServerStats stats = group->stats();
+    log::info(
+        "[AnyTLS] server stopped: {} connections, {} sessions, {} authentication failures, {} "
+        "fallbacks, {} streams",
+        stats.connections_accepted, stats.sessions_authenticated, stats.auth_failures,
+        stats.fallbacks, stats.streams_opened);
     return {};
 }
 
 constexpr Command kServer{
     .name = "server",
     .summary = "run an AnyTLS server from a TOML configuration file",
-    .usage = "anytls server --config FILE [--listen ADDR] [--self-signed] [--write-cert FILE]",
+    .usage =
+        "anytls server --config FILE [--listen ADDR] [--threads N] [--check] [--self-signed] "
+        "[--write-cert FILE]",
     .description = kDescription,
     .options = kOptions,
     .run = run_server,

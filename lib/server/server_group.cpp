@@ -1,0 +1,130 @@
+// ServerGroup: one Server per reactor thread, one acceptor (see server_group.hpp).
+#include "server/server_group.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "base/errors.hpp"
+#include "io/run_blocking.hpp"
+
+namespace anytls::server {
+
+unsigned default_server_threads() {
+    const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) return 1;
+    return std::min(static_cast<unsigned>(online), kDefaultServerThreadCap);
+}
+
+Result<std::unique_ptr<ServerGroup>> ServerGroup::start(ServerConfig config,
+                                                        ServerGroupOptions options) {
+    const unsigned threads = config.threads == 0 ? default_server_threads() : config.threads;
+    std::unique_ptr<ServerGroup> group(new ServerGroup());
+    group->workers_.resize(threads);
+    for (Worker& worker : group->workers_) {
+        try {
+            worker.thread = std::make_unique<io::ReactorThread>();
+        } catch (const std::exception& e) {
+            return make_error(-EIO, std::string("cannot start a server reactor: ") + e.what());
+        }
+        if (const log::Logger* logger = options.logger)
+            worker.thread->call([logger] { log::use_on_this_thread(logger); });
+        auto created = worker.thread->call([&]() -> Result<void> {
+            auto made = Server::create(worker.thread->reactor(), config, group->budget_);
+            if (!made) return std::move(made).error();
+            worker.server = std::move(made).value();
+            return {};
+        });
+        if (!created) return std::move(created).error();
+    }
+    ServerGroup* self = group.get();
+    Worker& acceptor = group->workers_.front();
+    auto listening = acceptor.thread->call([&]() -> Result<io::SocketAddress> {
+        Server::Dispatch dispatch;
+        if (threads > 1)
+            dispatch = [self](io::Socket socket) { self->dispatch(std::move(socket)); };
+        if (auto started = acceptor.server->start(std::move(dispatch)); !started)
+            return std::move(started).error();
+        return acceptor.server->local_address();
+    });
+    if (!listening) return std::move(listening).error();
+    group->address_ = listening.value();
+    if (threads > 1)
+        log::info("[AnyTLS] server: {} reactor threads, connections handed out in turn", threads);
+    return group;
+}
+
+void ServerGroup::dispatch(io::Socket socket) {
+    const std::size_t index = next_worker_++ % workers_.size();
+    Worker& worker = workers_[index];
+    if (index == 0) {
+        worker.server->adopt(std::move(socket));
+        return;
+    }
+    // Held so that a post the reactor never runs still closes the socket. The server outlives
+    // the post: shutdown() joins thread 0 first, and each later thread's shutdown is posted
+    // behind every hand-off already queued to it.
+    auto held = std::make_shared<io::Socket>(std::move(socket));
+    Server* server = worker.server.get();
+    worker.thread->post([server, held] { server->adopt(std::move(*held)); });
+}
+
+void ServerGroup::shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    // Thread 0 first: once its accept loop has ended, nothing is handed out any more.
+    for (Worker& worker : workers_)
+        if (worker.thread && worker.server)
+            io::run_blocking(*worker.thread, worker.server->shutdown());
+}
+
+ServerGroup::~ServerGroup() {
+    shutdown();
+    for (Worker& worker : workers_) {
+        if (!worker.thread) continue;
+        worker.thread->call([&worker] { worker.server.reset(); });
+        worker.thread.reset();
+    }
+}
+
+ServerStats ServerGroup::stats() const {
+    ServerStats sum;
+    for (const Worker& worker : workers_) {
+        if (!worker.thread || !worker.server) continue;
+        const ServerStats one = worker.thread->call([&worker] { return worker.server->stats(); });
+        sum.connections_accepted += one.connections_accepted;
+        sum.sessions_authenticated += one.sessions_authenticated;
+        sum.auth_failures += one.auth_failures;
+        sum.padding_updates_sent += one.padding_updates_sent;
+        sum.streams_opened += one.streams_opened;
+        sum.alerts_sent += one.alerts_sent;
+        sum.fallbacks += one.fallbacks;
+    }
+    return sum;
+}
+
+std::vector<std::size_t> ServerGroup::sessions_per_thread() const {
+    std::vector<std::size_t> counts;
+    for (const Worker& worker : workers_)
+        counts.push_back(worker.thread && worker.server ? worker.thread->call([&worker] {
+            return worker.server->session_count();
+        })
+                                                        : 0);
+    return counts;
+}
+
+std::vector<std::uint64_t> ServerGroup::connections_per_thread() const {
+    std::vector<std::uint64_t> counts;
+    for (const Worker& worker : workers_)
+        counts.push_back(worker.thread && worker.server ? worker.thread->call([&worker] {
+            return worker.server->stats().connections_accepted;
+        })
+                                                        : 0);
+    return counts;
+}
+
+}  // namespace anytls::server
