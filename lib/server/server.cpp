@@ -619,6 +619,26 @@ Result<void> Server::check(const ServerConfig& config) {
     return {};
 }
 
+Result<void> Server::reload(const ServerConfig& fresh) {
+    if (fresh.users.empty()) return make_error(errc::config, "server: no users configured");
+    auto scheme = proto::PaddingScheme::parse(fresh.padding_scheme);
+    if (!scheme)
+        return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
+    std::vector<proto::PasswordHash> hashes;
+    for (const auto& user : fresh.users) {
+        auto hash = proto::hash_password(user.password);
+        if (!hash) return std::move(hash).error();
+        hashes.push_back(hash.value());
+    }
+    // Nothing reads these across a suspension: an authentication looks its user up and logs
+    // the name in one step, and write_frame copies the scheme's text before its first await.
+    core_->config.users = fresh.users;
+    core_->config.padding_scheme = fresh.padding_scheme;
+    core_->password_hashes = std::move(hashes);
+    core_->scheme = std::move(scheme).value();
+    return {};
+}
+
 Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfig config,
                                                std::shared_ptr<ConnectionBudget> budget) {
     auto prepared = prepare(config);

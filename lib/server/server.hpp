@@ -85,6 +85,10 @@ public:
     // established, as if it had been accepted; for the session fuzzer, which joins a client
     // and this server over socket pairs with tls::TlsConnection::plaintext().
     void serve(std::unique_ptr<tls::TlsConnection> connection);
+    // Takes the users and the padding scheme of `fresh` for the connections that come next
+    // (docs/SERVER.md, "Reloading"); sessions already open keep going. The other keys of
+    // `fresh` are not looked at. On an error nothing changes.
+    Result<void> reload(const ServerConfig& fresh);
     // Stops accepting and closes every session; idempotent.
     void stop();
     // stop(), then resumes once every coroutine of the server has ended (docs/DESIGN.md,

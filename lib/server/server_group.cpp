@@ -91,6 +91,17 @@ ServerGroup::~ServerGroup() {
     }
 }
 
+Result<void> ServerGroup::reload(const ServerConfig& fresh) {
+    if (shut_down_) return make_error(errc::closed, "server stopped");
+    // Every thread gets the same input, so one that fails would fail everywhere: the first
+    // decides, and the rest cannot differ.
+    for (Worker& worker : workers_) {
+        auto reloaded = worker.thread->call([&] { return worker.server->reload(fresh); });
+        if (!reloaded) return reloaded;
+    }
+    return {};
+}
+
 ServerStats ServerGroup::stats() const {
     ServerStats sum;
     for (const Worker& worker : workers_) {

@@ -61,6 +61,10 @@ public:
     // destructor then ends the threads.
     void shutdown();
 
+    // Server::reload on every thread: the users and the padding scheme of `fresh`. Checked on
+    // thread 0 first; on an error no thread changes.
+    Result<void> reload(const ServerConfig& fresh);
+
     // Summed over the threads.
     ServerStats stats() const;
     // Per thread, in thread order: authenticated sessions open now, and connections adopted.

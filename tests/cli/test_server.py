@@ -63,7 +63,7 @@ class RunningServer:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # Both pipes are drained by threads (see _read_until_listening), so neither fills up.
         self.stderr_chunks = []
-        self.stderr_reader = threading.Thread(target=lambda: self.stderr_chunks.append(self.process.stderr.read()),
+        self.stderr_reader = threading.Thread(target=lambda: self.stderr_chunks.extend(self.process.stderr),
                                               daemon=True)
         self.stderr_reader.start()
         self.lines = self._read_until_listening()
@@ -99,6 +99,17 @@ class RunningServer:
         self.process.send_signal(signal_number)
         code = self.process.wait(timeout=TIMEOUT)
         return code, self._wait_stderr()
+
+    def wait_for_stderr(self, text, after=0):
+        """Waits until a stderr line after the first `after` lines holds text; returns the
+        number of lines by then."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            lines = list(self.stderr_chunks)
+            if any(text in line for line in lines[after:]):
+                return len(lines)
+            time.sleep(0.01)
+        raise AssertionError(f"no stderr line with {text!r}: {''.join(self.stderr_chunks)!r}")
 
     def _wait_stderr(self):
         self.stderr_reader.join(timeout=TIMEOUT)
@@ -334,6 +345,69 @@ def test_threads_out_of_range_is_refused():
             assert result.returncode == 2 and "--threads" in result.stderr, (bad, result.stderr)
     assert_config_error('listen = "127.0.0.1:0"\nself-signed = true\nthreads = 0\n' + USERS,
                         'key "threads" (line 3): expected an integer from 1 to 256, got 0')
+
+
+def open_echo_stream(tls, password, port, stream_id=1):
+    """A new session's first write (preamble, Settings, SYN, address), then its answers."""
+    tls.sendall(preamble(password) + settings() + frame(CMD_SYN, stream_id)
+                + frame(CMD_PSH, stream_id, socks_ipv4("127.0.0.1", port)))
+    first = read_frame(tls)
+    if first[0] == CMD_UPDATE_PADDING:
+        assert read_frame(tls) == (CMD_SERVER_SETTINGS, 0, b"v=2")
+    else:
+        assert first == (CMD_SERVER_SETTINGS, 0, b"v=2"), first
+    assert read_frame(tls) == (CMD_SYNACK, stream_id, b"")
+    return first
+
+
+def echo_once(tls, stream_id, payload):
+    tls.sendall(frame(CMD_PSH, stream_id, payload))
+    assert read_frame(tls) == (CMD_PSH, stream_id, payload)
+
+
+def test_sighup_reloads_users_and_scheme_and_keeps_sessions():
+    """SIGHUP takes the file's new users and padding scheme for new connections; a session
+    opened before keeps working; a file that does not load is refused and changes nothing."""
+    echo = EchoTarget()
+    scheme = "stop=2\n0=30-30\n1=100-200"
+    try:
+        with tempfile.TemporaryDirectory() as directory, \
+                RunningServer(directory, USERS, "--threads", "2") as server:
+            old_session = server.connect()
+            open_echo_stream(old_session, PASSWORD, echo.port)
+            server.config.write_text(f'padding-scheme = """{scheme}"""\n'
+                                     '[[users]]\nname = "bob"\npassword = "bob secret"\n')
+            server.process.send_signal(signal.SIGHUP)
+            seen = server.wait_for_stderr("SIGHUP: reloaded")
+            # New connections, on both threads: alice is gone, bob is in and gets the scheme.
+            for _ in range(2):
+                with server.connect() as tls:
+                    tls.sendall(preamble(PASSWORD) + settings())
+                    assert is_closed(tls)
+                with server.connect() as tls:
+                    assert open_echo_stream(tls, "bob secret", echo.port) == \
+                        (CMD_UPDATE_PADDING, 0, scheme.encode())
+                    echo_once(tls, 1, b"bob")
+            # The session opened before the reload: its stream and a new one still work.
+            echo_once(old_session, 1, b"still here")
+            old_session.sendall(frame(CMD_SYN, 3) + frame(CMD_PSH, 3, socks_ipv4("127.0.0.1", echo.port)))
+            assert read_frame(old_session) == (CMD_SYNACK, 3, b"")
+            echo_once(old_session, 3, b"new stream")
+
+            server.config.write_text("max-sessions = 0\n" + USERS)
+            server.process.send_signal(signal.SIGHUP)
+            server.wait_for_stderr("not reloaded, the running configuration stays", after=seen)
+            errors = "".join(server.stderr_chunks[seen:])
+            assert 'key "max-sessions" (line 1)' in errors, errors
+            with server.connect() as tls:
+                open_echo_stream(tls, "bob secret", echo.port)
+            assert server.process.poll() is None
+            old_session.close()
+            code, stderr = server.stop()
+            assert code == 0, stderr
+            assert PASSWORD not in stderr and "bob secret" not in stderr
+    finally:
+        echo.close()
 
 
 def test_other_padding_md5_gets_the_servers_scheme():

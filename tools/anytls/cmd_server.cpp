@@ -60,7 +60,9 @@ constexpr std::string_view kDescription =
     "when the address says port 0). With a self-signed certificate (self-signed = true in the\n"
     "file, or --self-signed), \"certificate sha256 <fingerprint>\" comes first, and with\n"
     "--write-cert also \"certificate written to FILE\"; the key is never written. Logs go to\n"
-    "stderr at the file's log-level. SIGINT or SIGTERM stops the server and exits 0.\n"
+    "stderr at the file's log-level. SIGINT or SIGTERM stops the server and exits 0. SIGHUP\n"
+    "reloads the file's users and padding-scheme for new connections without dropping any\n"
+    "session; a file that does not load is refused with its error, and the old one stays.\n"
     "\n"
     "The server runs `threads` reactor threads (--threads; by default one per online CPU, at\n"
     "most 16). --check loads and checks the file as a start would, certificate and key\n"
@@ -128,6 +130,25 @@ Result<void> check_configuration(const std::string& config_path,
                            config.listen, config.users.size(), config.users.size() == 1 ? "" : "s",
                            threads, threads == 1 ? "" : "s"));
     return {};
+}
+
+// SIGHUP: the file again, for its users and padding-scheme (docs/SERVER.md, "Reloading").
+// A file that does not load changes nothing, and says why.
+void reload(const std::string& config_path, const server::ServerConfigOptions& load_options,
+            server::ServerGroup& group) {
+    auto loaded = server::load_server_config_file(config_path, load_options);
+    Result<void> reloaded =
+        loaded ? group.reload(loaded->config) : Result<void>(std::move(loaded).error());
+    if (!reloaded) {
+        log::error("[AnyTLS] SIGHUP: {} not reloaded, the running configuration stays: {}",
+                   config_path, reloaded.error().text());
+        return;
+    }
+    const auto& users = loaded->config.users;
+    log::info(
+        "[AnyTLS] SIGHUP: reloaded {}: {} user{} and the padding scheme, for new connections "
+        "(other keys take effect at the next start)",
+        config_path, users.size(), users.size() == 1 ? "" : "s");
 }
 
 Result<void> run_server(const Invocation& invocation) {
@@ -202,7 +223,7 @@ Result<void> run_server(const Invocation& invocation) {
     }
 
     // Before the reactor threads exist, so that they inherit the mask.
-    const StopSignals stop_signals;
+    const StopSignals stop_signals(/*hangup=*/true);
 
     auto started = server::ServerGroup::start(std::move(server_config));
     if (!started) {
@@ -216,7 +237,8 @@ Result<void> run_server(const Invocation& invocation) {
     std::unique_ptr<server::ServerGroup> group = std::move(started).value();
     print_line(fmt::format("listening on {}", group->local_address().to_string()));
 
-    const std::string_view signal_name = stop_signals.wait();
+    const std::string_view signal_name =
+        stop_signals.wait([&] { reload(*config_path, load_options, *group); });
     log::info("[AnyTLS] {} received: stopping the server", signal_name);
     // Every connection's waits are cancelled, and the servers' coroutines joined, thread by
     // thread.

@@ -13,20 +13,22 @@ std::string_view stop_signal_name(int signal_number) {
 }
 }  // namespace
 
-StopSignals::StopSignals() {
+StopSignals::StopSignals(bool hangup) {
     sigemptyset(&signals_);
     sigaddset(&signals_, SIGINT);
     sigaddset(&signals_, SIGTERM);
+    if (hangup) sigaddset(&signals_, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals_, &previous_mask_);
 }
 
 StopSignals::~StopSignals() { pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr); }
 
-std::string_view StopSignals::wait() const {
+std::string_view StopSignals::wait(const std::function<void()>& on_hangup) const {
     while (true) {
         int signal_number = 0;
         if (sigwait(&signals_, &signal_number) != 0) continue;
         if (auto name = stop_signal_name(signal_number); !name.empty()) return name;
+        if (signal_number == SIGHUP && on_hangup) on_hangup();
     }
 }
 

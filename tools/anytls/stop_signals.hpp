@@ -1,4 +1,4 @@
-// SIGINT and SIGTERM for the long-running commands (`anytls server`, `anytls socks`): blocked
+// SIGINT and SIGTERM (and SIGHUP for `anytls server`'s reload) for the long-running commands (`anytls server`, `anytls socks`): blocked
 // from construction to destruction. Made before any other thread exists, so that every thread
 // inherits the mask and only wait() receives them.
 #pragma once
@@ -13,13 +13,15 @@ namespace anytls::cli {
 
 class StopSignals {
 public:
-    StopSignals();
+    // hangup: SIGHUP is blocked too, and wait(on_hangup) calls on_hangup for it.
+    explicit StopSignals(bool hangup = false);
     ~StopSignals();  // the previous mask back
     StopSignals(const StopSignals&) = delete;
     StopSignals& operator=(const StopSignals&) = delete;
 
-    // Blocks until SIGINT or SIGTERM; its name.
-    std::string_view wait() const;
+    // Blocks until SIGINT or SIGTERM; its name. With hangup, each SIGHUP meanwhile calls
+    // on_hangup on this thread.
+    std::string_view wait(const std::function<void()>& on_hangup = {}) const;
     // The same, calling on_tick once per `tick` meanwhile.
     std::string_view wait(std::chrono::seconds tick, const std::function<void()>& on_tick) const;
 
