@@ -9,7 +9,10 @@ Runs `meson install -C BUILD_DIR --no-rebuild --destdir TMP`, then checks, under
   every command `anytls --help` lists, every option of every `anytls CMD --help`, and the
   fixed values of --socks-reply and --traffic;
 - share/man/man1/anytls.1 is what the installed binary prints with --generate man, and
-  `man -l` (man-db) and groff render it without a warning, with a section per command.
+  `man -l` (man-db) and groff render it without a warning, with a section per command;
+- lib/systemd/system/anytls-server.service names the installed binary, keeps its hardening,
+  and passes `systemd-analyze verify` without a warning where systemd is installed (a machine
+  without it says so and checks the rest); lib/sysusers.d/anytls.conf makes its group.
 Standard library only; plain asserts.
 """
 import json
@@ -49,6 +52,9 @@ def installed_paths():
         "anytls": under("bindir", "anytls"),
         "completion": under("datadir", "bash-completion", "completions", "anytls"),
         "man": under("mandir", "man1", "anytls.1"),
+        "bindir": os.path.join(prefix, option(options, "bindir")),
+        "unit": destdir + os.path.join(prefix, "lib", "systemd", "system", "anytls-server.service"),
+        "sysusers": destdir + os.path.join(prefix, "lib", "sysusers.d", "anytls.conf"),
         "version": json.loads(subprocess.run(MESON + ["introspect", BUILD, "--projectinfo"], capture_output=True,
                                              text=True, check=True).stdout)["version"],
     }
@@ -145,6 +151,30 @@ def test_man_page_renders_without_warnings():
     strict = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", paths()["man"]], capture_output=True, text=True,
                             timeout=60, env=PLAIN_ENV)
     assert strict.returncode == 0 and strict.stderr == "", strict.stderr
+
+
+def test_systemd_unit_is_hardened_and_verifies():
+    with open(paths()["unit"]) as f:
+        unit = f.read()
+    binary = os.path.join(paths()["bindir"], "anytls")
+    assert f"ExecStart={binary} server --config /etc/anytls/server.toml" in unit, unit
+    assert f"ExecStartPre={binary} server --check --config /etc/anytls/server.toml" in unit, unit
+    for line in ("DynamicUser=yes", "AmbientCapabilities=CAP_NET_BIND_SERVICE", "ProtectSystem=strict",
+                 "NoNewPrivileges=yes", "ExecReload=/bin/kill -HUP $MAINPID", "SupplementaryGroups=anytls"):
+        assert re.search(rf"^{re.escape(line)}$", unit, re.MULTILINE), line
+    with open(paths()["sysusers"]) as f:
+        assert re.search(r"^g anytls -$", f.read(), re.MULTILINE)
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        print("note: systemd-analyze is not installed; the unit's text was checked, not verified")
+        return
+    # verify checks that ExecStart's program exists: point it at the installed copy.
+    with tempfile.TemporaryDirectory() as units:
+        copy = os.path.join(units, "anytls-server.service")
+        with open(copy, "w") as f:
+            f.write(unit.replace(binary, paths()["anytls"]))
+        result = subprocess.run([analyze, "verify", "--man=no", copy], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stderr == "" and result.stdout == "", result
 
 
 if __name__ == "__main__":
