@@ -28,6 +28,7 @@
 #include "io/reactor_thread.hpp"
 #include "log/log.hpp"
 #include "log_route.hpp"
+#include "inbound/server_metrics_endpoint.hpp"
 #include "server/server_group.hpp"
 
 namespace anytls::capi {
@@ -69,6 +70,7 @@ struct anytls_open {
 struct anytls_server {
     std::unique_ptr<anytls::log::Logger> logger;  // before server: outlives its threads
     std::unique_ptr<anytls::server::ServerGroup> server;
+    std::unique_ptr<anytls::inbound::ServerMetricsEndpoint> metrics;  // before server goes
     std::uint16_t port = 0;
     mutable anytls::capi::HandleError errors;  // recorded by const calls too
 };

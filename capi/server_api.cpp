@@ -45,6 +45,14 @@ ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexce
         if (!started) return fail(started.error());
         handle->server = std::move(started).value();
         handle->port = handle->server->local_address().port();
+        if (!handle->server->metrics_address().empty()) {
+            auto at = io::SocketAddress::parse_host_port(handle->server->metrics_address());
+            if (!at) return fail(at.error());
+            auto served =
+                inbound::ServerMetricsEndpoint::start(*handle->server, *at, handle->logger.get());
+            if (!served) return fail(served.error());
+            handle->metrics = std::move(served).value();
+        }
         *out = handle.release();
         return ANYTLS_OK;
     });
@@ -65,6 +73,7 @@ ANYTLS_API int anytls_server_stop(anytls_server* server) noexcept {
     return guarded([&]() -> int {
         // Every thread's coroutines are cancelled and joined (docs/DESIGN.md, "Shutdown"),
         // then the threads end; the logger goes last.
+        handle->metrics.reset();
         handle->server.reset();
         return ANYTLS_OK;
     });

@@ -24,7 +24,7 @@ using detail::KeyPlace;
 
 constexpr std::string_view kTopLevel = "top level";
 
-constexpr std::array<std::string_view, 19> kServerKeys{
+constexpr std::array<std::string_view, 20> kServerKeys{
     "listen",
     "certificate",
     "private-key",
@@ -44,6 +44,7 @@ constexpr std::array<std::string_view, 19> kServerKeys{
     "alpn",
     "log-level",
     "threads",
+    "metrics",
 };
 constexpr std::array<std::string_view, 2> kUserKeys{"name", "password"};
 
@@ -208,12 +209,12 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text,
         const std::string key(entry.first.str());
         const toml::node& node = entry.second;
         const KeyPlace place{std::string(kTopLevel), key};
-        if (key == "listen") {
+        if (key == "listen" || key == "metrics") {
             auto text = read_nonempty_string(place, node);
             if (!text) return std::move(text).error();
             if (auto checked = check_listen_address(*text); !checked)
                 return detail::key_error(place, node, checked.error().message);
-            config.listen = std::move(*text);
+            (key == "listen" ? config.listen : config.metrics) = std::move(*text);
         } else if (key == "certificate" || key == "private-key") {
             auto text = read_nonempty_string(place, node);
             if (!text) return std::move(text).error();

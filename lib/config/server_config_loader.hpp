@@ -58,6 +58,7 @@ enum class ServerSynAck { after_connect, immediate };
 
 struct ServerFileConfig {
     std::string listen;            // empty: not in the file (the CLI's --listen may give it)
+    std::string metrics;           // numeric host:port of /metrics; empty: none
     std::string certificate_file;  // with private_key_file, or neither
     std::string private_key_file;
     std::string certificate_pem;  // the PEM text itself, with private_key_pem (a secret)

@@ -18,7 +18,7 @@ namespace anytls::inbound {
 struct MetricsContext : ListeningService {
     using ListeningService::ListeningService;
     io::SocketAddress address;
-    std::function<std::vector<ProxyStats>()> collect;
+    std::function<std::string()> render;
 };
 
 namespace {
@@ -48,8 +48,7 @@ std::string answer(MetricsContext& context, std::string_view head) {
         return http_error_response(404, "not found; the metrics are at /metrics");
     if (method != "GET" && method != "HEAD")
         return http_error_response(405, "only GET and HEAD are served");
-    std::string full =
-        response(200, prometheus_content_type, format_prometheus_metrics(context.collect()));
+    std::string full = response(200, prometheus_content_type, context.render());
     if (method == "HEAD") full.resize(full.find("\r\n\r\n") + 4);
     return full;
 }
@@ -93,10 +92,10 @@ io::Task<void> accept_loop(std::shared_ptr<MetricsContext> context) {
 }  // namespace
 
 MetricsServer::MetricsServer(io::Reactor& reactor, io::SocketAddress listen,
-                             std::function<std::vector<ProxyStats>()> collect)
+                             std::function<std::string()> render)
     : context_(std::make_shared<MetricsContext>(reactor)) {
     context_->address = listen;
-    context_->collect = std::move(collect);
+    context_->render = std::move(render);
 }
 
 MetricsServer::~MetricsServer() { stop(); }

@@ -1,5 +1,6 @@
-// MetricsServer: a minimal HTTP/1.1 endpoint for `anytls socks --metrics ADDR` that answers
-// GET /metrics with the pools' statistics in the Prometheus text format (metrics_text.hpp).
+// MetricsServer: a minimal HTTP/1.1 endpoint that answers GET /metrics with a Prometheus text:
+// the pools' statistics for `anytls socks --metrics ADDR` (metrics_text.hpp), the server's for
+// `anytls server` (server_metrics_text.hpp).
 // One request per connection (Connection: close); the request head must arrive within 5 s
 // and fit in 8 KiB; other paths get 404, other methods 405. Reactor thread only.
 #pragma once
@@ -20,9 +21,9 @@ struct MetricsContext;
 
 class MetricsServer {
 public:
-    // `collect` runs on the reactor thread for every scrape.
+    // `render` runs on the reactor thread for every scrape and returns the text served.
     MetricsServer(io::Reactor& reactor, io::SocketAddress listen,
-                  std::function<std::vector<ProxyStats>()> collect);
+                  std::function<std::string()> render);
     ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "client/pool_stats.hpp"
+#include "inbound/prometheus_text.hpp"
 
 namespace anytls::inbound {
 
@@ -29,13 +30,6 @@ struct ProxyStats {
     client::PoolStats stats;
 };
 
-// The content type the text is served with.
-inline constexpr std::string_view prometheus_content_type =
-    "text/plain; version=0.0.4; charset=utf-8";
-
 std::string format_prometheus_metrics(const std::vector<ProxyStats>& proxies);
-
-// A label value with \, " and newline escaped.
-std::string escape_label_value(std::string_view value);
 
 }  // namespace anytls::inbound

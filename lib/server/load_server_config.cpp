@@ -55,6 +55,7 @@ ServerConfig to_server_config(config::ServerFileConfig& file) {
         out.synack = *file.synack == config::ServerSynAck::immediate ? SynAckMode::immediate
                                                                      : SynAckMode::after_connect;
     out.threads = file.threads;
+    out.metrics = file.metrics;
     if (file.max_sessions) out.max_sessions = static_cast<std::size_t>(*file.max_sessions);
     if (file.max_streams_per_session)
         out.max_streams_per_session = static_cast<std::size_t>(*file.max_streams_per_session);

@@ -58,6 +58,7 @@ struct ServerCore {
     bool stopped = false;
     // Connections open now, handshaking ones included, over every server sharing it.
     std::shared_ptr<ConnectionBudget> budget;
+    std::size_t connections_here = 0;  // this server's share of budget->live
     // Set for the accepting server of a ServerGroup: where accepted sockets go.
     Server::Dispatch dispatch;
     std::set<ServerSession*> sessions;
@@ -87,6 +88,8 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
     std::unique_ptr<tls::TlsConnection> connection;
     io::AsyncMutex write_mutex;
     std::map<std::uint32_t, std::shared_ptr<ServerStream>> streams;
+    // The user's entry in core->stats.traffic_by_user (map nodes stay put).
+    UserTraffic* traffic = nullptr;
     bool settings_received = false;
     int peer_version = 0;
     bool closed = false;
@@ -97,7 +100,10 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
         if (closed) co_return make_error(errc::closed, "session closed");
         auto written = co_await connection->write(
             std::as_bytes(std::span<const std::uint8_t>(bytes)), core->config.write_timeout);
-        if (!written) fail(written.error());
+        if (!written)
+            fail(written.error());
+        else
+            traffic->bytes_out += bytes.size();
         co_return written;
     }
 
@@ -107,7 +113,10 @@ struct ServerSession : std::enable_shared_from_this<ServerSession> {
         auto guard = co_await lock;
         if (closed) co_return make_error(errc::closed, "session closed");
         auto written = co_await connection->write(std::as_bytes(bytes), core->config.write_timeout);
-        if (!written) fail(written.error());
+        if (!written)
+            fail(written.error());
+        else
+            traffic->bytes_out += bytes.size();
         co_return written;
     }
 
@@ -274,6 +283,7 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session,
         if (!result) {
             log::debug("[AnyTLS] stream {}: bad target address: {}", stream->id,
                        result.error().text());
+            ++core.stats.streams_refused;
             co_await session->finish_stream(stream);
             co_return;
         }
@@ -285,6 +295,7 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session,
     const auto& target = decoded.address;
     if (core.config.allow_target && !core.config.allow_target(target)) {
         log::debug("[AnyTLS] stream {}: target {} not allowed", stream->id, target.to_string());
+        ++core.stats.streams_refused;
         if (v2 && !stream->finished && !session->closed) {
             auto sent = co_await session->write_frame(proto::Command::synack, stream->id,
                                                       "target not allowed");
@@ -309,6 +320,7 @@ io::Task<void> handle_stream(std::shared_ptr<ServerSession> session,
     if (!socket) {
         log::debug("[AnyTLS] stream {}: connect to {} failed: {}", stream->id, target.to_string(),
                    socket.error().text());
+        ++core.stats.streams_refused;
         if (v2 && core.config.synack == SynAckMode::after_connect && !stream->finished &&
             !session->closed) {
             // The reference sends the dial error's text (stream.HandshakeFailure(err)).
@@ -375,6 +387,7 @@ io::Task<Result<void>> ServerSession::handle_frame(proto::FrameView frame) {
             if (streams.count(frame.stream_id)) break;
             if (streams.size() >= core->config.max_streams_per_session) {
                 log::debug("[AnyTLS] stream limit reached; refusing stream {}", frame.stream_id);
+                ++core->stats.streams_refused;
                 auto sent = co_await write_frame(Command::fin, frame.stream_id, {});
                 if (!sent) co_return sent;
                 break;
@@ -423,8 +436,14 @@ struct ConnectionCount {
     ServerCore* core;
     bool admitted;
     explicit ConnectionCount(ServerCore* c)
-        : core(c), admitted(c->budget->live.fetch_add(1) < c->config.max_sessions) {}
-    ~ConnectionCount() { core->budget->live.fetch_sub(1); }
+        : core(c), admitted(c->budget->live.fetch_add(1) < c->config.max_sessions) {
+        ++core->connections_here;
+        if (!admitted) ++core->stats.connections_over_limit;
+    }
+    ~ConnectionCount() {
+        --core->connections_here;
+        core->budget->live.fetch_sub(1);
+    }
     ConnectionCount(const ConnectionCount&) = delete;
     ConnectionCount& operator=(const ConnectionCount&) = delete;
 };
@@ -444,12 +463,16 @@ io::Task<void> run_connection(std::shared_ptr<ServerCore> core, io::Socket socke
     options.alpn = core->config.alpn;
     options.timeout = core->config.handshake_timeout;
     options.cancel = &core->scope.cancellation();
+    const auto handshake_started = core->reactor->now();
     auto accepted = co_await tls::TlsConnection::accept(*core->reactor, std::move(socket),
                                                         core->context, options);
     if (!accepted) {
+        ++core->stats.handshake_failures;
         log::debug("[AnyTLS] TLS handshake with {} failed: {}", peer, accepted.error().text());
         co_return;
     }
+    core->stats.record_handshake(
+        std::chrono::duration<double>(core->reactor->now() - handshake_started).count());
     co_await run_session(core, std::move(accepted).value(), std::move(peer));
 }
 
@@ -506,6 +529,8 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core,
     ++core->stats.sessions_authenticated;
 
     auto session = std::make_shared<ServerSession>(core, std::move(connection));
+    session->traffic = &core->stats.traffic_by_user[core->config.users[*user].name];
+    session->traffic->bytes_in += parser.consumed() + initial_frames.size();
     core->sessions.insert(session.get());
     proto::FrameDecoder decoder;
     decoder.split_stream_data(true);  // PSH data goes to the stream buffer uncopied
@@ -522,6 +547,7 @@ io::Task<void> run_session(std::shared_ptr<ServerCore> core,
                 session->fail(make_error(errc::closed, "client closed the session"));
                 break;
             }
+            session->traffic->bytes_in += *n;
             input = std::span<const std::uint8_t>(
                 reinterpret_cast<const std::uint8_t*>(buffer.data()), *n);
         }
@@ -690,6 +716,13 @@ void Server::adopt(io::Socket socket) {
 }
 
 std::size_t Server::live_connections() const { return core_->budget->live.load(); }
+
+ServerThreadState Server::state() const {
+    ServerThreadState state;
+    state.sessions = core_->sessions.size();
+    state.handshaking = core_->connections_here - std::min(core_->connections_here, state.sessions);
+    return state;
+}
 
 void Server::serve(std::unique_ptr<tls::TlsConnection> connection) {
     if (core_->stopped) return;

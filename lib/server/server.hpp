@@ -30,22 +30,13 @@
 #include "io/task.hpp"
 #include "io/tcp.hpp"
 #include "server/server_config.hpp"
+#include "server/server_stats.hpp"
 
 namespace anytls::tls {
 class TlsConnection;
 }
 
 namespace anytls::server {
-
-struct ServerStats {
-    std::uint64_t connections_accepted = 0;
-    std::uint64_t sessions_authenticated = 0;
-    std::uint64_t auth_failures = 0;
-    std::uint64_t padding_updates_sent = 0;  // UpdatePaddingScheme frames
-    std::uint64_t streams_opened = 0;
-    std::uint64_t alerts_sent = 0;
-    std::uint64_t fallbacks = 0;
-};
 
 // The connections open at once over every Server that shares it (the threads of one
 // ServerGroup): max-sessions bounds their sum. Any thread.
@@ -99,6 +90,8 @@ public:
     std::size_t session_count() const;
     // Connections open now (handshaking ones included) over the budget's servers. Any thread.
     std::size_t live_connections() const;
+    // This server's connections now, handshaking and authenticated.
+    ServerThreadState state() const;
     // Client data received and not yet sent to targets, over all streams (each stream holds at
     // most stream_buffer_limit + one frame; for tests and monitoring).
     std::size_t buffered_bytes() const;

@@ -38,6 +38,9 @@ struct ServerConfig {
     // Reactor threads of a ServerGroup (server_group.hpp); 0: default_server_threads(). A
     // single Server runs on the one reactor it is given and ignores this.
     unsigned threads = 0;
+    // Numeric host:port where the embedding program serves the group's Prometheus text
+    // (inbound::ServerMetricsEndpoint); empty: none. The Server itself ignores it.
+    std::string metrics;
     std::size_t max_sessions = 4096;  // connections at once (incl. handshaking), all threads
     std::size_t max_streams_per_session = 256;  // a SYN beyond this is answered with FIN
     std::size_t stream_buffer_limit = io::default_stream_buffer_limit;

@@ -53,6 +53,7 @@ Result<std::unique_ptr<ServerGroup>> ServerGroup::start(ServerConfig config,
     });
     if (!listening) return std::move(listening).error();
     group->address_ = listening.value();
+    group->metrics_address_ = config.metrics;
     if (threads > 1)
         log::info("[AnyTLS] server: {} reactor threads, connections handed out in turn", threads);
     return group;
@@ -102,20 +103,18 @@ Result<void> ServerGroup::reload(const ServerConfig& fresh) {
     return {};
 }
 
-ServerStats ServerGroup::stats() const {
-    ServerStats sum;
+ServerStats ServerGroup::stats() const { return metrics().totals; }
+
+ServerMetrics ServerGroup::metrics() const {
+    ServerMetrics metrics;
     for (const Worker& worker : workers_) {
         if (!worker.thread || !worker.server) continue;
-        const ServerStats one = worker.thread->call([&worker] { return worker.server->stats(); });
-        sum.connections_accepted += one.connections_accepted;
-        sum.sessions_authenticated += one.sessions_authenticated;
-        sum.auth_failures += one.auth_failures;
-        sum.padding_updates_sent += one.padding_updates_sent;
-        sum.streams_opened += one.streams_opened;
-        sum.alerts_sent += one.alerts_sent;
-        sum.fallbacks += one.fallbacks;
+        auto [stats, state] = worker.thread->call(
+            [&worker] { return std::pair(worker.server->stats(), worker.server->state()); });
+        metrics.totals.add(stats);
+        metrics.threads.push_back(state);
     }
-    return sum;
+    return metrics;
 }
 
 std::vector<std::size_t> ServerGroup::sessions_per_thread() const {

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "base/result.hpp"
@@ -55,6 +56,8 @@ public:
     // The bound address (with the real port when listen used port 0).
     io::SocketAddress local_address() const { return address_; }
     unsigned thread_count() const { return static_cast<unsigned>(workers_.size()); }
+    // The config's `metrics` address (empty: none), for whoever serves metrics().
+    const std::string& metrics_address() const { return metrics_address_; }
 
     // Stops accepting, then on every thread cancels and joins the server's coroutines
     // (docs/DESIGN.md, "Shutdown"). Idempotent; the counters below stay readable. The
@@ -67,6 +70,8 @@ public:
 
     // Summed over the threads.
     ServerStats stats() const;
+    // The totals and each thread's connections now (the server's /metrics).
+    ServerMetrics metrics() const;
     // Per thread, in thread order: authenticated sessions open now, and connections adopted.
     std::vector<std::size_t> sessions_per_thread() const;
     std::vector<std::uint64_t> connections_per_thread() const;
@@ -85,6 +90,7 @@ private:
     std::vector<Worker> workers_;
     std::shared_ptr<ConnectionBudget> budget_ = std::make_shared<ConnectionBudget>();
     io::SocketAddress address_;
+    std::string metrics_address_;
     std::size_t next_worker_ = 0;  // thread 0 only
     bool shut_down_ = false;
 };

@@ -410,6 +410,53 @@ def test_sighup_reloads_users_and_scheme_and_keeps_sessions():
         echo.close()
 
 
+def scrape(url):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return response.read().decode()
+
+
+def test_metrics_count_sessions_streams_failures_and_bytes_per_user():
+    """--metrics on a 2-thread server: one good session with an echoed stream and a refused
+    one, one wrong password; the scrape counts each, by thread and by user."""
+    echo = EchoTarget()
+    closed_port = socket.create_server(("127.0.0.1", 0))
+    refused_port = closed_port.getsockname()[1]
+    closed_port.close()
+    try:
+        with tempfile.TemporaryDirectory() as directory, \
+                RunningServer(directory, USERS, "--threads", "2", "--metrics", "127.0.0.1:0") as server:
+            url = next(line.split()[-1] for line in server.lines if line.startswith("metrics on "))
+            with server.connect() as tls:
+                open_echo_stream(tls, PASSWORD, echo.port)
+                echo_once(tls, 1, b"m" * 1000)
+                tls.sendall(frame(CMD_SYN, 3) + frame(CMD_PSH, 3, socks_ipv4("127.0.0.1", refused_port)))
+                command, stream_id, _ = read_frame(tls)
+                assert (command, stream_id) == (CMD_SYNACK, 3)  # carrying the dial error
+                with server.connect() as wrong:
+                    wrong.sendall(preamble("wrong password") + settings())
+                    assert is_closed(wrong)
+                text = scrape(url)
+                lines = set(text.splitlines())
+                for line in ("anytls_server_sessions_total 1", "anytls_server_auth_failures_total 1",
+                             "anytls_server_streams_opened_total 2", "anytls_server_streams_refused_total 1",
+                             "anytls_server_connections_accepted_total 2",
+                             "anytls_server_handshake_seconds_count 2"):
+                    assert line in lines, (line, text)
+                # The open session is on thread 0 (the first in turn), the failed one was on 1.
+                assert 'anytls_server_connections{thread="0",state="authenticated"} 1' in lines, text
+                assert 'anytls_server_connections{thread="1",state="authenticated"} 0' in lines, text
+                traffic = {line.split("{")[1].split("}")[0]: int(line.split()[-1])
+                           for line in lines if line.startswith("anytls_server_user_bytes_total{")}
+                assert traffic['user="alice",direction="in"'] > 1000, traffic
+                assert traffic['user="alice",direction="out"'] > 1000, traffic
+            code, stderr = server.stop()
+            assert code == 0, stderr
+    finally:
+        echo.close()
+
+
 def test_other_padding_md5_gets_the_servers_scheme():
     scheme = "stop=3\n0=30-30\n1=100-200\n2=200-300"
     config = f'padding-scheme = """{scheme}"""\n' + USERS

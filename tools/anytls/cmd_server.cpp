@@ -10,6 +10,7 @@
 // stdout carries only facts scripts parse, each on one line and flushed at once:
 //   certificate sha256 AB:CD:...          (self-signed only)
 //   certificate written to FILE           (--write-cert)
+//   metrics on http://127.0.0.1:PORT/metrics  (with metrics or --metrics)
 //   listening on 127.0.0.1:PORT           (last; the real port when the file said 0)
 // Logs go to stderr at the file's log-level.
 #include <fmt/format.h>
@@ -28,13 +29,14 @@
 #include "config/server_config_loader.hpp"
 #include "log/log.hpp"
 #include "server/load_server_config.hpp"
+#include "inbound/server_metrics_endpoint.hpp"
 #include "server/server_group.hpp"
 #include "stop_signals.hpp"
 
 namespace anytls::cli {
 namespace {
 
-constexpr std::array<OptionSpec, 6> kOptions{{
+constexpr std::array<OptionSpec, 7> kOptions{{
     {"config", "FILE",
      "the server's TOML configuration file (required; every key is in docs/SERVER.md)"},
     {"listen", "ADDR",
@@ -43,6 +45,9 @@ constexpr std::array<OptionSpec, 6> kOptions{{
      "generate a self-signed certificate at start (instead of the file's certificate)"},
     {"write-cert", "FILE",
      "write the generated certificate (PEM) to FILE, for clients to trust as their CA"},
+    {"metrics", "ADDR",
+     "serve the server's statistics in the Prometheus text format on http://ADDR/metrics, "
+     "instead of the file's metrics"},
     {"check", "",
      "check the configuration as a start would (keys, users, scheme, certificate and key), "
      "print one line and exit, binding nothing"},
@@ -170,6 +175,12 @@ Result<void> run_server(const Invocation& invocation) {
         write_cert_path = *path;
     }
 
+    std::string metrics_override;
+    if (const std::string* metrics = options.value("metrics")) {
+        if (auto checked = config::check_listen_address(*metrics); !checked)
+            return usage_error(fmt::format("--metrics {}", checked.error().message));
+        metrics_override = *metrics;
+    }
     const bool check_only = options.has("check");
     if (check_only && !write_cert_path.empty())
         return usage_error("--check writes nothing; leave out --write-cert");
@@ -203,6 +214,7 @@ Result<void> run_server(const Invocation& invocation) {
     const std::string listen_address = loaded->config.listen;
     server::ServerConfig server_config = std::move(loaded->config);
     if (threads_override != 0) server_config.threads = threads_override;
+    if (!metrics_override.empty()) server_config.metrics = metrics_override;
     if (check_only) return check_configuration(*config_path, server_config);
     if (self_signed) {
         if (self_signed_option && loaded->certificate_files_ignored)
@@ -225,6 +237,7 @@ Result<void> run_server(const Invocation& invocation) {
     // Before the reactor threads exist, so that they inherit the mask.
     const StopSignals stop_signals(/*hangup=*/true);
 
+    const std::string metrics_address = server_config.metrics;
     auto started = server::ServerGroup::start(std::move(server_config));
     if (!started) {
         const Error& error = started.error();
@@ -235,6 +248,17 @@ Result<void> run_server(const Invocation& invocation) {
         return runtime_error(listen_failure(listen_address, error), error.code);
     }
     std::unique_ptr<server::ServerGroup> group = std::move(started).value();
+    std::unique_ptr<inbound::ServerMetricsEndpoint> metrics;
+    if (!metrics_address.empty()) {
+        auto at = io::SocketAddress::parse_host_port(metrics_address);
+        auto served = at ? inbound::ServerMetricsEndpoint::start(*group, *at)
+                         : Result<std::unique_ptr<inbound::ServerMetricsEndpoint>>(at.error());
+        if (!served)
+            return runtime_error(listen_failure(metrics_address, served.error()),
+                                 served.error().code);
+        metrics = std::move(served).value();
+        print_line(fmt::format("metrics on http://{}/metrics", metrics->address().to_string()));
+    }
     print_line(fmt::format("listening on {}", group->local_address().to_string()));
 
     const std::string_view signal_name =
@@ -242,6 +266,7 @@ Result<void> run_server(const Invocation& invocation) {
     log::info("[AnyTLS] {} received: stopping the server", signal_name);
     // Every connection's waits are cancelled, and the servers' coroutines joined, thread by
     // thread.
+    metrics.reset();
     group->shutdown();
     const server::ServerStats stats = group->stats();
     log::info(
@@ -256,8 +281,8 @@ constexpr Command kServer{
     .name = "server",
     .summary = "run an AnyTLS server from a TOML configuration file",
     .usage =
-        "anytls server --config FILE [--listen ADDR] [--threads N] [--check] [--self-signed] "
-        "[--write-cert FILE]",
+        "anytls server --config FILE [--listen ADDR] [--threads N] [--metrics ADDR] [--check] "
+        "[--self-signed] [--write-cert FILE]",
     .description = kDescription,
     .options = kOptions,
     .run = run_server,

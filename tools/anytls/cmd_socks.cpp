@@ -208,7 +208,7 @@ Result<void> run_socks(const Invocation& invocation) {
                     std::vector<inbound::ProxyStats> out;
                     for (const auto& [n, weak] : watched)
                         if (auto p = weak.lock()) out.push_back(inbound::ProxyStats{n, p->stats()});
-                    return out;
+                    return inbound::format_prometheus_metrics(out);
                 });
             auto bound = metrics->start();
             if (!bound) {
