@@ -190,7 +190,6 @@ namespace {
 // and the line.
 config::LoadOptions client_load_options() {
     config::LoadOptions options;
-    options.client_version = ANYTLS_VERSION_STRING;
     options.check_ca_file = tls::check_ca_file;
     return options;
 }

@@ -48,9 +48,6 @@ struct ResolvedConfig {
 };
 
 struct LoadOptions {
-    // Fills the default client-name as "anytls-cpp/<client_version>"; left empty, the default
-    // client_name stays empty, which the session layer reads as its own default.
-    std::string client_version;
     // Shown in TOML syntax errors ("config.toml:3:7: ..."); "config" when empty.
     std::string source_name;
     // Checks the file a proxy's ca-file names (when skip-cert-verify is off), so that a missing,

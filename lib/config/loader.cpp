@@ -31,7 +31,7 @@ constexpr std::array<std::string_view, 3> kTopLevelKeys{"log-level", "experiment
 constexpr std::array<std::string_view, 1> kExperimentalKeys{"anytls-session-management"};
 // The proxy keys of mihomo's AnyTLS outbound that this library understands, legacy pool keys
 // apart (they come from the pool key table).
-constexpr std::array<std::string_view, 12> kProxyKeys{
+constexpr std::array<std::string_view, 13> kProxyKeys{
     "name",
     "type",
     "server",
@@ -42,6 +42,7 @@ constexpr std::array<std::string_view, 12> kProxyKeys{
     "alpn",
     "ca-file",
     "client-fingerprint",
+    "client-metadata",
     "session-override",
     "uri",
 };
@@ -223,6 +224,12 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
                     fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
                                 "not supported",
                                 context, fingerprint, detail::line_suffix(node)));
+        } else if (name == "client-metadata") {
+            // mihomo's name for the Settings frame's client= value: the client-name pool key
+            // of this proxy, checked like it.
+            auto value = detail::read_pool_value(place, node, PoolKeyId::client_name);
+            if (!value) return std::move(value).error();
+            legacy[PoolKeyId::client_name] = std::move(*value);
         } else if (name == "session-override") {
             const auto* section = node.as_table();
             if (section == nullptr)
@@ -312,8 +319,6 @@ Result<ResolvedConfig> load_config(std::string_view toml_text, const LoadOptions
     const toml::table document = std::move(parsed).value();
 
     PoolSettings defaults;
-    if (!options.client_version.empty())
-        defaults.client_name = fmt::format("anytls-cpp/{}", options.client_version);
 
     ResolvedConfig config;
     PoolLayer global;

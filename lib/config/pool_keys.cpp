@@ -39,7 +39,7 @@ constexpr std::array<PoolKey, kPoolKeyCount> kKeys{{
     {"session-reuse", ValueKind::boolean, ValueRule::none, false,
      "return sessions to the pool after a stream (false = one stream per session)"},
     {"client-name", ValueKind::text, ValueRule::none, false,
-     "client= value sent in Settings (empty = anytls-cpp/<version>)"},
+     "client= value sent in Settings (default empty, as mihomo and sing-box send)"},
     {"creation-backoff-max", ValueKind::duration, ValueRule::non_negative, false,
      "cap of the exponential backoff after failed creations (0 = no backoff)"},
 }};

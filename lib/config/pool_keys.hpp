@@ -95,7 +95,7 @@ void assign_pool_value(PoolSettings& settings, PoolKeyId id, const PoolValue& va
 // key name, e.g. "must be greater than 0, got 0s"; callers add the key and the location.
 Result<void> check_pool_value(PoolKeyId id, const PoolValue& value);
 
-// "10", "30m", "true", "\"anytls-cpp/0.1.0\"" — for messages and plan output.
+// "10", "30m", "true", "\"custom/1\"" — for messages and plan output.
 std::string format_pool_value(const PoolValue& value);
 
 }  // namespace anytls::config

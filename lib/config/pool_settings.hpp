@@ -46,7 +46,7 @@ struct PoolSettings {
     Duration heartbeat_timeout = std::chrono::seconds(10);   // no HeartResponse by then = dead; > 0
     Duration tcp_keepalive = std::chrono::seconds(15);       // SO_KEEPALIVE idle time; 0 = off
     bool session_reuse = true;  // false: close a session when its stream ends
-    std::string client_name;    // Settings' client=; empty = "anytls-cpp/<version>"
+    std::string client_name;    // Settings' client=; empty by default, as mihomo and sing-box
     Duration creation_backoff_max =
         std::chrono::seconds(60);  // cap of the failure backoff; 0 = no backoff
 

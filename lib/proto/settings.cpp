@@ -1,6 +1,7 @@
 // Settings bodies (see settings.hpp).
 #include "proto/settings.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "anytls_build_config.h"
@@ -54,16 +55,20 @@ Result<std::string> format_settings(std::span<const SettingsEntry> entries) {
     return out;
 }
 
-std::string default_client_name() { return std::string("anytls-cpp/") + ANYTLS_VERSION_STRING; }
+unsigned go_map_rotation(std::uint32_t random) {
+    const unsigned start = random % 8;
+    return start < 3 ? start : 0;
+}
 
-Result<std::string> client_settings(std::string_view client_name,
-                                    std::string_view padding_md5_hex) {
+Result<std::string> client_settings(std::string_view client_name, std::string_view padding_md5_hex,
+                                    unsigned rotation) {
     const std::string version = std::to_string(protocol_version);
-    const std::array<SettingsEntry, 3> entries{{
+    std::array<SettingsEntry, 3> entries{{
         {"v", version},
         {"client", client_name},
         {"padding-md5", padding_md5_hex},
     }};
+    std::rotate(entries.begin(), entries.begin() + (rotation % entries.size()), entries.end());
     return format_settings(entries);
 }
 

@@ -2,12 +2,12 @@
 // "Settings and ServerSettings"; anytls-go util/string_map.go StringMap.ToBytes /
 // StringMapFromBytes).
 //
-// The client sends, once per session before its first SYN:
+// The client sends, once per session before its first SYN, the three lines
 //     v=2
-//     client=anytls-cpp/<version>
+//     client=<client-name; empty by default>
 //     padding-md5=<lower-case hex md5 of its padding scheme>
-// and a v2 server answers ServerSettings `v=2`. Go writes the lines in map order (random); we
-// write them in the order given.
+// in one of the orders Go's map iteration gives them (go_map_rotation), and a v2 server
+// answers ServerSettings `v=2` (docs/DESIGN.md, "Settings and ServerSettings").
 #pragma once
 
 #include <cstdint>
@@ -39,11 +39,19 @@ Settings parse_settings(std::string_view text);
 // peer's parser would read something else).
 Result<std::string> format_settings(std::span<const SettingsEntry> entries);
 
-// "anytls-cpp/<library version>", the default for Settings' `client`.
-std::string default_client_name();
+// Which order the Go clients (mihomo, sing-box, anytls-go) write their three-entry Settings
+// map in, for one random draw. Go stores a small map's entries in insertion order (v, client,
+// padding-md5) in one group of 8 slots and starts each iteration at a random slot, wrapping
+// around: a start at slot 1 or 2 rotates the order, a start at 0 or at one of the 5 empty
+// slots gives the insertion order. So 0 (v, client, padding-md5) comes 6 times in 8, and
+// 1 (client, padding-md5, v) and 2 (padding-md5, v, client) once each.
+unsigned go_map_rotation(std::uint32_t random);
 
-// The client's Settings body: v=2, client=<client_name>, padding-md5=<padding_md5_hex>.
-Result<std::string> client_settings(std::string_view client_name, std::string_view padding_md5_hex);
+// The client's Settings body: the lines v=2, client=<client_name>, padding-md5=<md5>, rotated
+// left `rotation` times (0 to 2; go_map_rotation). An empty client_name still sends
+// "client=", as mihomo and sing-box do by default.
+Result<std::string> client_settings(std::string_view client_name, std::string_view padding_md5_hex,
+                                    unsigned rotation = 0);
 
 // The server's ServerSettings body: "v=2".
 std::string server_settings();

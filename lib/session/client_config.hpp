@@ -26,7 +26,7 @@ struct ClientConfig {
     std::string ca_file;  // empty: the system CA store
     std::string ca_pem;
     std::vector<std::string> alpn;
-    std::string client_name = proto::default_client_name();  // Settings' client=
+    std::string client_name;  // Settings' client=; empty by default (proto/settings.hpp)
 
     io::Duration connect_timeout = std::chrono::seconds(10);    // TCP connect (with resolution)
     io::Duration handshake_timeout = std::chrono::seconds(10);  // TLS handshake

@@ -345,7 +345,10 @@ io::Task<Result<ClientStream>> ClientSession::open_stream(std::string host, std:
     if (!settings_sent_) {
         // First stream: Settings + SYN + PSH(address) in one session write (write 1).
         auto scheme = padding_->current();
-        auto body = proto::client_settings(config_.client_name, scheme->md5_hex());
+        // The lines in the order a Go client would write them this time (settings.hpp).
+        const auto rotation =
+            proto::go_map_rotation(static_cast<std::uint32_t>(padding_->random()(8)));
+        auto body = proto::client_settings(config_.client_name, scheme->md5_hex(), rotation);
         if (!body) co_return std::move(body).error();
         std::vector<std::uint8_t> bytes;
         auto appended = proto::append_frame(bytes, proto::Command::settings,

@@ -13,15 +13,14 @@ namespace config_test {
 
 inline anytls::config::ResolvedConfig load_data(const std::string& file) {
     auto loaded = anytls::config::load_config_file(std::string(ANYTLS_TEST_DATA_DIR) + "/" + file,
-                                                   anytls::config::LoadOptions{"0.1.0", file});
+                                                   anytls::config::LoadOptions{file});
     if (!loaded) FAIL_CHECK(loaded.error().text());
     REQUIRE(loaded.ok());
     return std::move(loaded).value();
 }
 
 inline anytls::config::ResolvedConfig load_text(std::string_view text) {
-    auto loaded =
-        anytls::config::load_config(text, anytls::config::LoadOptions{"0.1.0", "test.toml"});
+    auto loaded = anytls::config::load_config(text, anytls::config::LoadOptions{"test.toml"});
     if (!loaded) FAIL_CHECK(loaded.error().text());
     REQUIRE(loaded.ok());
     return std::move(loaded).value();
@@ -29,8 +28,7 @@ inline anytls::config::ResolvedConfig load_text(std::string_view text) {
 
 // The error message of a configuration that must fail.
 inline std::string load_error(std::string_view text) {
-    auto loaded =
-        anytls::config::load_config(text, anytls::config::LoadOptions{"0.1.0", "test.toml"});
+    auto loaded = anytls::config::load_config(text, anytls::config::LoadOptions{"test.toml"});
     REQUIRE_FALSE(loaded.ok());
     CHECK(loaded.code() == anytls::errc::config);
     return loaded.error().message;

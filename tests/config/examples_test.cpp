@@ -30,7 +30,7 @@ TEST_SUITE("config") {
         expected.connection_lifetime_jitter = 30min;
         expected.idle_session_timeout = 10min;
         expected.idle_session_check_interval = 30s;
-        expected.client_name = "anytls-cpp/0.1.0";
+        expected.client_name = "";  // nothing that names this library (proto/settings.hpp)
         CHECK(proxy.pool == expected);
         CHECK(config.global_pool == expected);
         CHECK(proxy.pool_sources[PoolKeyId::ensure_idle_session] == Source::global);
@@ -120,7 +120,7 @@ TEST_SUITE("config") {
         CHECK(proxy.pool.min_idle_session == 5);
         CHECK(proxy.pool_sources[PoolKeyId::min_idle_session] == Source::legacy_per_proxy);
         CHECK(proxy.pool_sources[PoolKeyId::ensure_idle_session] == Source::default_value);
-        CHECK(config.global_pool == PoolSettings{.client_name = "anytls-cpp/0.1.0"});
+        CHECK(config.global_pool == PoolSettings{});
     }
 
     TEST_CASE("migration guide: the legacy values moved to the global section mean the same") {

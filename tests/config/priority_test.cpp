@@ -39,7 +39,7 @@ password = "pw"
         CHECK(pool.heartbeat_timeout == 10s);
         CHECK(pool.tcp_keepalive == 15s);
         CHECK(pool.session_reuse);
-        CHECK(pool.client_name == "anytls-cpp/0.1.0");
+        CHECK(pool.client_name.empty());  // sent as "client=", as mihomo and sing-box send
         CHECK(pool.creation_backoff_max == 60s);
         for (auto source : proxy.pool_sources.of) CHECK(source == Source::default_value);
         CHECK(proxy.sni.empty());
@@ -49,11 +49,23 @@ password = "pw"
         CHECK(proxy.port == 8443);
     }
 
-    TEST_CASE("client-name default without a version is empty (the session layer's default)") {
+    TEST_CASE("client-name default is empty") {
         auto loaded = anytls::config::load_config("");
         REQUIRE(loaded.ok());
         CHECK(loaded->global_pool.client_name.empty());
         CHECK(loaded->proxies.empty());
+    }
+
+    TEST_CASE("mihomo's client-metadata is this proxy's client-name, checked like it") {
+        const std::string proxy =
+            "[[proxies]]\nname = \"m\"\ntype = \"anytls\"\nserver = \"h\"\nport = 443\n"
+            "password = \"pw\"\n";
+        const auto config = load_text(proxy + "client-metadata = \"custom/1\"\n");
+        CHECK(config.proxies.at(0).pool.client_name == "custom/1");
+        CHECK(config.global_pool.client_name.empty());
+        CHECK(config_test::load_error(proxy + "client-metadata = \"a\\nb\"\n")
+                  .find("key \"client-metadata\" (line 7): must not contain control characters") !=
+              std::string::npos);
     }
 
     TEST_CASE("legacy-only: the three legacy keys are taken, durations as integers or strings") {

@@ -18,13 +18,32 @@ TEST_SUITE("proto") {
         CHECK(*client ==
               "v=2\nclient=anytls-cpp/0.1.0\npadding-md5=75cff2ad89aadf5e257059ee571ebe11");
         CHECK(server_settings() == "v=2");
-        CHECK(default_client_name() == std::string("anytls-cpp/") + ANYTLS_VERSION_STRING);
 
         const Settings parsed = parse_settings(*client);
         CHECK(parsed.size() == 3);
         CHECK(parsed.at("v") == "2");
         CHECK(parsed.at("client") == "anytls-cpp/0.1.0");
         CHECK(parsed.at("padding-md5") == "75cff2ad89aadf5e257059ee571ebe11");
+    }
+
+    TEST_CASE("settings: by default the client= line is empty, as mihomo and sing-box send it") {
+        // mihomo 1.19.30 (transport/anytls/session/session.go) and sing-box 1.14 (which
+        // rewrites sing-anytls's line to its client_metadata, empty by default) both send
+        // exactly these three lines, in Go map order.
+        const std::string md5 = "75cff2ad89aadf5e257059ee571ebe11";
+        CHECK(client_settings("", md5).value() == "v=2\nclient=\npadding-md5=" + md5);
+        CHECK(client_settings("", md5, 1).value() == "client=\npadding-md5=" + md5 + "\nv=2");
+        CHECK(client_settings("", md5, 2).value() == "padding-md5=" + md5 + "\nv=2\nclient=");
+        CHECK(client_settings("x", md5, 3).value() == "v=2\nclient=x\npadding-md5=" + md5);
+    }
+
+    TEST_CASE("settings: the line orders come as often as Go's map iteration gives them") {
+        // Each start slot of Go's 8-slot group once: 0 and the five empty slots keep the
+        // insertion order, slots 1 and 2 rotate it.
+        std::array<int, 3> seen{};
+        for (std::uint32_t draw = 0; draw < 8; ++draw) ++seen.at(go_map_rotation(draw));
+        CHECK(seen == std::array<int, 3>{6, 1, 1});
+        CHECK(go_map_rotation(9) == 1);  // only the draw modulo 8 counts
     }
 
     TEST_CASE("settings: format keeps the given order and refuses ambiguous entries") {

@@ -4,6 +4,8 @@
 // and keep its memory bounded.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -64,6 +66,7 @@ struct HostileServer {
     std::shared_ptr<tls::TlsContext> context;
     bool done = false;
     std::string error;
+    std::string settings;  // the client's Settings frame, as received
 };
 
 Task<void> run_hostile_server(Reactor* r, HostileServer* server, Script script) {
@@ -97,8 +100,11 @@ Task<void> run_hostile_server(Reactor* r, HostileServer* server, Script script) 
         }
         Bytes reply;
         while (auto frame = decoder.next(input)) {
-            if (frame->command == proto::Command::settings)
+            if (frame->command == proto::Command::settings) {
+                server->settings.assign(reinterpret_cast<const char*>(frame->data.data()),
+                                        frame->data.size());
                 put_frame(reply, proto::Command::server_settings, 0, "v=2");
+            }
             if (frame->command == proto::Command::psh && !scripted) {
                 scripted = true;
                 put_frame(reply, proto::Command::synack, frame->stream_id, "");
@@ -168,6 +174,7 @@ struct Outcome {
     bool session_closed = false;
     std::string close_reason;
     std::string second_stream;  // "second" when a second stream on the same session worked
+    std::string settings;       // what the server received as the client's Settings
 };
 
 Task<void> run_client(Reactor* r, std::uint16_t port,
@@ -216,6 +223,7 @@ Outcome run_case(
         r, run_client(&r, server.listener.address().port(), padding, expected, try_second, &out));
     server.listener.close();
     for (int i = 0; i < 20000 && r.live_tasks() > 0; ++i) r.run_once(true);
+    out.settings = server.settings;
     CHECK(r.live_tasks() == 0);
     ++test::figures().faults;
     return out;
@@ -254,6 +262,23 @@ TEST_SUITE("reliability.hostile_server") {
             }
             CHECK(out.session_closed);
         }
+    }
+
+    TEST_CASE("the client's Settings names nothing: v, an empty client= and padding-md5") {
+        Script script;
+        Bytes bytes;
+        put_frame(bytes, proto::Command::psh, 1, "ok");
+        script.chunks = {bytes};
+        auto padding = std::make_shared<session::PaddingState>();
+        const std::string md5 = padding->current()->md5_hex();
+        auto out = run_case(script, 2, false, padding);
+        REQUIRE(out.opened);
+        // One of the three orders a Go client writes (proto/settings.hpp, go_map_rotation).
+        const std::array<std::string, 3> orders{"v=2\nclient=\npadding-md5=" + md5,
+                                                "client=\npadding-md5=" + md5 + "\nv=2",
+                                                "padding-md5=" + md5 + "\nv=2\nclient="};
+        CHECK_MESSAGE(std::find(orders.begin(), orders.end(), out.settings) != orders.end(),
+                      out.settings);
     }
 
     TEST_CASE("unknown commands and client-bound junk are skipped by their header only") {

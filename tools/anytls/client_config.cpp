@@ -30,7 +30,6 @@ Result<ClientConfiguration> load_client_configuration(const ParsedOptions& optio
         return usage_error(fmt::format("--config FILE or --uri LINK is required: {}", purpose));
 
     config::LoadOptions load_options;
-    load_options.client_version = ANYTLS_VERSION_STRING;
     // A missing or malformed ca-file is an error of its key and line for every command,
     // `plan` included, not only once a connection is made.
     load_options.check_ca_file = tls::check_ca_file;

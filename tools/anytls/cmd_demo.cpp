@@ -113,7 +113,6 @@ config::PoolSettings builtin_pool(config::Duration duration, std::string& note) 
 Result<config::PoolSettings> pool_from_file(const std::string& path, const std::string* proxy,
                                             std::string& note) {
     config::LoadOptions options;
-    options.client_version = ANYTLS_VERSION_STRING;
     auto loaded = config::load_config_file(path, options);
     if (!loaded) {
         std::string message = loaded.error().text();

@@ -34,7 +34,7 @@ using namespace anytls::config;
 
 anytls::Result<ResolvedConfig> load_without_throwing(std::string_view text) {
     try {
-        return load_config(text, LoadOptions{"0.1.0", "fuzz.toml"});
+        return load_config(text, LoadOptions{"fuzz.toml"});
     } catch (const std::exception& error) {
         std::fprintf(stderr, "load_config threw: %s\n", error.what());
     } catch (...) {
