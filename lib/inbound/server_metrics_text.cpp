@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -12,10 +13,38 @@ namespace anytls::inbound {
 
 namespace {
 
-void counter(std::string& out, std::string_view name, std::string_view help, std::uint64_t value) {
-    append_metric_header(out, name, "counter", help);
-    append_sample(out, name, {}, value);
-}
+struct CounterRow {
+    std::string_view name;
+    std::string_view help;
+    std::uint64_t server::ServerStats::*field;
+};
+
+constexpr std::array<CounterRow, 10> kCounters{{
+    {"anytls_server_connections_accepted_total", "TCP connections accepted.",
+     &server::ServerStats::connections_accepted},
+    {"anytls_server_connections_over_limit_total",
+     "Connections closed at once because max-sessions was reached.",
+     &server::ServerStats::connections_over_limit},
+    {"anytls_server_handshake_failures_total", "TLS handshakes that failed.",
+     &server::ServerStats::handshake_failures},
+    {"anytls_server_sessions_total", "Sessions that authenticated.",
+     &server::ServerStats::sessions_authenticated},
+    {"anytls_server_auth_failures_total",
+     "Connections whose authentication failed (closed or sent to the fallback).",
+     &server::ServerStats::auth_failures},
+    {"anytls_server_fallbacks_total", "Failed authentications relayed to the fallback service.",
+     &server::ServerStats::fallbacks},
+    {"anytls_server_padding_updates_total",
+     "UpdatePaddingScheme frames sent to clients with another scheme.",
+     &server::ServerStats::padding_updates_sent},
+    {"anytls_server_alerts_total", "Sessions ended with an Alert frame.",
+     &server::ServerStats::alerts_sent},
+    {"anytls_server_streams_opened_total", "Streams opened by clients (SYN).",
+     &server::ServerStats::streams_opened},
+    {"anytls_server_streams_refused_total",
+     "Streams refused: over max-streams-per-session, a bad or refused target, a failed dial.",
+     &server::ServerStats::streams_refused},
+}};
 
 }  // namespace
 
@@ -31,31 +60,10 @@ std::string format_server_metrics(const server::ServerMetrics& metrics) {
                       metrics.threads[i].sessions);
     }
     const server::ServerStats& t = metrics.totals;
-    counter(out, "anytls_server_connections_accepted_total", "TCP connections accepted.",
-            t.connections_accepted);
-    counter(out, "anytls_server_connections_over_limit_total",
-            "Connections closed at once because max-sessions was reached.",
-            t.connections_over_limit);
-    counter(out, "anytls_server_handshake_failures_total", "TLS handshakes that failed.",
-            t.handshake_failures);
-    counter(out, "anytls_server_sessions_total", "Sessions that authenticated.",
-            t.sessions_authenticated);
-    counter(out, "anytls_server_auth_failures_total",
-            "Connections whose authentication failed (closed or sent to the fallback).",
-            t.auth_failures);
-    counter(out, "anytls_server_fallbacks_total",
-            "Failed authentications relayed to the fallback service.", t.fallbacks);
-    counter(out, "anytls_server_padding_updates_total",
-            "UpdatePaddingScheme frames sent to clients with another scheme.",
-            t.padding_updates_sent);
-    counter(out, "anytls_server_alerts_total", "Sessions ended with an Alert frame.",
-            t.alerts_sent);
-    counter(out, "anytls_server_streams_opened_total", "Streams opened by clients (SYN).",
-            t.streams_opened);
-    counter(out, "anytls_server_streams_refused_total",
-            "Streams refused: over max-streams-per-session, a bad or refused target, a failed "
-            "dial.",
-            t.streams_refused);
+    for (const CounterRow& row : kCounters) {
+        append_metric_header(out, row.name, "counter", row.help);
+        append_sample(out, row.name, {}, t.*row.field);
+    }
 
     constexpr std::string_view bytes = "anytls_server_user_bytes_total";
     append_metric_header(out, bytes, "counter",

@@ -21,6 +21,7 @@
 #include "server/server.hpp"
 #include "support/echo_service.hpp"
 #include "support/test_certs.hpp"
+#include "support/test_server_config.hpp"
 
 using namespace anytls;
 using namespace anytls::io;
@@ -123,12 +124,7 @@ struct Fixture {
     explicit Fixture(config::PoolSettings settings = base_settings(), bool through_relay = false,
                      bool server_unreachable = false, std::size_t server_streams_per_session = 256)
         : echo_cancel(reactor), relay(reactor) {
-        const auto& pki = test::test_pki();
-        server::ServerConfig sc;
-        sc.listen = "127.0.0.1:0";
-        sc.certificate_file = pki.server_cert;
-        sc.private_key_file = pki.server_key;
-        sc.users = {{"pool", kPassword}};
+        server::ServerConfig sc = test::loopback_server_config("pool", kPassword);
         sc.max_streams_per_session = server_streams_per_session;
         auto created = server::Server::create(reactor, sc);
         REQUIRE_MESSAGE(created, created.error().text());
@@ -155,7 +151,7 @@ struct Fixture {
         cc.server_host = "127.0.0.1";
         cc.server_port = port;
         cc.password = kPassword;
-        cc.ca_file = pki.ca_cert;
+        cc.ca_file = test::test_pki().ca_cert;
         cc.synack_timeout = 1s;
         cc.connect_timeout = 2s;
         cc.handshake_timeout = 2s;

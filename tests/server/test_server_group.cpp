@@ -25,6 +25,7 @@
 #include "server/server_group.hpp"
 #include "support/echo_service.hpp"
 #include "support/test_certs.hpp"
+#include "support/test_server_config.hpp"
 
 using namespace anytls;
 using namespace std::chrono_literals;
@@ -34,12 +35,7 @@ namespace {
 constexpr const char* kPassword = "group-test-password";
 
 server::ServerConfig group_config(unsigned threads, std::size_t max_sessions = 4096) {
-    const auto& pki = test::test_pki();
-    server::ServerConfig config;
-    config.listen = "127.0.0.1:0";
-    config.certificate_file = pki.server_cert;
-    config.private_key_file = pki.server_key;
-    config.users = {{"user", kPassword}};
+    server::ServerConfig config = test::loopback_server_config("user", kPassword);
     config.threads = threads;
     config.max_sessions = max_sessions;
     config.handshake_timeout = 30s;  // the limit test holds connections before their handshake

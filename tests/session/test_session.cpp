@@ -20,6 +20,7 @@
 #include "server/server.hpp"
 #include "session/client_session.hpp"
 #include "support/test_certs.hpp"
+#include "support/test_server_config.hpp"
 #include "support/test_tls_client.hpp"
 #include "tls/tls_connection.hpp"
 
@@ -132,12 +133,8 @@ std::uint16_t closed_port() {
 constexpr const char* password = "correct horse battery staple";
 
 server::ServerConfig server_config() {
-    const auto& pki = test::test_pki();
-    server::ServerConfig config;
-    config.listen = "127.0.0.1:0";
-    config.certificate_file = pki.server_cert;
-    config.private_key_file = pki.server_key;
-    config.users = {{"alice", password}, {"bob", "another one"}};
+    server::ServerConfig config = test::loopback_server_config("alice", password);
+    config.users.push_back({"bob", "another one"});
     config.connect_timeout = 5s;
     return config;
 }

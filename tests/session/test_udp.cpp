@@ -22,6 +22,7 @@
 #include "io/stream_buffer.hpp"
 #include "session/udp_stream.hpp"
 #include "support/test_certs.hpp"
+#include "support/test_server_config.hpp"
 
 using namespace anytls;
 using namespace anytls::io;
@@ -282,12 +283,7 @@ constexpr const char* password = "udp over tcp";
 
 struct Environment {
     Environment() : echo1(reactor), echo2(reactor) {
-        const auto& pki = test::test_pki();
-        server::ServerConfig config;
-        config.listen = "127.0.0.1:0";
-        config.certificate_file = pki.server_cert;
-        config.private_key_file = pki.server_key;
-        config.users = {{"alice", password}};
+        server::ServerConfig config = test::loopback_server_config("alice", password);
         config.connect_timeout = 5s;
         auto created = server::Server::create(reactor, std::move(config));
         REQUIRE_MESSAGE(created, why(created));

@@ -162,12 +162,17 @@ Result<void> run_server(const Invocation& invocation) {
     if (config_path == nullptr || config_path->empty())
         return usage_error(
             "--config FILE is required: the server's configuration file (see docs/SERVER.md)");
+    // --listen and --metrics: checked as the file's listen and metrics are.
+    auto address_option = [&](std::string_view name, std::string& out) -> Result<void> {
+        const std::string* text = options.value(name);
+        if (text == nullptr) return {};
+        if (auto checked = config::check_listen_address(*text); !checked)
+            return usage_error(fmt::format("--{} {}", name, checked.error().message));
+        out = *text;
+        return {};
+    };
     std::string listen_override;
-    if (const std::string* listen = options.value("listen")) {
-        if (auto checked = config::check_listen_address(*listen); !checked)
-            return usage_error(fmt::format("--listen {}", checked.error().message));
-        listen_override = *listen;
-    }
+    if (auto checked = address_option("listen", listen_override); !checked) return checked;
     const bool self_signed_option = options.has("self-signed");
     std::string write_cert_path;
     if (const std::string* path = options.value("write-cert")) {
@@ -176,11 +181,7 @@ Result<void> run_server(const Invocation& invocation) {
     }
 
     std::string metrics_override;
-    if (const std::string* metrics = options.value("metrics")) {
-        if (auto checked = config::check_listen_address(*metrics); !checked)
-            return usage_error(fmt::format("--metrics {}", checked.error().message));
-        metrics_override = *metrics;
-    }
+    if (auto checked = address_option("metrics", metrics_override); !checked) return checked;
     const bool check_only = options.has("check");
     if (check_only && !write_cert_path.empty())
         return usage_error("--check writes nothing; leave out --write-cert");
