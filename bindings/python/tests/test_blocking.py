@@ -353,6 +353,29 @@ def test_server_from_the_cli_configuration_with_a_self_signed_certificate(echo_p
         anytls.Server('self-signed = true\nmax-sessions = 0\n[[users]]\npassword = "x"\n')
 
 
+def test_embedded_server_on_two_threads_serves_its_metrics(echo_port: int, closed_port: int) -> None:
+    # threads and metrics reach the embedded server through the C ABI (docs/C-API.md): two
+    # sessions land on the two reactor threads in turn, and /metrics counts them by thread.
+    import urllib.request
+    toml = (f'listen = "127.0.0.1:0"\nself-signed = true\nthreads = 2\nmetrics = "127.0.0.1:{closed_port}"\n'
+            'log-level = "warning"\n[[users]]\nname = "py"\npassword = "py-secret"\n')
+    with anytls.Server(toml) as server:
+        config = ('[experimental.anytls-session-management]\nsession-reuse = false\n'
+                  '[[proxies]]\nname = "self"\ntype = "anytls"\nserver = "127.0.0.1"\n'
+                  f'port = {server.port}\npassword = "py-secret"\nskip-cert-verify = true\n')
+        with anytls.Client(config=config) as c:
+            for _ in range(2):
+                with c.open("self", "127.0.0.1", echo_port, timeout=10) as s:
+                    _round_trip(s, 1000)
+        with urllib.request.urlopen(f"http://127.0.0.1:{closed_port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    lines = set(text.splitlines())
+    assert "anytls_server_sessions_total 2" in lines, text
+    assert "anytls_server_streams_opened_total 2" in lines, text
+    assert any(line.startswith('anytls_server_connections{thread="1",') for line in lines), text
+    assert 'anytls_server_user_bytes_total{user="py",direction="in"} 0' not in lines, text
+
+
 def test_a_nul_in_a_name_is_refused(client: anytls.Client, echo_port: int) -> None:
     with pytest.raises(ValueError, match="NUL"):
         client.open("test", "127.0.0.1\0evil", echo_port, timeout=10)
