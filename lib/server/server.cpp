@@ -601,30 +601,43 @@ io::Task<void> accept_loop(std::shared_ptr<ServerCore> core) {
 
 namespace {
 
+// Who may come in and the scheme they get: what reload() replaces, checked.
+struct Admission {
+    proto::PaddingScheme scheme;
+    std::vector<proto::PasswordHash> password_hashes;
+};
+
+Result<Admission> prepare_admission(const ServerConfig& config) {
+    if (config.users.empty()) return make_error(errc::config, "server: no users configured");
+    Admission admission;
+    auto scheme = proto::PaddingScheme::parse(config.padding_scheme);
+    if (!scheme)
+        return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
+    admission.scheme = std::move(scheme).value();
+    for (const auto& user : config.users) {
+        auto hash = proto::hash_password(user.password);
+        if (!hash) return std::move(hash).error();
+        admission.password_hashes.push_back(hash.value());
+    }
+    return admission;
+}
+
 // What a Server derives from its config, each part checked: create() and check() share it.
 struct PreparedConfig {
-    proto::PaddingScheme scheme;
+    Admission admission;
     HostPort fallback;
-    std::vector<proto::PasswordHash> password_hashes;
     std::shared_ptr<tls::TlsContext> context;
 };
 
 Result<PreparedConfig> prepare(const ServerConfig& config) {
-    if (config.users.empty()) return make_error(errc::config, "server: no users configured");
     PreparedConfig prepared;
-    auto scheme = proto::PaddingScheme::parse(config.padding_scheme);
-    if (!scheme)
-        return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
-    prepared.scheme = std::move(scheme).value();
+    auto admission = prepare_admission(config);
+    if (!admission) return std::move(admission).error();
+    prepared.admission = std::move(admission).value();
     if (!config.fallback.empty()) {
         auto parsed = parse_host_port(config.fallback);
         if (!parsed) return make_error(errc::config, "server: fallback: " + parsed.error().text());
         prepared.fallback = std::move(parsed).value();
-    }
-    for (const auto& user : config.users) {
-        auto hash = proto::hash_password(user.password);
-        if (!hash) return std::move(hash).error();
-        prepared.password_hashes.push_back(hash.value());
     }
     tls::ServerContextOptions options;
     options.certificate_file = config.certificate_file;
@@ -646,22 +659,14 @@ Result<void> Server::check(const ServerConfig& config) {
 }
 
 Result<void> Server::reload(const ServerConfig& fresh) {
-    if (fresh.users.empty()) return make_error(errc::config, "server: no users configured");
-    auto scheme = proto::PaddingScheme::parse(fresh.padding_scheme);
-    if (!scheme)
-        return make_error(errc::config, "server: invalid padding scheme: " + scheme.error().text());
-    std::vector<proto::PasswordHash> hashes;
-    for (const auto& user : fresh.users) {
-        auto hash = proto::hash_password(user.password);
-        if (!hash) return std::move(hash).error();
-        hashes.push_back(hash.value());
-    }
+    auto admission = prepare_admission(fresh);
+    if (!admission) return std::move(admission).error();
     // Nothing reads these across a suspension: an authentication looks its user up and logs
     // the name in one step, and write_frame copies the scheme's text before its first await.
     core_->config.users = fresh.users;
     core_->config.padding_scheme = fresh.padding_scheme;
-    core_->password_hashes = std::move(hashes);
-    core_->scheme = std::move(scheme).value();
+    core_->password_hashes = std::move(admission->password_hashes);
+    core_->scheme = std::move(admission->scheme);
     return {};
 }
 
@@ -671,9 +676,9 @@ Result<std::unique_ptr<Server>> Server::create(io::Reactor& reactor, ServerConfi
     if (!prepared) return std::move(prepared).error();
     auto core = std::make_shared<detail::ServerCore>(reactor, std::move(config));
     core->budget = budget ? std::move(budget) : std::make_shared<ConnectionBudget>();
-    core->scheme = std::move(prepared->scheme);
+    core->scheme = std::move(prepared->admission.scheme);
     core->fallback = std::move(prepared->fallback);
-    core->password_hashes = std::move(prepared->password_hashes);
+    core->password_hashes = std::move(prepared->admission.password_hashes);
     core->context = std::move(prepared->context);
     return std::unique_ptr<Server>(new Server(std::move(core)));
 }
