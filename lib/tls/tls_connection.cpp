@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/errors.hpp"
+#include "tls/client_hello_shape.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
 #include "tls/wolfssl.hpp"
@@ -292,6 +293,7 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(
         wolfSSL_check_domain_name(ssl, name.c_str());
     }
     offer_alpn(ssl, options.alpn);
+    if (auto shaped = shape_client_hello(ssl); !shaped) co_return std::move(shaped).error();
     conn->cancel_ = options.cancel;
     auto done = co_await conn->handshake(true, options.timeout);
     conn->cancel_ = nullptr;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "base/errors.hpp"
+#include "tls/client_hello_shape.hpp"
 #include "tls/pem_files.hpp"
 #include "tls/wolfssl.hpp"
 
@@ -40,6 +41,7 @@ Result<std::shared_ptr<TlsContext>> TlsContext::make_client(const ClientContextO
     std::shared_ptr<TlsContext> result(new TlsContext(ctx, false, !options.skip_verify));
     // TLS 1.3 preferred, 1.2 allowed; nothing older.
     wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
+    if (auto shaped = shape_client_hello(ctx); !shaped) return std::move(shaped).error();
     if (options.skip_verify) {
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
         return result;
