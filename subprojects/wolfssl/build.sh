@@ -6,7 +6,7 @@
 # the wolfSSL build"). The source comes from the Debian package registry (`apt-get source wolfssl`)
 # and is cached under subprojects/packagecache/ (git-ignored); it is never committed.
 #
-# Usage: build.sh    builds once into subprojects/packagecache/wolfssl-prefix-v1 (shared by
+# Usage: build.sh    builds once into subprojects/packagecache/wolfssl-prefix-v2 (shared by
 # every build directory) and prints that prefix on stdout; a later call only prints it.
 # Exit 0 on success; non-zero with a reason on stderr otherwise.
 set -euo pipefail
@@ -14,7 +14,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$here/../packagecache"
 cache=$(cd "$here/../packagecache" && pwd)
-prefix="$cache/wolfssl-prefix-v1"
+# The version names the recipe: a changed configuration builds into a new prefix.
+prefix="$cache/wolfssl-prefix-v2"
 stamp="$prefix/.anytls-wolfssl-recipe"
 
 # Several build directories may be set up at once: one builds, the others wait.
@@ -36,14 +37,14 @@ for tool in autoreconf libtoolize make; do
 done
 
 mkdir -p "$cache"
-src=$(find "$cache" -maxdepth 1 -type d -name 'wolfssl-*' | sort | tail -n 1)
+src=$(find "$cache" -maxdepth 1 -type d -name 'wolfssl-[0-9]*' | sort | tail -n 1)
 if [[ -z "$src" ]]; then
     echo "wolfssl recipe: fetching the Debian source package (apt-get source wolfssl)" >&2
     (cd "$cache" && apt-get source --only-source wolfssl >/dev/null 2>"$cache/apt-source.log") || {
         echo "wolfssl recipe: 'apt-get source wolfssl' failed; is a deb-src entry configured? (see $cache/apt-source.log)" >&2
         exit 3
     }
-    src=$(find "$cache" -maxdepth 1 -type d -name 'wolfssl-*' | sort | tail -n 1)
+    src=$(find "$cache" -maxdepth 1 -type d -name 'wolfssl-[0-9]*' | sort | tail -n 1)
 fi
 [[ -n "$src" ]] || { echo "wolfssl recipe: no source directory after apt-get source" >&2; exit 3; }
 
@@ -58,8 +59,11 @@ log="$prefix.log"
     # What we need (docs/DESIGN.md, "Dependencies and the wolfSSL build"): TLS 1.3 (1.2 still
     # allowed), SNI, ALPN, session tickets, X25519, ChaCha20-Poly1305, AES-GCM; the x86-64 assembly
     # for AES and SP math; IP SANs for hostname checks against IP literals; cert/key generation for
-    # the server's self-signed certificate.
+    # the server's self-signed certificate. The client's ClientHello and checks
+    # (docs/FINGERPRINT.md): the peer's chain kept for certificate pinning (sessioncerts), and
+    # a 32-byte legacy session id with TLS 1.3 middlebox compatibility, as Go and Chrome send.
     ./configure --prefix="$prefix" --enable-static --disable-shared --with-pic \
+        --enable-sessioncerts CPPFLAGS="-DWOLFSSL_TLS13_MIDDLEBOX_COMPAT" \
         --enable-intelasm --enable-aesni --enable-sp --enable-sp-asm \
         --enable-tls13 --enable-sni --enable-alpn --enable-session-ticket \
         --enable-curve25519 --enable-chacha --enable-poly1305 --enable-aesgcm \

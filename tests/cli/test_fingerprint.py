@@ -7,8 +7,8 @@ Usage: test_fingerprint.py PATH_TO_ANYTLS
 - The parser and the JA4 code reproduce the recorded hellos' known JA4 strings
   (tests/data/clienthello/: Go 1.26 crypto/tls, and ours before the hello was shaped).
 - `anytls smoke` through a capturing listener: our hello offers Go's cipher suites and groups
-  in Go's order, one X25519 key share and no encrypt_then_mac, so JA4's first two parts equal
-  Go's.
+  in Go's order, one X25519 key share, a 32-byte session id and no encrypt_then_mac, so JA4's
+  suite hash equals Go's.
 Standard library only; plain asserts.
 """
 import os
@@ -84,6 +84,7 @@ def test_our_hello_offers_what_go_offers():
     assert ours["groups"] == go["groups"]
     assert ours["key_shares"] == go["key_shares"]
     assert 0x0016 not in ours["extensions"]  # encrypt_then_mac: Go never sends it
+    assert ours["session_id_length"] == go["session_id_length"] == 32  # middlebox compatibility
     assert ours["sni"] == "example.com"
     ja4_ours, ja4_go = clienthello.ja4(ours), clienthello.ja4(go)
     assert ja4_ours.split("_")[1] == ja4_go.split("_")[1], (ja4_ours, ja4_go)
