@@ -131,6 +131,7 @@ session::ClientConfig to_client_config(const config::ProxyConfig& p) {
     c.sni = p.sni;
     c.skip_verify = p.skip_cert_verify;
     c.ca_file = p.ca_file;
+    c.pinned_sha256 = p.fingerprint;
     c.alpn = p.alpn;
     // client-name and tcp-keepalive are pool settings, which may change live: the pool lays
     // them over this at every creation (SessionPool::create_session), so they are not set here.

@@ -34,8 +34,11 @@ struct ProxyConfig {
     bool skip_cert_verify = false;
     std::vector<std::string> alpn;  // empty: no ALPN extension
     std::string ca_file;            // empty: the system trust store
-    PoolSettings pool;              // after the priority merge
-    PoolSources pool_sources;       // where each pool value came from (for `anytls plan`)
+    // mihomo's `fingerprint`: the SHA-256 of the server's leaf certificate as 64 lower-case hex
+    // digits; when set it replaces CA verification (docs/CONFIG.md, "Certificate pinning").
+    std::string fingerprint;
+    PoolSettings pool;         // after the priority merge
+    PoolSources pool_sources;  // where each pool value came from (for `anytls plan`)
 };
 
 struct ResolvedConfig {

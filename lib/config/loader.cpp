@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <map>
 #include <optional>
@@ -31,7 +32,7 @@ constexpr std::array<std::string_view, 3> kTopLevelKeys{"log-level", "experiment
 constexpr std::array<std::string_view, 1> kExperimentalKeys{"anytls-session-management"};
 // The proxy keys of mihomo's AnyTLS outbound that this library understands, legacy pool keys
 // apart (they come from the pool key table).
-constexpr std::array<std::string_view, 13> kProxyKeys{
+constexpr std::array<std::string_view, 14> kProxyKeys{
     "name",
     "type",
     "server",
@@ -43,12 +44,41 @@ constexpr std::array<std::string_view, 13> kProxyKeys{
     "ca-file",
     "client-fingerprint",
     "client-metadata",
+    "fingerprint",
     "session-override",
     "uri",
 };
 // The keys a share link (`uri`) stands for; a proxy with a uri may not set them too.
 constexpr std::array<std::string_view, 5> kShareLinkKeys{"server", "port", "password", "sni",
                                                          "skip-cert-verify"};
+
+// mihomo's `fingerprint` (component/ca/fingerprint.go): hex, colons allowed, 32 bytes; a
+// browser name there is a mix-up with client-fingerprint, said as mihomo says it.
+Result<std::string> normalize_certificate_fingerprint(std::string_view text) {
+    constexpr std::array<std::string_view, 10> kBrowserNames{
+        "chrome", "firefox", "safari", "ios",    "android",
+        "edge",   "360",     "qq",     "random", "randomized"};
+    if (std::find(kBrowserNames.begin(), kBrowserNames.end(), text) != kBrowserNames.end())
+        return make_error(errc::config,
+                          "fingerprint pins the server certificate (its SHA-256 in hex); a browser "
+                          "fingerprint is client-fingerprint");
+    std::string hex;
+    for (char c : text) {
+        if (c == ':' || c == ' ') continue;
+        if (!std::isxdigit(static_cast<unsigned char>(c)))
+            return make_error(errc::config,
+                              fmt::format("expected the SHA-256 of the server certificate in hex "
+                                          "(64 digits, colons allowed), got \"{}\"",
+                                          text));
+        hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (hex.size() != 64)
+        return make_error(errc::config,
+                          fmt::format("expected the SHA-256 of the server certificate: 64 hex "
+                                      "digits (colons allowed), got {}",
+                                      hex.size()));
+    return hex;
+}
 
 std::vector<std::string_view> pool_key_names() {
     std::vector<std::string_view> names;
@@ -224,6 +254,14 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
                     fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
                                 "not supported",
                                 context, fingerprint, detail::line_suffix(node)));
+        } else if (name == "fingerprint") {
+            std::string text;
+            done = string_field(text, true);
+            if (done) {
+                auto pin = normalize_certificate_fingerprint(text);
+                if (!pin) return detail::key_error(place, node, pin.error().message);
+                proxy.fingerprint = std::move(*pin);
+            }
         } else if (name == "client-metadata") {
             // mihomo's name for the Settings frame's client= value: the client-name pool key
             // of this proxy, checked like it.

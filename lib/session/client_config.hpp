@@ -25,6 +25,9 @@ struct ClientConfig {
     bool skip_verify = false;
     std::string ca_file;  // empty: the system CA store
     std::string ca_pem;
+    // 64 lower-case hex digits: the server's leaf certificate must have this SHA-256, instead
+    // of a CA verification (docs/CONFIG.md, "Certificate pinning"). Empty: none.
+    std::string pinned_sha256;
     std::vector<std::string> alpn;
     std::string client_name;  // Settings' client=; empty by default (proto/settings.hpp)
 

@@ -61,6 +61,7 @@ Result<void> prepare_client_config(ClientConfig& config) {
         options.skip_verify = config.skip_verify;
         options.ca_file = config.ca_file;
         options.ca_pem = config.ca_pem;
+        options.pinned_sha256 = config.pinned_sha256;
         auto made = tls::TlsContext::make_client(options);
         if (!made) return std::move(made).error();
         config.tls_context = std::move(made).value();

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/errors.hpp"
+#include "tls/certificate_pin.hpp"
 #include "tls/client_hello_shape.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -298,6 +299,10 @@ io::Task<Result<std::unique_ptr<TlsConnection>>> TlsConnection::connect(
     auto done = co_await conn->handshake(true, options.timeout);
     conn->cancel_ = nullptr;
     if (!done) co_return std::move(done).error();
+    if (const auto& pin = context->pinned_sha256()) {
+        if (auto pinned = check_pinned_certificate(ssl, *pin); !pinned)
+            co_return std::move(pinned).error();
+    }
     co_return std::move(conn);
 }
 

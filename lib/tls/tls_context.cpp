@@ -28,6 +28,23 @@ std::string wolfssl_error_text(int code) {
 
 namespace {
 
+std::optional<std::array<std::uint8_t, 32>> decode_sha256_hex(std::string_view hex) {
+    if (hex.size() != 64) return std::nullopt;
+    std::array<std::uint8_t, 32> bytes{};
+    auto digit = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const int high = digit(hex[2 * i]), low = digit(hex[2 * i + 1]);
+        if (high < 0 || low < 0) return std::nullopt;
+        bytes[i] = static_cast<std::uint8_t>(high * 16 + low);
+    }
+    return bytes;
+}
+
 Error config_error(const std::string& what, int rc) {
     return make_error(errc::tls_config, what + " (" + wolfssl_error_text(rc) + ")");
 }
@@ -36,13 +53,23 @@ Error config_error(const std::string& what, int rc) {
 
 Result<std::shared_ptr<TlsContext>> TlsContext::make_client(const ClientContextOptions& options) {
     ensure_wolfssl_initialized();
+    std::optional<std::array<std::uint8_t, 32>> pin;
+    if (!options.pinned_sha256.empty()) {
+        pin = decode_sha256_hex(options.pinned_sha256);
+        if (!pin)
+            return make_error(errc::tls_config,
+                              "the pinned certificate fingerprint is not 64 hex digits");
+    }
     WOLFSSL_CTX* ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
     if (!ctx) return make_error(errc::tls_config, "wolfSSL_CTX_new failed");
-    std::shared_ptr<TlsContext> result(new TlsContext(ctx, false, !options.skip_verify));
+    // A pin replaces the CA check: TlsConnection::connect compares the leaf's hash instead.
+    const bool verify = !options.skip_verify && !pin;
+    std::shared_ptr<TlsContext> result(new TlsContext(ctx, false, verify));
+    result->pin_ = pin;
     // TLS 1.3 preferred, 1.2 allowed; nothing older.
     wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2);
     if (auto shaped = shape_client_hello(ctx); !shaped) return std::move(shaped).error();
-    if (options.skip_verify) {
+    if (!verify) {
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, nullptr);
         return result;
     }

@@ -6,6 +6,9 @@
 // touches a socket.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +23,9 @@ struct ClientContextOptions {
     bool skip_verify = false;  // accept any certificate (explicit opt-in)
     std::string ca_file;       // PEM bundle; empty: the system CA store
     std::string ca_pem;        // PEM text, in addition to / instead of ca_file
+    // 64 hex digits: the SHA-256 the server's leaf certificate must have. It replaces CA
+    // verification (no CA is loaded, skip_verify or not), as mihomo's `fingerprint` does.
+    std::string pinned_sha256;
 };
 
 struct ServerContextOptions {
@@ -40,6 +46,8 @@ public:
     WOLFSSL_CTX* native() const { return ctx_; }
     bool is_server() const { return server_; }
     bool verifies_peer() const { return verify_; }
+    // The SHA-256 the peer's leaf certificate must have (ClientContextOptions::pinned_sha256).
+    const std::optional<std::array<std::uint8_t, 32>>& pinned_sha256() const { return pin_; }
 
 private:
     TlsContext(WOLFSSL_CTX* ctx, bool server, bool verify)
@@ -47,6 +55,7 @@ private:
     WOLFSSL_CTX* ctx_;
     bool server_;
     bool verify_;
+    std::optional<std::array<std::uint8_t, 32>> pin_;
 };
 
 // The wolfSSL library version string and whether it was built with the x86-64 assembly.

@@ -336,6 +336,32 @@ def test_check_validates_without_binding():
         blocker.close()
 
 
+def test_a_client_pins_the_self_signed_certificate_by_its_printed_fingerprint():
+    """The "certificate sha256" line, as printed, is a client's fingerprint pin: no CA file, no
+    skip-cert-verify, and the stream works; a wrong pin fails naming both fingerprints."""
+    echo = EchoTarget()
+    try:
+        with tempfile.TemporaryDirectory() as directory, RunningServer(directory, USERS) as server:
+            printed = next(line.split()[-1] for line in server.lines if line.startswith("certificate sha256 "))
+            wrong = ("00" if not printed.startswith("00") else "11") + printed[2:]
+            for pin, ok in ((printed, True), (printed.replace(":", "").lower(), True), (wrong, False)):
+                client = Path(directory) / "client.toml"
+                client.write_text('[[proxies]]\nname = "pinned"\ntype = "anytls"\nserver = "127.0.0.1"\n'
+                                  f'port = {server.port}\npassword = "{PASSWORD}"\nsni = "localhost"\n'
+                                  f'fingerprint = "{pin}"\n')
+                result = run("smoke", "--config", str(client), "--target", f"127.0.0.1:{echo.port}",
+                             "--timeout", "5s")
+                if ok:
+                    assert result.returncode == 0, (pin, result.stdout, result.stderr)
+                else:
+                    assert result.returncode != 0, result.stdout
+                    assert "not the pinned fingerprint " + wrong[:11] in result.stdout + result.stderr, \
+                        (result.stdout, result.stderr)
+                    assert printed[:11] in result.stdout + result.stderr, (result.stdout, result.stderr)
+    finally:
+        echo.close()
+
+
 def test_threads_out_of_range_is_refused():
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "server.toml"

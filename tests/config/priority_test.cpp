@@ -56,6 +56,29 @@ password = "pw"
         CHECK(loaded->proxies.empty());
     }
 
+    TEST_CASE("fingerprint: mihomo's spelling, colons or none, any case; other text refused") {
+        const std::string proxy =
+            "[[proxies]]\nname = \"m\"\ntype = \"anytls\"\nserver = \"h\"\nport = 443\n"
+            "password = \"pw\"\n";
+        const std::string hex = "9EBB4B0123456789abcdef0123456789ABCDEF0123456789abcdef012345394D";
+        std::string colons;
+        for (std::size_t i = 0; i < hex.size(); i += 2) colons += (i ? ":" : "") + hex.substr(i, 2);
+        const std::string normal =
+            "9ebb4b0123456789abcdef0123456789abcdef0123456789abcdef012345394d";
+        CHECK(load_text(proxy + "fingerprint = \"" + hex + "\"\n").proxies.at(0).fingerprint ==
+              normal);
+        CHECK(load_text(proxy + "fingerprint = \"" + colons + "\"\n").proxies.at(0).fingerprint ==
+              normal);
+        CHECK(config_test::load_error(proxy + "fingerprint = \"chrome\"\n") ==
+              "proxy \"m\": key \"fingerprint\" (line 7): fingerprint pins the server certificate "
+              "(its SHA-256 in hex); a browser fingerprint is client-fingerprint");
+        CHECK(config_test::load_error(proxy + "fingerprint = \"abcd\"\n") ==
+              "proxy \"m\": key \"fingerprint\" (line 7): expected the SHA-256 of the server "
+              "certificate: 64 hex digits (colons allowed), got 4");
+        CHECK(config_test::load_error(proxy + "fingerprint = \"xyz\"\n")
+                  .find("in hex (64 digits, colons allowed), got \"xyz\"") != std::string::npos);
+    }
+
     TEST_CASE("mihomo's client-metadata is this proxy's client-name, checked like it") {
         const std::string proxy =
             "[[proxies]]\nname = \"m\"\ntype = \"anytls\"\nserver = \"h\"\nport = 443\n"

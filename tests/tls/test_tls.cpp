@@ -2,13 +2,17 @@
 // (tests/support/test_certs.cpp), bulk transfer with SHA-256 checks, and every failure mode
 // the client must name.
 #include <doctest/doctest.h>
-
+#include <fmt/format.h>
 #include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "base/errors.hpp"
 #include "io/reactor.hpp"
@@ -16,6 +20,7 @@
 #include "io/timer.hpp"
 #include "support/test_certs.hpp"
 #include "tls/tls_connection.hpp"
+#include "tls/wolfssl.hpp"
 
 using namespace anytls;
 using namespace anytls::io;
@@ -205,6 +210,61 @@ TEST_SUITE("tls") {
                                       client_context(test::test_pki().other_ca_cert, true),
                                       named("wrong.example"));
         REQUIRE_MESSAGE(skipped.client, skipped.client.error().text());
+    }
+
+    TEST_CASE("a pinned fingerprint stands instead of the CA check, with or without skip-verify") {
+        // The server certificate's SHA-256, computed here from its PEM file.
+        std::ifstream file(test::test_pki().server_cert);
+        const std::string pem((std::istreambuf_iterator<char>(file)),
+                              std::istreambuf_iterator<char>());
+        std::vector<unsigned char> der(8192);
+        const int der_size = wc_CertPemToDer(reinterpret_cast<const unsigned char*>(pem.data()),
+                                             static_cast<int>(pem.size()), der.data(),
+                                             static_cast<int>(der.size()), CERT_TYPE);
+        REQUIRE(der_size > 0);
+        std::array<unsigned char, 32> digest{};
+        REQUIRE(wc_Sha256Hash(der.data(), static_cast<word32>(der_size), digest.data()) == 0);
+        std::string hex;
+        for (unsigned char b : digest) hex += fmt::format("{:02x}", b);
+        std::string wrong = hex;
+        wrong[0] = wrong[0] == '0' ? '1' : '0';
+
+        auto pinned = [](const std::string& pin, bool skip_verify) {
+            ClientContextOptions o;
+            o.ca_file = test::test_pki().other_ca_cert;  // a CA that would refuse this server
+            o.skip_verify = skip_verify;
+            o.pinned_sha256 = pin;
+            auto ctx = TlsContext::make_client(o);
+            REQUIRE_MESSAGE(ctx, ctx.error().text());
+            return ctx.value();
+        };
+        Reactor r;
+        for (bool skip_verify : {false, true}) {
+            // The right pin: accepted though the CA is another's and the name is wrong.
+            auto good = handshake_pair(r, server_context(), pinned(hex, skip_verify),
+                                       named("wrong.example"));
+            REQUIRE_MESSAGE(good.client, good.client.error().text());
+            // A wrong pin: a verification error naming both fingerprints' first bytes.
+            auto bad =
+                handshake_pair(r, server_context(), pinned(wrong, skip_verify), named("localhost"));
+            REQUIRE_FALSE(bad.client);
+            CHECK(bad.client.error().code == errc::tls_unknown_ca);
+            const std::string text = bad.client.error().text();
+            auto upper = [](std::string h) {
+                for (auto& c : h)
+                    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                return h;
+            };
+            CHECK_MESSAGE(text.find(upper(hex.substr(0, 2)) + ":" + upper(hex.substr(2, 2))) !=
+                              std::string::npos,
+                          text);
+            CHECK_MESSAGE(text.find(upper(wrong.substr(0, 2)) + ":" + upper(wrong.substr(2, 2))) !=
+                              std::string::npos,
+                          text);
+        }
+        ClientContextOptions odd;
+        odd.pinned_sha256 = "abc";
+        CHECK(TlsContext::make_client(odd).code() == errc::tls_config);
     }
 
     TEST_CASE("certificate verification is on by default") {

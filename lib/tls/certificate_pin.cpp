@@ -1,0 +1,44 @@
+// The leaf certificate's SHA-256 against the pin (see certificate_pin.hpp).
+#include "tls/certificate_pin.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+
+#include "base/errors.hpp"
+
+#include <wolfssl/wolfcrypt/sha256.h>
+
+namespace anytls::tls {
+
+namespace {
+
+// "AB:CD:EF:01…": enough to tell two fingerprints apart in a message.
+std::string first_bytes(const std::uint8_t* bytes) {
+    return fmt::format("{:02X}:{:02X}:{:02X}:{:02X}…", bytes[0], bytes[1], bytes[2], bytes[3]);
+}
+
+}  // namespace
+
+Result<void> check_pinned_certificate(WOLFSSL* ssl, const std::array<std::uint8_t, 32>& pinned) {
+    // The chain the server sent, kept by wolfSSL's SESSION_CERTS (the build recipe enables it).
+    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl);
+    if (chain == nullptr || wolfSSL_get_chain_count(chain) < 1)
+        return make_error(errc::tls_unknown_ca,
+                          "TLS: the server sent no certificate to check against the pinned "
+                          "fingerprint");
+    const unsigned char* der = wolfSSL_get_chain_cert(chain, 0);
+    const int length = wolfSSL_get_chain_length(chain, 0);
+    std::array<std::uint8_t, WC_SHA256_DIGEST_SIZE> digest{};
+    if (der == nullptr || length <= 0 ||
+        wc_Sha256Hash(der, static_cast<word32>(length), digest.data()) != 0)
+        return make_error(errc::tls_unknown_ca, "TLS: cannot hash the server certificate");
+    if (std::equal(digest.begin(), digest.end(), pinned.begin())) return {};
+    return make_error(errc::tls_unknown_ca,
+                      fmt::format("TLS: the server certificate's SHA-256 is {}, not the pinned "
+                                  "fingerprint {}",
+                                  first_bytes(digest.data()), first_bytes(pinned.data())));
+}
+
+}  // namespace anytls::tls
