@@ -46,10 +46,8 @@ ANYTLS_API int anytls_server_start(const char* toml, anytls_server** out) noexce
         handle->server = std::move(started).value();
         handle->port = handle->server->local_address().port();
         if (!handle->server->metrics_address().empty()) {
-            auto at = io::SocketAddress::parse_host_port(handle->server->metrics_address());
-            if (!at) return fail(at.error());
-            auto served =
-                inbound::ServerMetricsEndpoint::start(*handle->server, *at, handle->logger.get());
+            auto served = inbound::ServerMetricsEndpoint::start(
+                *handle->server, handle->server->metrics_address(), handle->logger.get());
             if (!served) return fail(served.error());
             handle->metrics = std::move(served).value();
         }

@@ -11,7 +11,10 @@
 namespace anytls::inbound {
 
 Result<std::unique_ptr<ServerMetricsEndpoint>> ServerMetricsEndpoint::start(
-    const server::ServerGroup& group, const io::SocketAddress& at, const log::Logger* logger) {
+    const server::ServerGroup& group, const std::string& at_text, const log::Logger* logger) {
+    auto parsed = io::SocketAddress::parse_host_port(at_text);
+    if (!parsed) return std::move(parsed).error();
+    const io::SocketAddress at = parsed.value();
     std::unique_ptr<ServerMetricsEndpoint> endpoint(new ServerMetricsEndpoint());
     try {
         endpoint->thread_ = std::make_unique<io::ReactorThread>();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "base/result.hpp"
 #include "inbound/metrics_server.hpp"
@@ -19,10 +20,10 @@ namespace anytls::inbound {
 
 class ServerMetricsEndpoint {
 public:
-    // Binds `at` and serves the group's metrics there. The group must outlive the endpoint.
-    // logger: as ServerGroupOptions::logger.
+    // Binds `at` (numeric host:port, as the `metrics` key) and serves the group's metrics
+    // there. The group must outlive the endpoint. logger: as ServerGroupOptions::logger.
     static Result<std::unique_ptr<ServerMetricsEndpoint>> start(const server::ServerGroup& group,
-                                                                const io::SocketAddress& at,
+                                                                const std::string& at,
                                                                 const log::Logger* logger = {});
     ~ServerMetricsEndpoint();  // joins the requests in flight, then ends the thread
     ServerMetricsEndpoint(const ServerMetricsEndpoint&) = delete;

@@ -720,12 +720,11 @@ void Server::adopt(io::Socket socket) {
     core_->scope.spawn(detail::run_connection(core_, std::move(socket)));
 }
 
-std::size_t Server::live_connections() const { return core_->budget->live.load(); }
-
 ServerThreadState Server::state() const {
     ServerThreadState state;
     state.sessions = core_->sessions.size();
     state.handshaking = core_->connections_here - std::min(core_->connections_here, state.sessions);
+    state.connections_accepted = core_->stats.connections_accepted;
     return state;
 }
 

@@ -88,8 +88,6 @@ public:
 
     // Authenticated sessions open now.
     std::size_t session_count() const;
-    // Connections open now (handshaking ones included) over the budget's servers. Any thread.
-    std::size_t live_connections() const;
     // This server's connections now, handshaking and authenticated.
     ServerThreadState state() const;
     // Client data received and not yet sent to targets, over all streams (each stream holds at

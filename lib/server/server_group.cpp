@@ -119,21 +119,14 @@ ServerMetrics ServerGroup::metrics() const {
 
 std::vector<std::size_t> ServerGroup::sessions_per_thread() const {
     std::vector<std::size_t> counts;
-    for (const Worker& worker : workers_)
-        counts.push_back(worker.thread && worker.server ? worker.thread->call([&worker] {
-            return worker.server->session_count();
-        })
-                                                        : 0);
+    for (const ServerThreadState& thread : metrics().threads) counts.push_back(thread.sessions);
     return counts;
 }
 
 std::vector<std::uint64_t> ServerGroup::connections_per_thread() const {
     std::vector<std::uint64_t> counts;
-    for (const Worker& worker : workers_)
-        counts.push_back(worker.thread && worker.server ? worker.thread->call([&worker] {
-            return worker.server->stats().connections_accepted;
-        })
-                                                        : 0);
+    for (const ServerThreadState& thread : metrics().threads)
+        counts.push_back(thread.connections_accepted);
     return counts;
 }
 

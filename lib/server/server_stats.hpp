@@ -50,8 +50,9 @@ struct ServerStats {
 
 // One reactor thread of a group, now.
 struct ServerThreadState {
-    std::size_t handshaking = 0;  // connections before or during TLS and authentication
-    std::size_t sessions = 0;     // authenticated sessions
+    std::size_t handshaking = 0;             // connections before or during TLS and authentication
+    std::size_t sessions = 0;                // authenticated sessions
+    std::uint64_t connections_accepted = 0;  // by this thread's server, since the start
 };
 
 struct ServerMetrics {

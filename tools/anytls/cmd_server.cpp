@@ -251,9 +251,7 @@ Result<void> run_server(const Invocation& invocation) {
     std::unique_ptr<server::ServerGroup> group = std::move(started).value();
     std::unique_ptr<inbound::ServerMetricsEndpoint> metrics;
     if (!metrics_address.empty()) {
-        auto at = io::SocketAddress::parse_host_port(metrics_address);
-        auto served = at ? inbound::ServerMetricsEndpoint::start(*group, *at)
-                         : Result<std::unique_ptr<inbound::ServerMetricsEndpoint>>(at.error());
+        auto served = inbound::ServerMetricsEndpoint::start(*group, metrics_address);
         if (!served)
             return runtime_error(listen_failure(metrics_address, served.error()),
                                  served.error().code);
