@@ -5,7 +5,8 @@
 Usage: test_fingerprint.py PATH_TO_ANYTLS
 
 - The parser and the JA4 code reproduce the recorded hellos' known JA4 strings
-  (tests/data/clienthello/: Go 1.26 crypto/tls, and ours before the hello was shaped).
+  (tests/data/clienthello/: Go 1.26 crypto/tls, mihomo 1.19.30 with and without uTLS chrome,
+  sing-box 1.14.1, and ours before the hello was shaped; tests/interop/crowd records them).
 - `anytls smoke` through a capturing listener: our hello offers Go's cipher suites and groups
   in Go's order, one X25519 key share, a 32-byte session id and no encrypt_then_mac, so JA4's
   suite hash equals Go's.
@@ -64,6 +65,15 @@ def test_ja4_of_the_recorded_hellos():
     assert clienthello.ja4(go).startswith("t13d131100_f57a46bbacb6_"), clienthello.ja4(go)
     assert go["cipher_suites"] == GO_SUITES
     assert go["session_id_length"] == 32 and go["key_shares"] == [(0x001d, 32)]
+    # mihomo and sing-box without a fingerprint: Go's suites and extensions, with the
+    # X25519MLKEM768 key share of Go 1.24+ (1,216 bytes) in front of X25519.
+    for name in ("mihomo-1.19.30.bin", "sing-box-1.14.1.bin"):
+        hello = recorded(name)
+        assert clienthello.ja4(hello) == "t13d131100_f57a46bbacb6_ab7e3b40a677", (name, clienthello.ja4(hello))
+        assert hello["cipher_suites"] == GO_SUITES, name
+        assert hello["key_shares"] == [(0x11ec, 1216), (0x001d, 32)], (name, hello["key_shares"])
+    chrome = recorded("mihomo-1.19.30-chrome.bin")
+    assert clienthello.ja4(chrome).startswith("t13d1516h2_8daaf6152771_"), clienthello.ja4(chrome)
     before = recorded("anytls-0.1.0-before-shaping.bin")
     assert clienthello.ja4(before) == "t13d270900_991e33d7eb74_92307cbe6e0f", clienthello.ja4(before)
 
