@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "base/errors.hpp"
@@ -22,14 +23,16 @@ std::string first_bytes(const std::uint8_t* bytes) {
 }  // namespace
 
 Result<void> check_pinned_certificate(WOLFSSL* ssl, const std::array<std::uint8_t, 32>& pinned) {
-    // The chain the server sent, kept by wolfSSL's SESSION_CERTS (the build recipe enables it).
-    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl);
-    if (chain == nullptr || wolfSSL_get_chain_count(chain) < 1)
+    // The leaf the server sent, kept by wolfSSL's KEEP_PEER_CERT (the build recipe defines it;
+    // docs/DESIGN.md, "Dependencies and the wolfSSL build"); the call returns a copy.
+    std::unique_ptr<WOLFSSL_X509, decltype(&wolfSSL_X509_free)> leaf(
+        wolfSSL_get_peer_certificate(ssl), &wolfSSL_X509_free);
+    if (!leaf)
         return make_error(errc::tls_unknown_ca,
                           "TLS: the server sent no certificate to check against the pinned "
                           "fingerprint");
-    const unsigned char* der = wolfSSL_get_chain_cert(chain, 0);
-    const int length = wolfSSL_get_chain_length(chain, 0);
+    int length = 0;
+    const unsigned char* der = wolfSSL_X509_get_der(leaf.get(), &length);
     std::array<std::uint8_t, WC_SHA256_DIGEST_SIZE> digest{};
     if (der == nullptr || length <= 0 ||
         wc_Sha256Hash(der, static_cast<word32>(length), digest.data()) != 0)

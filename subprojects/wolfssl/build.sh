@@ -6,7 +6,7 @@
 # the wolfSSL build"). The source comes from the Debian package registry (`apt-get source wolfssl`)
 # and is cached under subprojects/packagecache/ (git-ignored); it is never committed.
 #
-# Usage: build.sh    builds once into subprojects/packagecache/wolfssl-prefix-v2 (shared by
+# Usage: build.sh    builds once into subprojects/packagecache/wolfssl-prefix-v3 (shared by
 # every build directory) and prints that prefix on stdout; a later call only prints it.
 # Exit 0 on success; non-zero with a reason on stderr otherwise.
 set -euo pipefail
@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$here/../packagecache"
 cache=$(cd "$here/../packagecache" && pwd)
 # The version names the recipe: a changed configuration builds into a new prefix.
-prefix="$cache/wolfssl-prefix-v2"
+prefix="$cache/wolfssl-prefix-v3"
 stamp="$prefix/.anytls-wolfssl-recipe"
 
 # Several build directories may be set up at once: one builds, the others wait.
@@ -60,10 +60,12 @@ log="$prefix.log"
     # allowed), SNI, ALPN, session tickets, X25519, ChaCha20-Poly1305, AES-GCM; the x86-64 assembly
     # for AES and SP math; IP SANs for hostname checks against IP literals; cert/key generation for
     # the server's self-signed certificate. The client's ClientHello and checks
-    # (docs/FINGERPRINT.md): the peer's chain kept for certificate pinning (sessioncerts), and
-    # a 32-byte legacy session id with TLS 1.3 middlebox compatibility, as Go and Chrome send.
+    # (docs/FINGERPRINT.md): the peer's leaf certificate kept for certificate pinning
+    # (KEEP_PEER_CERT: about 1 KiB per connection, where sessioncerts' inline chain of nine 2 KiB
+    # buffers cost every session 19 KiB), and a 32-byte legacy session id with TLS 1.3
+    # middlebox compatibility, as Go and Chrome send.
     ./configure --prefix="$prefix" --enable-static --disable-shared --with-pic \
-        --enable-sessioncerts CPPFLAGS="-DWOLFSSL_TLS13_MIDDLEBOX_COMPAT" \
+        CPPFLAGS="-DKEEP_PEER_CERT -DWOLFSSL_TLS13_MIDDLEBOX_COMPAT" \
         --enable-intelasm --enable-aesni --enable-sp --enable-sp-asm \
         --enable-tls13 --enable-sni --enable-alpn --enable-session-ticket \
         --enable-curve25519 --enable-chacha --enable-poly1305 --enable-aesgcm \
