@@ -6,8 +6,13 @@
 // same buffers are carved out of the heap, where freed ones stay resident and live ones pin
 // the pages of whatever small objects sit around them: with 9,900 idle sessions the socks
 // entry held 62.6 KiB per session that way and 22.5 KiB with these buffers mapped.
-// Allocation is one mmap and one munmap per buffer, so it is meant for buffers that live as
-// long as a connection or stream, not for one I/O operation.
+//
+// Streams come and go by the thousand, each with two relay buffers, and a fresh mapping per
+// buffer costs an mmap, a munmap and, for pages the stream wrote, a TLB shootdown on every
+// CPU running the process. So a freed buffer of a cached size goes to a small per-thread
+// cache (kCachedPerThread mappings), with every page but its first handed back to the kernel
+// (MADV_DONTNEED): the next buffer of that size reuses the mapping, and holds no more resident
+// memory than a fresh one that took one small read (docs/DESIGN.md, "Relays").
 #pragma once
 
 #include <cstddef>
@@ -17,6 +22,11 @@ namespace anytls {
 
 class PageBuffer {
 public:
+    // Mappings of at most this size are cached when freed; larger ones are unmapped.
+    static constexpr std::size_t kMaxCachedSize = 128 * 1024;
+    // Freed mappings each thread keeps for reuse.
+    static constexpr std::size_t kCachedPerThread = 8;
+
     // Throws std::bad_alloc when the kernel refuses the mapping, as operator new would.
     explicit PageBuffer(std::size_t size);
     ~PageBuffer();
@@ -29,7 +39,13 @@ public:
     std::size_t size() const { return size_; }
     std::span<std::byte> span() const { return {data_, size_}; }
 
+    // Mappings in the calling thread's cache, and unmapping them all.
+    static std::size_t cached_in_this_thread();
+    static void release_cached_in_this_thread();
+
 private:
+    void release();
+
     std::byte* data_ = nullptr;
     std::size_t size_ = 0;
 };
