@@ -6,7 +6,8 @@ Usage: test_fingerprint.py PATH_TO_ANYTLS
 
 - The parser and the JA4 code reproduce the recorded hellos' known JA4 strings
   (tests/data/clienthello/: Go 1.26 crypto/tls, mihomo 1.19.30 with and without uTLS chrome,
-  sing-box 1.14.1, and ours before the hello was shaped; tests/interop/crowd records them).
+  sing-box 1.14.1, and ours before the hello was shaped, which tests/interop/crowd records;
+  Debian 12's Chromium 156 and Firefox ESR 153, recorded by hand as docs/FINGERPRINT.md says).
 - `anytls smoke` through a capturing listener: our hello offers Go's cipher suites and groups
   in Go's order, one X25519 key share, a 32-byte session id and no encrypt_then_mac, so JA4's
   suite hash equals Go's.
@@ -74,6 +75,15 @@ def test_ja4_of_the_recorded_hellos():
         assert hello["key_shares"] == [(0x11ec, 1216), (0x001d, 32)], (name, hello["key_shares"])
     chrome = recorded("mihomo-1.19.30-chrome.bin")
     assert clienthello.ja4(chrome).startswith("t13d1516h2_8daaf6152771_"), clienthello.ja4(chrome)
+    # The browsers of Debian 12 (docs/FINGERPRINT.md): uTLS's chrome has Chromium 156's suites
+    # but one extension fewer; both browsers offer h2 first and the ML-KEM hybrid.
+    chromium = recorded("chromium-156.bin")
+    assert clienthello.ja4(chromium) == "t13d1517h2_8daaf6152771_ff1e8fc497ec", clienthello.ja4(chromium)
+    firefox = recorded("firefox-esr-153.bin")
+    assert clienthello.ja4(firefox) == "t13d1617h2_86a278354501_3cbfd9057e0d", clienthello.ja4(firefox)
+    for browser in (chromium, firefox):
+        assert browser["alpn"] == ["h2", "http/1.1"] and browser["session_id_length"] == 32
+        assert (0x11ec, 1216) in browser["key_shares"] and (0x001d, 32) in browser["key_shares"]
     before = recorded("anytls-0.1.0-before-shaping.bin")
     assert clienthello.ja4(before) == "t13d270900_991e33d7eb74_92307cbe6e0f", clienthello.ja4(before)
 
