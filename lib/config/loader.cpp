@@ -32,7 +32,7 @@ constexpr std::array<std::string_view, 3> kTopLevelKeys{"log-level", "experiment
 constexpr std::array<std::string_view, 1> kExperimentalKeys{"anytls-session-management"};
 // The proxy keys of mihomo's AnyTLS outbound that this library understands, legacy pool keys
 // apart (they come from the pool key table).
-constexpr std::array<std::string_view, 14> kProxyKeys{
+constexpr std::array<std::string_view, 15> kProxyKeys{
     "name",
     "type",
     "server",
@@ -44,6 +44,7 @@ constexpr std::array<std::string_view, 14> kProxyKeys{
     "ca-file",
     "client-fingerprint",
     "client-metadata",
+    "ech-opts",
     "fingerprint",
     "session-override",
     "uri",
@@ -91,6 +92,39 @@ std::vector<std::string_view> proxy_key_names() {
     for (const PoolKey& key : pool_keys())
         if (key.legacy_per_proxy) names.push_back(key.name);
     return names;
+}
+
+// mihomo's `ech-opts`: read so that its files load, but ECH cannot be had (wolfSSL 5.5.4 has
+// none; docs/FINGERPRINT.md, "ECH"). `enable = true` is refused rather than ignored: a proxy
+// meant to hide its SNI must not connect sending it in clear.
+Result<void> check_ech_options(const KeyPlace& place, const toml::node& node) {
+    static constexpr std::array<std::string_view, 3> kEchKeys{"enable", "config",
+                                                              "query-server-name"};
+    const auto* table = node.as_table();
+    if (table == nullptr)
+        return detail::key_error(
+            place, node, fmt::format("expected a table, got {}", detail::toml_type_name(node)));
+    for (const auto& entry : *table) {
+        const std::string name(entry.first.str());
+        const KeyPlace inner{place.context, fmt::format("{}.{}", place.key, name)};
+        if (std::find(kEchKeys.begin(), kEchKeys.end(), name) == kEchKeys.end())
+            return detail::unknown_key_error(place.context, name, entry.second, kEchKeys, {},
+                                             "ech-opts.");
+        if (name == "enable") {
+            auto enable = detail::read_bool(inner, entry.second);
+            if (!enable) return std::move(enable).error();
+            if (*enable)
+                return detail::key_error(
+                    inner, entry.second,
+                    "ECH is not available: the wolfSSL this library is built on has none, and "
+                    "none released interoperates with Go's (docs/FINGERPRINT.md, \"ECH\"); set "
+                    "enable = false or remove ech-opts");
+        } else {
+            auto text = detail::read_string(inner, entry.second);
+            if (!text) return std::move(text).error();
+        }
+    }
+    return {};
 }
 
 // The global section or a session-override: pool keys only.
@@ -262,6 +296,8 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
                 if (!pin) return detail::key_error(place, node, pin.error().message);
                 proxy.fingerprint = std::move(*pin);
             }
+        } else if (name == "ech-opts") {
+            done = check_ech_options(place, node);
         } else if (name == "client-metadata") {
             // mihomo's name for the Settings frame's client= value: the client-name pool key
             // of this proxy, checked like it.

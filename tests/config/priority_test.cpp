@@ -56,6 +56,27 @@ password = "pw"
         CHECK(loaded->proxies.empty());
     }
 
+    TEST_CASE("ech-opts: read as mihomo writes it, and enable = true refused, not ignored") {
+        const std::string proxy =
+            "[[proxies]]\nname = \"m\"\ntype = \"anytls\"\nserver = \"h\"\nport = 443\n"
+            "password = \"pw\"\n";
+        CHECK(load_text(proxy + "ech-opts = { enable = false, config = \"AEX+DQBB\", "
+                                "query-server-name = \"cloudflare-ech.com\" }\n")
+                  .proxies.size() == 1);
+        CHECK(load_text(proxy + "[proxies.ech-opts]\n").proxies.size() == 1);
+        CHECK(config_test::load_error(proxy + "[proxies.ech-opts]\nenable = true\n") ==
+              "proxy \"m\": key \"ech-opts.enable\" (line 8): ECH is not available: the wolfSSL "
+              "this library is built on has none, and none released interoperates with Go's "
+              "(docs/FINGERPRINT.md, \"ECH\"); set enable = false or remove ech-opts");
+        CHECK(config_test::load_error(proxy + "ech-opts = true\n") ==
+              "proxy \"m\": key \"ech-opts\" (line 7): expected a table, got a boolean");
+        CHECK(config_test::load_error(proxy + "[proxies.ech-opts]\nenabled = true\n")
+                  .find("unknown key \"ech-opts.enabled\" (line 8); did you mean \"enable\"?") !=
+              std::string::npos);
+        CHECK(config_test::load_error(proxy + "[proxies.ech-opts]\nconfig = 3\n") ==
+              "proxy \"m\": key \"ech-opts.config\" (line 8): expected a string, got an integer");
+    }
+
     TEST_CASE("fingerprint: mihomo's spelling, colons or none, any case; other text refused") {
         const std::string proxy =
             "[[proxies]]\nname = \"m\"\ntype = \"anytls\"\nserver = \"h\"\nport = 443\n"
