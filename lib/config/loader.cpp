@@ -81,6 +81,37 @@ Result<std::string> normalize_certificate_fingerprint(std::string_view text) {
     return hex;
 }
 
+// The warning of an ignored client fingerprint, from the key or from a share link's `fp`.
+std::string ignored_client_fingerprint(std::string_view context, std::string_view what,
+                                       std::string_view fingerprint, std::string_view line) {
+    return fmt::format("{}: {} \"{}\"{} is ignored: uTLS fingerprints are not supported", context,
+                       what, fingerprint, line);
+}
+
+// A share link's node into `proxy`, for a `uri` key and for --uri alike. `line` is the uri's
+// line suffix, for the messages.
+Result<void> apply_share_link(const ShareLink& link, ProxyConfig& proxy,
+                              std::vector<std::string>& warnings, std::string_view context,
+                              std::string_view line) {
+    proxy.server = link.host;
+    proxy.port = link.port;
+    proxy.password = link.password;
+    proxy.sni = link.sni;
+    proxy.skip_cert_verify = link.insecure;
+    if (!link.alpn.empty()) proxy.alpn = link.alpn;
+    if (!link.fingerprint.empty()) {
+        auto pin = normalize_certificate_fingerprint(link.fingerprint);
+        if (!pin)
+            return make_error(errc::config, fmt::format("{}: share link{}: hpkp: {}", context, line,
+                                                        pin.error().message));
+        proxy.fingerprint = std::move(*pin);
+    }
+    if (!link.client_fingerprint.empty())
+        warnings.push_back(ignored_client_fingerprint(context, "the share link's fp",
+                                                      link.client_fingerprint, line));
+    return {};
+}
+
 std::vector<std::string_view> pool_key_names() {
     std::vector<std::string_view> names;
     for (const PoolKey& key : pool_keys()) names.push_back(key.name);
@@ -210,6 +241,20 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
                                 "skip-cert-verify; remove either \"{}\" or \"uri\"",
                                 key));
         }
+        // What a link sets only when it has the parameter.
+        const std::array<std::pair<bool, std::string_view>, 3> optional_keys{{
+            {!parsed->alpn.empty(), "alpn"},
+            {!parsed->client_fingerprint.empty(), "client-fingerprint"},
+            {!parsed->fingerprint.empty(), "fingerprint"},
+        }};
+        for (const auto& [in_link, key] : optional_keys) {
+            if (in_link && table.get(key) != nullptr)
+                return detail::key_error(
+                    KeyPlace{context, "uri"}, *uri_node,
+                    fmt::format("the share link sets {} too; remove either \"{}\" or its "
+                                "parameter in \"uri\"",
+                                key, key));
+        }
         link = std::move(*parsed);
         if (!link->name.empty() && proxy.name.empty()) {
             proxy.name = link->name;
@@ -284,10 +329,8 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
             std::string fingerprint;
             done = string_field(fingerprint, false);
             if (done)
-                warnings.push_back(
-                    fmt::format("{}: client-fingerprint \"{}\"{} is ignored: uTLS fingerprints are "
-                                "not supported",
-                                context, fingerprint, detail::line_suffix(node)));
+                warnings.push_back(ignored_client_fingerprint(
+                    context, "client-fingerprint", fingerprint, detail::line_suffix(node)));
         } else if (name == "fingerprint") {
             std::string text;
             done = string_field(text, true);
@@ -336,12 +379,11 @@ Result<ProxyConfig> read_proxy(const toml::table& table, std::size_t number,
     };
     if (link) {
         // The link's scheme says the type; `type` may be left out.
-        proxy.server = link->host;
-        proxy.port = link->port;
+        if (auto applied = apply_share_link(*link, proxy, warnings, context,
+                                            detail::line_suffix(*table.get("uri")));
+            !applied)
+            return std::move(applied).error();
         has_port = true;
-        proxy.password = link->password;
-        proxy.sni = link->sni;
-        proxy.skip_cert_verify = link->insecure;
         has_type = true;
     }
     if (proxy.name.empty()) return missing("name");
@@ -435,11 +477,10 @@ Result<void> add_share_link_proxy(ResolvedConfig& config, std::string_view link,
     if (!parsed) return std::move(parsed).error();
     ProxyConfig proxy;
     proxy.name = parsed->name.empty() ? std::string(fallback_name) : parsed->name;
-    proxy.server = parsed->host;
-    proxy.port = parsed->port;
-    proxy.password = parsed->password;
-    proxy.sni = parsed->sni;
-    proxy.skip_cert_verify = parsed->insecure;
+    if (auto applied = apply_share_link(*parsed, proxy, config.warnings,
+                                        fmt::format("proxy \"{}\"", proxy.name), "");
+        !applied)
+        return std::move(applied).error();
     proxy.pool = config.global_pool;
     proxy.pool_sources = config.global_pool_sources;
     for (const ProxyConfig& existing : config.proxies) {

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <optional>
 
 #include "base/ascii.hpp"
@@ -127,9 +129,40 @@ Result<void> parse_host_port(std::string_view text, ShareLink& link) {
     return {};
 }
 
+// `insecure` and its alias `allowInsecure`: 0 or 1; when both are given they must agree.
+Result<void> read_insecure(std::string_view key, std::string_view value,
+                           std::optional<bool>& insecure) {
+    if (value != "0" && value != "1")
+        return link_error(
+            fmt::format("query parameter \"{}\" must be 0 or 1, got {}", key, quote(value)));
+    const bool flag = value == "1";
+    if (insecure && *insecure != flag)
+        return link_error("query parameters \"insecure\" and \"allowInsecure\" disagree");
+    insecure = flag;
+    return {};
+}
+
+// `alpn=h2,http/1.1`: the names in order, split before they are decoded (so "%2C" stays in a
+// name); an empty name is an error, an empty value none.
+Result<void> read_alpn(std::string_view raw_value, ShareLink& link) {
+    if (raw_value.empty()) return {};
+    for (;;) {
+        const std::size_t comma = raw_value.find(',');
+        const std::string_view piece = raw_value.substr(0, comma);
+        auto name = decode(piece, "query parameter \"alpn\"", false);
+        if (!name) return std::move(name).error();
+        if (name->empty()) return link_error("query parameter \"alpn\" has an empty protocol name");
+        link.alpn.push_back(std::move(*name));
+        if (comma == std::string_view::npos) return {};
+        raw_value = raw_value.substr(comma + 1);
+    }
+}
+
 Result<void> parse_query(std::string_view query, ShareLink& link) {
-    bool seen_sni = false;
-    bool seen_insecure = false;
+    constexpr std::array<std::string_view, 6> kKeys{"sni",  "insecure", "allowInsecure",
+                                                    "alpn", "fp",       "hpkp"};
+    std::array<bool, kKeys.size()> seen{};
+    std::optional<bool> insecure;
     while (!query.empty()) {
         const std::size_t amp = query.find('&');
         const std::string_view item = query.substr(0, amp);
@@ -144,22 +177,30 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
             equals == std::string_view::npos ? std::string_view{} : item.substr(equals + 1);
         auto value = decode(raw_value, fmt::format("query parameter \"{}\"", *key), false);
         if (!value) return std::move(value).error();
-        if (*key == "sni") {
-            if (seen_sni) return link_error("query parameter \"sni\" is given twice");
-            seen_sni = true;
-            link.sni = std::move(*value);  // empty: as if not given
-        } else if (*key == "insecure") {
-            if (seen_insecure) return link_error("query parameter \"insecure\" is given twice");
-            seen_insecure = true;
-            if (*value != "0" && *value != "1")
-                return link_error(fmt::format("query parameter \"insecure\" must be 0 or 1, got {}",
-                                              quote(*value)));
-            link.insecure = *value == "1";
-        } else {
+        const auto* known = std::find(kKeys.begin(), kKeys.end(), *key);
+        if (known == kKeys.end())
             return link_error(fmt::format(
-                "unknown query parameter {}; the known ones are sni and insecure", quote(*key)));
+                "unknown query parameter {}; the known ones are sni, insecure, allowInsecure, "
+                "alpn, fp and hpkp",
+                quote(*key)));
+        bool& seen_key = seen[static_cast<std::size_t>(known - kKeys.begin())];
+        if (seen_key) return link_error(fmt::format("query parameter \"{}\" is given twice", *key));
+        seen_key = true;
+        Result<void> read;
+        if (*key == "sni") {
+            link.sni = std::move(*value);  // empty: as if not given
+        } else if (*key == "insecure" || *key == "allowInsecure") {
+            read = read_insecure(*key, *value, insecure);
+        } else if (*key == "alpn") {
+            read = read_alpn(raw_value, link);
+        } else if (*key == "fp") {
+            link.client_fingerprint = std::move(*value);
+        } else {
+            link.fingerprint = std::move(*value);
         }
+        if (!read) return read;
     }
+    link.insecure = insecure.value_or(false);
     return {};
 }
 
@@ -239,7 +280,19 @@ std::string format_share_link(const ShareLink& link) {
     if (link.port != kShareLinkDefaultPort) out += fmt::format(":{}", link.port);
     std::string query;
     if (!link.sni.empty()) query += "sni=" + encode(link.sni);
-    if (link.insecure) query += std::string(query.empty() ? "" : "&") + "insecure=1";
+    auto add = [&query](std::string_view item) {
+        if (!query.empty()) query += '&';
+        query += item;
+    };
+    if (link.insecure) add("insecure=1");
+    if (!link.alpn.empty()) {
+        std::string names;
+        for (const std::string& name : link.alpn)
+            names += (names.empty() ? "" : ",") + encode(name);
+        add("alpn=" + names);
+    }
+    if (!link.client_fingerprint.empty()) add("fp=" + encode(link.client_fingerprint));
+    if (!link.fingerprint.empty()) add("hpkp=" + encode(link.fingerprint));
     out += '/';
     if (!query.empty()) out += "?" + query;
     if (!link.name.empty()) out += "#" + encode(link.name);

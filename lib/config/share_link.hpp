@@ -1,6 +1,6 @@
 // Share links: one AnyTLS node as one line of text, the way users pass nodes around.
 //
-//   anytls://PASSWORD@HOST[:PORT]/?sni=NAME&insecure=0|1#DISPLAY-NAME
+//   anytls://PASSWORD@HOST[:PORT]/?sni=NAME&insecure=0|1&alpn=A,B&fp=NAME&hpkp=HEX#DISPLAY-NAME
 //
 // The scheme is the one the protocol's reference implementation documents (docs/uri_scheme.md
 // there, modelled on Hysteria2's): the password is the URI's user-info, percent-encoded when it
@@ -9,8 +9,13 @@
 // is the node's display name. What this parser decides where that text is silent:
 //   - the whole user-info, decoded, is the password (an unencoded ':' is part of it);
 //   - the path may be empty or "/"; anything else is an error;
-//   - query keys other than sni and insecure are errors (as unknown keys are in the TOML file),
-//     a key given twice is an error, insecure takes 0 or 1 only;
+//   - what subscription converters add is read too: `allowInsecure` (an alias of insecure; the
+//     two must agree when both are given), `alpn` (comma-separated), `fp` (mihomo's
+//     client-fingerprint) and `hpkp` (mihomo's converter puts it in `fingerprint`, the pin of
+//     the server certificate); the values are kept as given, and the loader checks them as it
+//     checks the keys they stand for;
+//   - other query keys are errors (as unknown keys are in the TOML file), a key given twice is
+//     an error, insecure and allowInsecure take 0 or 1 only;
 //   - surrounding whitespace is ignored; spaces or control characters inside are errors;
 //   - a percent-escape must be '%' and two hex digits, and may not decode to a NUL byte.
 //
@@ -22,6 +27,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 
@@ -36,7 +42,10 @@ struct ShareLink {
     std::uint16_t port = kShareLinkDefaultPort;
     std::string sni;  // empty: not given
     bool insecure = false;
-    std::string name;  // the decoded fragment; empty: not given
+    std::vector<std::string> alpn;   // empty: not given
+    std::string client_fingerprint;  // `fp`; empty: not given
+    std::string fingerprint;         // `hpkp`, as given; empty: not given
+    std::string name;                // the decoded fragment; empty: not given
 
     bool operator==(const ShareLink&) const = default;
 };
@@ -44,8 +53,9 @@ struct ShareLink {
 Result<ShareLink> parse_share_link(std::string_view text);
 
 // The canonical text of a link (parse_share_link of it gives the link back): every byte of the
-// password, sni and name outside the unreserved set is percent-encoded; the port, sni,
-// insecure and name appear only when they differ from their defaults.
+// password, sni, alpn, fp, hpkp and name outside the unreserved set is percent-encoded (the
+// commas between ALPN names apart); each part appears only when it differs from its default,
+// and allowInsecure is written as insecure.
 std::string format_share_link(const ShareLink& link);
 
 }  // namespace anytls::config

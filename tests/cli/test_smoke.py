@@ -414,7 +414,7 @@ def test_malformed_links_say_which_part_is_wrong():
         ("vless://pw@127.0.0.1:443", "the scheme must be \"anytls\""),
         ("anytls://pw%zz@127.0.0.1", "the password has a bad percent-escape"),
         ("anytls://pw@::1:443", "IPv6 host must be written in brackets"),
-        ("anytls://pw@127.0.0.1/?alpn=h2", "unknown query parameter \"alpn\""),
+        ("anytls://pw@127.0.0.1/?alpn=h2&obfs=x", "unknown query parameter \"obfs\""),
     ]
     for link, expected in cases:
         result = smoke("--uri", link, "--target", "127.0.0.1:9")

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 #include "config/share_link.hpp"
 #include "config_test_support.hpp"
@@ -133,7 +134,7 @@ TEST_SUITE("share link") {
         CHECK(contains(parse_error("anytls://pw@ex%41mple.com"),
                        "the host \"ex%41mple.com\" contains '%'"));
         CHECK(contains(parse_error("anytls://pw@h/path"), "unexpected path \"/path\""));
-        CHECK(contains(parse_error("anytls://pw@h/?alpn=h2"), "unknown query parameter \"alpn\""));
+        CHECK(contains(parse_error("anytls://pw@h/?peer=h2"), "unknown query parameter \"peer\""));
         CHECK(contains(parse_error("anytls://pw@h/?insecure=yes"),
                        "\"insecure\" must be 0 or 1, got \"yes\""));
         CHECK(contains(parse_error("anytls://pw@h/?insecure"),
@@ -142,6 +143,29 @@ TEST_SUITE("share link") {
         CHECK(contains(parse_error("anytls://pw@h/?=x"), "has no name"));
         CHECK(
             contains(parse_error("anytls://pw @h/"), "space or control character at position 12"));
+    }
+
+    TEST_CASE("what converters add: allowInsecure, alpn, fp and hpkp") {
+        // As real subscription links carry them (insecure and allowInsecure both, fp=chrome).
+        const auto link = parse_ok(
+            "anytls://pw@h:8443?insecure=1&allowInsecure=1&sni=bing.com&fp=chrome"
+            "&alpn=h2,http%2F1.1&hpkp=AB:cd#n");
+        CHECK(link.insecure);
+        CHECK(link.sni == "bing.com");
+        CHECK(link.client_fingerprint == "chrome");
+        CHECK(link.alpn == std::vector<std::string>{"h2", "http/1.1"});
+        CHECK(link.fingerprint == "AB:cd");  // checked by the loader, as the key is
+        CHECK(parse_ok("anytls://pw@h?allowInsecure=1").insecure);
+        CHECK_FALSE(parse_ok("anytls://pw@h?allowInsecure=0&insecure=0").insecure);
+        CHECK(parse_ok("anytls://pw@h?alpn=").alpn.empty());
+        CHECK(parse_ok("anytls://pw@h?alpn=a%2Cb").alpn == std::vector<std::string>{"a,b"});
+        CHECK(contains(parse_error("anytls://pw@h?insecure=1&allowInsecure=0"),
+                       "\"insecure\" and \"allowInsecure\" disagree"));
+        CHECK(contains(parse_error("anytls://pw@h?allowInsecure=true"),
+                       "\"allowInsecure\" must be 0 or 1, got \"true\""));
+        CHECK(contains(parse_error("anytls://pw@h?alpn=h2,,x"), "empty protocol name"));
+        CHECK(contains(parse_error("anytls://pw@h?alpn=h2,"), "empty protocol name"));
+        CHECK(contains(parse_error("anytls://pw@h?fp=a&fp=b"), "\"fp\" is given twice"));
     }
 
     TEST_CASE("the fragment is the name, decoded") {
@@ -165,6 +189,15 @@ TEST_SUITE("share link") {
               "anytls://p%40ss%20word%2F%25%3A@[2001:db8::7]:8443/"
               "?sni=cdn.example.com&insecure=1#Tokyo%20%231");
         CHECK(parse_ok(text) == link);
+        ShareLink extras;
+        extras.password = "pw";
+        extras.host = "h";
+        extras.alpn = {"h2", "a,b"};
+        extras.client_fingerprint = "chrome";
+        extras.fingerprint = "ab:cd";
+        const std::string extras_text = format_share_link(extras);
+        CHECK(extras_text == "anytls://pw@h/?alpn=h2,a%2Cb&fp=chrome&hpkp=ab%3Acd");
+        CHECK(parse_ok(extras_text) == extras);
         ShareLink plain;
         plain.password = "pw";
         plain.host = "example.com";
@@ -203,6 +236,39 @@ TEST_SUITE("share link") {
                        "missing required key \"name\""));
         CHECK(contains(load_error("[[proxies]]\nname = \"p\"\nuri = 5\n"),
                        "key \"uri\" (line 3): expected a string"));
+    }
+
+    TEST_CASE("a link's alpn, fp and hpkp reach the proxy as their keys do") {
+        const std::string pin = "9EBB4B0123456789abcdef0123456789ABCDEF0123456789abcdef012345394D";
+        const auto config = load_text(
+            "[[proxies]]\nname = \"p\"\nuri = \"anytls://pw@h/?alpn=h2,"
+            "http%2F1.1&fp=chrome&hpkp=" +
+            pin + "\"\n");
+        const auto& proxy = config.proxies.at(0);
+        CHECK(proxy.alpn == std::vector<std::string>{"h2", "http/1.1"});
+        CHECK(proxy.fingerprint ==
+              "9ebb4b0123456789abcdef0123456789abcdef0123456789abcdef012345394d");
+        REQUIRE(config.warnings.size() == 1);
+        CHECK(config.warnings[0] ==
+              "proxy \"p\": the share link's fp \"chrome\" (line 3) is ignored: uTLS "
+              "fingerprints are not supported");
+        CHECK(load_error("[[proxies]]\nname = \"p\"\nuri = \"anytls://pw@h/?hpkp=abcd\"\n") ==
+              "proxy \"p\": share link (line 3): hpkp: expected the SHA-256 of the server "
+              "certificate: 64 hex digits (colons allowed), got 4");
+        CHECK(load_error("[[proxies]]\nname = \"p\"\nuri = \"anytls://pw@h/?alpn=h2\"\n"
+                         "alpn = [\"h2\"]\n") ==
+              "proxy \"p\": key \"uri\" (line 3): the share link sets alpn too; remove either "
+              "\"alpn\" or its parameter in \"uri\"");
+        // Without the parameter in the link, the key is the proxy's own.
+        CHECK(load_text("[[proxies]]\nname = \"p\"\nuri = \"anytls://pw@h\"\nalpn = [\"h2\"]\n")
+                  .proxies.at(0)
+                  .alpn == std::vector<std::string>{"h2"});
+        auto cli = load_text("");
+        REQUIRE(
+            anytls::config::add_share_link_proxy(cli, "anytls://pw@h?fp=firefox&alpn=h2#x").ok());
+        CHECK(cli.proxies.at(0).alpn == std::vector<std::string>{"h2"});
+        REQUIRE(cli.warnings.size() == 1);
+        CHECK(contains(cli.warnings[0], "the share link's fp \"firefox\" is ignored"));
     }
 
     TEST_CASE("add_share_link_proxy gives the link the global pool settings") {
