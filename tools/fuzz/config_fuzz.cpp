@@ -8,7 +8,9 @@
 //     errc::config and a message;
 //   - an accepted configuration is whole: the global pool and every proxy's pool pass
 //     validate(), every proxy has a name (unique), type, server, port 1..65535 and password;
-//   - loading is deterministic: the same text gives the same result twice;
+//   - loading is deterministic: an accepted text gives the same result twice (checked for
+//     accepted texts only: most inputs are refused, and a second load of each would halve the
+//     executions per second for a property the refusal path shares with it);
 //   - a password never shows up in a warning. Checked for passwords of 8+ bytes that occur
 //     once in the text, against a variant of the text in which that occurrence is overwritten:
 //     when the variant's password differs (the occurrence was the password), the password may
@@ -103,7 +105,7 @@ void check_same(const ResolvedConfig& a, const ResolvedConfig& b) {
         FUZZ_CHECK(x.name == y.name && x.server == y.server && x.port == y.port &&
                    x.password == y.password);
         FUZZ_CHECK(x.sni == y.sni && x.skip_cert_verify == y.skip_cert_verify && x.alpn == y.alpn);
-        FUZZ_CHECK(x.ca_file == y.ca_file && x.pool == y.pool);
+        FUZZ_CHECK(x.ca_file == y.ca_file && x.fingerprint == y.fingerprint && x.pool == y.pool);
     }
 }
 
@@ -112,15 +114,14 @@ void check_same(const ResolvedConfig& a, const ResolvedConfig& b) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto first = load_without_throwing(text);
-    const auto second = load_without_throwing(text);
-    FUZZ_CHECK(first.ok() == second.ok());
     if (!first) {
         FUZZ_CHECK(first.code() == anytls::errc::config);
         FUZZ_CHECK(!first.error().message.empty());
-        FUZZ_CHECK(first.error().message == second.error().message);
         return 0;
     }
     check_accepted(text, first.value());
+    const auto second = load_without_throwing(text);
+    FUZZ_CHECK(second.ok());
     check_same(first.value(), second.value());
     return 0;
 }
