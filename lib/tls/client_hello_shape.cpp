@@ -46,6 +46,11 @@ Result<void> shape_client_hello(WOLFSSL* ssl) {
     // One key share, the first group's, as Go sends (wolfSSL would otherwise pick P-256).
     if (int rc = wolfSSL_UseKeyShare(ssl, WOLFSSL_ECC_X25519); rc != WOLFSSL_SUCCESS)
         return shape_error("key share", rc);
+    // Go sends an empty renegotiation_info (RFC 5746) in every hello. The build has only
+    // wolfSSL's renegotiation *indication* (HAVE_SERVER_RENEGOTIATION_INFO), not
+    // renegotiation itself, so this adds the extension and nothing else.
+    if (int rc = wolfSSL_UseSecureRenegotiation(ssl); rc != WOLFSSL_SUCCESS)
+        return shape_error("renegotiation_info", rc);
     // Go never offers encrypt_then_mac (it has no CBC-with-EtM mode).
     if (int rc = wolfSSL_AllowEncryptThenMac(ssl, 0); rc != WOLFSSL_SUCCESS)
         return shape_error("encrypt_then_mac", rc);

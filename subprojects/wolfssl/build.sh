@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$here/../packagecache"
 cache=$(cd "$here/../packagecache" && pwd)
 # The version names the recipe: a changed configuration builds into a new prefix.
-prefix="$cache/wolfssl-prefix-v3"
+prefix="$cache/wolfssl-prefix-v4"
 stamp="$prefix/.anytls-wolfssl-recipe"
 
 # Several build directories may be set up at once: one builds, the others wait.
@@ -62,10 +62,12 @@ log="$prefix.log"
     # the server's self-signed certificate. The client's ClientHello and checks
     # (docs/FINGERPRINT.md): the peer's leaf certificate kept for certificate pinning
     # (KEEP_PEER_CERT: about 1 KiB per connection, where sessioncerts' inline chain of nine 2 KiB
-    # buffers cost every session 19 KiB), and a 32-byte legacy session id with TLS 1.3
-    # middlebox compatibility, as Go and Chrome send.
+    # buffers cost every session 19 KiB), a 32-byte legacy session id with TLS 1.3
+    # middlebox compatibility, as Go and Chrome send, and psk_key_exchange_modes only in a
+    # hello that offers a PSK (NO_TLSX_PSKKEM_PLAIN_ANNOUNCE): the client never resumes, and
+    # Go without a session cache never sends it.
     ./configure --prefix="$prefix" --enable-static --disable-shared --with-pic \
-        CPPFLAGS="-DKEEP_PEER_CERT -DWOLFSSL_TLS13_MIDDLEBOX_COMPAT" \
+        CPPFLAGS="-DKEEP_PEER_CERT -DWOLFSSL_TLS13_MIDDLEBOX_COMPAT -DNO_TLSX_PSKKEM_PLAIN_ANNOUNCE" \
         --enable-intelasm --enable-aesni --enable-sp --enable-sp-asm \
         --enable-tls13 --enable-sni --enable-alpn --enable-session-ticket \
         --enable-curve25519 --enable-chacha --enable-poly1305 --enable-aesgcm \

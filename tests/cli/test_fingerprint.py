@@ -9,8 +9,8 @@ Usage: test_fingerprint.py PATH_TO_ANYTLS
   sing-box 1.14.1, and ours before the hello was shaped, which tests/interop/crowd records;
   Debian 12's Chromium 156 and Firefox ESR 153, recorded by hand as docs/FINGERPRINT.md says).
 - `anytls smoke` through a capturing listener: our hello offers Go's cipher suites and groups
-  in Go's order, one X25519 key share, a 32-byte session id and no encrypt_then_mac, so JA4's
-  suite hash equals Go's.
+  in Go's order, one X25519 key share, a 32-byte session id, no encrypt_then_mac and only
+  extensions Go sends too, so JA4's suite hash equals Go's.
 Standard library only; plain asserts.
 """
 import os
@@ -104,6 +104,12 @@ def test_our_hello_offers_what_go_offers():
     assert ours["groups"] == go["groups"]
     assert ours["key_shares"] == go["key_shares"]
     assert 0x0016 not in ours["extensions"]  # encrypt_then_mac: Go never sends it
+    # Every extension ours sends, Go sends too (renegotiation_info among them; no
+    # psk_key_exchange_modes without a session to resume); Go's status_request, SCT and
+    # signature_algorithms_cert are what ours lacks (docs/FINGERPRINT.md).
+    assert set(ours["extensions"]) <= set(go["extensions"]), [hex(e) for e in ours["extensions"]]
+    assert 0xff01 in ours["extensions"] and 0x002d not in ours["extensions"]
+    assert set(go["extensions"]) - set(ours["extensions"]) == {0x0005, 0x0012, 0x0032}
     assert ours["session_id_length"] == go["session_id_length"] == 32  # middlebox compatibility
     assert ours["sni"] == "example.com"
     ja4_ours, ja4_go = clienthello.ja4(ours), clienthello.ja4(go)
