@@ -96,18 +96,33 @@ func command(conn net.Conn, mode byte, n uint64) error {
 	return err
 }
 
-func upload(c *client, target string, n uint64, chunk []byte) error {
+// openCommand dials the target through c and sends it a command; done closes the stream (the
+// dial's context stays alive until then, as each client may tie the stream to it).
+func openCommand(c *client, target string, mode byte, n uint64) (conn net.Conn, done func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	conn, err := c.dial(ctx, target)
+	conn, err = c.dial(ctx, target)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	done = func() {
+		conn.Close()
+		cancel()
+	}
+	conn.SetDeadline(time.Now().Add(stepTimeout))
+	if err := command(conn, mode, n); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return conn, done, nil
+}
+
+func upload(c *client, target string, n uint64, chunk []byte) error {
+	conn, done, err := openCommand(c, target, 'S', n)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(stepTimeout))
-	if err := command(conn, 'S', n); err != nil {
-		return err
-	}
+	defer done()
 	for left := n; left > 0; {
 		part := chunk[:min(uint64(len(chunk)), left)]
 		if _, err := conn.Write(part); err != nil {
@@ -123,17 +138,11 @@ func upload(c *client, target string, n uint64, chunk []byte) error {
 }
 
 func download(c *client, target string, n uint64, chunk []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	conn, err := c.dial(ctx, target)
+	conn, done, err := openCommand(c, target, 'D', n)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(stepTimeout))
-	if err := command(conn, 'D', n); err != nil {
-		return err
-	}
+	defer done()
 	got, err := io.CopyBuffer(io.Discard, io.LimitReader(conn, int64(n)), chunk)
 	if err != nil || uint64(got) != n {
 		return fmt.Errorf("download: %d of %d bytes: %v", got, n, err)
@@ -179,17 +188,11 @@ func throughput(c *client, target string, streams int, total uint64) (float64, e
 
 func openEchoClose(c *client, target string) (time.Duration, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	conn, err := c.dial(ctx, target)
+	conn, done, err := openCommand(c, target, 'E', 0)
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(stepTimeout))
-	if err := command(conn, 'E', 0); err != nil {
-		return 0, err
-	}
+	defer done()
 	if _, err := conn.Write([]byte{42}); err != nil {
 		return 0, err
 	}
