@@ -175,8 +175,6 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
             return link_error(fmt::format("the query item {} has no name before '='", quote(item)));
         const std::string_view raw_value =
             equals == std::string_view::npos ? std::string_view{} : item.substr(equals + 1);
-        auto value = decode(raw_value, fmt::format("query parameter \"{}\"", *key), false);
-        if (!value) return std::move(value).error();
         const auto* known = std::find(kKeys.begin(), kKeys.end(), *key);
         if (known == kKeys.end())
             return link_error(fmt::format(
@@ -186,13 +184,18 @@ Result<void> parse_query(std::string_view query, ShareLink& link) {
         bool& seen_key = seen[static_cast<std::size_t>(known - kKeys.begin())];
         if (seen_key) return link_error(fmt::format("query parameter \"{}\" is given twice", *key));
         seen_key = true;
+        if (*key == "alpn") {
+            // Split before decoding, each name decoded on its own (read_alpn).
+            if (auto read = read_alpn(raw_value, link); !read) return read;
+            continue;
+        }
+        auto value = decode(raw_value, fmt::format("query parameter \"{}\"", *key), false);
+        if (!value) return std::move(value).error();
         Result<void> read;
         if (*key == "sni") {
             link.sni = std::move(*value);  // empty: as if not given
         } else if (*key == "insecure" || *key == "allowInsecure") {
             read = read_insecure(*key, *value, insecure);
-        } else if (*key == "alpn") {
-            read = read_alpn(raw_value, link);
         } else if (*key == "fp") {
             link.client_fingerprint = std::move(*value);
         } else {
