@@ -6,6 +6,7 @@
 
 #include "base/errors.hpp"
 #include "base/host_port.hpp"
+#include "io/hop.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
 #include "pool/creation_backoff.hpp"
@@ -30,6 +31,29 @@ pool::SessionInfo info_of(const PooledSession& e) {
     return info;
 }
 
+// A handle to a session that lives on another reactor than the pool: when the last handle
+// goes (on the pool's reactor, as the pool forgets the entry), the session itself is released
+// on its own reactor, so it is destroyed on the thread that owns its sockets and timers.
+std::shared_ptr<session::ClientSession> released_on(io::Reactor& reactor,
+                                                    std::shared_ptr<session::ClientSession> s) {
+    session::ClientSession* raw = s.get();
+    return std::shared_ptr<session::ClientSession>(
+        raw, [on = &reactor, keep = std::move(s)](session::ClientSession*) mutable {
+            if (io::Reactor::current() == on) {
+                keep.reset();
+                return;
+            }
+            on->post([last = std::move(keep)]() mutable { last.reset(); });
+        });
+}
+
+// The reactor the calling code runs on. A thread that runs none is taken for the pool's own
+// (a test that drives the pool's reactor itself between calls).
+io::Reactor& running_on(io::Reactor* pool_reactor) {
+    io::Reactor* current = io::Reactor::current();
+    return current ? *current : *pool_reactor;
+}
+
 }  // namespace
 
 // --- PooledStream -------------------------------------------------------------------------
@@ -41,6 +65,9 @@ io::Duration hedge_timeout(io::Duration rtt) {
 PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> entry,
                            session::ClientStream stream, std::string host, std::uint16_t port)
     : pool_(pool),
+      home_(pool->reactor_),
+      reactor_(entry->reactor),
+      pool_alive_(pool->alive_),
       entry_(std::move(entry)),
       stream_(std::make_shared<session::ClientStream>(std::move(stream))),
       host_(std::move(host)),
@@ -48,6 +75,9 @@ PooledStream::PooledStream(SessionPool* pool, std::shared_ptr<PooledSession> ent
 
 PooledStream::PooledStream(PooledStream&& other) noexcept
     : pool_(other.pool_),
+      home_(other.home_),
+      reactor_(other.reactor_),
+      pool_alive_(std::move(other.pool_alive_)),
       entry_(std::move(other.entry_)),
       stream_(std::move(other.stream_)),
       host_(std::move(other.host_)),
@@ -60,17 +90,58 @@ PooledStream::PooledStream(PooledStream&& other) noexcept
       replay_done_(std::move(other.replay_done_)) {}
 
 PooledStream::~PooledStream() {
+    // Dropped without close(): end the stream in the background and hand the session back
+    // (unless linger() already did).
     if (stream_ && pool_ && !closed_) {
-        // Dropped without close(): end the stream in the background and hand the session back
-        // (unless linger() already did).
-        SessionPool* pool = released_ || pool_->stopping_ ? nullptr : pool_;
-        pool_->scope_.spawn(close_detached(pool, std::move(entry_), std::move(stream_)));
+        close_in_background(!released_);
+    } else if (stream_ && &running_on(home_) != reactor_) {
+        // A closed stream's state (its buffer, its signals) belongs to its session's reactor.
+        reactor_->post([last = std::move(stream_)]() mutable { last.reset(); });
     }
 }
 
-io::Task<void> PooledStream::close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
+bool PooledStream::on_pool_reactor() const { return &running_on(home_) == home_; }
+
+void PooledStream::close_in_background(bool hand_back) {
+    if (on_pool_reactor()) {
+        SessionPool* pool = hand_back && !pool_->stopping_ ? pool_ : nullptr;
+        pool_->scope_.spawn(
+            close_detached(pool, pool_->reactor_, std::move(entry_), std::move(stream_)));
+        return;
+    }
+    // The pool is reached on its own reactor. Should it be gone by then, the stream is still
+    // released on its session's reactor, where its FIN is sent.
+    home_->post([pool = pool_, alive = pool_alive_, entry = std::move(entry_),
+                 stream = std::move(stream_), hand_back]() mutable {
+        if (!alive.expired()) {
+            SessionPool* back = hand_back && !pool->stopping_ ? pool : nullptr;
+            pool->scope_.spawn(
+                close_detached(back, pool->reactor_, std::move(entry), std::move(stream)));
+            return;
+        }
+        io::Reactor* on = entry->reactor;
+        on->post([last = std::move(stream)]() mutable { last.reset(); });
+    });
+}
+
+void PooledStream::end_on_pool(bool healthy) {
+    if (on_pool_reactor()) {
+        pool_->stream_ended(entry_, healthy);
+        return;
+    }
+    home_->post([pool = pool_, alive = pool_alive_, entry = entry_, healthy] {
+        if (!alive.expired()) pool->stream_ended(entry, healthy);
+    });
+}
+
+io::Task<void> PooledStream::close_detached(SessionPool* pool, io::Reactor* pool_reactor,
+                                            std::shared_ptr<PooledSession> entry,
                                             std::shared_ptr<session::ClientStream> stream) {
+    io::Reactor& home = running_on(pool_reactor);
+    co_await io::resume_on(*entry->reactor);
     auto closed = co_await stream->close();
+    stream.reset();  // on the session's reactor, which owns it
+    co_await io::resume_on(home);
     if (pool) pool->stream_ended(entry, closed.ok());
 }
 
@@ -82,20 +153,43 @@ io::Task<void> PooledStream::wait_for_replay() {
 
 // The awaits stand in statements of their own, outside conditions (GCC 12 has miscompiled
 // co_await in the operands of && and ||).
+//
+// Each operation runs on the stream's reactor, hopping there and back when called from another
+// (io/hop.hpp; a no-op when the caller is there already).
 io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer,
                                                  io::Duration timeout) {
-    for (;;) {
+    io::Reactor& caller = running_on(home_);
+    co_await io::resume_on(*reactor_);
+    std::optional<Result<std::size_t>> result;
+    while (!result) {
         co_await wait_for_replay();
-        if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
+        if (!stream_ || closed_) {
+            result = make_error(errc::closed, "stream is closed");
+            break;
+        }
         auto stream = stream_;
         auto got = co_await stream->read(buffer, timeout);
-        if (got) co_return got;
+        if (got) {
+            result = std::move(got);
+            break;
+        }
         const bool moved = co_await replay_after(got.error(), stream, timeout);
-        if (!moved) co_return got;
+        if (!moved) result = std::move(got);
     }
+    co_await io::resume_on(caller);
+    co_return std::move(*result);
 }
 
 io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::Duration timeout) {
+    io::Reactor& caller = running_on(home_);
+    co_await io::resume_on(*reactor_);
+    auto written = co_await write_here(data, timeout);
+    co_await io::resume_on(caller);
+    co_return written;
+}
+
+io::Task<Result<void>> PooledStream::write_here(std::span<const std::byte> data,
+                                                io::Duration timeout) {
     while (!data.empty()) {
         co_await wait_for_replay();
         if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
@@ -123,15 +217,26 @@ io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::
 }
 
 io::Task<Result<void>> PooledStream::wait_connected(io::Duration timeout) {
-    for (;;) {
+    io::Reactor& caller = running_on(home_);
+    co_await io::resume_on(*reactor_);
+    std::optional<Result<void>> result;
+    while (!result) {
         co_await wait_for_replay();
-        if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
+        if (!stream_ || closed_) {
+            result = make_error(errc::closed, "stream is closed");
+            break;
+        }
         auto stream = stream_;
         auto connected = co_await stream->wait_connected(timeout);
-        if (connected) co_return connected;
+        if (connected) {
+            result = std::move(connected);
+            break;
+        }
         const bool moved = co_await replay_after(connected.error(), stream, timeout);
-        if (!moved) co_return connected;
+        if (!moved) result = std::move(connected);
     }
+    co_await io::resume_on(caller);
+    co_return std::move(*result);
 }
 
 io::Task<bool> PooledStream::replay_after(const Error& error,
@@ -147,18 +252,21 @@ io::Task<bool> PooledStream::replay_after(const Error& error,
                                       .refused = refused,
                                       .already_replayed = replayed_,
                                       .released = released_,
-                                      .pool_stopping = pool->stopping_,
+                                      .pool_stopping = pool->stopping_.load(),
                                       .replayable = failed->replayable()};
     if (!pool::replay_on_fresh_session(failure)) co_return false;
     replaying_ = true;
-    if (!replay_done_) replay_done_ = std::make_unique<session::Broadcast>(*pool->reactor_);
+    if (!replay_done_) replay_done_ = std::make_unique<session::Broadcast>(*reactor_);
     // The early data and every byte written so far (the failed stream kept them all).
     std::vector<std::uint8_t> replay = failed->replay_bytes();
     auto old_entry = entry_;
+    // The pool's part on the pool's reactor; the fresh session lives on this stream's reactor,
+    // so the stream does not move between threads under its caller.
+    co_await io::resume_on(*home_);
     ++pool->counters_.retried_opens;
     if (refused) {
         // The old stream ends (its FIN is ignored by the server) and its session goes back.
-        pool->scope_.spawn(close_detached(pool, old_entry, failed));
+        pool->scope_.spawn(close_detached(pool, home_, old_entry, failed));
         log::debug(
             "[AnyTLS] Session #{} of {} ended a stream before its SYNACK ({}); replaying it on a "
             "fresh session",
@@ -172,24 +280,35 @@ io::Task<bool> PooledStream::replay_after(const Error& error,
             "session",
             old_entry->seq, pool->proxy_name_, error.text());
     }
-    bool moved = false;
-    auto created = co_await pool->create_session(pool->reserve_entry(), false);
+    std::shared_ptr<PooledSession> entry;
+    auto created = co_await pool->create_session(pool->reserve_entry(reactor_), false);
     if (created) {
-        auto entry = std::move(created).value();
+        entry = std::move(created).value();
         entry->state = pool::PoolSessionState::busy;
+    }
+    const bool assume_v2 = pool->server_v2_;
+    co_await io::resume_on(*reactor_);
+    bool moved = false;
+    std::shared_ptr<session::ClientStream> fresh;
+    if (entry) {
         auto opened = co_await entry->session->open_stream(host_, port_, timeout, std::move(replay),
-                                                           io::Duration::zero(), pool->server_v2_);
-        if (opened && !closed_) {
-            stream_ = std::make_shared<session::ClientStream>(std::move(opened).value());
-            entry_ = std::move(entry);
+                                                           io::Duration::zero(), assume_v2);
+        if (opened) fresh = std::make_shared<session::ClientStream>(std::move(opened).value());
+        if (fresh && !closed_) {
+            stream_ = std::move(fresh);
+            entry_ = entry;
             moved = true;
-        } else if (opened) {
+        }
+    }
+    if (entry && !moved) {
+        co_await io::resume_on(*home_);
+        if (fresh) {
             // Closed meanwhile: the fresh stream ends at once and its session goes back.
-            auto fresh = std::make_shared<session::ClientStream>(std::move(opened).value());
-            pool->scope_.spawn(close_detached(pool, entry, std::move(fresh)));
+            pool->scope_.spawn(close_detached(pool, home_, entry, std::move(fresh)));
         } else {
             pool->close_entry(entry, &PoolStats::closed_error);
         }
+        co_await io::resume_on(*reactor_);
     }
     // The refusing session went back to the pool above: if the stream could not move, it has
     // no session left to hand back when it closes.
@@ -201,6 +320,14 @@ io::Task<bool> PooledStream::replay_after(const Error& error,
 }
 
 io::Task<Result<void>> PooledStream::close() {
+    io::Reactor& caller = running_on(home_);
+    co_await io::resume_on(*reactor_);
+    auto closed = co_await close_here();
+    co_await io::resume_on(caller);
+    co_return closed;
+}
+
+io::Task<Result<void>> PooledStream::close_here() {
     if (!stream_ || closed_) co_return Result<void>{};
     // A replay in flight decides which session this stream ends on (and hands the old one
     // back itself): let it finish first.
@@ -211,7 +338,13 @@ io::Task<Result<void>> PooledStream::close() {
     closed_ = true;
     auto stream = stream_;
     auto closed = co_await stream->close();
-    if (!released_) pool_->stream_ended(entry_, closed.ok());
+    if (!released_) {
+        // Handed back before close() returns, so that the caller's next open finds the
+        // session idle, whichever reactor the pool is on.
+        co_await io::resume_on(*home_);
+        pool_->stream_ended(entry_, closed.ok());
+        co_await io::resume_on(*reactor_);
+    }
     co_return closed;
 }
 
@@ -220,18 +353,31 @@ void PooledStream::abort() {
     closed_ = true;
     // A write may be parked inside the TLS layer with half a frame sent: the session cannot
     // carry another stream, so it closes, which wakes every wait on it at once.
-    if (auto* session = stream_->session()) session->close();
-    if (!released_ && !replaying_) pool_->stream_ended(entry_, false);
+    if (&running_on(home_) == reactor_) {
+        if (auto* session = stream_->session()) session->close();
+    } else if (entry_ && entry_->session) {
+        reactor_->post([session = entry_->session] { session->close(); });
+    }
+    if (!released_ && !replaying_) end_on_pool(false);
 }
 
 bool PooledStream::linger() {
-    // During a replay the session this stream will end on is not known yet.
+    // During a replay the session this stream will end on is not known yet. The decision is
+    // the pool's, so it is taken on the pool's reactor: called elsewhere, the session stays
+    // with the draining stream.
     if (replaying_) return false;
+    if (!on_pool_reactor()) return false;
     if (!stream_ || closed_ || released_ || !pool_->would_return_to_idle(*entry_)) return false;
     // Each draining stream is still open at the server, which caps streams per session (256 in
     // ours): past kMaxLingeringStreams the session stays with this stream instead.
     if (stream_->lingering_on_session() >= kMaxLingeringStreams) return false;
-    stream_->linger();
+    if (reactor_ == home_) {
+        stream_->linger();
+    } else {
+        // Posted before anything the pool sends the session next (an open hops there after
+        // this), so the session is idle on its reactor by the time it carries another stream.
+        reactor_->post([stream = stream_] { stream->linger(); });
+    }
     released_ = true;
     pool_->stream_ended(entry_, true);
     return true;
@@ -243,10 +389,11 @@ SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name,
                          session::ClientConfig client_config, config::PoolSettings settings,
                          std::shared_ptr<session::PaddingState> padding,
                          std::atomic<std::uint64_t>* sequence, io::Clock* clock,
-                         std::uint64_t random_seed)
+                         std::uint64_t random_seed, std::vector<io::Reactor*> session_reactors)
     : reactor_(&reactor),
       proxy_name_(std::move(proxy_name)),
       client_config_(std::move(client_config)),
+      session_reactors_(std::move(session_reactors)),
       settings_(std::move(settings)),
       padding_(std::move(padding)),
       sequence_(sequence),
@@ -254,16 +401,47 @@ SessionPool::SessionPool(io::Reactor& reactor, std::string proxy_name,
       random_(random_seed),
       scope_(reactor),
       wake_(reactor) {
-    // One TLS context and one password hash per outbound, shared by its sessions.
-    (void)session::prepare_client_config(client_config_);
+    // One TLS context and one password hash per outbound and reactor, shared by its sessions.
+    if (session_reactors_.empty()) session_reactors_.push_back(reactor_);
+    for (io::Reactor* on : session_reactors_) {
+        session::ClientConfig config = client_config_;
+        if (on != reactor_) config.tls_context = nullptr;
+        (void)session::prepare_client_config(config);
+        if (on == reactor_) client_config_ = config;
+        reactor_configs_.push_back(std::move(config));
+    }
 }
 
 SessionPool::~SessionPool() {
     alive_.reset();
     for (auto& e : sessions_) {
         e->in_pool = false;
-        if (e->session) e->session->close();
+        if (e->session) close_session(*e);
     }
+}
+
+void SessionPool::close_session(const PooledSession& entry) {
+    if (&running_on(reactor_) == entry.reactor) {
+        entry.session->close();
+        return;
+    }
+    entry.reactor->post([session = entry.session] { session->close(); });
+}
+
+io::Reactor* SessionPool::least_used_reactor() const {
+    // The reactor with the fewest of this pool's sessions (creating ones count), the first of
+    // them on a tie: sessions spread evenly, and one reactor means no choice.
+    io::Reactor* best = session_reactors_.front();
+    std::size_t best_count = SIZE_MAX;
+    for (io::Reactor* on : session_reactors_) {
+        const auto count = static_cast<std::size_t>(std::count_if(
+            sessions_.begin(), sessions_.end(), [on](const auto& e) { return e->reactor == on; }));
+        if (count < best_count) {
+            best = on;
+            best_count = count;
+        }
+    }
+    return best;
 }
 
 std::string SessionPool::server_address() const {
@@ -313,7 +491,7 @@ io::Task<void> SessionPool::shutdown() {
     auto sessions = sessions_;
     for (auto& e : sessions) {
         e->in_pool = false;
-        if (e->session) e->session->close();
+        if (e->session) close_session(*e);
     }
     sessions_.clear();
     // Creations (handshakes, name lookups), heartbeats and opens waiting for a session end at
@@ -339,7 +517,7 @@ void SessionPool::forget(const std::shared_ptr<PooledSession>& entry) {
 void SessionPool::close_entry(const std::shared_ptr<PooledSession>& entry,
                               std::uint64_t PoolStats::*counter) {
     if (!entry->in_pool) return;
-    if (entry->session) entry->session->close();
+    if (entry->session) close_session(*entry);
     counters_.*counter += 1;
     forget(entry);
 }
@@ -369,24 +547,38 @@ void SessionPool::note_creation_failure(const Error& error) {
                                                 error.text()));
 }
 
-std::shared_ptr<PooledSession> SessionPool::reserve_entry() {
+std::shared_ptr<PooledSession> SessionPool::reserve_entry(io::Reactor* on) {
     // The entry exists (as *creating*) from the moment the creation is decided, so the next
     // cycle counts it even before its coroutine has run (docs/DESIGN.md, "The cleanup cycle":
     // in-flight creations count; the pool never overshoots).
     auto entry = std::make_shared<PooledSession>();
     entry->seq = sequence_->fetch_add(1, std::memory_order_relaxed) + 1;
     entry->state = pool::PoolSessionState::creating;
+    entry->reactor = on ? on : least_used_reactor();
     sessions_.push_back(entry);
     return entry;
 }
 
 io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(
     std::shared_ptr<PooledSession> entry, bool proactive) {
-    session::ClientConfig config = client_config_;
+    io::Reactor& on = *entry->reactor;
+    const auto lane = static_cast<std::size_t>(
+        std::find(session_reactors_.begin(), session_reactors_.end(), &on) -
+        session_reactors_.begin());
+    session::ClientConfig config = reactor_configs_.at(lane);
     if (!settings_.client_name.empty()) config.client_name = settings_.client_name;
     config.tcp_keepalive = settings_.tcp_keepalive;
-    auto opened = co_await session::open_session(*reactor_, std::move(config), padding_, entry->seq,
-                                                 &scope_.cancellation());
+    std::optional<Result<std::shared_ptr<session::ClientSession>>> made;
+    {
+        // The handshake runs on the session's reactor; the pool's shutdown still ends it.
+        io::CancellationRelay cancel(&scope_.cancellation(), on);
+        co_await io::resume_on(on);
+        made = co_await session::open_session(on, std::move(config), padding_, entry->seq,
+                                              cancel.source());
+        if (*made && &on != reactor_) *made = released_on(on, std::move(made->value()));
+        co_await io::resume_on(*reactor_);
+    }
+    auto opened = std::move(*made);
     if (!opened) {
         forget(entry);
         // A creation that the pool's shutdown cancelled did not fail: nothing to count or log.
@@ -394,7 +586,8 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::create_session(
         co_return std::move(opened).error();
     }
     if (stopping_ || !entry->in_pool) {
-        opened.value()->close();
+        entry->session = std::move(opened).value();
+        close_session(*entry);
         forget(entry);
         co_return make_error(-ECANCELED, "the pool is shutting down");
     }
@@ -438,12 +631,18 @@ io::Task<Result<PooledStream>> SessionPool::open_stream(std::string host, std::u
         // A server that spoke v2 on any session of this pool speaks it on this one, even before
         // this session's first stream has heard it say so.
         server_v2_ = server_v2_ || entry->session->peer_version() >= 2;
-        auto stream = co_await entry->session->open_stream(host, port, deadline.remaining(),
-                                                           options.early_data, hedge, server_v2_);
+        const bool assume_v2 = server_v2_;
+        // On the session's reactor: the SYN, and the watch of its outcome.
+        std::optional<Result<session::ClientStream>> on_session;
+        co_await io::resume_on(*entry->reactor);
+        on_session.emplace(co_await entry->session->open_stream(
+            host, port, deadline.remaining(), options.early_data, hedge, assume_v2));
+        if (*on_session) watch_open_latency(on_session->value(), started);
+        co_await io::resume_on(*reactor_);
+        auto stream = std::move(*on_session);
         if (stream) {
             ++counters_.streams_opened;
             ++(warm ? counters_.warm_opens : counters_.cold_opens);
-            watch_open_latency(stream.value(), started);
             PooledStream pooled(this, entry, std::move(stream).value(), std::move(host), port);
             pooled.set_warm(warm);
             if (options.wait_connected) {
@@ -539,10 +738,18 @@ io::Task<Result<std::shared_ptr<PooledSession>>> SessionPool::join_creation(
 void SessionPool::watch_open_latency(session::ClientStream& stream, io::TimePoint started) {
     std::weak_ptr<bool> alive = alive_;
     // Every open is timed to its outcome (SYNACK, refusal or failure), so the histogram's
-    // count stays the number of streams opened.
+    // count stays the number of streams opened. The outcome is seen on the stream's reactor;
+    // the histogram is kept on the pool's.
     stream.set_on_resolved([this, alive, started](const session::ClientStreamState&) {
-        if (alive.expired()) return;
-        record_open_latency(clock_->now() - started);
+        auto record = [this, alive, started] {
+            if (alive.expired()) return;
+            record_open_latency(clock_->now() - started);
+        };
+        if (&running_on(reactor_) == reactor_) {
+            record();
+        } else {
+            reactor_->post(record);
+        }
     });
 }
 
@@ -680,7 +887,12 @@ void SessionPool::run_heartbeats(io::TimePoint now) {
 }
 
 io::Task<void> SessionPool::heartbeat(SessionPool* self, std::shared_ptr<PooledSession> entry) {
-    auto pong = co_await entry->session->ping(self->settings_.heartbeat_timeout);
+    const io::Duration timeout = self->settings_.heartbeat_timeout;
+    std::optional<Result<void>> answer;
+    co_await io::resume_on(*entry->reactor);
+    answer = co_await entry->session->ping(timeout);
+    co_await io::resume_on(*self->reactor_);
+    auto pong = std::move(*answer);
     entry->heartbeat_in_flight = false;
     if (!entry->in_pool) co_return;
     if (pong) {

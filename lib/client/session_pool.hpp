@@ -20,7 +20,13 @@
 //
 // Time: decisions read the injectable Clock (tests drive a ManualClock and call run_cycle()
 // themselves); only the pacing of the automatic cycle uses a real reactor timer.
-// Threads: reactor thread only. The C API reaches it by posting to the reactor.
+// Threads: the pool lives on one reactor (its own, `reactor`), where every decision is taken
+// and every counter kept. Its sessions may live on other reactors (`session_reactors`, spread
+// evenly): a session is touched only on its own reactor, so the pool hops there (io/hop.hpp)
+// to create a session, open a stream on it or ping it, and posts a close to it. A
+// PooledStream runs on its session's reactor: called from another, each operation hops there
+// and back, so callers that carry bytes (fd relays, the Client's streams) run on the stream's
+// reactor instead (docs/DESIGN.md, "Threads"). The C API reaches the pool by posting to it.
 #pragma once
 
 #include <array>
@@ -51,6 +57,7 @@ struct PooledSession {
     std::uint64_t seq = 0;
     pool::PoolSessionState state = pool::PoolSessionState::creating;
     std::shared_ptr<session::ClientSession> session;  // null while creating
+    io::Reactor* reactor = nullptr;                   // the session's: chosen at reservation
     io::TimePoint created_at{};
     io::TimePoint idle_since{};
     io::Duration lifetime{0};
@@ -108,21 +115,37 @@ public:
     bool linger();
 
     std::uint64_t session_seq() const { return entry_ ? entry_->seq : 0; }
+    // The reactor the stream runs on (its session's); operations called from another hop.
+    io::Reactor& reactor() const { return *reactor_; }
     bool warm() const { return warm_; }
     bool closed() const { return closed_; }
     bool replayed() const { return replayed_; }
     void set_warm(bool warm) { warm_ = warm; }
 
 private:
-    static io::Task<void> close_detached(SessionPool* pool, std::shared_ptr<PooledSession> entry,
+    // Spawned in the pool's scope on the pool's reactor: closes the stream on its session's
+    // reactor, then (pool non-null) hands the session back.
+    static io::Task<void> close_detached(SessionPool* pool, io::Reactor* pool_reactor,
+                                         std::shared_ptr<PooledSession> entry,
                                          std::shared_ptr<session::ClientStream> stream);
+    // From any thread: close_detached in the pool's scope (posted when off the pool's reactor).
+    void close_in_background(bool hand_back);
+    // From any thread: the pool's stream_ended (posted when off the pool's reactor).
+    void end_on_pool(bool healthy);
+    bool on_pool_reactor() const;
     // After `failed` (the stream in use then) reported `error`: true when the stream now runs
     // on a fresh session (this call or a concurrent one replayed it), so the caller retries.
     io::Task<bool> replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
                                 io::Duration timeout);
     io::Task<void> wait_for_replay();
+    // write() and close() on the stream's reactor.
+    io::Task<Result<void>> write_here(std::span<const std::byte> data, io::Duration timeout);
+    io::Task<Result<void>> close_here();
 
     SessionPool* pool_;
+    io::Reactor* home_;     // the pool's reactor
+    io::Reactor* reactor_;  // the session's
+    std::weak_ptr<bool> pool_alive_;
     std::shared_ptr<PooledSession> entry_;
     // Shared with the operations in flight, so that a replay can swap it under them.
     std::shared_ptr<session::ClientStream> stream_;
@@ -143,7 +166,8 @@ public:
     SessionPool(io::Reactor& reactor, std::string proxy_name, session::ClientConfig client_config,
                 config::PoolSettings settings, std::shared_ptr<session::PaddingState> padding,
                 std::atomic<std::uint64_t>* sequence, io::Clock* clock = nullptr,
-                std::uint64_t random_seed = std::random_device{}());
+                std::uint64_t random_seed = std::random_device{}(),
+                std::vector<io::Reactor*> session_reactors = {});
     ~SessionPool();
     SessionPool(const SessionPool&) = delete;
     SessionPool& operator=(const SessionPool&) = delete;
@@ -187,7 +211,11 @@ public:
 private:
     friend class PooledStream;
 
-    std::shared_ptr<PooledSession> reserve_entry();
+    // `on`: the reactor the session will live on (null: the least used of the pool's).
+    std::shared_ptr<PooledSession> reserve_entry(io::Reactor* on = nullptr);
+    io::Reactor* least_used_reactor() const;
+    // Closes entry's session on its reactor (posted there when that is not this one).
+    void close_session(const PooledSession& entry);
     io::Task<Result<std::shared_ptr<PooledSession>>> create_session(
         std::shared_ptr<PooledSession> entry, bool proactive);
     static io::Task<void> proactive_create(SessionPool* self, std::shared_ptr<PooledSession> entry);
@@ -210,6 +238,7 @@ private:
     bool would_return_to_idle(const PooledSession& entry) const;
     void record_open_latency(io::Duration latency);
     // Forwards the open's SYNACK time to record_open_latency while the pool lives.
+    // Called on the stream's reactor; the latency is recorded on the pool's.
     void watch_open_latency(session::ClientStream& stream, io::TimePoint started);
     void note_creation_failure(const Error& error);
     void note_early_death(const PooledSession& entry);
@@ -217,6 +246,10 @@ private:
     io::Reactor* reactor_;
     std::string proxy_name_;
     session::ClientConfig client_config_;
+    // Where sessions live (at least reactor_), and each one's copy of client_config_ with a
+    // TLS context of its own: a wolfSSL context is not shared across threads.
+    std::vector<io::Reactor*> session_reactors_;
+    std::vector<session::ClientConfig> reactor_configs_;
     config::PoolSettings settings_;
     std::shared_ptr<session::PaddingState> padding_;
     std::atomic<std::uint64_t>* sequence_;
@@ -234,7 +267,7 @@ private:
     // sessions"), rather than taken for a v1 server when it says nothing.
     bool server_v2_ = false;
     bool started_ = false;
-    bool stopping_ = false;
+    std::atomic<bool> stopping_{false};  // read by streams on other reactors
     io::CancellationSource wake_;  // cuts the cycle's sleep short: new settings, reset, or shutdown
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // seen by open latency callbacks
 };

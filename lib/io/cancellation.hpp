@@ -32,6 +32,7 @@ public:
     void cancel();
     bool cancelled() const { return cancelled_; }
     void reset() { cancelled_ = false; }
+    Reactor& reactor() const { return *reactor_; }
 
     // Used by the reactor.
     void attach(IoOperation& op);

@@ -297,24 +297,27 @@ void Reactor::stop() {
     [[maybe_unused]] ssize_t n = ::write(wakeup_.fd, &one, sizeof(one));
 }
 
-void Reactor::run_posted() {
+bool Reactor::run_posted() {
     {
         std::lock_guard lock(posted_mutex_);
-        if (posted_.empty()) return;
+        if (posted_.empty()) return false;
         running_posted_.swap(posted_);
     }
     for (auto& fn : running_posted_) fn();
     running_posted_.clear();
+    return true;
 }
 
 void Reactor::run_once(bool may_block) {
     Reactor* previous = t_current;
     t_current = this;
 
-    run_posted();
+    // Posted work may resume a coroutine that a caller of run_once() waits for (one that
+    // hopped here from another reactor, io/hop.hpp): the turn must not then block.
+    const bool ran_posted = run_posted();
     flush_pending();
 
-    bool wait = may_block && ready_.empty();
+    bool wait = may_block && !ran_posted && ready_.empty();
     if (wait) {
         std::lock_guard lock(posted_mutex_);
         wait = posted_.empty();

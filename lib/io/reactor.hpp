@@ -124,7 +124,7 @@ private:
     bool submit_cancel(IoOperation& target);
     void handle_completion(io_uring_cqe* cqe);
     void complete(IoOperation& op);
-    void run_posted();
+    bool run_posted();  // whether it ran anything
     void fire_due_timers();
     void arm_wakeup();
     io_uring_sqe* get_sqe();

@@ -225,6 +225,7 @@ void ClientSession::fail(Error error) {
     log::debug("[AnyTLS] Session #{} closed: {}", seq_, error.text());
     state_ = SessionState::closed;
     close_reason_ = error;
+    closed_.store(true, std::memory_order_release);
     // A stream's -ETIMEDOUT means "nothing yet, try again" to its readers (the SOCKS relay's
     // read slices, a C caller's timeout); a session that died of a timeout must not read as
     // that, or they would retry a dead stream for ever. Same text, a code that ends them.
@@ -239,6 +240,7 @@ void ClientSession::fail(Error error) {
         stream->event.notify();  // a watcher of a stream that lingered before its SYNACK
     }
     lingering_.clear();
+    lingering_count_.store(0, std::memory_order_relaxed);
     corked_.clear();
     cork_timer_.cancel();
     heart_signal_.notify();
@@ -503,6 +505,7 @@ io::Task<Result<void>> ClientSession::close_stream(std::shared_ptr<ClientStreamS
     stream->buffer.close_consumer();
     if (stream_ == stream) stream_.reset();
     std::erase(lingering_, stream);
+    lingering_count_.store(lingering_.size(), std::memory_order_relaxed);
     if (closed()) co_return Result<void>{};
     // FIN is sent even after the server's own FIN: the reference's Stream.Close always calls
     // streamClosed, which writes it; the receiver ignores a FIN for an unknown stream.
@@ -520,6 +523,7 @@ io::Task<Result<void>> ClientSession::close_stream(std::shared_ptr<ClientStreamS
 void ClientSession::linger(const std::shared_ptr<ClientStreamState>& stream) {
     if (closed() || stream_ != stream || stream->locally_closed) return;
     lingering_.push_back(std::move(stream_));  // leaves stream_ empty
+    lingering_count_.store(lingering_.size(), std::memory_order_relaxed);
     state_ = SessionState::idle;
     last_used_ = reactor_->now();
 }
@@ -532,7 +536,7 @@ io::Task<void> ClientSession::close_stream_detached(std::shared_ptr<ClientSessio
 
 io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
     if (closed()) co_return close_reason_.value_or(make_error(errc::closed));
-    if (peer_version_ < 2)
+    if (peer_version() < 2)
         co_return make_error(errc::invalid_argument, "heartbeat needs a v2 peer");
     auto self = shared_from_this();
     const std::uint64_t before = heart_responses_;
@@ -549,7 +553,7 @@ io::Task<Result<void>> ClientSession::ping(io::Duration timeout) {
         }
     }
     if (heart_responses_ == before) co_return close_reason_.value_or(make_error(errc::closed));
-    rtt_ = reactor_->now() - sent_at;
+    rtt_.store((reactor_->now() - sent_at).count(), std::memory_order_relaxed);
     co_return Result<void>{};
 }
 
@@ -601,7 +605,7 @@ io::Task<Result<void>> ClientSession::handle_frame(proto::FrameView frame) {
         case Command::server_settings: {
             auto version = proto::settings_version(proto::parse_settings(text()));
             // Go keeps byte(v).
-            if (version) peer_version_ = static_cast<std::uint8_t>(*version);
+            if (version) peer_version_.store(static_cast<std::uint8_t>(*version));
             if (stream_)
                 stream_->event.notify();  // a first-stream open learns its session is alive
             break;
@@ -702,7 +706,7 @@ io::Task<Result<std::shared_ptr<ClientSession>>> open_session(io::Reactor& react
 
     auto session = co_await open_session_over(reactor, std::move(config), std::move(padding),
                                               std::move(connection).value(), seq);
-    if (session) session.value()->rtt_ = connect_rtt;
+    if (session) session.value()->rtt_.store(connect_rtt.count());
     co_return session;
 }
 

@@ -28,6 +28,7 @@
 // The pool (or the test) must call close(). Reactor thread only, for everything here.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -184,27 +185,31 @@ public:
     void close();
 
     SessionState state() const { return state_; }
-    bool closed() const { return state_ == SessionState::closed; }
+    // closed(), peer_version() and rtt() may be read from any thread (a pool that decides on
+    // another reactor than this session's, docs/DESIGN.md "Threads"); close_reason() too once
+    // closed() is true, as it is set before and never changes after.
+    bool closed() const { return closed_.load(std::memory_order_acquire); }
     std::uint64_t seq() const { return seq_; }
     io::TimePoint created_at() const { return created_at_; }
     io::TimePoint last_used() const { return last_used_; }
     // The peer's protocol version from ServerSettings; 0 while unknown (or a v1 peer).
-    int peer_version() const { return peer_version_; }
+    int peer_version() const { return peer_version_.load(std::memory_order_relaxed); }
     // The peer is v2, by its own ServerSettings or by the caller's word (open_stream's
     // assume_v2).
-    bool known_v2() const { return peer_version_ >= 2 || assumed_v2_; }
+    bool known_v2() const { return peer_version() >= 2 || assumed_v2_; }
     // Frames received so far, of any kind.
     std::uint64_t frames_received() const { return frames_received_; }
     std::uint32_t last_stream_id() const { return last_stream_id_; }
     // Streams that linger() let go of the session and that still drain.
-    std::size_t lingering() const { return lingering_.size(); }
+    // Any thread (a pool on another reactor asks it).
+    std::size_t lingering() const { return lingering_count_.load(std::memory_order_relaxed); }
     // The padding-md5 this session sent in its Settings (empty before the first stream).
     const std::string& sent_padding_md5() const { return sent_padding_md5_; }
     // Why the session closed (empty while open).
     const std::optional<Error>& close_reason() const { return close_reason_; }
     std::uint64_t heart_responses() const { return heart_responses_; }
     // Round-trip time: the TCP connect's at first, then each heartbeat's (zero: unknown).
-    io::Duration rtt() const { return rtt_; }
+    io::Duration rtt() const { return io::Duration(rtt_.load(std::memory_order_relaxed)); }
 
 private:
     friend class ClientStream;
@@ -245,7 +250,9 @@ private:
     std::uint64_t seq_;
     io::TimePoint created_at_;
     io::TimePoint last_used_;
-    int peer_version_ = 0;
+    std::atomic<int> peer_version_{0};
+    std::atomic<bool> closed_{false};              // state_ == closed, for other threads
+    std::atomic<std::size_t> lingering_count_{0};  // lingering_.size(), for other threads
     std::uint32_t last_stream_id_ = 0;
     bool settings_sent_ = false;
     bool peer_is_v1_ = false;  // the first stream's SYNACK wait ended with no ServerSettings
@@ -259,7 +266,7 @@ private:
     bool reader_stalled_ = false;  // the reader waits for room in a stream's full buffer
     bool assumed_v2_ = false;
     io::Signal heart_signal_;
-    io::Duration rtt_{0};
+    std::atomic<io::Duration::rep> rtt_{0};
     // A SYN and address held back for a moment past the padding scheme's numbered writes, so
     // that the stream's first data leaves in the same TLS write (docs/DESIGN.md, "Opening a
     // stream"); every session write sends these bytes first.

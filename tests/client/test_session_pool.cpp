@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -15,6 +17,7 @@
 #include "client/session_pool.hpp"
 #include "io/cancellation.hpp"
 #include "io/reactor.hpp"
+#include "io/reactor_thread.hpp"
 #include "io/tcp.hpp"
 #include "io/timer.hpp"
 #include "log/log.hpp"
@@ -118,6 +121,14 @@ config::PoolSettings base_settings() {
     return s;
 }
 
+// With ANYTLS_POOL_TEST_SESSION_THREAD=1 every test runs again with the pool's sessions on a
+// second reactor thread (docs/DESIGN.md, "Threads"): the pool decides on the test's reactor,
+// and every session operation, stream read and write crosses to the other one and back.
+bool sessions_on_another_thread() {
+    const char* value = std::getenv("ANYTLS_POOL_TEST_SESSION_THREAD");
+    return value && std::string_view(value) == "1";
+}
+
 // A server, an echo target and (optionally) a stallable relay on one reactor, plus a pool
 // whose decisions read a ManualClock.
 struct Fixture {
@@ -155,11 +166,19 @@ struct Fixture {
         cc.synack_timeout = 1s;
         cc.connect_timeout = 2s;
         cc.handshake_timeout = 2s;
-        pool = std::make_unique<client::SessionPool>(reactor, "test-proxy", cc, settings,
-                                                     std::make_shared<session::PaddingState>(),
-                                                     &sequence, &clock, 42);
+        std::vector<Reactor*> session_reactors;
+        if (sessions_on_another_thread()) {
+            session_thread = std::make_unique<ReactorThread>();
+            session_reactors.push_back(&session_thread->reactor());
+        }
+        pool = std::make_unique<client::SessionPool>(
+            reactor, "test-proxy", cc, settings, std::make_shared<session::PaddingState>(),
+            &sequence, &clock, 42, std::move(session_reactors));
         log::set_level(log::Level::debug);
-        log::set_sink([this](log::Level, std::string_view line) { lines.emplace_back(line); });
+        log::set_sink([this](log::Level, std::string_view line) {
+            std::lock_guard lock(lines_mutex);
+            lines.emplace_back(line);
+        });
     }
     ~Fixture() {
         log::set_sink({});
@@ -189,7 +208,13 @@ struct Fixture {
     }
 
     bool logged(const std::string& line) const {
+        std::lock_guard lock(lines_mutex);
         return std::find(lines.begin(), lines.end(), line) != lines.end();
+    }
+    // A copy: sessions on the other thread log as they close.
+    std::vector<std::string> log_lines() const {
+        std::lock_guard lock(lines_mutex);
+        return lines;
     }
 
     std::uint16_t echo_port() const { return echo_listener.address().port(); }
@@ -201,7 +226,9 @@ struct Fixture {
     CancellationSource echo_cancel;
     Relay relay;
     std::atomic<std::uint64_t> sequence{0};
+    std::unique_ptr<ReactorThread> session_thread;  // outlives the pool
     std::unique_ptr<client::SessionPool> pool;
+    mutable std::mutex lines_mutex;
     std::vector<std::string> lines;
 };
 
@@ -499,7 +526,8 @@ TEST_SUITE("client") {
         CHECK(f.pool->stats().creation_failures == 2);
         f.pool->run_cycle();  // the clock has not moved: backing off
         CHECK(f.pool->creating() == 0);
-        CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
+        const auto lines = f.log_lines();
+        CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
             return l.find("backing off") != std::string::npos;
         }));
         f.clock.advance(61s);
@@ -542,7 +570,8 @@ TEST_SUITE("client") {
         f.pool->run_cycle();
         REQUIRE(f.run_until([&] { return f.pool->stats().closed_heartbeat == 1; }, 3s));
         CHECK(f.pool->stats().idle == 0);
-        CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
+        const auto lines = f.log_lines();
+        CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
             return l.find("Heartbeat failed on session #1") != std::string::npos;
         }));
         // The next stream gets a fresh session (no retry was needed).
@@ -566,7 +595,8 @@ TEST_SUITE("client") {
         CHECK(*s == 2);  // the stream moved to a fresh session, its bytes with it
         CHECK(f.pool->stats().retried_opens == 1);
         // The hedge closed the silent session, not the (1 s) SYNACK timeout.
-        CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
+        const auto lines = f.log_lines();
+        CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
             return l.find(
                        "Session #1 closed: the session answered neither the SYN nor the "
                        "heartbeat") != std::string::npos;
@@ -635,7 +665,8 @@ TEST_SUITE("client") {
         REQUIRE_MESSAGE(s, s.error().text());
         CHECK(*s == 3);  // #2 (the newest idle) was dead; the stream moved, bytes and all
         CHECK(f.pool->stats().retried_opens == 1);
-        CHECK(std::any_of(f.lines.begin(), f.lines.end(), [](const std::string& l) {
+        const auto lines = f.log_lines();
+        CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
             return l.find(
                        "Session #2 closed: the session answered neither the SYN nor the "
                        "heartbeat") != std::string::npos;
