@@ -68,4 +68,15 @@ std::optional<FrameView> FrameDecoder::next(std::span<const std::uint8_t>& input
     return FrameView{command_, stream_id_, std::span<const std::uint8_t>(data_)};
 }
 
+void FrameDecoder::reset() {
+    header_size_ = 0;
+    in_data_ = false;
+    split_stream_data_ = false;
+    passing_through_ = false;
+    command_ = Command{};
+    stream_id_ = 0;
+    data_needed_ = 0;
+    data_.clear();
+}
+
 }  // namespace anytls::proto

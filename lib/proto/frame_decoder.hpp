@@ -64,8 +64,14 @@ public:
     //     while (auto frame = decoder.next(chunk)) handle(*frame);
     std::optional<FrameView> next(std::span<const std::uint8_t>& input);
 
-    // See the header comment. Set before the first next().
+    // See the header comment. Set before the first next() (or after reset()).
     void split_stream_data(bool on) { split_stream_data_ = on; }
+
+    // Forgets any incomplete frame and the split_stream_data setting: the decoder is then like
+    // a new one, except that it keeps the capacity of its buffer for split frames. A caller
+    // that decodes many streams one after another (the frame_decoder fuzz target, six per
+    // input) then allocates that buffer once rather than once per stream.
+    void reset();
 
     // Bytes of an incomplete frame held inside (0 at a frame boundary). Never above
     // frame_header_size + max_frame_data.

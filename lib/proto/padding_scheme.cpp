@@ -3,12 +3,12 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "base/errors.hpp"
 #include "proto/digest.hpp"
 #include "proto/go_int.hpp"
-#include "proto/settings.hpp"
 
 namespace anytls::proto {
 
@@ -45,26 +45,45 @@ std::optional<PaddingToken> parse_token(std::string_view token) {
     return PaddingToken{false, low, high};
 }
 
-std::vector<PaddingToken> parse_line(std::string_view value) {
-    std::vector<PaddingToken> tokens;
+// Appends the valid tokens of a line's value to `out`.
+void parse_line(std::string_view value, std::vector<PaddingToken>& out) {
     while (true) {
         const std::size_t comma = value.find(',');
-        if (auto token = parse_token(value.substr(0, comma))) tokens.push_back(*token);
+        if (auto token = parse_token(value.substr(0, comma))) out.push_back(*token);
         if (comma == std::string_view::npos) break;
         value.remove_prefix(comma + 1);
     }
-    return tokens;
 }
 
 }  // namespace
 
 Result<PaddingScheme> PaddingScheme::parse(std::string_view raw) {
-    const Settings lines = parse_settings(raw);
-    if (lines.empty()) return make_error(errc::protocol, "padding scheme has no key=value line");
-    const auto stop_line = lines.find(std::string_view("stop"));
-    if (stop_line == lines.end())
-        return make_error(errc::protocol, "padding scheme has no stop line");
-    const auto stop = parse_go_int(stop_line->second);
+    // The lines are split exactly as parse_settings splits them (settings.hpp: on "\n", then
+    // at the first '='; lines without '=' are skipped; the last value of a key wins), but read
+    // in place: the scheme needs only `stop` and the write lines, not a map of strings.
+    bool any_entry = false;
+    std::optional<std::string_view> stop_text;
+    // The write lines in text order; sorted below so that the last value of each k wins.
+    std::vector<std::pair<std::uint32_t, std::string_view>> write_lines;
+    for (std::string_view text = raw;;) {
+        const std::size_t end = text.find('\n');
+        const std::string_view line = text.substr(0, end);
+        if (const std::size_t eq = line.find('='); eq != std::string_view::npos) {
+            any_entry = true;
+            const std::string_view key = line.substr(0, eq);
+            const std::string_view value = line.substr(eq + 1);
+            if (key == "stop") {
+                stop_text = value;
+            } else if (const auto k = line_number(key)) {
+                write_lines.emplace_back(*k, value);
+            }
+        }
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    if (!any_entry) return make_error(errc::protocol, "padding scheme has no key=value line");
+    if (!stop_text) return make_error(errc::protocol, "padding scheme has no stop line");
+    const auto stop = parse_go_int(*stop_text);
     if (!stop) return make_error(errc::protocol, "padding scheme stop is not an integer");
 
     auto md5_digest = md5(raw);
@@ -75,11 +94,19 @@ Result<PaddingScheme> PaddingScheme::parse(std::string_view raw) {
     scheme.md5_hex_ = to_hex(*md5_digest);
     // Go: p.Stop = uint32(stop), i.e. modulo 2^32.
     scheme.stop_ = static_cast<std::uint32_t>(static_cast<std::uint64_t>(*stop));
-    for (const auto& [key, value] : lines) {
-        const auto k = line_number(key);
-        if (!k) continue;
-        auto tokens = parse_line(value);
-        if (!tokens.empty()) scheme.lines_.emplace(*k, std::move(tokens));
+    // By k, and lines of the same k in text order (their values' addresses in `raw`): only the
+    // last of them counts. (std::sort, unlike std::stable_sort, needs no temporary buffer.)
+    std::sort(write_lines.begin(), write_lines.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second.data() < b.second.data();
+    });
+    for (std::size_t i = 0; i < write_lines.size(); ++i) {
+        const auto& [k, value] = write_lines[i];
+        if (i + 1 < write_lines.size() && write_lines[i + 1].first == k) continue;
+        const std::size_t first = scheme.tokens_.size();
+        parse_line(value, scheme.tokens_);
+        // A line whose last value has no valid token is no line at all.
+        if (scheme.tokens_.size() > first)
+            scheme.lines_.push_back(Line{k, first, scheme.tokens_.size() - first});
     }
     return scheme;
 }
@@ -95,18 +122,20 @@ const PaddingScheme& PaddingScheme::default_scheme() {
 }
 
 std::span<const PaddingToken> PaddingScheme::tokens(std::uint32_t k) const {
-    const auto it = lines_.find(k);
-    if (it == lines_.end()) return {};
-    return it->second;
+    const auto it =
+        std::lower_bound(lines_.begin(), lines_.end(), k,
+                         [](const Line& line, std::uint32_t key) { return line.k < key; });
+    if (it == lines_.end() || it->k != k) return {};
+    return std::span<const PaddingToken>(tokens_).subspan(it->first, it->count);
 }
 
 std::uint64_t PaddingScheme::largest_padded_write() const {
     std::uint64_t largest = 0;
-    for (const auto& [k, line] : lines_) {
-        if (k == 0 || k >= stop_) continue;  // line 0 is the preamble's length, capped at 65535
+    for (const Line& line : lines_) {
+        if (line.k == 0 || line.k >= stop_) continue;  // line 0: the preamble's, capped at 65535
         std::uint64_t sum = 0;
         // Each piece is at most max - 1 (a range is [min, max)), plus a Waste header.
-        for (const auto& token : line)
+        for (const auto& token : std::span(tokens_).subspan(line.first, line.count))
             if (!token.check_mark)
                 sum += static_cast<std::uint64_t>(std::max(token.min, token.max)) + 7;
         largest = std::max(largest, sum);

@@ -19,8 +19,8 @@
 // The md5 is taken over the raw text exactly as received (Settings' `padding-md5`).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -94,10 +94,21 @@ public:
     std::uint16_t auth_padding_length(const RandomSource& random) const;
 
 private:
+    // The tokens of one write line, a run of tokens_.
+    struct Line {
+        std::uint32_t k = 0;
+        std::size_t first = 0;
+        std::size_t count = 0;
+    };
+
     std::string raw_;
     std::string md5_hex_;
     std::uint32_t stop_ = 0;
-    std::map<std::uint32_t, std::vector<PaddingToken>> lines_;
+    // Every line with at least one token, sorted by k, over one array of tokens: a scheme is
+    // parsed on every UpdatePaddingScheme and each fuzz run, and a node per line made most of
+    // its allocations (docs/RELIABILITY.md, Fuzzing).
+    std::vector<Line> lines_;
+    std::vector<PaddingToken> tokens_;
 };
 
 }  // namespace anytls::proto

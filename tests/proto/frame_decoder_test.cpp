@@ -270,6 +270,35 @@ TEST_SUITE("proto") {
         CHECK(decoder.buffered() == 0);
     }
 
+    TEST_CASE("frame decoder: reset() forgets a partial frame and the split setting") {
+        std::vector<Frame> expected;
+        const Bytes stream = sample_stream(expected);
+        FrameDecoder decoder;
+        decoder.split_stream_data(true);
+        // Leave it in the middle of a PSH passed through, then in the middle of a collected one.
+        Bytes partial;
+        REQUIRE(append_frame(partial, Command::psh, 9, Bytes(1000, 7)).ok());
+        std::span<const std::uint8_t> chunk = std::span<const std::uint8_t>(partial).first(500);
+        while (decoder.next(chunk)) {}
+        CHECK(decoder.buffered() == frame_header_size);
+        decoder.reset();
+        CHECK(decoder.at_frame_boundary());
+        chunk = std::span<const std::uint8_t>(partial).first(500);
+        CHECK_FALSE(decoder.next(chunk));  // not split any more: the data is collected
+        CHECK(decoder.buffered() == 500);
+        decoder.reset();
+        CHECK(decoder.at_frame_boundary());
+        // Then it decodes a new stream as a new decoder would, one byte at a time.
+        std::vector<Frame> frames;
+        for (std::size_t i = 0; i < stream.size(); ++i) {
+            std::span<const std::uint8_t> byte =
+                std::span<const std::uint8_t>(stream).subspan(i, 1);
+            while (auto frame = decoder.next(byte)) frames.push_back(frame->copy());
+        }
+        CHECK(decoder.at_frame_boundary());
+        CHECK(frames == expected);
+    }
+
     TEST_CASE("frame decoder: empty input yields nothing") {
         FrameDecoder decoder;
         std::span<const std::uint8_t> empty;

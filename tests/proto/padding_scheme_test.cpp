@@ -134,6 +134,15 @@ TEST_SUITE("proto") {
         CHECK(keys.tokens(5).empty());
         CHECK(keys.tokens(6).empty());
 
+        // The last value of a key wins even when it has no valid token, and whatever the order
+        // of the keys in the text.
+        const auto last = parse_ok("7=1-1\nstop=9\n3=5-5\n7=2-2,c\n3=junk\n1=4-4\n3=x\nstop=8");
+        CHECK(last.stop() == 8);
+        CHECK(tokens_of(last, 1) == std::vector{range(4, 4)});
+        CHECK(last.tokens(3).empty());
+        CHECK(tokens_of(last, 7) == std::vector{range(2, 2), check});
+        CHECK(last.largest_padded_write() == 4 + 7);  // line 1; line 7 is 2 + 7
+
         // Large values are kept (only the splitter bounds Waste frames); beyond int64 is ignored.
         const auto large = parse_ok("stop=2\n1=4294967296-4294967296,99999999999999999999-1");
         CHECK(tokens_of(large, 1) == std::vector{range(4294967296, 4294967296)});

@@ -105,14 +105,19 @@ inline std::uint8_t take_cuts(FuzzInput& input, std::vector<std::uint16_t>& cuts
 // built from the same bytes give the same draws, which is how the targets compare a function
 // against its spelled-out definition. The bytes are not copied: they must outlive the source
 // (they are the fuzz input, which lives for the whole run).
+//
+// The lambda holds a pointer and two 32-bit counts, 16 bytes: std::function (libstdc++) keeps
+// a callable that small in place instead of allocating it, and targets make several sources
+// per run (docs/RELIABILITY.md, Fuzzing). A fuzz input is far below 4 GiB.
 inline proto::RandomSource input_random_source(std::span<const std::uint8_t> bytes) {
-    return [bytes, position = std::size_t{0}](std::uint64_t bound) mutable -> std::uint64_t {
+    return [data = bytes.data(), size = static_cast<std::uint32_t>(bytes.size()),
+            position = std::uint32_t{0}](std::uint64_t bound) mutable -> std::uint64_t {
         if (bound == 0) invariant_broken("RandomSource called with bound 0", __FILE__, __LINE__);
         std::uint64_t value = 0;
-        if (!bytes.empty()) {
+        if (size != 0) {
             for (int i = 0; i < 8; ++i) {
-                value = (value << 8) | bytes[position];
-                position = (position + 1) % bytes.size();
+                value = (value << 8) | data[position];
+                position = (position + 1) % size;
             }
         }
         return value % bound;

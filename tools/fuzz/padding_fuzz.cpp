@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -38,7 +39,6 @@
 #include "proto/frame_decoder.hpp"
 #include "proto/go_int.hpp"
 #include "proto/padding_scheme.hpp"
-#include "proto/settings.hpp"
 #include "proto/write_padding.hpp"
 
 namespace {
@@ -67,10 +67,54 @@ void check_tokens(std::span<const PaddingToken> tokens) {
     }
 }
 
+// The text read as Settings lines (settings.hpp: split on "\n", then at the first '='; lines
+// without '=' are skipped; the last value of a key wins), kept from run to run: the last value
+// of `stop`, and per write line its key and its value's commas. (A map of strings from
+// parse_settings made most of a run's allocations; docs/RELIABILITY.md, Fuzzing.)
+struct SchemeLines {
+    std::optional<std::string_view> stop;
+    struct WriteLine {
+        std::uint32_t k;
+        std::size_t position;  // of the line in the text: the last one of a key counts
+        std::size_t commas;
+    };
+    std::vector<WriteLine> writes;  // only the last line of each key, sorted by key
+};
+
+void read_lines(std::string_view text, SchemeLines& out) {
+    out.stop.reset();
+    out.writes.clear();
+    for (std::size_t position = 0;; ++position) {
+        const std::size_t end = text.find('\n');
+        const std::string_view line = text.substr(0, end);
+        const std::size_t eq = line.find('=');
+        if (eq != std::string_view::npos) {
+            const std::string_view key = line.substr(0, eq);
+            const std::string_view value = line.substr(eq + 1);
+            std::uint32_t k = 0;
+            if (key == "stop") out.stop = value;
+            if (is_line_key(key, k)) {
+                out.writes.push_back(
+                    {k, position,
+                     static_cast<std::size_t>(std::count(value.begin(), value.end(), ','))});
+            }
+        }
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    // Last line of each key: sort by key, then by position descending, and keep the first.
+    std::sort(out.writes.begin(), out.writes.end(), [](const auto& a, const auto& b) {
+        return a.k != b.k ? a.k < b.k : a.position > b.position;
+    });
+    out.writes.erase(std::unique(out.writes.begin(), out.writes.end(),
+                                 [](const auto& a, const auto& b) { return a.k == b.k; }),
+                     out.writes.end());
+}
+
 void check_scheme(std::string_view text, const anytls::Result<PaddingScheme>& parsed) {
-    const Settings lines = parse_settings(text);
-    const auto stop_line = lines.find(std::string_view("stop"));
-    const bool valid = stop_line != lines.end() && parse_go_int(stop_line->second).has_value();
+    static SchemeLines lines;  // reused, see SchemeLines
+    read_lines(text, lines);
+    const bool valid = lines.stop && parse_go_int(*lines.stop).has_value();
     FUZZ_CHECK(parsed.ok() == valid);
     if (!parsed) {
         FUZZ_CHECK(parsed.code() == anytls::errc::protocol);
@@ -83,15 +127,12 @@ void check_scheme(std::string_view text, const anytls::Result<PaddingScheme>& pa
     FUZZ_CHECK(scheme.md5_hex().size() == 32);
     if (text == default_padding_scheme_text)
         FUZZ_CHECK(scheme.md5_hex() == "75cff2ad89aadf5e257059ee571ebe11");
-    FUZZ_CHECK(scheme.stop() == static_cast<std::uint32_t>(
-                                    static_cast<std::uint64_t>(*parse_go_int(stop_line->second))));
-    for (const auto& [key, value] : lines) {
-        std::uint32_t k = 0;
-        if (!is_line_key(key, k)) continue;
-        const auto tokens = scheme.tokens(k);
+    FUZZ_CHECK(scheme.stop() ==
+               static_cast<std::uint32_t>(static_cast<std::uint64_t>(*parse_go_int(*lines.stop))));
+    for (const SchemeLines::WriteLine& line : lines.writes) {
+        const auto tokens = scheme.tokens(line.k);
         // At most one token per comma-separated part.
-        FUZZ_CHECK(tokens.size() <=
-                   static_cast<std::size_t>(std::count(value.begin(), value.end(), ',')) + 1);
+        FUZZ_CHECK(tokens.size() <= line.commas + 1);
         check_tokens(tokens);
     }
 }
@@ -118,10 +159,11 @@ void check_sizes(const PaddingScheme& scheme, std::uint32_t k,
     }
 }
 
-// The write sizes described in write_padding.hpp, computed directly.
-std::vector<std::size_t> expected_write_sizes(std::span<const std::int64_t> sizes,
-                                              std::size_t payload_size) {
-    std::vector<std::size_t> writes;
+// The write sizes described in write_padding.hpp, computed directly, into `writes` (its
+// contents replaced; kept from call to call, as a run makes up to 16).
+void expected_write_sizes(std::span<const std::int64_t> sizes, std::size_t payload_size,
+                          std::vector<std::size_t>& writes) {
+    writes.clear();
     std::size_t left = payload_size;
     const auto waste = [](std::int64_t n) {
         return frame_header_size +
@@ -147,7 +189,6 @@ std::vector<std::size_t> expected_write_sizes(std::span<const std::int64_t> size
         }
     }
     if (left > 0) writes.push_back(left);
-    return writes;
 }
 
 bool same_frame(const FrameView& a, const FrameView& b) {
@@ -170,13 +211,18 @@ const std::vector<FrameView>& frames_of(std::span<const std::uint8_t> bytes,
 void check_padded(const PaddedWrite& padded, std::span<const std::int64_t> sizes,
                   std::span<const std::uint8_t> payload) {
     static std::vector<FrameView> frames;  // reused, see frames_of
-    // Write bookkeeping: increasing ends, non-empty writes that add up to the bytes.
-    FUZZ_CHECK(padded.write_sizes() == expected_write_sizes(sizes, payload.size()));
+    static std::vector<std::size_t> expected_sizes;
+    expected_write_sizes(sizes, payload.size(), expected_sizes);
+    // Write bookkeeping: the expected write sizes; increasing ends, non-empty writes that add
+    // up to the bytes. (The sizes are compared write by write rather than as a write_sizes()
+    // list, which would be one more allocation per call.)
+    FUZZ_CHECK(padded.write_count() == expected_sizes.size());
     std::size_t previous = 0;
     for (std::size_t i = 0; i < padded.write_count(); ++i) {
         FUZZ_CHECK(padded.write_ends[i] > previous);
         const auto write = padded.write(i);
         FUZZ_CHECK(write.size() == padded.write_ends[i] - previous);
+        FUZZ_CHECK(write.size() == expected_sizes[i]);
         FUZZ_CHECK(std::equal(write.begin(), write.end(),
                               padded.bytes.begin() + static_cast<std::ptrdiff_t>(previous)));
         previous = padded.write_ends[i];
@@ -250,9 +296,10 @@ void check_write_padder(const PaddingScheme& scheme, std::size_t writes, std::ui
     }
 }
 
-std::vector<std::uint8_t> payload_frames(std::span<const std::uint8_t> records) {
+// Fills `out` (its contents replaced) with the payload the records spell.
+void payload_frames(std::span<const std::uint8_t> records, std::vector<std::uint8_t>& out) {
     FuzzInput input(records.data(), records.size());
-    std::vector<std::uint8_t> out;
+    out.clear();
     while (input.remaining() > 0) {
         const auto command = static_cast<Command>(input.take_u8());
         const std::uint8_t stream = input.take_u8();
@@ -263,7 +310,6 @@ std::vector<std::uint8_t> payload_frames(std::span<const std::uint8_t> records) 
                          command_carries_data(command) ? data : std::span<const std::uint8_t>{});
         FUZZ_CHECK(appended.ok());
     }
-    return out;
 }
 
 }  // namespace
@@ -275,7 +321,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t writes = input.take_u8() & 0x0f;
     const std::uint8_t payload_mask = input.take_u8();
     const auto draws = input.take_bytes(input.take_u8());
-    const std::vector<std::uint8_t> payload = payload_frames(input.rest());
+    // Kept from run to run (cleared, not freed), like the harness's other lists.
+    static std::vector<std::uint8_t> payload;
+    payload_frames(input.rest(), payload);
 
     const auto parsed = PaddingScheme::parse(text);
     check_scheme(text, parsed);
