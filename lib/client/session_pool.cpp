@@ -181,18 +181,16 @@ io::Task<Result<std::size_t>> PooledStream::read(std::span<std::byte> buffer,
 }
 
 io::Task<Result<void>> PooledStream::write(std::span<const std::byte> data, io::Duration timeout) {
+    // One frame for the hop and the loop: a write is on every stream's hot path.
     io::Reactor& caller = running_on(home_);
     co_await io::resume_on(*reactor_);
-    auto written = co_await write_here(data, timeout);
-    co_await io::resume_on(caller);
-    co_return written;
-}
-
-io::Task<Result<void>> PooledStream::write_here(std::span<const std::byte> data,
-                                                io::Duration timeout) {
+    Result<void> result{};
     while (!data.empty()) {
         co_await wait_for_replay();
-        if (!stream_ || closed_) co_return make_error(errc::closed, "stream is closed");
+        if (!stream_ || closed_) {
+            result = make_error(errc::closed, "stream is closed");
+            break;
+        }
         auto stream = stream_;
         // Until the SYNACK, a write keeps its bytes for a replay, up to kReplayLimit; the rest
         // waits for the SYNACK.
@@ -201,7 +199,10 @@ io::Task<Result<void>> PooledStream::write_here(std::span<const std::byte> data,
             auto connected = co_await stream->wait_connected(timeout);
             if (!connected) {
                 const bool moved = co_await replay_after(connected.error(), stream, timeout);
-                if (!moved) co_return connected;
+                if (!moved) {
+                    result = std::move(connected);
+                    break;
+                }
             }
             continue;
         }
@@ -209,11 +210,15 @@ io::Task<Result<void>> PooledStream::write_here(std::span<const std::byte> data,
         if (!written) {
             // A replay carries these n bytes too (they were kept before they were sent).
             const bool moved = co_await replay_after(written.error(), stream, timeout);
-            if (!moved) co_return written;
+            if (!moved) {
+                result = std::move(written);
+                break;
+            }
         }
         data = data.subspan(n);
     }
-    co_return Result<void>{};
+    co_await io::resume_on(caller);
+    co_return result;
 }
 
 io::Task<Result<void>> PooledStream::wait_connected(io::Duration timeout) {

@@ -138,8 +138,7 @@ private:
     io::Task<bool> replay_after(const Error& error, std::shared_ptr<session::ClientStream> failed,
                                 io::Duration timeout);
     io::Task<void> wait_for_replay();
-    // write() and close() on the stream's reactor.
-    io::Task<Result<void>> write_here(std::span<const std::byte> data, io::Duration timeout);
+    // close() on the stream's reactor.
     io::Task<Result<void>> close_here();
 
     SessionPool* pool_;
