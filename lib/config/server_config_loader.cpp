@@ -84,15 +84,6 @@ Result<Duration> read_timeout(const KeyPlace& place, const toml::node& node) {
     return value;
 }
 
-Result<std::uint64_t> read_limit(const KeyPlace& place, const toml::node& node, std::uint64_t max) {
-    auto value = detail::read_integer(place, node);
-    if (!value) return std::move(value).error();
-    if (*value < 1 || static_cast<std::uint64_t>(*value) > max)
-        return detail::key_error(
-            place, node, fmt::format("expected an integer from 1 to {}, got {}", max, *value));
-    return static_cast<std::uint64_t>(*value);
-}
-
 Result<std::string> read_nonempty_string(const KeyPlace& place, const toml::node& node) {
     auto text = detail::read_string(place, node);
     if (!text) return std::move(text).error();
@@ -270,15 +261,15 @@ Result<ServerFileConfig> load_server_config(std::string_view toml_text,
                     place, node,
                     fmt::format("expected \"after-connect\" or \"immediate\", got \"{}\"", *text));
         } else if (key == "max-sessions") {
-            auto value = read_limit(place, node, kMaxServerSessions);
+            auto value = detail::read_count(place, node, kMaxServerSessions);
             if (!value) return std::move(value).error();
             config.max_sessions = *value;
         } else if (key == "threads") {
-            auto value = read_limit(place, node, kMaxServerThreads);
+            auto value = detail::read_count(place, node, kMaxServerThreads);
             if (!value) return std::move(value).error();
             config.threads = static_cast<unsigned>(*value);
         } else if (key == "max-streams-per-session") {
-            auto value = read_limit(place, node, kMaxStreamsPerSession);
+            auto value = detail::read_count(place, node, kMaxStreamsPerSession);
             if (!value) return std::move(value).error();
             config.max_streams_per_session = *value;
         } else if (key == "handshake-timeout" || key == "auth-timeout" ||

@@ -122,6 +122,15 @@ Result<std::int64_t> read_integer(const KeyPlace& place, const toml::node& node)
     return key_error(place, node, fmt::format("expected an integer, got {}", toml_type_name(node)));
 }
 
+Result<std::uint64_t> read_count(const KeyPlace& place, const toml::node& node, std::uint64_t max) {
+    auto value = read_integer(place, node);
+    if (!value) return std::move(value).error();
+    if (*value < 1 || static_cast<std::uint64_t>(*value) > max)
+        return key_error(place, node,
+                         fmt::format("expected an integer from 1 to {}, got {}", max, *value));
+    return static_cast<std::uint64_t>(*value);
+}
+
 Result<std::vector<std::string>> read_string_array(const KeyPlace& place, const toml::node& node) {
     const auto* array = node.as_array();
     if (array == nullptr)

@@ -47,6 +47,8 @@ Error unknown_key_error(std::string_view context, std::string_view key, const to
 Result<std::string> read_string(const KeyPlace& place, const toml::node& node);
 Result<bool> read_bool(const KeyPlace& place, const toml::node& node);
 Result<std::int64_t> read_integer(const KeyPlace& place, const toml::node& node);
+// An integer from 1 to max (a count or a limit), or "expected an integer from 1 to <max>".
+Result<std::uint64_t> read_count(const KeyPlace& place, const toml::node& node, std::uint64_t max);
 Result<std::vector<std::string>> read_string_array(const KeyPlace& place, const toml::node& node);
 
 // The tables of an array of tables (`[[proxies]]`, `[[users]]`: `place.key` names it); an error

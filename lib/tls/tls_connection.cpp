@@ -157,6 +157,9 @@ Error TlsConnection::error_from_wolfssl(int code, bool in_handshake) const {
             return make_error(errc::tls_hostname_mismatch,
                               "TLS: certificate hostname mismatch (" + reason + ")");
         case ASN_NO_SIGNER_E:
+        // A self-signed leaf that no trusted CA vouches for: Debian's wolfSSL 5.5.4-2+deb12u3
+        // (a security update) reports it so, earlier builds as ASN_NO_SIGNER_E.
+        case ASN_SELF_SIGNED_E:
             return make_error(errc::tls_unknown_ca,
                               "TLS: certificate signed by an unknown CA (" + reason + ")");
         case ASN_AFTER_DATE_E:
